@@ -1,0 +1,171 @@
+"""Frozen snapshots of a run's trials, handed to search algorithms and stopping rules.
+
+They cross the boundary between the engine (which reads the store) and the pure
+algorithms (which only return decisions), so they are immutable and hold plain data.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+#: Trial states. `ACTIVE` ones hold resources; `FINISHED` ones never change again.
+QUEUED, RUNNING, PAUSED = "queued", "running", "paused"
+COMPLETED, FAILED, KILLED = "completed", "failed", "killed"
+PRUNED, DIVERGED, TIMED_OUT, LOST = "pruned", "diverged", "timed_out", "lost"
+ACTIVE_STATES = frozenset({QUEUED, RUNNING, PAUSED})
+LIVE_STATES = frozenset({RUNNING, PAUSED})
+FINISHED_STATES = frozenset({COMPLETED, FAILED, KILLED, PRUNED, DIVERGED, TIMED_OUT, LOST})
+ALL_STATES = ACTIVE_STATES | FINISHED_STATES
+
+
+@dataclass(frozen=True)
+class Objective:
+    metric: str
+    mode: str = "min"  # "min" or "max"
+
+    def better(self, a: float, b: float) -> bool:
+        return a < b if self.mode == "min" else a > b
+
+    def best(self, values: Sequence[float]) -> float | None:
+        finite = [v for v in values if math.isfinite(v)]
+        if not finite:
+            return None
+        return min(finite) if self.mode == "min" else max(finite)
+
+    def to_loss(self, value: float) -> float:
+        """Map a value so that smaller is better (what searchers minimise)."""
+        return value if self.mode == "min" else -value
+
+
+@dataclass(frozen=True)
+class ParamChange:
+    """A tweak: `name` held `value` from `step` on (step is None until the trial applied it)."""
+
+    name: str
+    value: Any
+    step: int | None
+
+
+@dataclass(frozen=True)
+class TrialView:
+    """One trial as algorithms see it.
+
+    Attributes:
+        params: the parameters the trial started with.
+        changes: tweaks applied while it ran, in order.
+        curve: (step, objective value) points, in step order.
+        value: the trial's result for the search: its best objective value so far
+            (None if it reported none, or only non-finite values).
+        protected: the user protected it from stopping rules.
+    """
+
+    id: int
+    state: str
+    params: Mapping[str, Any]
+    origin: str = "manual"
+    parent_id: int | None = None
+    changes: tuple[ParamChange, ...] = ()
+    curve: tuple[tuple[int, float], ...] = ()
+    value: float | None = None
+    protected: bool = False
+    started_at: float | None = None
+    ended_at: float | None = None
+    has_checkpoint: bool = False
+
+    @property
+    def last_step(self) -> int | None:
+        return self.curve[-1][0] if self.curve else None
+
+    @property
+    def is_active(self) -> bool:
+        return self.state in ACTIVE_STATES
+
+    @property
+    def is_finished(self) -> bool:
+        return self.state in FINISHED_STATES
+
+    def value_at(self, step: int) -> float | None:
+        """The latest objective value reported at or before `step`."""
+        best = None
+        for s, v in self.curve:
+            if s > step:
+                break
+            best = v
+        return best
+
+    def effective_params(self) -> dict[str, Any]:
+        """The parameters a search should attribute this trial's result to.
+
+        A tweaked trial ran a schedule, not one point. Policy: each parameter takes
+        the value that held for the most steps (ties go to the later value). See
+        docs/search.md.
+        """
+        return dominant_params(self.params, self.changes, self.last_step)
+
+
+def dominant_params(
+    initial: Mapping[str, Any], changes: Sequence[ParamChange], last_step: int | None
+) -> dict[str, Any]:
+    """For each parameter, the value that held for the largest number of steps."""
+    out = dict(initial)
+    applied = [c for c in changes if c.step is not None]
+    if not applied:
+        return out
+    end = last_step if last_step is not None else max(c.step for c in applied)  # type: ignore[type-var]
+    for name in {c.name for c in applied}:
+        segments: list[tuple[int, Any]] = [(0, initial.get(name))]
+        segments += [(int(c.step), c.value) for c in applied if c.name == name]  # type: ignore[arg-type]
+        held: dict[int, tuple[int, Any]] = {}
+        for i, (start, value) in enumerate(segments):
+            stop = segments[i + 1][0] if i + 1 < len(segments) else max(end, start) + 1
+            held[i] = (max(stop - start, 0), value)
+        # Longest segment wins; on a tie the later segment (the user's latest intent).
+        best_i = max(held, key=lambda i: (held[i][0], i))
+        out[name] = held[best_i][1]
+    return out
+
+
+@dataclass(frozen=True)
+class History:
+    """Everything an algorithm may know about a run, at one moment."""
+
+    objective: Objective
+    trials: tuple[TrialView, ...] = ()
+    now: float = 0.0
+    max_steps: int | None = None
+    _by_id: dict[int, TrialView] = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "_by_id", {t.id: t for t in self.trials})
+
+    def get(self, trial_id: int) -> TrialView | None:
+        return self._by_id.get(trial_id)
+
+    @property
+    def running(self) -> tuple[TrialView, ...]:
+        return tuple(t for t in self.trials if t.state in LIVE_STATES)
+
+    @property
+    def pending(self) -> tuple[TrialView, ...]:
+        """Trials whose result is not known yet (queued, running, paused)."""
+        return tuple(t for t in self.trials if t.state in ACTIVE_STATES)
+
+    @property
+    def completed(self) -> tuple[TrialView, ...]:
+        return tuple(t for t in self.trials if t.state == COMPLETED)
+
+    def observations(self) -> list[tuple[dict[str, Any], float]]:
+        """(effective params, value) for every finished trial that produced a value.
+
+        Completed, pruned, killed and timed-out trials with a finite value count: a
+        pruned trial's best value is pessimistic for its config, which is the right
+        bias for a search. Diverged trials are imputed later by the searcher.
+        """
+        out = []
+        for t in self.trials:
+            if t.is_finished and t.value is not None and math.isfinite(t.value):
+                out.append((t.effective_params(), t.value))
+        return out
