@@ -1,0 +1,112 @@
+"""The median stopping rule (Google Vizier; Optuna's MedianPruner; Ray's MedianStoppingRule).
+
+At each step a trial reports past its grace period, its best value so far is
+compared with the median, over the other trials that reached that step, of their
+running averages up to that step (Vizier) or of their best values up to it
+(Optuna). A trial strictly worse than that median stops.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from tuitune.decisions import Exploit, Stop
+from tuitune.history import History, Objective, TrialView
+from tuitune.stopping.base import (
+    StoppingRule,
+    candidates,
+    choice_option,
+    fmt,
+    int_option,
+    loss,
+    values_up_to,
+)
+
+STATISTICS = ("mean", "best")
+
+
+class MedianRule(StoppingRule):
+    """Stop a trial whose best so far is worse than the median of its rivals.
+
+    Args:
+        grace_steps: no decision before a trial reported this step (alias min_steps).
+        min_trials: at least this many other trials must have reached the step.
+        statistic: "mean" (rivals' running averages, Vizier) or "best" (rivals'
+            best so far, Optuna).
+    """
+
+    name = "median"
+    options = frozenset({"grace_steps", "min_steps", "min_trials", "statistic"})
+
+    def __init__(
+        self,
+        grace_steps: int = 1,
+        min_trials: int = 3,
+        statistic: str = "mean",
+        min_steps: int | None = None,
+    ) -> None:
+        if min_steps is not None:
+            grace_steps = min_steps  # the name ASHA uses for the same idea
+        self.grace_steps = int_option(self.name, "grace_steps", grace_steps, 0)
+        self.min_trials = int_option(self.name, "min_trials", min_trials, 1)
+        self.statistic = choice_option(self.name, "statistic", statistic, STATISTICS)
+        # The step each trial was last judged at: a rule judges a step once, and
+        # this spares rescanning every curve when no new point arrived.
+        self._judged_at: dict[int, int] = {}
+
+    def decide(self, history: History) -> list[Stop | Exploit]:
+        out: list[Stop | Exploit] = []
+        for trial in candidates(history):
+            step = trial.last_step
+            if step is None or step < self.grace_steps or self._judged_at.get(trial.id) == step:
+                continue
+            self._judged_at[trial.id] = step
+            stop = self._judge(history, trial, step)
+            if stop is not None:
+                out.append(stop)
+        return out
+
+    def _statistic(self, objective: Objective, values: list[float]) -> float:
+        """A rival's summary up to the step, as a loss (NaN ranks last)."""
+        losses = [loss(objective, v) for v in values]
+        if self.statistic == "best":
+            return min(losses)
+        return math.inf if not all(map(math.isfinite, losses)) else float(np.mean(losses))
+
+    def _judge(self, history: History, trial: TrialView, step: int) -> Stop | None:
+        objective = history.objective
+        best = objective.best(values_up_to(trial, step))
+        if best is None:
+            return None  # only NaN/inf so far: the divergence rule's call
+        rivals = []
+        for other in history.trials:
+            if other.id == trial.id or other.last_step is None or other.last_step < step:
+                continue
+            values = values_up_to(other, step)
+            if values:
+                rivals.append(self._statistic(objective, values))
+        if len(rivals) < self.min_trials:
+            return None
+        median_loss = float(np.median(rivals))
+        if loss(objective, best) <= median_loss:
+            return None
+        median = median_loss if objective.mode == "min" else -median_loss
+        what = "running averages" if self.statistic == "mean" else "best values"
+        return Stop(
+            trial_id=trial.id,
+            rule=self.name,
+            reason=(
+                f"median rule at step {step}: best {objective.metric} {fmt(best)} worse than "
+                f"the median {fmt(median)} of {len(rivals)} trials' {what}"
+            ),
+            details={
+                "step": step,
+                "value": best,
+                "threshold": median,
+                "population": len(rivals),
+                "statistic": self.statistic,
+                "quantile": 0.5,
+            },
+        )
