@@ -1,0 +1,153 @@
+"""`tuitune` command line: argument parsing, then calls into the engine and store.
+
+Exit status: 0 success, 1 a command was refused by the running experiment or
+failed, 2 bad input (spec, arguments, values): nothing was started or changed.
+"""
+
+from __future__ import annotations
+
+import argparse
+import signal
+import sys
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+EXAMPLES = """\
+examples:
+  tuitune run sample_specs/quickstart.toml          start a run and open the TUI
+  tuitune run sample_specs/quickstart.toml --headless
+  tuitune ls                                        list runs on this machine
+  tuitune attach quickstart                         reopen the TUI on a run (name prefix)
+  tuitune kill quickstart 3                         kill trial 3
+  tuitune clone quickstart 3 --set lr=0.01 --from-checkpoint
+  tuitune tweak quickstart 3 lr=0.003               change a mutable parameter live
+  tuitune new quickstart lr=0.1 units=64            start a trial by hand
+  tuitune handoff quickstart bayes --max-trials 40  let Bayesian search take over
+  tuitune export quickstart --format csv > points.csv
+"""
+
+
+class UsageError(Exception):
+    """Bad input from the user: one line, exit status 2."""
+
+
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}")
+    return value
+
+
+def _trial_id(text: str) -> int:
+    try:
+        return _positive_int(text)
+    except argparse.ArgumentTypeError:
+        raise argparse.ArgumentTypeError(f"expected a trial id (a positive integer), got {text!r}"
+                                         ) from None
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(
+        prog="tuitune", description="Babysit deep-learning experiments from the terminal.",
+        epilog=EXAMPLES, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--root", type=Path, help="where runs live (default $TUITUNE_HOME/runs "
+                   "or ~/.tuitune/runs)")
+    sub = p.add_subparsers(dest="command", metavar="COMMAND", required=True)
+
+    def add(name: str, help_: str, run_arg: bool = True) -> argparse.ArgumentParser:
+        sp = sub.add_parser(name, help=help_, description=help_)
+        if run_arg:
+            sp.add_argument("run", help="run name, unique prefix, or run folder")
+        return sp
+
+    sp = add("run", "Start an experiment from a spec and open the TUI on it.", run_arg=False)
+    sp.add_argument("spec", type=Path, help="experiment spec (TOML)")
+    sp.add_argument("--headless", action="store_true",
+                    help="no TUI: run in the foreground, print one line per event and a "
+                         "leaderboard at the end")
+    sp.add_argument("--no-mouse", action="store_true", help="TUI without mouse reporting "
+                    "(cheaper over slow SSH links)")
+    sp = add("attach", "Open the TUI on a run (starts its supervisor if none is running).")
+    sp.add_argument("--no-mouse", action="store_true", help="TUI without mouse reporting")
+    sp = add("resume", "Start a supervisor for a run whose supervisor died (crash, reboot): "
+             "live trials are adopted, dead ones marked lost.")
+    sp.add_argument("--headless", action="store_true", help="run it in the foreground")
+    add("ls", "List runs on this machine and whether they are live.", run_arg=False)
+    add("status", "Show a run's trials, their state and objective.")
+    add("best", "Show the leaderboard of a run.")
+    sp = add("kill", "Kill trials (SIGTERM to the process group, SIGKILL after a grace period).")
+    sp.add_argument("ids", type=_trial_id, nargs="+", metavar="ID")
+    sp = add("pause", "Pause a running trial (SIGSTOP to its process group).")
+    sp.add_argument("id", type=_trial_id)
+    sp = add("unpause", "Resume a paused trial (SIGCONT).")
+    sp.add_argument("id", type=_trial_id)
+    sp = add("clone", "Start a new trial with a trial's parameters, optionally changed.")
+    sp.add_argument("id", type=_trial_id)
+    sp.add_argument("--set", action="append", default=[], metavar="NAME=VALUE",
+                    help="change a parameter (repeatable)")
+    sp.add_argument("--from-checkpoint", action="store_true",
+                    help="start from the source trial's latest checkpoint, not from scratch")
+    sp = add("tweak", "Change mutable parameters of a running trial (applied at its next step).")
+    sp.add_argument("id", type=_trial_id)
+    sp.add_argument("assignments", nargs="+", metavar="NAME=VALUE")
+    sp = add("new", "Start a trial by hand; unnamed parameters take their defaults.")
+    sp.add_argument("assignments", nargs="*", metavar="NAME=VALUE")
+    sp = add("note", "Attach a note to a trial.")
+    sp.add_argument("id", type=_trial_id)
+    sp.add_argument("text")
+    for name, what in (("star", "Star a trial (pinned in the TUI chart)."),
+                       ("protect", "Protect a trial from stopping rules.")):
+        sp = add(name, what)
+        sp.add_argument("id", type=_trial_id)
+        sp.add_argument("--off", action="store_true", help="undo")
+    sp = add("handoff", "Hand the run to automatic search (or back to manual).")
+    sp.add_argument("strategy", help="manual, random, grid, coordinate or bayes")
+    sp.add_argument("--max-trials", type=_positive_int)
+    sp.add_argument("--max-concurrent", type=_positive_int)
+    sp.add_argument("--option", action="append", default=[], metavar="NAME=VALUE",
+                    help="a strategy option (repeatable)")
+    sp = add("requeue", "Restart a finished (e.g. lost) trial as a new trial from its last "
+             "checkpoint.")
+    sp.add_argument("ids", type=_trial_id, nargs="*", metavar="ID")
+    sp.add_argument("--lost", action="store_true", help="every lost trial")
+    add("stop", "Stop the experiment: kill its trials and end its supervisor.")
+    sp = add("export", "Export every reported point.")
+    sp.add_argument("--format", choices=("csv", "json"), default="csv")
+    sp.add_argument("--output", "-o", type=Path, help="file to write (default stdout)")
+    sp = add("logs", "Show a trial's log.")
+    sp.add_argument("id", type=_trial_id)
+    sp.add_argument("-n", "--lines", type=_positive_int, default=40)
+    sp = add("events", "Show the run's event log (who did what, when).")
+    sp.add_argument("--trial", type=_trial_id)
+    sp = add("gpu", "GPU and host monitor (no experiment needed).", run_arg=False)
+    sp.add_argument("--once", action="store_true", help="print one snapshot and exit")
+    sp.add_argument("--json", action="store_true", help="with --once: as JSON")
+    sp.add_argument("--no-mouse", action="store_true")
+    return p
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    from tuitune.cli_commands import HANDLERS, report_error
+
+    handler: Callable[[argparse.Namespace], int] = HANDLERS[args.command]
+    try:
+        return handler(args)
+    except KeyboardInterrupt:
+        return 130
+    except BrokenPipeError:  # e.g. `tuitune export RUN | head`
+        signal.signal(signal.SIGPIPE, signal.SIG_DFL)
+        return 0
+    except Exception as exc:
+        code = report_error(exc)
+        if code is None:
+            raise
+        return code
+
+
+if __name__ == "__main__":
+    sys.exit(main())

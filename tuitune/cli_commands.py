@@ -1,0 +1,355 @@
+"""What each `tuitune` subcommand does: thin calls into the engine and the store."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+from tuitune.engine import summary
+from tuitune.engine.client import Reply, RunClient
+from tuitune.engine.commands import CommandError, check_tweak_names
+from tuitune.engine.logs import log_tail
+from tuitune.engine.runs import (
+    RunNotFound,
+    create_run,
+    list_runs,
+    resolve_run,
+    runs_root,
+    spawn_supervisor,
+    supervisor_info,
+    trial_dir,
+    wait_for_supervisor,
+)
+from tuitune.space import SpaceError
+from tuitune.spec import SpecError, load_spec
+from tuitune.store import RunStore, StoreError, StoreVersionError
+
+
+def report_error(exc: BaseException) -> int | None:
+    """Print a one-line error for expected failures; the exit status, or None."""
+    if isinstance(exc, (SpecError, CommandError, SpaceError, RunNotFound, StoreVersionError,
+                        FileNotFoundError)):
+        print(f"tuitune: error: {exc}", file=sys.stderr)
+        return 2
+    if isinstance(exc, StoreError):
+        print(f"tuitune: error: {exc}", file=sys.stderr)
+        return 1
+    return None
+
+
+def _root(args: argparse.Namespace) -> Path:
+    return args.root or runs_root()
+
+
+def _client(args: argparse.Namespace) -> RunClient:
+    return RunClient(resolve_run(args.run, _root(args)))
+
+
+def _print_reply(reply: Reply) -> int:
+    stream = sys.stdout if reply.ok else sys.stderr
+    print(reply.message if reply.ok else f"tuitune: refused: {reply.message}", file=stream)
+    return 0 if reply.ok or reply.status == "pending" else 1
+
+
+def _send(args: argparse.Namespace, kind: str, payload: dict[str, Any]) -> int:
+    client = _client(args)
+    try:
+        return _print_reply(client.send(kind, payload))
+    finally:
+        client.close()
+
+
+# -- starting and attaching ---------------------------------------------------------------
+def cmd_run(args: argparse.Namespace) -> int:
+    spec = load_spec(args.spec)
+    run_dir = create_run(spec, _root(args))
+    if args.headless:
+        print(f"run {run_dir.name} in {run_dir}", flush=True)
+        return _run_foreground(run_dir)
+    pid = spawn_supervisor(run_dir)
+    if not wait_for_supervisor(run_dir, pid):
+        print(f"tuitune: error: the supervisor did not start; see {run_dir}/supervisor.log",
+              file=sys.stderr)
+        return 1
+    return _open_tui(run_dir, mouse=not args.no_mouse)
+
+
+def _run_foreground(run_dir: Path) -> int:
+    from tuitune.engine.supervisor import AlreadySupervised, Supervisor
+
+    sup = Supervisor(run_dir, echo=lambda line: print(line, flush=True))
+    try:
+        reason = sup.run()
+    except AlreadySupervised as exc:
+        print(f"tuitune: {exc}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        sup.close()
+        print(f"\ndetached: trials keep running. `tuitune resume {run_dir.name}` takes the run "
+              f"back, `tuitune stop {run_dir.name}` ends it.")
+        return 130
+    store = RunStore(run_dir)
+    try:
+        print(f"\n{reason}\n" + summary.leaderboard(store, load_spec_from(store)))
+    finally:
+        store.close()
+    return 0
+
+
+def load_spec_from(store: RunStore):
+    from tuitune.spec import load_spec_json
+
+    return load_spec_json(store.meta()["spec"])
+
+
+def _ensure_supervisor(run_dir: Path) -> bool:
+    store = RunStore(run_dir)
+    try:
+        alive = supervisor_info(store).alive
+        finished = store.meta().get("state") == "finished"
+    finally:
+        store.close()
+    if alive or finished:
+        return True
+    pid = spawn_supervisor(run_dir, resume=True)
+    return wait_for_supervisor(run_dir, pid)
+
+
+def _open_tui(run_dir: Path, mouse: bool) -> int:
+    from tuitune.ui import run_tui
+
+    run_tui(run_dir, mouse=mouse)
+    print(f"detached from {run_dir.name}: trials keep running. Reattach with "
+          f"`tuitune attach {run_dir.name}`; end it with `tuitune stop {run_dir.name}`.")
+    return 0
+
+
+def cmd_attach(args: argparse.Namespace) -> int:
+    run_dir = resolve_run(args.run, _root(args))
+    if not _ensure_supervisor(run_dir):
+        print(f"tuitune: error: could not start a supervisor; see {run_dir}/supervisor.log",
+              file=sys.stderr)
+        return 1
+    return _open_tui(run_dir, mouse=not args.no_mouse)
+
+
+def cmd_resume(args: argparse.Namespace) -> int:
+    run_dir = resolve_run(args.run, _root(args))
+    store = RunStore(run_dir)
+    try:
+        info = supervisor_info(store)
+        if info.alive:
+            print(f"run {run_dir.name} is already supervised (pid {info.pid})")
+            return 0
+        store.set_meta(state="resuming")
+    finally:
+        store.close()
+    if args.headless:
+        return _run_foreground(run_dir)
+    pid = spawn_supervisor(run_dir, resume=True)
+    if not wait_for_supervisor(run_dir, pid):
+        print(f"tuitune: error: the supervisor did not start; see {run_dir}/supervisor.log",
+              file=sys.stderr)
+        return 1
+    print(f"supervisor pid {pid} took over {run_dir.name}; `tuitune attach {run_dir.name}` "
+          "opens the TUI")
+    return 0
+
+
+# -- reading ---------------------------------------------------------------------------------
+def cmd_ls(args: argparse.Namespace) -> int:
+    runs = list_runs(_root(args))
+    if not runs:
+        print(f"no runs in {_root(args)}")
+        return 0
+    for run_dir in runs:
+        store = RunStore(run_dir, readonly=True)
+        try:
+            meta = store.meta()
+            alive = supervisor_info(store).alive
+            n = len(store.trials())
+        finally:
+            store.close()
+        state = "live" if alive else meta.get("state", "?")
+        print(f"{run_dir.name:40s} {state:9s} {n:5d} trials  {meta.get('strategy', '')}")
+    return 0
+
+
+def cmd_status(args: argparse.Namespace) -> int:
+    client = _client(args)
+    try:
+        info = supervisor_info(client.store)
+        sup = f"pid {info.pid}" if info.alive else "not running"
+        print(summary.status(client.store, client.spec, sup))
+    finally:
+        client.close()
+    return 0
+
+
+def cmd_best(args: argparse.Namespace) -> int:
+    client = _client(args)
+    try:
+        print(summary.leaderboard(client.store, client.spec))
+    finally:
+        client.close()
+    return 0
+
+
+def cmd_export(args: argparse.Namespace) -> int:
+    client = _client(args)
+    try:
+        fn = summary.export_csv if args.format == "csv" else summary.export_json
+        text = fn(client.store, client.spec)
+    finally:
+        client.close()
+    if args.output:
+        fd = os.open(args.output, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w") as fh:
+            fh.write(text)
+        print(f"wrote {args.output}")
+    else:
+        sys.stdout.write(text)
+    return 0
+
+
+def cmd_logs(args: argparse.Namespace) -> int:
+    run_dir = resolve_run(args.run, _root(args))
+    path = trial_dir(run_dir, args.id) / "log.txt"
+    if not path.exists():
+        raise CommandError(f"trial {args.id} has no log (yet)")
+    print(log_tail(path, args.lines))
+    return 0
+
+
+def cmd_events(args: argparse.Namespace) -> int:
+    client = _client(args)
+    try:
+        for e in client.store.events(trial_id=args.trial):
+            stamp = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(e.t))
+            print(f"{stamp}  {e.actor:22s} {e.message}")
+    finally:
+        client.close()
+    return 0
+
+
+# -- steering --------------------------------------------------------------------------------
+def cmd_kill(args: argparse.Namespace) -> int:
+    client = _client(args)
+    try:
+        for trial_id in args.ids:  # validate all first: all or nothing
+            client.check("kill", {"trial_id": trial_id})
+        return max(_print_reply(client.send("kill", {"trial_id": t})) for t in args.ids)
+    finally:
+        client.close()
+
+
+def cmd_pause(args: argparse.Namespace) -> int:
+    return _send(args, "pause", {"trial_id": args.id})
+
+
+def cmd_unpause(args: argparse.Namespace) -> int:
+    return _send(args, "resume", {"trial_id": args.id})
+
+
+def cmd_clone(args: argparse.Namespace) -> int:
+    client = _client(args)
+    try:
+        changes = client.spec.space.parse_assignments(args.set)
+        return _print_reply(client.send("clone", {"trial_id": args.id, "set": changes,
+                                                  "from_checkpoint": args.from_checkpoint}))
+    finally:
+        client.close()
+
+
+def cmd_tweak(args: argparse.Namespace) -> int:
+    client = _client(args)
+    try:
+        # Mutability first: its message suggests cloning, which a range error would hide.
+        check_tweak_names(client.spec, args.id, [a.partition("=")[0].strip()
+                                                 for a in args.assignments])
+        changes = client.spec.space.parse_assignments(args.assignments)
+        return _print_reply(client.send("tweak", {"trial_id": args.id, "set": changes}))
+    finally:
+        client.close()
+
+
+def cmd_new(args: argparse.Namespace) -> int:
+    client = _client(args)
+    try:
+        params = client.spec.space.parse_assignments(args.assignments)
+        return _print_reply(client.send("new", {"params": params}))
+    finally:
+        client.close()
+
+
+def cmd_note(args: argparse.Namespace) -> int:
+    return _send(args, "note", {"trial_id": args.id, "text": args.text})
+
+
+def cmd_star(args: argparse.Namespace) -> int:
+    return _send(args, "star", {"trial_id": args.id, "value": not args.off})
+
+
+def cmd_protect(args: argparse.Namespace) -> int:
+    return _send(args, "protect", {"trial_id": args.id, "value": not args.off})
+
+
+def cmd_handoff(args: argparse.Namespace) -> int:
+    options: dict[str, Any] = {}
+    from tuitune.space import _parse_scalar
+
+    for item in args.option:
+        name, sep, text = item.partition("=")
+        if not sep or not name.strip():
+            raise CommandError(f"expected NAME=VALUE for --option, got {item!r}")
+        options[name.strip()] = _parse_scalar(text)
+    payload: dict[str, Any] = {"strategy": args.strategy, "options": options}
+    if args.max_trials:
+        payload["max_trials"] = args.max_trials
+    if args.max_concurrent:
+        payload["max_concurrent"] = args.max_concurrent
+    return _send(args, "handoff", payload)
+
+
+def cmd_requeue(args: argparse.Namespace) -> int:
+    client = _client(args)
+    try:
+        ids = list(args.ids)
+        if args.lost:
+            ids += [t.id for t in client.store.trials(["lost"])]
+        if not ids:
+            raise CommandError("name trial ids to requeue, or --lost")
+        for trial_id in ids:
+            client.check("requeue", {"trial_id": trial_id})
+        return max(_print_reply(client.send("requeue", {"trial_id": t})) for t in ids)
+    finally:
+        client.close()
+
+
+def cmd_stop(args: argparse.Namespace) -> int:
+    return _send(args, "stop", {})
+
+
+def cmd_gpu(args: argparse.Namespace) -> int:
+    if args.once:
+        from tuitune.system.report import main as report_main
+
+        return report_main(["--once"] + (["--json"] if args.json else []))
+    from tuitune.ui import run_monitor
+
+    run_monitor(mouse=not args.no_mouse)
+    return 0
+
+
+HANDLERS = {
+    "run": cmd_run, "attach": cmd_attach, "resume": cmd_resume, "ls": cmd_ls,
+    "status": cmd_status, "best": cmd_best, "export": cmd_export, "logs": cmd_logs,
+    "events": cmd_events, "kill": cmd_kill, "pause": cmd_pause, "unpause": cmd_unpause,
+    "clone": cmd_clone, "tweak": cmd_tweak, "new": cmd_new, "note": cmd_note,
+    "star": cmd_star, "protect": cmd_protect, "handoff": cmd_handoff,
+    "requeue": cmd_requeue, "stop": cmd_stop, "gpu": cmd_gpu,
+}

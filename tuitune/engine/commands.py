@@ -1,0 +1,163 @@
+"""The commands front ends may send, and their validation.
+
+Front ends (CLI, TUI) validate a command before enqueueing it, so bad input gets
+an immediate one-line error and changes nothing; the supervisor validates again
+when it executes it, against the state at that moment.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from tuitune.history import ACTIVE_STATES, LIVE_STATES, PAUSED, RUNNING
+from tuitune.space import SpaceError
+from tuitune.spec import Spec
+from tuitune.store import RunStore, TrialRecord
+
+KINDS = ("new", "kill", "pause", "resume", "clone", "tweak", "note", "star", "protect",
+         "handoff", "requeue", "stop")
+
+
+class CommandError(ValueError):
+    """A command cannot be carried out; str() is one line for the user."""
+
+
+def _trial(store: RunStore, args: Mapping[str, Any]) -> TrialRecord:
+    trial_id = args.get("trial_id")
+    if not isinstance(trial_id, int) or isinstance(trial_id, bool):
+        raise CommandError(f"expected a trial id (an integer), got {trial_id!r}")
+    trial = store.trial(trial_id)
+    if trial is None:
+        raise CommandError(f"no trial {trial_id} in this run")
+    return trial
+
+
+def _space_error(exc: SpaceError) -> CommandError:
+    return CommandError(str(exc))
+
+
+def validate(kind: str, args: Mapping[str, Any], spec: Spec, store: RunStore) -> dict[str, Any]:
+    """Return normalised arguments or raise CommandError."""
+    if kind not in KINDS:
+        raise CommandError(f"unknown command {kind!r}")
+    check = _VALIDATORS.get(kind)
+    return check(dict(args), spec, store) if check else dict(args)
+
+
+def _new(args: dict[str, Any], spec: Spec, store: RunStore) -> dict[str, Any]:
+    try:
+        given = spec.space.validate(args.get("params", {}), partial=True)
+    except SpaceError as exc:
+        raise _space_error(exc) from None
+    return {"params": {**spec.space.defaults(), **given}}
+
+
+def _signal_target(states: frozenset[str], verb: str):
+    def check(args: dict[str, Any], spec: Spec, store: RunStore) -> dict[str, Any]:
+        trial = _trial(store, args)
+        if trial.state not in states:
+            raise CommandError(f"cannot {verb} trial {trial.id}: it is {trial.state}")
+        return {"trial_id": trial.id}
+    return check
+
+
+def _clone(args: dict[str, Any], spec: Spec, store: RunStore) -> dict[str, Any]:
+    trial = _trial(store, args)
+    try:
+        changes = spec.space.validate(args.get("set", {}), partial=True)
+    except SpaceError as exc:
+        raise _space_error(exc) from None
+    from_checkpoint = bool(args.get("from_checkpoint", False))
+    if from_checkpoint and not trial.checkpoint:
+        raise CommandError(
+            f"trial {trial.id} has saved no checkpoint yet; clone it from scratch instead"
+        )
+    return {"trial_id": trial.id, "set": changes, "from_checkpoint": from_checkpoint}
+
+
+def check_tweak_names(spec: Spec, trial_id: int, names: list[str]) -> None:
+    """Only mutable parameters of the space may be tweaked."""
+    if not names:
+        raise CommandError("nothing to tweak: give name=value pairs")
+    for name in names:
+        if name not in spec.space:
+            raise CommandError(f"unknown parameter {name!r}; the space has "
+                               f"{', '.join(spec.space.names)}")
+        if not spec.space[name].mutable:
+            raise CommandError(
+                f"{name} is not mutable, so it cannot change while trial {trial_id} runs; "
+                f"clone the trial with {name} changed instead (tuitune clone RUN {trial_id} "
+                f"--set {name}=...)"
+            )
+
+
+def _tweak(args: dict[str, Any], spec: Spec, store: RunStore) -> dict[str, Any]:
+    trial = _trial(store, args)
+    changes = args.get("set", {})
+    check_tweak_names(spec, trial.id, list(changes))
+    if trial.state not in LIVE_STATES:
+        raise CommandError(f"cannot tweak trial {trial.id}: it is {trial.state}")
+    try:
+        changes = spec.space.validate(changes, partial=True)
+    except SpaceError as exc:
+        raise _space_error(exc) from None
+    return {"trial_id": trial.id, "set": changes}
+
+
+def _note(args: dict[str, Any], spec: Spec, store: RunStore) -> dict[str, Any]:
+    trial = _trial(store, args)
+    text = args.get("text", "")
+    if not isinstance(text, str):
+        raise CommandError("a note is text")
+    return {"trial_id": trial.id, "text": text.strip()}
+
+
+def _flag(args: dict[str, Any], spec: Spec, store: RunStore) -> dict[str, Any]:
+    trial = _trial(store, args)
+    return {"trial_id": trial.id, "value": bool(args.get("value", True))}
+
+
+def _handoff(args: dict[str, Any], spec: Spec, store: RunStore) -> dict[str, Any]:
+    from tuitune.strategies import available_strategies, build_searcher
+
+    strategy = args.get("strategy")
+    if strategy not in available_strategies():
+        raise CommandError(f"unknown strategy {strategy!r} (expected one of: "
+                           f"{', '.join(available_strategies())})")
+    options = dict(args.get("options") or {})
+    try:
+        build_searcher(strategy, spec.space, spec.search.seed, spec.objective, options)
+    except ValueError as exc:
+        raise CommandError(str(exc)) from None
+    out: dict[str, Any] = {"strategy": strategy, "options": options}
+    for key in ("max_trials", "max_concurrent"):
+        value = args.get(key)
+        if value is None:
+            continue
+        if not isinstance(value, int) or isinstance(value, bool) or value < 1:
+            raise CommandError(f"{key} must be a positive integer, got {value!r}")
+        out[key] = value
+    return out
+
+
+def _requeue(args: dict[str, Any], spec: Spec, store: RunStore) -> dict[str, Any]:
+    trial = _trial(store, args)
+    if trial.state in ACTIVE_STATES:
+        raise CommandError(f"trial {trial.id} is still {trial.state}")
+    return {"trial_id": trial.id}
+
+
+_VALIDATORS = {
+    "new": _new,
+    "kill": _signal_target(ACTIVE_STATES, "kill"),
+    "pause": _signal_target(frozenset({RUNNING}), "pause"),
+    "resume": _signal_target(frozenset({PAUSED}), "resume"),
+    "clone": _clone,
+    "tweak": _tweak,
+    "note": _note,
+    "star": _flag,
+    "protect": _flag,
+    "handoff": _handoff,
+    "requeue": _requeue,
+}

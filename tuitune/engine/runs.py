@@ -1,0 +1,140 @@
+"""Run folders: where they live, how to find one, and whether its supervisor lives.
+
+A run folder holds `store.db` (the truth), `spec.toml` (a copy of the spec as it
+was started), `supervisor.log`, and `trials/<id>/` (log, checkpoints, exit status).
+Folders are created readable by their owner only.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from tuitune.executors.local import process_matches
+from tuitune.spec import Spec
+from tuitune.store import RunStore
+
+SUPERVISOR_LOG = "supervisor.log"
+HEARTBEAT_STALE = 10.0  # seconds without a heartbeat before a supervisor counts as gone
+
+
+class RunNotFound(LookupError):
+    pass
+
+
+def runs_root() -> Path:
+    """Where runs live: $TUITUNE_HOME/runs, else ~/.tuitune/runs."""
+    home = os.environ.get("TUITUNE_HOME")
+    return (Path(home) if home else Path.home() / ".tuitune") / "runs"
+
+
+def trial_dir(run_dir: Path, trial_id: int) -> Path:
+    return run_dir / "trials" / str(trial_id)
+
+
+def create_run(spec: Spec, root: Path | None = None, clock=time.time) -> Path:
+    """Make a new run folder with its store; returns the folder."""
+    root = root or runs_root()
+    root.mkdir(parents=True, exist_ok=True, mode=0o700)
+    stamp = time.strftime("%Y%m%d-%H%M%S", time.localtime(clock()))
+    base = re.sub(r"[^A-Za-z0-9_.-]+", "-", spec.name).strip("-") or "run"
+    for n in range(1000):
+        run_dir = root / (f"{base}-{stamp}" + (f"-{n}" if n else ""))
+        try:
+            run_dir.mkdir(mode=0o700)
+            break
+        except FileExistsError:
+            continue
+    else:  # pragma: no cover
+        raise RuntimeError(f"cannot create a run folder in {root}")
+    (run_dir / "trials").mkdir(mode=0o700)
+    shutil.copyfile(spec.path, run_dir / "spec.toml")
+    os.chmod(run_dir / "spec.toml", 0o600)
+    store = RunStore(run_dir, create=True, clock=clock)
+    store.set_meta(name=spec.name, spec=spec.to_json(), created_at=clock(),
+                   strategy=spec.search.strategy, search_options=dict(spec.search.options),
+                   max_trials=spec.budget.max_trials, max_concurrent=spec.budget.max_concurrent,
+                   state="created")
+    store.add_event("run_created", "user", f"run {run_dir.name} created from {spec.path}")
+    store.close()
+    return run_dir
+
+
+def resolve_run(name: str, root: Path | None = None) -> Path:
+    """A run given as a folder path, a run name, or a unique prefix of one."""
+    path = Path(name)
+    if (path / "store.db").exists():
+        return path.resolve()
+    root = root or runs_root()
+    if (root / name / "store.db").exists():
+        return root / name
+    matches = [p for p in list_runs(root) if p.name.startswith(name)]
+    if len(matches) == 1:
+        return matches[0]
+    if not matches:
+        raise RunNotFound(f"no run named {name!r} (runs live in {root}; see `tuitune ls`)")
+    raise RunNotFound(f"{name!r} matches several runs: {', '.join(p.name for p in matches)}")
+
+
+def list_runs(root: Path | None = None) -> list[Path]:
+    root = root or runs_root()
+    if not root.is_dir():
+        return []
+    return sorted((p for p in root.iterdir() if (p / "store.db").exists()),
+                  key=lambda p: p.stat().st_mtime)
+
+
+@dataclass(frozen=True)
+class SupervisorInfo:
+    pid: int | None
+    alive: bool
+    heartbeat_age: float | None
+
+
+def supervisor_info(store: RunStore, now: float | None = None) -> SupervisorInfo:
+    meta = store.meta()
+    pid, start, beat = meta.get("supervisor_pid"), meta.get("supervisor_start"), meta.get(
+        "heartbeat")
+    now = time.time() if now is None else now
+    age = None if beat is None else now - beat
+    alive = bool(pid and start and process_matches(pid, start))
+    return SupervisorInfo(pid, alive, age)
+
+
+def spawn_supervisor(run_dir: Path, resume: bool = False) -> int:
+    """Start the run's supervisor as a detached process (its own session), so it
+    outlives the terminal and the TUI. Returns its pid."""
+    log = os.open(run_dir / SUPERVISOR_LOG, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
+    argv = [sys.executable, "-m", "tuitune.engine.supervisor", str(run_dir)]
+    if resume:
+        argv.append("--resume")
+    try:
+        proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=log, stderr=log,
+                                start_new_session=True, close_fds=True)
+    finally:
+        os.close(log)
+    return proc.pid
+
+
+def wait_for_supervisor(run_dir: Path, pid: int, timeout: float = 15.0) -> bool:
+    """Wait until the spawned supervisor has registered itself in the store."""
+    deadline = time.monotonic() + timeout
+    store = RunStore(run_dir)
+    try:
+        while time.monotonic() < deadline:
+            if store.meta().get("supervisor_pid") == pid:
+                return True
+            try:
+                os.kill(pid, 0)
+            except ProcessLookupError:
+                return False
+            time.sleep(0.05)
+        return False
+    finally:
+        store.close()

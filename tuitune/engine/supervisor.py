@@ -1,0 +1,625 @@
+"""The supervisor: the one process that starts, signals and records trials.
+
+It owns a run while it lives: it consumes the commands front ends enqueue, watches
+trial processes, asks the search for new trials and the stopping rules for
+verdicts, and acts on them. Everything it learns goes to the store first, so a
+supervisor can be killed at any moment and a new one adopts the live trials.
+
+    python -m tuitune.engine.supervisor RUN_DIR [--resume]
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+import os
+import shutil
+import signal
+import sys
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from tuitune.decisions import Exhausted, Exploit, Stop, Suggest
+from tuitune.engine import commands as cmd
+from tuitune.engine.gpus import GpuScheduler
+from tuitune.engine.launch import build_launch
+from tuitune.engine.logs import LogTailer, log_tail
+from tuitune.engine.runs import supervisor_info, trial_dir
+from tuitune.engine.snapshot import ObjectiveCurves, build_history
+from tuitune.executors import Executor, LocalExecutor, TrialHandle
+from tuitune.executors.base import Exit
+from tuitune.executors.local import process_start_time, reap_strays
+from tuitune.history import (
+    ACTIVE_STATES,
+    COMPLETED,
+    DIVERGED,
+    FAILED,
+    KILLED,
+    LIVE_STATES,
+    LOST,
+    PAUSED,
+    QUEUED,
+    RUNNING,
+    TIMED_OUT,
+)
+from tuitune.spec import Spec, load_spec_json
+from tuitune.store import RunStore, StoreError, TrialRecord
+from tuitune.strategies import MANUAL, build_rules, build_searcher
+
+TICK = 0.1  # seconds between loop iterations
+STOP_REQUEST_GRACE = 3.0  # seconds a trial asked to stop gets before SIGTERM
+TREE_REFRESH = 2.0
+DECIDE_INTERVAL = 0.5
+
+
+@dataclass
+class EndPlan:
+    """How a trial we are ending will be recorded once its process is gone."""
+
+    state: str
+    actor: str
+    message: str
+    data: dict[str, Any] | None
+    term_at: float  # when to send SIGTERM
+    kill_at: float  # when to escalate to SIGKILL
+    termed: bool = False
+
+
+class AlreadySupervised(RuntimeError):
+    pass
+
+
+class Supervisor:
+    """Drives one run. Call `run()` for the loop, or `tick()` step by step in tests."""
+
+    def __init__(self, run_dir: Path, executor: Executor | None = None,
+                 clock: Callable[[], float] = time.time,
+                 echo: Callable[[str], None] | None = None) -> None:
+        self.run_dir = Path(run_dir)
+        self.clock = clock
+        self.store = RunStore(self.run_dir, clock=clock)
+        meta = self.store.meta()
+        self.spec: Spec = load_spec_json(meta["spec"])
+        self.executor = executor or LocalExecutor()
+        self.echo = echo
+        self.strategy: str = meta.get("strategy", self.spec.search.strategy)
+        self.search_options: dict[str, Any] = meta.get("search_options", {})
+        self.max_trials: int | None = meta.get("max_trials", self.spec.budget.max_trials)
+        self.max_concurrent: int = meta.get("max_concurrent", self.spec.budget.max_concurrent)
+        self.searcher = build_searcher(self.strategy, self.spec.space, self.spec.search.seed,
+                                       self.spec.objective, self.search_options)
+        self.rules = build_rules(self.spec.stopping, self.spec.space,
+                                 self.spec.budget.max_steps, self.spec.search.seed)
+        self.gpus = GpuScheduler(self.spec.resources)
+        self.curves = ObjectiveCurves(self.spec.objective.metric)
+        self.handles: dict[int, TrialHandle] = {}
+        self.plans: dict[int, EndPlan] = {}
+        self.tailers: dict[int, LogTailer] = {}
+        self.exhausted: str | None = None
+        self.finished: str | None = None
+        self._last_event_id = 0
+        self._acked: set[int] = set()
+        self._last_tree = self._last_decide = self._last_beat = 0.0
+        self._started_at = meta.get("started_at")
+        self._store_error: str | None = None
+        self._said: set[str] = set()
+
+    # -- lifecycle --------------------------------------------------------------------
+    def register(self) -> None:
+        """Claim the run; refuse if another live supervisor holds it."""
+        info = supervisor_info(self.store)
+        if info.alive and info.pid != os.getpid():
+            raise AlreadySupervised(f"run {self.run_dir.name} is already supervised by pid "
+                                    f"{info.pid}")
+        now = self.clock()
+        if self._started_at is None:
+            self._started_at = now
+        self.store.set_meta(supervisor_pid=os.getpid(),
+                            supervisor_start=process_start_time(os.getpid()),
+                            heartbeat=now, state="running", started_at=self._started_at)
+        self._last_event_id = max((e.id for e in self.store.events()), default=0)
+        self.store.add_event("supervisor_started", "engine",
+                             f"supervisor pid {os.getpid()} started", data={"pid": os.getpid()})
+        self.recover()
+
+    def recover(self) -> None:
+        """Adopt trials an earlier supervisor left running; mark the dead ones lost."""
+        for t in self.store.trials(LIVE_STATES):
+            if t.pid is None or t.pid_start is None:
+                self._end(t.id, LOST, "engine", f"trial {t.id} never started properly")
+                continue
+            handle = TrialHandle(t.id, t.pid, t.pid_start, t.node or "local",
+                                 str(trial_dir(self.run_dir, t.id)), tuple(t.tree))
+            if self.executor.adopt(handle):
+                self.handles[t.id] = handle
+                self.gpus.restore(t.id, t.gpus)
+                self.tailers[t.id] = self._tailer(t.id, resume=True)
+                self.store.add_event("adopted", "engine",
+                                     f"trial {t.id} adopted (pid {t.pid})", trial_id=t.id)
+                continue
+            ended = self.executor.poll(handle)
+            if ended is not None and ended.code is not None:
+                self._record_exit(t, ended, actor="engine")
+            else:
+                self._end(t.id, LOST, "engine",
+                          f"trial {t.id} ended while no supervisor was watching; its metrics "
+                          f"are kept; `tuitune requeue` restarts it from its last checkpoint")
+
+    def run(self) -> str:
+        """Loop until the experiment is finished; returns why it finished."""
+        self.register()
+        while self.finished is None:
+            self.tick()
+            time.sleep(TICK)
+        self.close()
+        return self.finished
+
+    def close(self) -> None:
+        self._echo_events()
+        self.store.set_meta(state="finished" if self.finished else "detached",
+                            supervisor_pid=None, finished_reason=self.finished)
+        self.store.close()
+
+    def tick(self) -> None:
+        """One pass of the loop. A store write that fails (disk full) is reported
+        and retried on the next pass; trials keep running meanwhile."""
+        try:
+            self._tick()
+            if self._store_error:
+                self._store_error = None
+                self._say("the run store is writable again")
+        except StoreError as exc:
+            if str(exc) != self._store_error:
+                self._store_error = str(exc)
+                self._say(f"error: {exc}; trials keep running, retrying")
+
+    def _tick(self) -> None:
+        now = self.clock()
+        self._handle_commands()
+        self._watch_processes(now)
+        self._ingest_stdout()
+        self._note_tweak_acks()
+        touched = self.curves.update(self.store)
+        if touched or now - self._last_decide > DECIDE_INTERVAL * 4:
+            self._check_nonfinite(touched)
+            if now - self._last_decide >= DECIDE_INTERVAL:
+                self._last_decide = now
+                self._apply_rules()
+        self._enforce_time_caps(now)
+        self._fill_from_search()
+        self._launch_queued()
+        if now - self._last_tree >= TREE_REFRESH:
+            self._last_tree = now
+            self._refresh_trees()
+        if now - self._last_beat >= 1.0:
+            self._last_beat = now
+            self.store.set_meta(heartbeat=now)
+        self._check_finished()
+        self._echo_events()
+        reap_strays({h.pid for h in self.handles.values()})
+
+    # -- output -------------------------------------------------------------------------
+    def _say(self, line: str) -> None:
+        if self.echo:
+            self.echo(line)
+
+    def _echo_events(self) -> None:
+        if not self.echo:
+            return
+        for e in self.store.events(after_id=self._last_event_id):
+            self._last_event_id = e.id
+            stamp = time.strftime("%H:%M:%S", time.localtime(e.t))
+            self._say(f"{stamp} {e.message} [{e.actor}]")
+
+    # -- commands -------------------------------------------------------------------------
+    def _handle_commands(self) -> None:
+        for c in self.store.pending_commands():
+            try:
+                args = cmd.validate(c.kind, c.args, self.spec, self.store)
+                result = getattr(self, f"_do_{c.kind}")(args, c.actor)
+            except cmd.CommandError as exc:
+                self.store.finish_command(c.id, "rejected", str(exc))
+                continue
+            self.store.finish_command(c.id, "done", result)
+
+    def _do_new(self, args: dict[str, Any], actor: str) -> str:
+        trial_id = self.store.create_trial(args["params"], "manual", actor)
+        return f"trial {trial_id} queued"
+
+    def _do_kill(self, args: dict[str, Any], actor: str) -> str:
+        tid = args["trial_id"]
+        trial = self.store.trial(tid)
+        assert trial is not None
+        if trial.state == QUEUED:
+            self._end(tid, KILLED, actor, f"trial {tid} killed before it started")
+        else:
+            self._plan_end(tid, KILLED, actor, f"trial {tid} killed", immediate=True)
+        return f"killing trial {tid}"
+
+    def _do_pause(self, args: dict[str, Any], actor: str) -> str:
+        tid = args["trial_id"]
+        self.executor.pause(self.handles[tid])
+        self.store.transition(tid, PAUSED, actor, f"trial {tid} paused")
+        return f"trial {tid} paused"
+
+    def _do_resume(self, args: dict[str, Any], actor: str) -> str:
+        tid = args["trial_id"]
+        self.executor.resume(self.handles[tid])
+        self.store.transition(tid, RUNNING, actor, f"trial {tid} resumed")
+        return f"trial {tid} resumed"
+
+    def _do_clone(self, args: dict[str, Any], actor: str, origin: str = "clone") -> str:
+        source = self.store.trial(args["trial_id"])
+        assert source is not None
+        params = {**self._current_params(source), **args["set"]}
+        step = source.checkpoint_step if args["from_checkpoint"] else None
+        changed = {k: v for k, v in args["set"].items() if source.params.get(k) != v}
+        how = f"from its checkpoint at step {step}" if step is not None else "from scratch"
+        new_id = self.store.create_trial(
+            params, origin, actor, parent_id=source.id, clone_step=step,
+            from_checkpoint=args["from_checkpoint"],
+            message=f"trial {{id}} cloned from trial {source.id} {how}"
+                    + (f", changed {changed}" if changed else ""),
+            data={"parent": source.id, "changed": changed, "step": step},
+        )
+        if args["from_checkpoint"]:
+            self._copy_checkpoint(source, new_id)
+        return f"trial {new_id} cloned from trial {source.id} {how}"
+
+    def _do_tweak(self, args: dict[str, Any], actor: str) -> str:
+        tid = args["trial_id"]
+        for name, value in args["set"].items():
+            self.store.add_param_change(tid, name, value, actor)
+        text = ", ".join(f"{k}={v}" for k, v in args["set"].items())
+        self.store.add_event("tweak_requested", actor, f"trial {tid}: tweak {text} requested",
+                             trial_id=tid, data={"set": args["set"]})
+        return f"trial {tid}: {text} will apply at its next step"
+
+    def _do_note(self, args: dict[str, Any], actor: str) -> str:
+        self.store.update_trial(args["trial_id"], note=args["text"])
+        self.store.add_event("note", actor, f"trial {args['trial_id']} note: {args['text']}",
+                             trial_id=args["trial_id"])
+        return "note saved"
+
+    def _do_star(self, args: dict[str, Any], actor: str) -> str:
+        self.store.update_trial(args["trial_id"], starred=int(args["value"]))
+        return f"trial {args['trial_id']} {'starred' if args['value'] else 'unstarred'}"
+
+    def _do_protect(self, args: dict[str, Any], actor: str) -> str:
+        tid, on = args["trial_id"], args["value"]
+        self.store.update_trial(tid, protected=int(on))
+        word = "protected from" if on else "exposed to"
+        self.store.add_event("protect", actor, f"trial {tid} {word} stopping rules", trial_id=tid)
+        return f"trial {tid} {word} stopping rules"
+
+    def _do_handoff(self, args: dict[str, Any], actor: str) -> str:
+        self.strategy, self.search_options = args["strategy"], args["options"]
+        self.max_trials = args.get("max_trials", self.max_trials)
+        self.max_concurrent = args.get("max_concurrent", self.max_concurrent)
+        self.searcher = build_searcher(self.strategy, self.spec.space, self.spec.search.seed,
+                                       self.spec.objective, self.search_options)
+        self.exhausted = None
+        self.store.set_meta(strategy=self.strategy, search_options=self.search_options,
+                            max_trials=self.max_trials, max_concurrent=self.max_concurrent)
+        what = "manual mode: no new suggestions" if self.strategy == MANUAL else (
+            f"handed off to {self.strategy} search")
+        self.store.add_event("handoff", actor, f"{what} (max trials {self.max_trials}, "
+                             f"{self.max_concurrent} at a time)", data=args)
+        return what
+
+    def _do_requeue(self, args: dict[str, Any], actor: str) -> str:
+        source = self.store.trial(args["trial_id"])
+        assert source is not None
+        return self._do_clone({"trial_id": source.id, "set": {},
+                               "from_checkpoint": bool(source.checkpoint)}, actor, "requeue")
+
+    def _do_stop(self, args: dict[str, Any], actor: str) -> str:
+        for t in self.store.trials(ACTIVE_STATES):
+            if t.state == QUEUED:
+                self._end(t.id, KILLED, actor, f"trial {t.id} dropped: experiment stopped")
+            else:
+                self._plan_end(t.id, KILLED, actor,
+                               f"trial {t.id} killed: experiment stopped", immediate=True)
+        self.finished = "stopping"
+        self.store.add_event("stop", actor, "experiment stopping")
+        return "stopping the experiment"
+
+    def _current_params(self, trial: TrialRecord) -> dict[str, Any]:
+        params = dict(trial.params)
+        for c in self.store.param_changes(trial.id):
+            if c.applied_step is not None:
+                params[c.name] = c.value
+        return params
+
+    def _copy_checkpoint(self, source: TrialRecord, new_id: int) -> None:
+        # A snapshot: the source keeps overwriting its latest checkpoint.
+        src = Path(source.checkpoint or "")
+        dest = trial_dir(self.run_dir, new_id) / "initial_checkpoint"
+        dest.mkdir(parents=True, exist_ok=True, mode=0o700)
+        if src.is_dir():
+            shutil.copytree(src, dest / src.name, dirs_exist_ok=True)
+        elif src.exists():
+            shutil.copy2(src, dest / src.name)
+        self.store.update_trial(new_id, initial_checkpoint=str(dest / src.name))
+
+    # -- processes ----------------------------------------------------------------------
+    def _launch_queued(self) -> None:
+        for t in self.store.trials([QUEUED]):
+            if self._running_count() >= self.max_concurrent or self.finished:
+                return
+            gpus = self.gpus.assign(t.id)
+            if gpus is None:
+                self._say_once(f"wait-gpu-{t.id}", f"trial {t.id} waits: {self.gpus.why_waiting}")
+                return
+            initial = Path(t.initial_checkpoint) if t.initial_checkpoint else None
+            request = build_launch(self.spec, self.run_dir, t.id, t.params, gpus, initial,
+                                   t.clone_step or 0)
+            try:
+                handle = self.executor.start(request)
+            except OSError as exc:
+                self.gpus.release(t.id)
+                self._end(t.id, FAILED, "engine", f"trial {t.id} could not start: {exc}")
+                continue
+            self.handles[t.id] = handle
+            self.tailers[t.id] = self._tailer(t.id)
+            self.store.transition(
+                t.id, RUNNING, "engine", f"trial {t.id} started (pid {handle.pid}"
+                + (f", GPU {','.join(map(str, gpus))}" if gpus else "") + ")",
+                pid=handle.pid, pid_start=handle.pid_start, node=handle.node,
+                started_at=self.clock(), gpus=",".join(map(str, gpus)) if gpus else None,
+            )
+
+    def _say_once(self, key: str, line: str) -> None:
+        if key not in self._said:
+            self._said.add(key)
+            self.store.add_event("waiting", "engine", line)
+
+    def _running_count(self) -> int:
+        return len(self.handles)
+
+    def _watch_processes(self, now: float) -> None:
+        for tid, handle in list(self.handles.items()):
+            plan = self.plans.get(tid)
+            if plan and not plan.termed and now >= plan.term_at:
+                self.executor.terminate(handle)
+                plan.termed = True
+            if plan and now >= plan.kill_at:
+                self.executor.kill(handle)
+            ended = self.executor.poll(handle)
+            if ended is None:
+                continue
+            if plan and self._tree_alive(handle):
+                continue  # the leader exited; wait for the rest of the tree to die
+            trial = self.store.trial(tid)
+            assert trial is not None
+            self._finish_tailer(tid)
+            self._record_exit(trial, ended, actor="engine")
+
+    def _tree_alive(self, handle: TrialHandle) -> bool:
+        alive = getattr(self.executor, "tree_alive", None)
+        return bool(alive and alive(self.executor.refresh_tree(handle)))
+
+    def _record_exit(self, trial: TrialRecord, ended: Exit, actor: str) -> None:
+        tid = trial.id
+        plan = self.plans.pop(tid, None)
+        if plan is not None:
+            self._end(tid, plan.state, plan.actor, plan.message, plan.data,
+                      exit_code=ended.code)
+            return
+        curve = self.curves.curves.get(tid, [])
+        if ended.code == 0:
+            if curve and not math.isfinite(curve[-1][1]):
+                self._end(tid, DIVERGED, actor, f"trial {tid} diverged "
+                          f"({self.spec.objective.metric} = {curve[-1][1]})", exit_code=0)
+            else:
+                note = "" if curve else f" (it reported no {self.spec.objective.metric})"
+                self._end(tid, COMPLETED, actor, f"trial {tid} completed{note}", exit_code=0)
+            return
+        tail = log_tail(trial_dir(self.run_dir, tid) / "log.txt", 20)
+        why = (f"exit code {ended.code}" if ended.code is not None
+               else f"killed by signal {ended.signal}" if ended.signal else "exit status unknown")
+        last = tail.strip().splitlines()[-1] if tail.strip() else ""
+        self._end(tid, FAILED, actor, f"trial {tid} failed ({why})" + (f": {last}" if last else ""),
+                  exit_code=ended.code, error=tail)
+
+    def _end(self, tid: int, state: str, actor: str, message: str,
+             data: dict[str, Any] | None = None, **fields: Any) -> None:
+        self.handles.pop(tid, None)
+        self.plans.pop(tid, None)
+        self.tailers.pop(tid, None)
+        self.gpus.release(tid)
+        self.store.transition(tid, state, actor, message, data, ended_at=self.clock(), **fields)
+
+    def _plan_end(self, tid: int, state: str, actor: str, message: str,
+                  data: dict[str, Any] | None = None, immediate: bool = False) -> None:
+        """End a running trial: ask it to stop (unless immediate), then SIGTERM,
+        then SIGKILL after the spec's grace period."""
+        if tid in self.plans or tid not in self.handles:
+            return
+        now = self.clock()
+        term_at = now if immediate else now + STOP_REQUEST_GRACE
+        if not immediate:
+            self.store.update_trial(tid, stop_requested=1)
+        self.plans[tid] = EndPlan(state, actor, message, data, term_at,
+                                  term_at + self.spec.kill_grace)
+        trial = self.store.trial(tid)
+        if trial is not None and trial.state == PAUSED:
+            self.executor.resume(self.handles[tid])  # a stopped process cannot exit
+
+    def _refresh_trees(self) -> None:
+        for tid, handle in list(self.handles.items()):
+            fresh = self.executor.refresh_tree(handle)
+            if fresh.descendants != handle.descendants:
+                self.handles[tid] = fresh
+                self.store.update_trial(tid, tree=[list(d) for d in fresh.descendants])
+
+    def _enforce_time_caps(self, now: float) -> None:
+        cap = self.spec.budget.trial_timeout
+        if cap:
+            for t in self.store.trials([RUNNING]):
+                if t.started_at and now - t.started_at > cap and t.id not in self.plans:
+                    self._plan_end(t.id, TIMED_OUT, "budget",
+                                   f"trial {t.id} timed out after {cap:g}s", immediate=True)
+        total = self.spec.budget.experiment_timeout
+        if total and self._started_at and now - self._started_at > total and not self.finished:
+            self.store.add_event("timeout", "budget", f"experiment time cap ({total:g}s) reached")
+            self._do_stop({}, "budget")
+
+    # -- metrics from output, tweaks ---------------------------------------------------------
+    def _tailer(self, tid: int, resume: bool = False) -> LogTailer:
+        skip = {}
+        if resume:  # points parsed before a restart are in the store already
+            for p in self.store.metrics(trial_id=tid):
+                skip[p.name] = max(skip.get(p.name, p.step), p.step)
+        return LogTailer(trial_dir(self.run_dir, tid) / "log.txt", skip)
+
+    def _ingest_stdout(self) -> None:
+        if self.spec.metrics_source == "api":
+            return
+        api_seen = {t.id for t in self.store.trials(LIVE_STATES) if t.api_seen}
+        for tid, tailer in self.tailers.items():
+            if self.spec.metrics_source == "auto" and tid in api_seen:
+                tailer.discard()  # the script reports through the API: trust that
+                continue
+            points = tailer.read(self.clock(), hold=self.spec.metrics_source == "auto")
+            if points:
+                self.store.add_metrics(tid, points)
+
+    def _finish_tailer(self, tid: int) -> None:
+        tailer = self.tailers.get(tid)
+        trial = self.store.trial(tid)
+        if tailer is None or self.spec.metrics_source == "api" or (trial and trial.api_seen):
+            return
+        points = tailer.read(self.clock(), hold=False, final=True)
+        if points:
+            self.store.add_metrics(tid, points)
+
+    def _note_tweak_acks(self) -> None:
+        for c in self.store.param_changes():
+            if c.applied_step is not None and c.id not in self._acked:
+                self._acked.add(c.id)
+                self.store.add_event(
+                    "tweak_applied", "trial",
+                    f"trial {c.trial_id}: {c.name}={c.value} holds from step {c.applied_step}",
+                    trial_id=c.trial_id, data={"name": c.name, "value": c.value,
+                                               "step": c.applied_step})
+
+    # -- search and stopping ------------------------------------------------------------------
+    def _history(self):
+        return build_history(self.store, self.spec.objective, self.curves, self.clock(),
+                             self.spec.budget.max_steps)
+
+    def _check_nonfinite(self, touched: set[int]) -> None:
+        """NaN or inf in the objective means the trial diverged: stop it at once."""
+        for tid in touched:
+            curve = self.curves.curves.get(tid)
+            if not curve or math.isfinite(curve[-1][1]) or tid not in self.handles:
+                continue
+            trial = self.store.trial(tid)
+            if trial is None or trial.protected:
+                continue
+            step, value = curve[-1]
+            self._plan_end(tid, DIVERGED, "engine",
+                           f"trial {tid} diverged: {self.spec.objective.metric} = {value} "
+                           f"at step {step}", {"step": step, "value": str(value)})
+
+    def _apply_rules(self) -> None:
+        if not self.rules or not self.handles:
+            return
+        history = self._history()
+        for rule in self.rules:
+            for decision in rule.decide(history):
+                self._act(decision, history)
+
+    def _act(self, decision: Stop | Exploit, history) -> None:
+        if isinstance(decision, Stop):
+            view = history.get(decision.trial_id)
+            if view is None or view.protected or decision.trial_id in self.plans:
+                return
+            self._plan_end(decision.trial_id, decision.state, f"stopping rule {decision.rule}",
+                           f"trial {decision.trial_id} {decision.state}: {decision.reason}",
+                           dict(decision.details))
+        elif isinstance(decision, Exploit):
+            target = history.get(decision.target_id)
+            if target is None or target.protected or decision.target_id in self.plans:
+                return
+            self._plan_end(decision.target_id, "pruned", "pbt",
+                           f"trial {decision.target_id} replaced: {decision.reason}",
+                           {"source": decision.source_id})
+            params = self.spec.space.validate(dict(decision.params), partial=True)
+            self._do_clone({"trial_id": decision.source_id, "set": params,
+                            "from_checkpoint": True}, "pbt", origin="pbt")
+
+    def _budget_left(self) -> int | None:
+        if self.max_trials is None:
+            return None
+        used = sum(1 for t in self.store.trials() if t.origin != "pbt")
+        return self.max_trials - used
+
+    def _fill_from_search(self) -> None:
+        if self.searcher is None or self.exhausted or self.finished:
+            return
+        queued = len(self.store.trials([QUEUED]))
+        free = self.max_concurrent - self._running_count() - queued
+        left = self._budget_left()
+        if free <= 0 or (left is not None and left <= 0):
+            return
+        self.searcher.sync(self._history())
+        for _ in range(free if left is None else min(free, left)):
+            decision = self.searcher.ask()
+            if isinstance(decision, Exhausted):
+                self.exhausted = decision.reason
+                self.store.add_event("exhausted", "search", f"search done: {decision.reason}")
+                return
+            assert isinstance(decision, Suggest)
+            self.store.create_trial(dict(decision.params), decision.origin, "search",
+                                    message=f"trial {{id}} suggested by {decision.origin}"
+                                            + (f": {decision.reason}" if decision.reason else ""))
+
+    def _check_finished(self) -> None:
+        if self.finished == "stopping" and not self.handles:
+            self.finished = "stopped"
+            return
+        if self.finished or self.handles or self.store.trials([QUEUED]):
+            return
+        left = self._budget_left()
+        if left is not None and left <= 0:
+            self.finished = "budget used"
+        elif self.exhausted:
+            self.finished = self.exhausted
+        if self.finished:
+            self.store.add_event("finished", "engine", f"experiment finished: {self.finished}")
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m tuitune.engine.supervisor")
+    parser.add_argument("run_dir", type=Path)
+    parser.add_argument("--resume", action="store_true")
+    args = parser.parse_args(argv)
+    # A dropped SSH session must not take the experiment with it.
+    signal.signal(signal.SIGHUP, signal.SIG_IGN)
+    sup = Supervisor(args.run_dir, echo=lambda line: print(line, flush=True))
+    signal.signal(signal.SIGTERM, lambda *_: _detach(sup))
+    try:
+        sup.run()
+    except AlreadySupervised as exc:
+        print(f"tuitune: {exc}", file=sys.stderr)
+        return 1
+    except _Detach:
+        sup.close()
+    return 0
+
+
+class _Detach(Exception):
+    pass
+
+
+def _detach(sup: Supervisor) -> None:
+    raise _Detach()
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,78 @@
+"""The executor seam: how the engine starts and controls a trial, wherever it runs."""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+
+
+@dataclass(frozen=True)
+class LaunchRequest:
+    """Everything needed to start one trial. `argv` is never given to a shell."""
+
+    trial_id: int
+    argv: tuple[str, ...]
+    cwd: Path
+    env: Mapping[str, str]
+    trial_dir: Path
+    log_path: Path
+
+
+@dataclass(frozen=True)
+class TrialHandle:
+    """Identifies a started trial. (pid, start time) together name a process: a pid
+    alone may have been reused by another program since."""
+
+    trial_id: int
+    pid: int
+    pid_start: float
+    node: str = "local"
+    trial_dir: str = ""
+    descendants: tuple[tuple[int, float], ...] = field(default=())
+
+
+@dataclass(frozen=True)
+class Exit:
+    """How a trial process ended. `code` is None when it could not be known."""
+
+    code: int | None
+    signal: int | None = None
+
+
+class Executor(ABC):
+    """Starts trials and acts on them when the engine says so."""
+
+    @abstractmethod
+    def start(self, request: LaunchRequest) -> TrialHandle:
+        """Start the trial in its own process group. Raises OSError if it cannot."""
+
+    @abstractmethod
+    def poll(self, handle: TrialHandle) -> Exit | None:
+        """None while the trial runs; its Exit once it ended."""
+
+    @abstractmethod
+    def pause(self, handle: TrialHandle) -> None: ...
+
+    @abstractmethod
+    def resume(self, handle: TrialHandle) -> None: ...
+
+    @abstractmethod
+    def terminate(self, handle: TrialHandle) -> None:
+        """Ask the whole tree to end (SIGTERM); the engine escalates later."""
+
+    @abstractmethod
+    def kill(self, handle: TrialHandle) -> None:
+        """End the whole tree now (SIGKILL)."""
+
+    @abstractmethod
+    def adopt(self, handle: TrialHandle) -> bool:
+        """Take over a trial started by an earlier supervisor; False if it is gone."""
+
+    def refresh_tree(self, handle: TrialHandle) -> TrialHandle:
+        """The handle with its current descendants recorded (for later kills)."""
+        return handle
+
+    def close(self) -> None:
+        """Release resources; running trials are left running."""

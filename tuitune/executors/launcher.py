@@ -1,0 +1,82 @@
+"""Runs one trial command and records how it ended.
+
+    python -m tuitune.executors.launcher EXIT_FILE -- PROGRAM ARG...
+
+It leads the trial's process group, so signals to the group reach everything the
+trial starts. It ignores SIGTERM itself (the trial gets it) so it can write the
+trial's exit status to EXIT_FILE; that file is how a supervisor that was restarted
+learns how an adopted trial ended. It is a child subreaper, so orphaned
+grandchildren are reaped here instead of lingering as zombies.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+
+_PR_SET_CHILD_SUBREAPER = 36
+_REAP_WINDOW = 1.0  # seconds to collect leftover children after the trial exits
+
+
+def become_subreaper() -> bool:
+    """Linux only; elsewhere orphans go to init as usual."""
+    try:
+        import ctypes
+
+        libc = ctypes.CDLL(None, use_errno=True)
+        return libc.prctl(_PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) == 0
+    except (OSError, AttributeError):
+        return False
+
+
+def _write_exit(path: str, code: int | None, sig: int | None, error: str | None = None) -> None:
+    tmp = f"{path}.tmp"
+    with open(tmp, "w") as fh:
+        json.dump({"code": code, "signal": sig, "error": error, "t": time.time()}, fh)
+    os.replace(tmp, path)  # atomic: a reader sees all of it or nothing
+
+
+def _reap_leftovers(main_pid: int) -> None:
+    deadline = time.monotonic() + _REAP_WINDOW
+    while time.monotonic() < deadline:
+        try:
+            pid, _ = os.waitpid(-1, os.WNOHANG)
+        except ChildProcessError:
+            return
+        if pid == 0:
+            time.sleep(0.05)
+
+
+def main(argv: list[str]) -> int:
+    if len(argv) < 3 or argv[1] != "--":
+        print("usage: python -m tuitune.executors.launcher EXIT_FILE -- PROGRAM ARG...",
+              file=sys.stderr)
+        return 2
+    exit_file, command = argv[0], argv[2:]
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
+    become_subreaper()
+    try:
+        # The child must not inherit our ignored SIGTERM.
+        child = subprocess.Popen(command, restore_signals=True,
+                                 preexec_fn=lambda: signal.signal(signal.SIGTERM, signal.SIG_DFL))
+    except OSError as exc:
+        message = f"tuitune: cannot start {command[0]!r}: {exc.strerror}"
+        print(message, file=sys.stderr, flush=True)
+        _write_exit(exit_file, 127, None, message)
+        return 127
+    code = child.wait()
+    if code < 0:
+        _write_exit(exit_file, None, -code)
+        _reap_leftovers(child.pid)
+        return 128 - code
+    _write_exit(exit_file, code, None)
+    _reap_leftovers(child.pid)
+    return code
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

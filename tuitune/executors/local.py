@@ -1,0 +1,174 @@
+"""The local executor: each trial is a process group on this machine."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+from pathlib import Path
+
+import psutil
+
+from tuitune.executors.base import Executor, Exit, LaunchRequest, TrialHandle
+
+EXIT_FILE = "exit.json"
+_START_TOLERANCE = 0.05  # seconds; psutil create times are rounded to clock ticks
+
+
+def process_matches(pid: int, start: float) -> bool:
+    """True if `pid` is alive and is the process that started at `start`.
+
+    A pid alone is not an identity: after a process ends, the kernel may hand its
+    pid to an unrelated program, which must never be signalled.
+    """
+    try:
+        proc = psutil.Process(pid)
+        return abs(proc.create_time() - start) < _START_TOLERANCE and (
+            proc.status() != psutil.STATUS_ZOMBIE
+        )
+    except (psutil.NoSuchProcess, psutil.AccessDenied):
+        return False
+
+
+def process_start_time(pid: int) -> float:
+    return psutil.Process(pid).create_time()
+
+
+class LocalExecutor(Executor):
+    """Starts trials through the launcher, in a new session and process group."""
+
+    def __init__(self) -> None:
+        self._children: dict[int, subprocess.Popen[bytes]] = {}
+
+    def start(self, request: LaunchRequest) -> TrialHandle:
+        request.trial_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
+        exit_path = request.trial_dir / EXIT_FILE
+        exit_path.unlink(missing_ok=True)
+        argv = [sys.executable, "-m", "tuitune.executors.launcher", str(exit_path), "--",
+                *request.argv]
+        fd = os.open(request.log_path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
+        try:
+            proc = subprocess.Popen(
+                argv, cwd=request.cwd, env=dict(request.env), stdin=subprocess.DEVNULL,
+                stdout=fd, stderr=subprocess.STDOUT, start_new_session=True, close_fds=True,
+            )
+        finally:
+            os.close(fd)
+        self._children[proc.pid] = proc
+        try:
+            start = process_start_time(proc.pid)
+        except psutil.NoSuchProcess:
+            start = 0.0  # ended already; poll() will tell how
+        return TrialHandle(request.trial_id, proc.pid, start, trial_dir=str(request.trial_dir))
+
+    def poll(self, handle: TrialHandle) -> Exit | None:
+        proc = self._children.get(handle.pid)
+        if proc is not None:
+            rc = proc.poll()
+            if rc is None:
+                return None
+            del self._children[handle.pid]
+            return _exit_from_returncode(rc, Path(handle.trial_dir) / EXIT_FILE)
+        if self.tree_alive(handle):
+            return None
+        # Adopted trials are not our children: how they ended comes from the
+        # launcher's file, if it lived to write it.
+        return _exit_from_file(Path(handle.trial_dir) / EXIT_FILE) or Exit(None)
+
+    def _group_alive(self, handle: TrialHandle) -> bool:
+        return any(process_matches(pid, start) for pid, start in handle.descendants)
+
+    def _signal(self, handle: TrialHandle, sig: int) -> None:
+        """Signal the process group and every recorded descendant that left it.
+
+        Only processes whose (pid, start time) match what we recorded are signalled.
+        """
+        leader_ok = process_matches(handle.pid, handle.pid_start)
+        members = [(p, s) for p, s in handle.descendants if process_matches(p, s)]
+        if leader_ok or any(_pgid(p) == handle.pid for p, _ in members):
+            try:
+                os.killpg(handle.pid, sig)
+            except (ProcessLookupError, PermissionError):
+                pass
+        for pid, _ in members:
+            if _pgid(pid) != handle.pid:
+                try:
+                    os.kill(pid, sig)
+                except (ProcessLookupError, PermissionError):
+                    pass
+
+    def pause(self, handle: TrialHandle) -> None:
+        self._signal(handle, signal.SIGSTOP)
+
+    def resume(self, handle: TrialHandle) -> None:
+        self._signal(handle, signal.SIGCONT)
+
+    def terminate(self, handle: TrialHandle) -> None:
+        self._signal(handle, signal.SIGTERM)
+        # A stopped process only acts on SIGTERM once continued.
+        self._signal(handle, signal.SIGCONT)
+
+    def kill(self, handle: TrialHandle) -> None:
+        self._signal(handle, signal.SIGKILL)
+
+    def adopt(self, handle: TrialHandle) -> bool:
+        return self.tree_alive(handle)
+
+    def refresh_tree(self, handle: TrialHandle) -> TrialHandle:
+        known = {(p, s) for p, s in handle.descendants if process_matches(p, s)}
+        try:
+            root = psutil.Process(handle.pid)
+            if abs(root.create_time() - handle.pid_start) < _START_TOLERANCE:
+                for child in root.children(recursive=True):
+                    try:
+                        known.add((child.pid, child.create_time()))
+                    except psutil.NoSuchProcess:
+                        continue
+        except psutil.NoSuchProcess:
+            pass
+        return TrialHandle(handle.trial_id, handle.pid, handle.pid_start, handle.node,
+                           handle.trial_dir, tuple(sorted(known)))
+
+    def tree_alive(self, handle: TrialHandle) -> bool:
+        """True while the launcher or any recorded descendant still runs."""
+        return process_matches(handle.pid, handle.pid_start) or self._group_alive(handle)
+
+
+def _pgid(pid: int) -> int | None:
+    try:
+        return os.getpgid(pid)
+    except (ProcessLookupError, PermissionError):
+        return None
+
+
+def _exit_from_file(exit_path: Path) -> Exit | None:
+    try:
+        data = json.loads(exit_path.read_text())
+    except (OSError, ValueError):
+        return None
+    return Exit(data.get("code"), data.get("signal"))
+
+
+def _exit_from_returncode(rc: int, exit_path: Path) -> Exit:
+    if rc < 0:  # the launcher itself was killed (SIGKILL escalation)
+        return Exit(None, -rc)
+    return _exit_from_file(exit_path) or Exit(rc if rc < 128 else None,
+                                              rc - 128 if rc > 128 else None)
+
+
+def reap_strays(known: set[int]) -> None:
+    """Reap exited children that are not ours to wait for (orphans handed to us as
+    subreaper), without stealing the exit status of a launcher we still track."""
+    while True:
+        try:
+            info = os.waitid(os.P_ALL, 0, os.WEXITED | os.WNOHANG | os.WNOWAIT)
+        except ChildProcessError:
+            return
+        if info is None or info.si_pid in known:
+            return
+        try:
+            os.waitpid(info.si_pid, os.WNOHANG)
+        except ChildProcessError:
+            return

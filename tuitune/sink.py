@@ -1,0 +1,127 @@
+"""Where a trial's reports go. The one place that picks the channel by environment.
+
+Locally the trial writes straight into the run's SQLite store; a remote executor
+can add its own sink (a relay through the node) behind the same small interface.
+Writes are queued and flushed by a background thread so `report()` never blocks
+the training loop, and are flushed at exit.
+"""
+
+from __future__ import annotations
+
+import atexit
+import os
+import queue
+import threading
+import time
+from collections.abc import Sequence
+from typing import Any, Protocol
+
+FLUSH_INTERVAL = 0.2  # seconds; bounds report-to-store latency
+
+
+class Sink(Protocol):
+    def write_points(self, points: Sequence[tuple[int, str, float, float]]) -> None: ...
+    def set_checkpoint(self, path: str, step: int) -> None: ...
+    def ack_changes(self, change_ids: Sequence[int], step: int) -> None: ...
+    def poll_control(self) -> tuple[bool, list[tuple[int, str, Any]]]: ...
+    def flush(self) -> None: ...
+
+
+class NullSink:
+    """Used when the script runs outside tuitune: accepts everything, keeps nothing."""
+
+    def write_points(self, points: Sequence[tuple[int, str, float, float]]) -> None:
+        pass
+
+    def set_checkpoint(self, path: str, step: int) -> None:
+        pass
+
+    def ack_changes(self, change_ids: Sequence[int], step: int) -> None:
+        pass
+
+    def poll_control(self) -> tuple[bool, list[tuple[int, str, Any]]]:
+        return False, []
+
+    def flush(self) -> None:
+        pass
+
+
+class SqliteSink:
+    """Batches a trial's writes into the run store from a daemon thread."""
+
+    def __init__(self, db_path: str, trial_id: int) -> None:
+        from tuitune.store import RunStore
+
+        self._trial_id = trial_id
+        self._store = RunStore(db_path)
+        self._reader = RunStore(db_path)  # control polls never wait behind a write batch
+        self._queue: queue.Queue[tuple[str, Any]] = queue.Queue()
+        self._api_marked = False
+        self._lock = threading.Lock()
+        self._thread = threading.Thread(target=self._run, name="tuitune-sink", daemon=True)
+        self._thread.start()
+        atexit.register(self.flush)
+
+    def write_points(self, points: Sequence[tuple[int, str, float, float]]) -> None:
+        self._queue.put(("points", list(points)))
+
+    def set_checkpoint(self, path: str, step: int) -> None:
+        self._queue.put(("checkpoint", (path, step)))
+
+    def ack_changes(self, change_ids: Sequence[int], step: int) -> None:
+        self._queue.put(("ack", (list(change_ids), step)))
+
+    def poll_control(self) -> tuple[bool, list[tuple[int, str, Any]]]:
+        trial = self._reader.trial(self._trial_id)
+        changes = self._reader.param_changes(self._trial_id, unapplied_only=True)
+        return bool(trial and trial.stop_requested), [(c.id, c.name, c.value) for c in changes]
+
+    def flush(self) -> None:
+        """Write everything queued so far, from the calling thread."""
+        self._drain()
+
+    def _run(self) -> None:
+        while True:
+            time.sleep(FLUSH_INTERVAL)
+            try:
+                self._drain()
+            except Exception as exc:  # keep training alive; the points stay queued
+                print(f"tuitune: could not write metrics yet ({exc}); will retry", flush=True)
+
+    def _drain(self) -> None:
+        with self._lock:
+            items: list[tuple[str, Any]] = []
+            while True:
+                try:
+                    items.append(self._queue.get_nowait())
+                except queue.Empty:
+                    break
+            try:
+                self._write(items)
+            except Exception:
+                for item in items:  # put back, in order, so nothing is lost
+                    self._queue.put(item)
+                raise
+
+    def _write(self, items: list[tuple[str, Any]]) -> None:
+        points = [p for kind, batch in items if kind == "points" for p in batch]
+        if points:
+            self._store.add_metrics(self._trial_id, points)
+            if not self._api_marked:
+                self._store.update_trial(self._trial_id, api_seen=1)
+                self._api_marked = True
+        for kind, payload in items:
+            if kind == "checkpoint":
+                path, step = payload
+                self._store.update_trial(self._trial_id, checkpoint=path, checkpoint_step=step)
+            elif kind == "ack":
+                self._store.ack_param_changes(*payload)
+
+
+def make_sink(environ: dict[str, str] | None = None) -> Sink:
+    env = os.environ if environ is None else environ
+    db = env.get("TUITUNE_STORE")
+    trial_id = env.get("TUITUNE_TRIAL_ID")
+    if not db or not trial_id:
+        return NullSink()
+    return SqliteSink(db, int(trial_id))

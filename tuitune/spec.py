@@ -1,0 +1,412 @@
+"""Load and validate an experiment spec (TOML) into frozen dataclasses.
+
+Every problem is reported as one line naming the file and the key path, e.g.
+`exp.toml: space.lr.low: must be below high (0.1 >= 0.01)`.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import shutil
+import sys
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pragma: no cover
+    import tomli as tomllib
+
+from tuitune.history import Objective
+from tuitune.space import (
+    CategoricalParam,
+    FixedParam,
+    FloatParam,
+    IntParam,
+    MomentumParam,
+    Param,
+    Pow2Param,
+    Space,
+    SpaceError,
+)
+
+#: Placeholders every command may use besides the parameter names.
+BUILTIN_PLACEHOLDERS = frozenset({"python", "trial_id", "trial_dir", "run_dir"})
+PLACEHOLDER = re.compile(r"\{([A-Za-z_][A-Za-z0-9_]*)\}")
+_DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(s|m|h|d)?\s*$")
+_UNITS = {None: 1, "s": 1, "m": 60, "h": 3600, "d": 86400}
+
+
+class SpecError(ValueError):
+    """A spec is invalid; str() is one line naming file and key path."""
+
+    def __init__(self, file: str, key: str, message: str) -> None:
+        self.file, self.key, self.message = file, key, message
+        where = f"{file}: {key}: " if key else f"{file}: "
+        super().__init__(where + message)
+
+
+@dataclass(frozen=True)
+class Budget:
+    max_trials: int | None = None
+    max_concurrent: int = 1
+    trial_timeout: float | None = None
+    experiment_timeout: float | None = None
+    max_steps: int | None = None
+
+
+@dataclass(frozen=True)
+class Resources:
+    gpus_per_trial: float = 0.0
+    gpus: tuple[int, ...] | None = None  # None: every visible GPU
+    gpu_memory_mb: int | None = None
+    memory_growth: bool = True
+
+
+@dataclass(frozen=True)
+class SearchConfig:
+    strategy: str = "manual"
+    seed: int = 0
+    options: Mapping[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Spec:
+    """A validated experiment."""
+
+    name: str
+    path: Path
+    command: tuple[str, ...]
+    workdir: Path
+    env: Mapping[str, str]
+    space: Space
+    objective: Objective
+    secondary: tuple[str, ...] = ()
+    budget: Budget = Budget()
+    resources: Resources = Resources()
+    search: SearchConfig = SearchConfig()
+    stopping: tuple[tuple[str, Mapping[str, Any]], ...] = ()
+    metrics_source: str = "auto"
+    kill_grace: float = 10.0
+    executor: str = "local"
+    executor_options: Mapping[str, Any] = field(default_factory=dict)
+    raw: Mapping[str, Any] = field(default_factory=dict, repr=False, compare=False)
+
+    def to_json(self) -> str:
+        """The spec as loaded, to store with the run (relative paths made absolute)."""
+        raw = dict(self.raw)
+        raw["workdir"] = str(self.workdir)
+        return json.dumps({"path": str(self.path), "spec": raw})
+
+
+_TOP_KEYS = {
+    "name", "command", "workdir", "env", "space", "objective", "budget", "resources",
+    "search", "stopping", "metrics", "kill_grace", "executor",
+}
+
+
+def load_spec(path: str | Path) -> Spec:
+    """Read and validate a spec file. Raises SpecError (one line) on any problem."""
+    path = Path(path)
+    label = str(path)
+    try:
+        raw = tomllib.loads(path.read_text())
+    except FileNotFoundError:
+        raise SpecError(label, "", "no such file") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise SpecError(label, "", f"not valid TOML: {exc}") from None
+    except OSError as exc:
+        raise SpecError(label, "", f"cannot read: {exc.strerror}") from None
+    return parse_spec(raw, path)
+
+
+def load_spec_json(text: str) -> Spec:
+    """Rebuild a spec stored with a run (see Spec.to_json)."""
+    stored = json.loads(text)
+    return parse_spec(stored["spec"], Path(stored["path"]))
+
+
+def parse_spec(raw: Mapping[str, Any], path: Path) -> Spec:
+    v = _Validator(str(path))
+    v.keys(raw, "", _TOP_KEYS)
+    base = path.resolve().parent
+    name = v.typed(raw.get("name", path.stem), "name", str)
+    space = _space(v, v.table(raw, "space", required=True))
+    command = _command(v, raw.get("command"), space)
+    workdir = (base / v.typed(raw.get("workdir", "."), "workdir", str)).resolve()
+    if not workdir.is_dir():
+        raise SpecError(v.file, "workdir", f"directory {workdir} does not exist")
+    _check_executable(v, command[0], workdir)
+    env = v.table(raw, "env")
+    for k, val in env.items():
+        v.typed(val, f"env.{k}", str)
+    objective, secondary = _objective(v, v.table(raw, "objective", required=True))
+    budget = _budget(v, v.table(raw, "budget"))
+    metrics = v.table(raw, "metrics")
+    v.keys(metrics, "metrics", {"source"})
+    source = v.choice(metrics.get("source", "auto"), "metrics.source", ("auto", "api", "stdout"))
+    executor = v.table(raw, "executor") if isinstance(raw.get("executor"), dict) else {
+        "kind": v.typed(raw.get("executor", "local"), "executor", str)}
+    kind = v.choice(executor.get("kind", "local"), "executor.kind", ("local", "ray"))
+    spec = Spec(
+        name=name, path=path.resolve(), command=command, workdir=workdir,
+        env=dict(env), space=space, objective=objective, secondary=secondary,
+        budget=budget, resources=_resources(v, v.table(raw, "resources")),
+        search=_search(v, v.table(raw, "search")),
+        stopping=_stopping(v, v.table(raw, "stopping")),
+        metrics_source=source,
+        kill_grace=v.number(raw.get("kill_grace", 10.0), "kill_grace", minimum=0.0),
+        executor=kind,
+        executor_options={k: val for k, val in executor.items() if k != "kind"},
+        raw=dict(raw),
+    )
+    _check_strategies(v, spec)
+    return spec
+
+
+class _Validator:
+    """Small typed accessors that raise SpecError with the key path."""
+
+    def __init__(self, file: str) -> None:
+        self.file = file
+
+    def fail(self, key: str, message: str) -> SpecError:
+        return SpecError(self.file, key, message)
+
+    def keys(self, table: Mapping[str, Any], where: str, allowed: set[str]) -> None:
+        for k in table:
+            if k not in allowed:
+                key = f"{where}.{k}" if where else k
+                raise self.fail(key, f"unknown key (expected one of: {', '.join(sorted(allowed))})")
+
+    def table(self, raw: Mapping[str, Any], key: str, required: bool = False) -> dict[str, Any]:
+        if key not in raw:
+            if required:
+                raise self.fail(key, "missing (required)")
+            return {}
+        val = raw[key]
+        if not isinstance(val, dict):
+            raise self.fail(key, f"expected a table, got {type(val).__name__}")
+        return val
+
+    def typed(self, val: Any, key: str, kind: type) -> Any:
+        if not isinstance(val, kind) or (kind is int and isinstance(val, bool)):
+            raise self.fail(key, f"expected {kind.__name__}, got {val!r}")
+        return val
+
+    def number(self, val: Any, key: str, minimum: float | None = None,
+               integer: bool = False, above: float | None = None) -> Any:
+        ok = isinstance(val, int) if integer else isinstance(val, (int, float))
+        if not ok or isinstance(val, bool):
+            raise self.fail(key, f"expected {'an integer' if integer else 'a number'}, got {val!r}")
+        if minimum is not None and val < minimum:
+            raise self.fail(key, f"must be at least {minimum:g}, got {val!r}")
+        if above is not None and val <= above:
+            raise self.fail(key, f"must be above {above:g}, got {val!r}")
+        return val
+
+    def choice(self, val: Any, key: str, choices: tuple[str, ...]) -> str:
+        if val not in choices:
+            raise self.fail(key, f"expected one of {', '.join(choices)}, got {val!r}")
+        return val
+
+    def duration(self, val: Any, key: str) -> float | None:
+        if val is None:
+            return None
+        if isinstance(val, (int, float)) and not isinstance(val, bool):
+            if val <= 0:
+                raise self.fail(key, f"must be positive, got {val!r}")
+            return float(val)
+        m = _DURATION.match(val) if isinstance(val, str) else None
+        if not m or float(m.group(1)) <= 0:
+            raise self.fail(key, f"expected seconds or a duration like '90s', '10m', '2h', got {val!r}")
+        return float(m.group(1)) * _UNITS[m.group(2)]
+
+
+_PARAM_KEYS = {
+    "float": {"low", "high", "log"},
+    "int": {"low", "high", "log"},
+    "pow2": {"low", "high"},
+    "momentum": {"low", "high"},
+    "categorical": {"choices"},
+    "fixed": {"value"},
+}
+
+
+def _space(v: _Validator, table: dict[str, Any]) -> Space:
+    if not table:
+        raise v.fail("space", "the search space is empty: define at least one parameter")
+    params = [_param(v, name, p) for name, p in table.items()]
+    return Space(tuple(params))
+
+
+def _param(v: _Validator, name: str, p: Any) -> Param:
+    key = f"space.{name}"
+    if not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", name):
+        raise v.fail(key, "parameter names must be identifiers (letters, digits, _)")
+    if not isinstance(p, dict):  # `lr = 0.1` is shorthand for a fixed value
+        return FixedParam(name=name, value=p)
+    kind = v.choice(p.get("type"), f"{key}.type", tuple(_PARAM_KEYS))
+    v.keys(p, key, _PARAM_KEYS[kind] | {"type", "mutable", "default"})
+    mutable = v.typed(p.get("mutable", False), f"{key}.mutable", bool)
+    if kind == "fixed":
+        if "value" not in p:
+            raise v.fail(f"{key}.value", "missing (required for a fixed parameter)")
+        return FixedParam(name=name, value=p["value"], mutable=mutable)
+    if kind == "categorical":
+        choices = p.get("choices")
+        if not isinstance(choices, list) or not choices:
+            raise v.fail(f"{key}.choices", "expected a non-empty list")
+        if len(set(map(json.dumps, choices))) != len(choices):
+            raise v.fail(f"{key}.choices", "choices must be distinct")
+        param: Param = CategoricalParam(name=name, choices=tuple(choices), mutable=mutable)
+    else:
+        param = _numeric_param(v, key, name, kind, p, mutable)
+    if "default" in p:
+        try:
+            default = param.validate(p["default"])
+        except SpaceError as exc:
+            raise v.fail(f"{key}.default", str(exc).split(": ", 1)[-1]) from None
+        param = type(param)(**{**param.__dict__, "default": default})
+    return param
+
+
+def _numeric_param(v: _Validator, key: str, name: str, kind: str, p: dict[str, Any],
+                   mutable: bool) -> Param:
+    integer = kind in ("int", "pow2")
+    for bound in ("low", "high"):
+        if bound not in p:
+            raise v.fail(f"{key}.{bound}", "missing (required)")
+        v.number(p[bound], f"{key}.{bound}", integer=integer)
+    low, high = p["low"], p["high"]
+    if low >= high:
+        raise v.fail(f"{key}.low", f"must be below high ({low!r} >= {high!r})")
+    log = v.typed(p.get("log", False), f"{key}.log", bool)
+    if log and low <= 0:
+        raise v.fail(f"{key}.low", f"a log scale needs low > 0, got {low!r}")
+    if kind == "float":
+        return FloatParam(name=name, low=float(low), high=float(high), log=log, mutable=mutable)
+    if kind == "int":
+        return IntParam(name=name, low=low, high=high, log=log, mutable=mutable)
+    if kind == "pow2":
+        for bound, val in (("low", low), ("high", high)):
+            if val < 1 or val & (val - 1):
+                raise v.fail(f"{key}.{bound}", f"expected a power of two, got {val!r}")
+        return Pow2Param(name=name, low=low, high=high, mutable=mutable)
+    if not (0 <= low and high < 1):
+        raise v.fail(key, f"a momentum range must lie in [0, 1), got [{low!r}, {high!r}]")
+    return MomentumParam(name=name, low=float(low), high=float(high), mutable=mutable)
+
+
+def _command(v: _Validator, command: Any, space: Space) -> tuple[str, ...]:
+    if command is None:
+        raise v.fail("command", "missing (required): an argv list, e.g. [\"{python}\", \"train.py\"]")
+    if isinstance(command, str):
+        raise v.fail("command", "must be a list of arguments, not a shell string "
+                                "(e.g. [\"python\", \"train.py\", \"--lr\", \"{lr}\"])")
+    if not isinstance(command, list) or not command:
+        raise v.fail("command", "expected a non-empty list of strings")
+    for i, arg in enumerate(command):
+        if not isinstance(arg, str):
+            raise v.fail(f"command[{i}]", f"expected a string, got {arg!r}")
+        for ph in PLACEHOLDER.findall(arg):
+            if ph not in space and ph not in BUILTIN_PLACEHOLDERS:
+                raise v.fail(f"command[{i}]",
+                             f"placeholder {{{ph}}} names no parameter (space has: "
+                             f"{', '.join(space.names)})")
+    return tuple(command)
+
+
+def _check_executable(v: _Validator, program: str, workdir: Path) -> None:
+    if PLACEHOLDER.search(program):
+        return  # e.g. {python}: filled in at launch
+    if "/" in program:
+        if not (workdir / program).exists():
+            raise v.fail("command[0]", f"{program} does not exist (relative to {workdir})")
+    elif shutil.which(program) is None:
+        raise v.fail("command[0]", f"{program!r} is not found on PATH")
+
+
+def _objective(v: _Validator, t: dict[str, Any]) -> tuple[Objective, tuple[str, ...]]:
+    v.keys(t, "objective", {"metric", "mode", "secondary"})
+    if "metric" not in t:
+        raise v.fail("objective.metric", "missing (required): the metric name to optimise")
+    metric = v.typed(t["metric"], "objective.metric", str)
+    mode = v.choice(t.get("mode", "min"), "objective.mode", ("min", "max"))
+    secondary = t.get("secondary", [])
+    if not isinstance(secondary, list) or not all(isinstance(s, str) for s in secondary):
+        raise v.fail("objective.secondary", "expected a list of metric names")
+    return Objective(metric, mode), tuple(secondary)
+
+
+def _budget(v: _Validator, t: dict[str, Any]) -> Budget:
+    v.keys(t, "budget", {"max_trials", "max_concurrent", "trial_timeout",
+                         "experiment_timeout", "max_steps"})
+    def opt_int(key: str, minimum: int) -> int | None:
+        return None if key not in t else v.number(t[key], f"budget.{key}", minimum, integer=True)
+    return Budget(
+        max_trials=opt_int("max_trials", 1),
+        max_concurrent=opt_int("max_concurrent", 1) or 1,
+        trial_timeout=v.duration(t.get("trial_timeout"), "budget.trial_timeout"),
+        experiment_timeout=v.duration(t.get("experiment_timeout"), "budget.experiment_timeout"),
+        max_steps=opt_int("max_steps", 1),
+    )
+
+
+def _resources(v: _Validator, t: dict[str, Any]) -> Resources:
+    v.keys(t, "resources", {"gpus_per_trial", "gpus", "gpu_memory_mb", "memory_growth"})
+    share = v.number(t.get("gpus_per_trial", 0), "resources.gpus_per_trial", minimum=0)
+    if share > 1 and share != int(share):
+        raise v.fail("resources.gpus_per_trial", f"above 1 it must be whole, got {share!r}")
+    gpus = t.get("gpus", "all")
+    if gpus == "all":
+        gpus_t = None
+    elif isinstance(gpus, list) and all(isinstance(g, int) and g >= 0 for g in gpus):
+        gpus_t = tuple(gpus)
+    else:
+        raise v.fail("resources.gpus", f"expected \"all\" or a list of GPU indices, got {gpus!r}")
+    mem = t.get("gpu_memory_mb")
+    if mem is not None:
+        v.number(mem, "resources.gpu_memory_mb", minimum=1, integer=True)
+    growth = v.typed(t.get("memory_growth", True), "resources.memory_growth", bool)
+    return Resources(float(share), gpus_t, mem, growth)
+
+
+def _search(v: _Validator, t: dict[str, Any]) -> SearchConfig:
+    strategy = v.typed(t.get("strategy", "manual"), "search.strategy", str)
+    seed = v.number(t.get("seed", 0), "search.seed", minimum=0, integer=True)
+    options = {k: val for k, val in t.items() if k not in ("strategy", "seed")}
+    return SearchConfig(strategy, seed, options)
+
+
+def _stopping(v: _Validator, t: dict[str, Any]) -> tuple[tuple[str, Mapping[str, Any]], ...]:
+    names = t.get("rules", [])
+    if not isinstance(names, list) or not all(isinstance(n, str) for n in names):
+        raise v.fail("stopping.rules", "expected a list of rule names")
+    rules = [(n, dict(t.get(n, {}))) for n in names]
+    for name, options in t.items():
+        if name == "rules":
+            continue
+        if not isinstance(options, dict):
+            raise v.fail(f"stopping.{name}", "expected a table of options for this rule")
+        if name not in names:
+            rules.append((name, dict(options)))
+    return tuple(rules)
+
+
+def _check_strategies(v: _Validator, spec: Spec) -> None:
+    """Let the search and stopping registries vet names and options."""
+    from tuitune.strategies import check_search, check_stopping
+
+    try:
+        check_search(spec.search.strategy, spec.space, spec.search.options, spec.objective)
+    except ValueError as exc:
+        raise v.fail("search", str(exc)) from None
+    for name, options in spec.stopping:
+        try:
+            check_stopping(name, options, spec.space, spec.budget.max_steps)
+        except ValueError as exc:
+            raise v.fail(f"stopping.{name}", str(exc)) from None

@@ -1,0 +1,24 @@
+"""The run store: one SQLite database (WAL) per run folder."""
+
+from tuitune.store.records import (
+    CommandRecord,
+    EventRecord,
+    MetricPoint,
+    ParamChangeRecord,
+    TrialRecord,
+)
+from tuitune.store.run_store import DB_NAME, RunStore, StoreError
+from tuitune.store.schema import SCHEMA_VERSION, StoreVersionError
+
+__all__ = [
+    "DB_NAME",
+    "SCHEMA_VERSION",
+    "CommandRecord",
+    "EventRecord",
+    "MetricPoint",
+    "ParamChangeRecord",
+    "RunStore",
+    "StoreError",
+    "StoreVersionError",
+    "TrialRecord",
+]

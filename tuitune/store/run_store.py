@@ -1,0 +1,288 @@
+"""The run's SQLite store: the single source of truth and the bus between processes.
+
+Trials write metric points, the supervisor writes trials/events and consumes
+commands, front ends read snapshots and enqueue commands. Every write is one
+transaction, so a process killed at any moment leaves the database consistent.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import sqlite3
+import time
+from collections.abc import Iterable, Iterator, Sequence
+from pathlib import Path
+from typing import Any
+
+from tuitune.store.records import (
+    CommandRecord,
+    EventRecord,
+    MetricPoint,
+    ParamChangeRecord,
+    TrialRecord,
+)
+from tuitune.store.schema import check_version, connect, ensure_schema
+
+DB_NAME = "store.db"
+_TRIAL_FIELDS = frozenset(TrialRecord.__dataclass_fields__) - {"id"}
+
+
+class StoreError(RuntimeError):
+    """A write failed (disk full, read-only folder...); nothing was half-written."""
+
+
+def _finite_or_none(value: float) -> float | None:
+    return None if value is None or math.isnan(value) else float(value)
+
+
+class RunStore:
+    """One connection to a run's database. Not shared between threads."""
+
+    def __init__(self, path: str | os.PathLike[str], create: bool = False,
+                 readonly: bool = False, clock=time.time) -> None:
+        path = Path(path)
+        if path.is_dir():
+            path = path / DB_NAME
+        if not create and not path.exists():
+            raise FileNotFoundError(f"no tuitune run store at {path}")
+        self.path = path
+        self.clock = clock
+        if create:
+            # Owner-only: parameters, logs and metrics are nobody else's business.
+            old = os.umask(0o077)
+            try:
+                self._conn = connect(str(path))
+                ensure_schema(self._conn)
+            finally:
+                os.umask(old)
+        else:
+            self._conn = connect(str(path), readonly=readonly)
+            check_version(self._conn)
+
+    def close(self) -> None:
+        self._conn.close()
+
+    # -- low level -----------------------------------------------------------------
+    def _write(self, sql: str, args: Sequence[Any] = ()) -> sqlite3.Cursor:
+        try:
+            with self._conn:
+                return self._conn.execute(sql, args)
+        except sqlite3.OperationalError as exc:
+            raise StoreError(f"cannot write the run store {self.path}: {exc}") from exc
+
+    def _write_many(self, statements: Iterable[tuple[str, Sequence[Any]]]) -> None:
+        try:
+            with self._conn:
+                for sql, args in statements:
+                    self._conn.execute(sql, args)
+        except sqlite3.OperationalError as exc:
+            raise StoreError(f"cannot write the run store {self.path}: {exc}") from exc
+
+    def _rows(self, sql: str, args: Sequence[Any] = ()) -> list[sqlite3.Row]:
+        return self._conn.execute(sql, args).fetchall()
+
+    # -- meta -----------------------------------------------------------------------
+    def set_meta(self, **values: Any) -> None:
+        self._write_many(
+            ("INSERT OR REPLACE INTO meta(key, value) VALUES (?, ?)", (k, json.dumps(v)))
+            for k, v in values.items()
+        )
+
+    def meta(self) -> dict[str, Any]:
+        return {r["key"]: json.loads(r["value"]) for r in self._rows("SELECT * FROM meta")}
+
+    # -- trials ---------------------------------------------------------------------
+    def create_trial(self, params: dict[str, Any], origin: str, actor: str,
+                     parent_id: int | None = None, clone_step: int | None = None,
+                     from_checkpoint: bool = False, message: str = "",
+                     data: dict[str, Any] | None = None) -> int:
+        """Insert a queued trial and its 'created' event in one transaction.
+
+        `message` may contain `{id}`, replaced by the new trial's id.
+        """
+        now = self.clock()
+        try:
+            with self._conn:
+                cur = self._conn.execute(
+                    "INSERT INTO trials(state, origin, parent_id, clone_step, from_checkpoint,"
+                    " params, created_at, updated_at) VALUES ('queued', ?, ?, ?, ?, ?, ?, ?)",
+                    (origin, parent_id, clone_step, int(from_checkpoint), json.dumps(params),
+                     now, now),
+                )
+                trial_id = int(cur.lastrowid)  # type: ignore[arg-type]
+                self._conn.execute(
+                    "INSERT INTO events(t, trial_id, kind, actor, message, data)"
+                    " VALUES (?, ?, 'created', ?, ?, ?)",
+                    (now, trial_id, actor,
+                     message.replace("{id}", str(trial_id)) if message
+                     else f"trial {trial_id} created ({origin})",
+                     json.dumps({"params": params, **(data or {})})),
+                )
+        except sqlite3.OperationalError as exc:
+            raise StoreError(f"cannot write the run store {self.path}: {exc}") from exc
+        return trial_id
+
+    def update_trial(self, trial_id: int, **fields: Any) -> None:
+        unknown = set(fields) - _TRIAL_FIELDS
+        if unknown:
+            raise ValueError(f"unknown trial fields {sorted(unknown)}")
+        sql, args = self._trial_update_sql(trial_id, fields)
+        self._write(sql, args)
+
+    def _trial_update_sql(self, trial_id: int, fields: dict[str, Any]) -> tuple[str, list]:
+        fields = dict(fields, updated_at=self.clock())
+        for key in ("params", "tree"):
+            if key in fields and not isinstance(fields[key], str) and fields[key] is not None:
+                fields[key] = json.dumps(fields[key])
+        cols = ", ".join(f"{k} = ?" for k in fields)
+        return f"UPDATE trials SET {cols} WHERE id = ?", [*fields.values(), trial_id]
+
+    def transition(self, trial_id: int, state: str, actor: str, message: str,
+                   data: dict[str, Any] | None = None, **fields: Any) -> None:
+        """Change a trial's state and record why, atomically."""
+        sql, args = self._trial_update_sql(trial_id, dict(fields, state=state))
+        self._write_many([
+            (sql, args),
+            ("INSERT INTO events(t, trial_id, kind, actor, message, data) VALUES (?,?,?,?,?,?)",
+             (self.clock(), trial_id, state, actor, message,
+              json.dumps(data) if data else None)),
+        ])
+
+    def trials(self, states: Iterable[str] | None = None) -> list[TrialRecord]:
+        if states is None:
+            rows = self._rows("SELECT * FROM trials ORDER BY id")
+        else:
+            states = list(states)
+            marks = ",".join("?" * len(states))
+            rows = self._rows(f"SELECT * FROM trials WHERE state IN ({marks}) ORDER BY id",
+                              states)
+        return [TrialRecord.from_row(r) for r in rows]
+
+    def trial(self, trial_id: int) -> TrialRecord | None:
+        rows = self._rows("SELECT * FROM trials WHERE id = ?", (trial_id,))
+        return TrialRecord.from_row(rows[0]) if rows else None
+
+    def trials_changed_since(self, t: float) -> list[TrialRecord]:
+        rows = self._rows("SELECT * FROM trials WHERE updated_at >= ? ORDER BY id", (t,))
+        return [TrialRecord.from_row(r) for r in rows]
+
+    # -- parameter changes (tweaks) ---------------------------------------------------
+    def add_param_change(self, trial_id: int, name: str, value: Any, actor: str) -> int:
+        cur = self._write(
+            "INSERT INTO param_changes(trial_id, name, value, actor, requested_at)"
+            " VALUES (?, ?, ?, ?, ?)",
+            (trial_id, name, json.dumps(value), actor, self.clock()),
+        )
+        return int(cur.lastrowid)  # type: ignore[arg-type]
+
+    def param_changes(self, trial_id: int | None = None,
+                      unapplied_only: bool = False) -> list[ParamChangeRecord]:
+        sql, args = "SELECT * FROM param_changes WHERE 1=1", []
+        if trial_id is not None:
+            sql += " AND trial_id = ?"
+            args.append(trial_id)
+        if unapplied_only:
+            sql += " AND applied_step IS NULL"
+        return [ParamChangeRecord.from_row(r) for r in self._rows(sql + " ORDER BY id", args)]
+
+    def ack_param_changes(self, change_ids: Sequence[int], step: int) -> None:
+        now = self.clock()
+        self._write_many(
+            ("UPDATE param_changes SET applied_step = ?, applied_at = ? WHERE id = ?"
+             " AND applied_step IS NULL", (step, now, cid))
+            for cid in change_ids
+        )
+
+    # -- metrics --------------------------------------------------------------------
+    def add_metrics(self, trial_id: int, points: Iterable[tuple[int, str, float, float]]) -> int:
+        """Append (step, name, value, t) points for one trial in one transaction."""
+        rows = [(trial_id, int(s), str(n), _finite_or_none(v), float(t)) for s, n, v, t in points]
+        if not rows:
+            return 0
+        try:
+            with self._conn:
+                self._conn.executemany(
+                    "INSERT INTO metrics(trial_id, step, name, value, t) VALUES (?,?,?,?,?)", rows
+                )
+        except sqlite3.OperationalError as exc:
+            raise StoreError(f"cannot write the run store {self.path}: {exc}") from exc
+        return len(rows)
+
+    def metrics(self, trial_id: int | None = None, name: str | None = None,
+                after_id: int = 0, limit: int | None = None) -> list[MetricPoint]:
+        sql = "SELECT id, trial_id, step, name, value, t FROM metrics WHERE id > ?"
+        args: list[Any] = [after_id]
+        if trial_id is not None:
+            sql += " AND trial_id = ?"
+            args.append(trial_id)
+        if name is not None:
+            sql += " AND name = ?"
+            args.append(name)
+        sql += " ORDER BY id"
+        if limit is not None:
+            sql += f" LIMIT {int(limit)}"
+        return [MetricPoint.from_row(r) for r in self._conn.execute(sql, args)]
+
+    def metric_rows(self, name: str) -> Iterator[tuple[int, int, float]]:
+        """(trial id, step, value) of one metric, by trial then step, in one pass."""
+        rows = self._conn.execute(
+            "SELECT trial_id, step, value FROM metrics WHERE name = ? ORDER BY trial_id, step, id",
+            (name,),
+        )
+        for tid, step, value in rows:
+            yield tid, step, math.nan if value is None else value
+
+    def metric_names(self) -> list[str]:
+        return [r[0] for r in self._rows("SELECT DISTINCT name FROM metrics ORDER BY name")]
+
+    def last_metric_id(self) -> int:
+        return int(self._rows("SELECT COALESCE(MAX(id), 0) FROM metrics")[0][0])
+
+    def count_metrics(self) -> int:
+        return int(self._rows("SELECT COUNT(*) FROM metrics")[0][0])
+
+    def curve(self, trial_id: int, name: str) -> list[tuple[int, float]]:
+        rows = self._conn.execute(
+            "SELECT step, value FROM metrics WHERE trial_id = ? AND name = ? ORDER BY step, id",
+            (trial_id, name),
+        )
+        return [(s, math.nan if v is None else v) for s, v in rows]
+
+    # -- events ---------------------------------------------------------------------
+    def add_event(self, kind: str, actor: str, message: str, trial_id: int | None = None,
+                  data: dict[str, Any] | None = None) -> None:
+        self._write(
+            "INSERT INTO events(t, trial_id, kind, actor, message, data) VALUES (?,?,?,?,?,?)",
+            (self.clock(), trial_id, kind, actor, message, json.dumps(data) if data else None),
+        )
+
+    def events(self, after_id: int = 0, trial_id: int | None = None) -> list[EventRecord]:
+        sql, args = "SELECT * FROM events WHERE id > ?", [after_id]
+        if trial_id is not None:
+            sql += " AND trial_id = ?"
+            args.append(trial_id)
+        return [EventRecord.from_row(r) for r in self._rows(sql + " ORDER BY id", args)]
+
+    # -- commands -------------------------------------------------------------------
+    def enqueue_command(self, kind: str, args: dict[str, Any], actor: str) -> int:
+        cur = self._write(
+            "INSERT INTO commands(t, kind, args, actor) VALUES (?, ?, ?, ?)",
+            (self.clock(), kind, json.dumps(args), actor),
+        )
+        return int(cur.lastrowid)  # type: ignore[arg-type]
+
+    def pending_commands(self) -> list[CommandRecord]:
+        rows = self._rows("SELECT * FROM commands WHERE status = 'pending' ORDER BY id")
+        return [CommandRecord.from_row(r) for r in rows]
+
+    def finish_command(self, command_id: int, status: str, result: str) -> None:
+        self._write(
+            "UPDATE commands SET status = ?, result = ?, done_at = ? WHERE id = ?",
+            (status, result, self.clock(), command_id),
+        )
+
+    def command(self, command_id: int) -> CommandRecord | None:
+        rows = self._rows("SELECT * FROM commands WHERE id = ?", (command_id,))
+        return CommandRecord.from_row(rows[0]) if rows else None

@@ -1,0 +1,127 @@
+"""The run database's schema and its version check."""
+
+from __future__ import annotations
+
+import sqlite3
+
+SCHEMA_VERSION = 1
+
+
+class StoreVersionError(RuntimeError):
+    """The database was written by a newer tuitune."""
+
+
+# Non-finite metric values: SQLite stores NaN as NULL, so NULL in `metrics.value`
+# means NaN; +/-inf round-trip as REAL.
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS meta(key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS trials(
+  id INTEGER PRIMARY KEY,
+  state TEXT NOT NULL,
+  origin TEXT NOT NULL,
+  parent_id INTEGER,
+  clone_step INTEGER,
+  from_checkpoint INTEGER NOT NULL DEFAULT 0,
+  initial_checkpoint TEXT,
+  params TEXT NOT NULL,
+  created_at REAL NOT NULL,
+  started_at REAL,
+  ended_at REAL,
+  pid INTEGER,
+  pid_start REAL,
+  node TEXT,
+  gpus TEXT,
+  exit_code INTEGER,
+  error TEXT,
+  note TEXT NOT NULL DEFAULT '',
+  starred INTEGER NOT NULL DEFAULT 0,
+  protected INTEGER NOT NULL DEFAULT 0,
+  stop_requested INTEGER NOT NULL DEFAULT 0,
+  api_seen INTEGER NOT NULL DEFAULT 0,
+  checkpoint TEXT,
+  checkpoint_step INTEGER,
+  peak_gpu_mem_mb REAL,
+  tree TEXT,
+  updated_at REAL
+);
+CREATE TABLE IF NOT EXISTS param_changes(
+  id INTEGER PRIMARY KEY,
+  trial_id INTEGER NOT NULL,
+  name TEXT NOT NULL,
+  value TEXT NOT NULL,
+  actor TEXT NOT NULL,
+  requested_at REAL NOT NULL,
+  applied_step INTEGER,
+  applied_at REAL
+);
+CREATE TABLE IF NOT EXISTS metrics(
+  id INTEGER PRIMARY KEY,
+  trial_id INTEGER NOT NULL,
+  step INTEGER NOT NULL,
+  name TEXT NOT NULL,
+  value REAL,
+  t REAL NOT NULL
+);
+CREATE INDEX IF NOT EXISTS metrics_by_trial ON metrics(trial_id, name, step);
+CREATE TABLE IF NOT EXISTS events(
+  id INTEGER PRIMARY KEY,
+  t REAL NOT NULL,
+  trial_id INTEGER,
+  kind TEXT NOT NULL,
+  actor TEXT NOT NULL,
+  message TEXT NOT NULL,
+  data TEXT
+);
+CREATE INDEX IF NOT EXISTS events_by_trial ON events(trial_id);
+CREATE TABLE IF NOT EXISTS commands(
+  id INTEGER PRIMARY KEY,
+  t REAL NOT NULL,
+  kind TEXT NOT NULL,
+  args TEXT NOT NULL,
+  actor TEXT NOT NULL,
+  status TEXT NOT NULL DEFAULT 'pending',
+  result TEXT,
+  done_at REAL
+);
+"""
+
+
+def connect(path: str, timeout: float = 30.0, readonly: bool = False) -> sqlite3.Connection:
+    """Open the run database with the settings every process must share."""
+    if readonly:
+        conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=timeout,
+                               check_same_thread=False)
+    else:
+        conn = sqlite3.connect(path, timeout=timeout, check_same_thread=False)
+    conn.row_factory = sqlite3.Row
+    # WAL lets readers (TUI, CLI) run alongside the writers (trials, supervisor).
+    if not readonly:
+        conn.execute("PRAGMA journal_mode=WAL")
+    conn.execute(f"PRAGMA busy_timeout={int(timeout * 1000)}")
+    # NORMAL is durable against process crashes in WAL mode; only power loss may
+    # drop the last transactions, never corrupt the database.
+    conn.execute("PRAGMA synchronous=NORMAL")
+    return conn
+
+
+def ensure_schema(conn: sqlite3.Connection) -> None:
+    """Create the tables, or check that an existing database is one we can read."""
+    version = conn.execute("PRAGMA user_version").fetchone()[0]
+    if version > SCHEMA_VERSION:
+        raise StoreVersionError(
+            f"this run was written by a newer tuitune (schema {version}, this one reads "
+            f"up to {SCHEMA_VERSION}); upgrade tuitune to open it"
+        )
+    if version == SCHEMA_VERSION:
+        return
+    with conn:
+        conn.executescript(SCHEMA)
+        conn.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
+
+
+def check_version(conn: sqlite3.Connection) -> None:
+    version = conn.execute("PRAGMA user_version").fetchone()[0]
+    if version > SCHEMA_VERSION:
+        raise StoreVersionError(
+            f"this run was written by a newer tuitune (schema {version}); upgrade tuitune"
+        )

@@ -1,0 +1,56 @@
+"""One door to the search and stopping registries, for the spec loader and the engine.
+
+"manual" is not a search algorithm: it means the engine suggests nothing and the
+user starts every trial by hand.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from tuitune.history import Objective
+from tuitune.space import Space
+
+MANUAL = "manual"
+
+
+def available_strategies() -> list[str]:
+    from tuitune.search import STRATEGIES
+
+    return [MANUAL, *STRATEGIES]
+
+
+def build_searcher(strategy: str, space: Space, seed: int, objective: Objective,
+                   options: Mapping[str, Any] | None = None):  # -> Searcher | None
+    """The searcher for a strategy, or None for manual mode."""
+    if strategy == MANUAL:
+        if options:
+            raise ValueError(f"manual mode takes no options, got {sorted(options)}")
+        return None
+    from tuitune.search import make_searcher
+
+    return make_searcher(strategy, space, seed=seed, mode=objective.mode, options=options or {})
+
+
+def build_rules(configs: Sequence[tuple[str, Mapping[str, Any]]], space: Space,
+                max_steps: int | None, seed: int = 0) -> list:
+    if not configs:
+        return []
+    from tuitune.stopping import make_rules
+
+    return make_rules(configs, space, max_steps, seed=seed)
+
+
+def check_search(strategy: str, space: Space, options: Mapping[str, Any],
+                 objective: Objective) -> None:
+    if strategy != MANUAL and strategy not in available_strategies():
+        raise ValueError(
+            f"unknown strategy {strategy!r} (expected one of: {', '.join(available_strategies())})"
+        )
+    build_searcher(strategy, space, 0, objective, options)
+
+
+def check_stopping(name: str, options: Mapping[str, Any], space: Space,
+                   max_steps: int | None) -> None:
+    build_rules([(name, options)], space, max_steps)
