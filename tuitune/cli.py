@@ -27,8 +27,11 @@ examples:
 """
 
 
-class UsageError(Exception):
-    """Bad input from the user: one line, exit status 2."""
+class OneLineParser(argparse.ArgumentParser):
+    """Argument errors in one line (plus where to look), exit status 2."""
+
+    def error(self, message: str) -> None:  # type: ignore[override]
+        self.exit(2, f"{self.prog}: error: {message} (see `{self.prog} --help`)\n")
 
 
 def _positive_int(text: str) -> int:
@@ -50,7 +53,7 @@ def _trial_id(text: str) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(
+    p = OneLineParser(
         prog="tuitune", description="Babysit deep-learning experiments from the terminal.",
         epilog=EXAMPLES, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--root", type=Path, help="where runs live (default $TUITUNE_HOME/runs "

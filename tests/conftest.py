@@ -1,0 +1,37 @@
+"""Shared fixtures: an isolated TUITUNE_HOME and cleanup of stray trial processes."""
+
+from __future__ import annotations
+
+import os
+import signal
+
+import psutil
+import pytest
+
+
+@pytest.fixture
+def tt_home(tmp_path, monkeypatch):
+    """Runs created by the test live under tmp_path; processes they leave are killed."""
+    home = tmp_path / "home"
+    monkeypatch.setenv("TUITUNE_HOME", str(home))
+    yield home
+    _kill_processes_mentioning(str(home))
+
+
+def _kill_processes_mentioning(marker: str) -> None:
+    """Safety net: end any process whose command line or environment names the test home."""
+    me = os.getpid()
+    for proc in psutil.process_iter(["pid", "cmdline"]):
+        if proc.pid == me:
+            continue
+        try:
+            cmdline = " ".join(proc.info["cmdline"] or [])
+            hit = marker in cmdline or marker in proc.environ().get("TUITUNE_RUN_DIR", "") \
+                or marker in proc.environ().get("TUITUNE_HOME", "")
+        except (psutil.NoSuchProcess, psutil.AccessDenied, psutil.ZombieProcess):
+            continue
+        if hit:
+            try:
+                proc.send_signal(signal.SIGKILL)
+            except psutil.NoSuchProcess:
+                pass

@@ -1,0 +1,138 @@
+"""Helpers for engine tests: write specs and scripts, drive the CLI, wait for state."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import textwrap
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from tuitune.store import RunStore
+
+#: A trial script using the in-trial API: reports `loss` and `lr` each step,
+#: applies tweaks, saves a checkpoint each step, honours stop requests.
+STEPPER = """
+import os, sys, time
+import tuitune.trial as tt
+p = tt.params()
+lr = float(p.get("lr", 0.1))
+steps = int(p.get("steps", 40))
+start = tt.initial_step()
+if tt.initial_checkpoint() is not None:
+    print("resumed from", tt.initial_checkpoint().read_text(), flush=True)
+for step in range(start + 1, steps + 1):
+    lr = float(tt.apply_tweaks(step).get("lr", lr))
+    tt.report(step, loss=1.0 / (step * lr + 1.0), lr=lr)
+    ckpt = tt.checkpoint_dir() / "ckpt.txt"
+    ckpt.write_text(str(step))
+    tt.checkpoint_saved(ckpt, step)
+    if tt.should_stop():
+        break
+    time.sleep(float(p.get("sleep", 0.1)))
+"""
+
+SPEC = """
+name = "{name}"
+command = ["{{python}}", "{script}"]
+kill_grace = 2
+
+[space.lr]
+type = "float"
+low = 0.0001
+high = 1.0
+log = true
+mutable = true
+default = 0.1
+
+[space.units]
+type = "int"
+low = 1
+high = 64
+default = 8
+
+[space.steps]
+type = "fixed"
+value = {steps}
+
+[space.sleep]
+type = "fixed"
+value = {sleep}
+
+[objective]
+metric = "loss"
+mode = "min"
+
+[budget]
+max_concurrent = {concurrent}
+{budget}
+
+[search]
+strategy = "{strategy}"
+"""
+
+
+def write_spec(folder: Path, script: str = STEPPER, name: str = "t", steps: int = 40,
+               sleep: float = 0.1, strategy: str = "manual", concurrent: int = 4,
+               budget: str = "", extra: str = "") -> Path:
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "script.py").write_text(textwrap.dedent(script))
+    spec = folder / f"{name}.toml"
+    spec.write_text(SPEC.format(name=name, script="script.py", steps=steps, sleep=sleep,
+                                strategy=strategy, concurrent=concurrent, budget=budget)
+                    + extra)
+    return spec
+
+
+def cli(*args: str, timeout: float = 60) -> subprocess.CompletedProcess[str]:
+    """Run `tuitune ARGS` as a user would, from a second shell."""
+    return subprocess.run([sys.executable, "-m", "tuitune.cli", *args], capture_output=True,
+                          text=True, timeout=timeout, env=os.environ.copy())
+
+
+def start_headless(spec: Path, home: Path) -> tuple[subprocess.Popen[str], Path]:
+    proc = subprocess.Popen([sys.executable, "-m", "tuitune.cli", "run", str(spec), "--headless"],
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                            env=os.environ.copy())
+    run_dir = wait_for(lambda: _single_run(home), timeout=20, what="the run folder")
+    wait_for(lambda: RunStore(run_dir).meta().get("supervisor_pid"), 20, "the supervisor")
+    return proc, run_dir
+
+
+def _single_run(home: Path) -> Path | None:
+    runs = home / "runs"
+    found = [p for p in runs.iterdir() if (p / "store.db").exists()] if runs.exists() else []
+    return found[0] if found else None
+
+
+def wait_for(predicate: Callable[[], Any], timeout: float = 20, what: str = "condition",
+             interval: float = 0.05) -> Any:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            value = predicate()
+        except Exception:
+            value = None
+        if value:
+            return value
+        time.sleep(interval)
+    raise AssertionError(f"timed out after {timeout}s waiting for {what}")
+
+
+def trial(run_dir: Path, trial_id: int):
+    store = RunStore(run_dir)
+    try:
+        return store.trial(trial_id)
+    finally:
+        store.close()
+
+
+def events(run_dir: Path) -> list:
+    store = RunStore(run_dir)
+    try:
+        return store.events()
+    finally:
+        store.close()
