@@ -1,0 +1,87 @@
+"""Bad specs: one clear line naming file and key path, exit status 2, nothing started."""
+
+from __future__ import annotations
+
+import pytest
+
+from tuitune.spec import SpecError, load_spec
+
+from .helpers import cli
+
+GOOD = """
+name = "x"
+command = ["{python}", "train.py", "--lr", "{lr}"]
+[space.lr]
+type = "float"
+low = 0.001
+high = 0.1
+log = true
+[objective]
+metric = "loss"
+"""
+
+
+def _write(tmp_path, text):
+    (tmp_path / "train.py").write_text("print('hi')\n")
+    path = tmp_path / "spec.toml"
+    path.write_text(text)
+    return path
+
+
+def test_good_spec_loads(tmp_path):
+    spec = load_spec(_write(tmp_path, GOOD))
+    assert spec.space["lr"].log and spec.objective.metric == "loss"
+    assert spec.budget.max_concurrent == 1 and spec.search.strategy == "manual"
+
+
+@pytest.mark.parametrize("edit, key, message", [
+    (lambda s: "colour = 'red'\n" + s, "colour", "unknown key"),
+    (lambda s: s.replace('low = 0.001', 'low = "small"'), "space.lr.low", "expected a number"),
+    (lambda s: s.replace('low = 0.001', 'low = 0.5'), "space.lr.low", "must be below high"),
+    (lambda s: s.replace('low = 0.001', 'low = 0.0'), "space.lr.low", "log scale needs low > 0"),
+    (lambda s: s.replace('type = "float"', 'type = "floaty"'), "space.lr.type", "expected one of"),
+    (lambda s: s.replace('log = true', 'log = true\nmutabel = true'), "space.lr.mutabel",
+     "unknown key"),
+    (lambda s: s.replace('"{lr}"', '"{learning_rate}"'), "command[3]",
+     "placeholder {learning_rate} names no parameter"),
+    (lambda s: s.replace('command = ["{python}", "train.py", "--lr", "{lr}"]',
+                         'command = "python train.py"'), "command", "not a shell string"),
+    (lambda s: s.replace('"{python}"', '"no-such-program-xyz"'), "command[0]", "not found"),
+    (lambda s: s.split("[space.lr]")[0] + "[space]\n[objective]\nmetric='loss'\n", "space",
+     "empty"),
+    (lambda s: s.replace('metric = "loss"', 'metric = "loss"\nmode = "maximise"'),
+     "objective.mode", "expected one of min, max"),
+    (lambda s: s + "[budget]\nmax_trials = 0\n", "budget.max_trials", "at least 1"),
+    (lambda s: s + "[budget]\ntrial_timeout = 'soon'\n", "budget.trial_timeout", "duration"),
+    (lambda s: 'workdir = "nowhere"\n' + s, "workdir", "does not exist"),
+    (lambda s: s + "[search]\nstrategy = 'annealing'\n", "search", "unknown strategy"),
+    (lambda s: s + "[stopping]\nrules = ['psychic']\n", "stopping.psychic", ""),
+])
+def test_bad_spec_names_file_and_key(tmp_path, edit, key, message):
+    path = _write(tmp_path, edit(GOOD))
+    with pytest.raises(SpecError) as info:
+        load_spec(path)
+    text = str(info.value)
+    assert text.startswith(f"{path}: {key}: "), text
+    assert message in text
+    assert "\n" not in text
+
+
+def test_invalid_toml_is_one_line(tmp_path):
+    path = _write(tmp_path, "name = \n")
+    with pytest.raises(SpecError, match="not valid TOML"):
+        load_spec(path)
+
+
+def test_cli_bad_spec_exits_2_and_starts_nothing(tmp_path, tt_home):
+    path = _write(tmp_path, GOOD.replace("low = 0.001", "low = 0.5"))
+    out = cli("run", str(path), "--headless")
+    assert out.returncode == 2
+    assert out.stderr.strip() == (f"tuitune: error: {path}: space.lr.low: must be below high "
+                                  "(0.5 >= 0.1)")
+    assert not (tt_home / "runs").exists() or not any((tt_home / "runs").iterdir())
+
+
+def test_cli_missing_spec_file(tmp_path, tt_home):
+    out = cli("run", str(tmp_path / "nope.toml"), "--headless")
+    assert out.returncode == 2 and "no such file" in out.stderr

@@ -1,0 +1,170 @@
+"""Trial lifecycle against real processes: exits, failures, divergence, time caps,
+process trees, stdout metrics, hostile parameter values, file permissions."""
+
+from __future__ import annotations
+
+import os
+import stat
+import threading
+
+import psutil
+import pytest
+
+from tuitune.engine.client import RunClient
+from tuitune.engine.runs import create_run, trial_dir
+from tuitune.engine.supervisor import Supervisor
+from tuitune.spec import load_spec
+from tuitune.store import RunStore
+
+from .helpers import wait_for, write_spec
+
+
+def run_to_end(spec_path, home, timeout=60, before=None):
+    """Create a run and drive its supervisor in a thread until it finishes."""
+    run_dir = create_run(load_spec(spec_path), home / "runs")
+    sup = Supervisor(run_dir)
+    result = {}
+    thread = threading.Thread(target=lambda: result.setdefault("why", sup.run()), daemon=True)
+    thread.start()
+    if before:
+        before(run_dir)
+    thread.join(timeout)
+    assert not thread.is_alive(), "supervisor did not finish"
+    return run_dir, result["why"]
+
+
+def states(run_dir):
+    return {t.id: t for t in RunStore(run_dir).trials()}
+
+
+def one_trial_spec(tmp_path, script, **kw):
+    return write_spec(tmp_path / "exp", script=script, strategy="random",
+                      budget="max_trials = 1", **kw)
+
+
+def test_completed_trial_and_its_metrics(tmp_path, tt_home):
+    run_dir, why = run_to_end(one_trial_spec(tmp_path, "import tuitune.trial as tt\n"
+                                             "for s in range(1, 6): tt.report(s, loss=1/s)\n"),
+                              tt_home)
+    assert why == "budget used"
+    t = states(run_dir)[1]
+    assert (t.state, t.exit_code) == ("completed", 0)
+    assert [p.step for p in RunStore(run_dir).metrics(trial_id=1, name="loss")] == [1, 2, 3, 4, 5]
+
+
+def test_crash_is_failed_with_exit_code_and_stderr_tail(tmp_path, tt_home):
+    script = "import sys\nprint('loading data')\nsys.stderr.write('CUDA out of memory\\n')\n" \
+             "sys.exit(3)\n"
+    run_dir, _ = run_to_end(one_trial_spec(tmp_path, script), tt_home)
+    t = states(run_dir)[1]
+    assert (t.state, t.exit_code) == ("failed", 3)
+    assert "CUDA out of memory" in t.error
+    failed = [e for e in RunStore(run_dir).events(trial_id=1) if e.kind == "failed"][0]
+    assert "exit code 3" in failed.message and "CUDA out of memory" in failed.message
+
+
+def test_nan_objective_is_diverged_and_stopped(tmp_path, tt_home):
+    script = ("import time, tuitune.trial as tt\n"
+              "for s in range(1, 1000):\n"
+              "    tt.report(s, loss=float('nan') if s >= 3 else 1.0)\n"
+              "    time.sleep(0.05)\n")
+    run_dir, _ = run_to_end(one_trial_spec(tmp_path, script), tt_home)
+    t = states(run_dir)[1]
+    assert t.state == "diverged"
+    assert max(p.step for p in RunStore(run_dir).metrics(trial_id=1)) < 200
+
+
+def test_silent_trial_is_ended_by_the_time_cap(tmp_path, tt_home):
+    spec = write_spec(tmp_path / "exp", script="import time\ntime.sleep(600)\n",
+                      strategy="random", budget="max_trials = 1\ntrial_timeout = 1.5")
+    run_dir, _ = run_to_end(spec, tt_home)
+    t = states(run_dir)[1]
+    assert t.state == "timed_out"
+    assert not psutil.pid_exists(t.pid)
+
+
+def test_unmodified_script_metrics_come_from_stdout(tmp_path, tt_home):
+    script = ("for e in range(1, 4):\n"
+              "    print(f'Epoch {e}/3')\n"
+              "    print(f'10/10 - 1s - 5ms/step - loss: {1/e:.4f} - val_loss: {2/e:.4f}')\n"
+              "print('step=7 loss=0.1')\n")
+    run_dir, _ = run_to_end(one_trial_spec(tmp_path, script), tt_home)
+    points = [(p.step, p.name, round(p.value, 4)) for p in RunStore(run_dir).metrics()]
+    assert (1, "loss", 1.0) in points and (3, "val_loss", 0.6667) in points
+    assert (7, "loss", 0.1) in points
+    assert states(run_dir)[1].state == "completed"
+
+
+def test_api_reports_win_over_stdout(tmp_path, tt_home):
+    script = ("import tuitune.trial as tt\n"
+              "for s in range(1, 4):\n"
+              "    print(f'loss: {s}')\n"
+              "    tt.report(s, loss=10.0 * s)\n")
+    run_dir, _ = run_to_end(one_trial_spec(tmp_path, script), tt_home)
+    values = [p.value for p in RunStore(run_dir).metrics(name="loss")]
+    assert values == [10.0, 20.0, 30.0]
+
+
+def test_hostile_categorical_reaches_the_program_literally(tmp_path, tt_home):
+    script = "import sys, json\nprint(json.dumps(sys.argv[1:]))\n"
+    spec = write_spec(tmp_path / "exp", script=script, strategy="random",
+                      budget="max_trials = 1")
+    text = spec.read_text().replace('command = ["{python}", "script.py"]',
+                                    'command = ["{python}", "script.py", "--tag", "{tag}", '
+                                    '"x{tag}y"]')
+    text += '\n[space.tag]\ntype = "categorical"\nchoices = ["a; rm -rf ~ $(touch pwned) `id`"]\n'
+    spec.write_text(text)
+    run_dir, _ = run_to_end(spec, tt_home)
+    log = (trial_dir(run_dir, 1) / "log.txt").read_text()
+    hostile = "a; rm -rf ~ $(touch pwned) `id`"
+    assert f'["--tag", "{hostile}", "x{hostile}y"]' in log
+    assert not (tmp_path / "exp" / "pwned").exists()
+
+
+def test_run_folder_and_store_are_owner_only(tmp_path, tt_home):
+    run_dir, _ = run_to_end(one_trial_spec(tmp_path, "print('ok')\n"), tt_home)
+    for path in (run_dir, run_dir / "store.db", trial_dir(run_dir, 1),
+                 trial_dir(run_dir, 1) / "log.txt"):
+        mode = stat.S_IMODE(os.stat(path).st_mode)
+        assert mode & 0o077 == 0, (path, oct(mode))
+
+
+TREE = """
+import os, subprocess, sys, time
+import tuitune.trial as tt
+# a child, a grandchild, and a grandchild that left the process group (setsid)
+code = "import subprocess, sys, time; subprocess.Popen([sys.executable, '-c', 'import time; time.sleep(600)']); time.sleep(600)"
+subprocess.Popen([sys.executable, "-c", code])
+subprocess.Popen([sys.executable, "-c", "import time; time.sleep(600)"], start_new_session=True)
+for s in range(1, 10000):
+    tt.report(s, loss=1.0)
+    time.sleep(0.1)
+"""
+
+
+@pytest.mark.parametrize("paused", [False, True])
+def test_kill_ends_the_whole_tree_even_outside_the_group(tmp_path, tt_home, paused):
+    spec = write_spec(tmp_path / "exp", script=TREE, strategy="manual")
+    run_dir = create_run(load_spec(spec), tt_home / "runs")
+    sup = Supervisor(run_dir)
+    sup.register()
+    client = RunClient(run_dir)
+    client.store.enqueue_command("new", {"params": client.spec.space.defaults()}, "user")
+
+    def tree():
+        t = client.store.trial(1)
+        return psutil.Process(t.pid).children(recursive=True) if t and t.pid else []
+
+    wait_for(lambda: (sup.tick(), len(tree()) >= 4)[1], what="the trial's tree")
+    victims = [psutil.Process(client.store.trial(1).pid), *tree()]
+    wait_for(lambda: (sup.tick(), len(client.store.trial(1).tree) >= 4)[1], what="tree recorded")
+    if paused:
+        client.store.enqueue_command("pause", {"trial_id": 1}, "user")
+        wait_for(lambda: (sup.tick(), client.store.trial(1).state == "paused")[1], what="pause")
+    client.store.enqueue_command("kill", {"trial_id": 1}, "user")
+    wait_for(lambda: (sup.tick(), client.store.trial(1).state == "killed")[1], timeout=30,
+             what="killed")
+    for proc in victims:
+        gone = not proc.is_running() or proc.status() == psutil.STATUS_ZOMBIE
+        assert gone, f"{proc.pid} survived the kill"
+    sup.close()
