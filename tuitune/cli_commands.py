@@ -80,8 +80,10 @@ def cmd_run(args: argparse.Namespace) -> int:
 
 def _run_foreground(run_dir: Path) -> int:
     from tuitune.engine.supervisor import AlreadySupervised, Supervisor
+    from tuitune.executors.launcher import become_subreaper
 
-    sup = Supervisor(run_dir, echo=lambda line: print(line, flush=True))
+    become_subreaper()  # orphans of killed trials come to us to be reaped
+    sup = Supervisor(run_dir, echo=lambda line: print(line, flush=True), reap_orphans=True)
     try:
         reason = sup.run()
     except AlreadySupervised as exc:

@@ -60,7 +60,7 @@ class Budget:
 
 @dataclass(frozen=True)
 class Resources:
-    gpus_per_trial: float = 0.0
+    gpus_per_trial: float | None = None  # None: one whole GPU each where there are GPUs
     gpus: tuple[int, ...] | None = None  # None: every visible GPU
     gpu_memory_mb: int | None = None
     memory_growth: bool = True
@@ -358,8 +358,10 @@ def _budget(v: _Validator, t: dict[str, Any]) -> Budget:
 
 def _resources(v: _Validator, t: dict[str, Any]) -> Resources:
     v.keys(t, "resources", {"gpus_per_trial", "gpus", "gpu_memory_mb", "memory_growth"})
-    share = v.number(t.get("gpus_per_trial", 0), "resources.gpus_per_trial", minimum=0)
-    if share > 1 and share != int(share):
+    share = t.get("gpus_per_trial")
+    if share is not None:
+        v.number(share, "resources.gpus_per_trial", minimum=0)
+    if share is not None and share > 1 and share != int(share):
         raise v.fail("resources.gpus_per_trial", f"above 1 it must be whole, got {share!r}")
     gpus = t.get("gpus", "all")
     if gpus == "all":
@@ -372,7 +374,7 @@ def _resources(v: _Validator, t: dict[str, Any]) -> Resources:
     if mem is not None:
         v.number(mem, "resources.gpu_memory_mb", minimum=1, integer=True)
     growth = v.typed(t.get("memory_growth", True), "resources.memory_growth", bool)
-    return Resources(float(share), gpus_t, mem, growth)
+    return Resources(None if share is None else float(share), gpus_t, mem, growth)
 
 
 def _search(v: _Validator, t: dict[str, Any]) -> SearchConfig:

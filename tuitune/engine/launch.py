@@ -52,6 +52,9 @@ def build_launch(spec: Spec, run_dir: Path, trial_id: int, params: Mapping[str, 
     })
     if gpus is not None:
         env["CUDA_VISIBLE_DEVICES"] = ",".join(str(g) for g in gpus)
+        # NVML (which the scheduler reads) numbers GPUs in PCI bus order; CUDA
+        # does not by default, so make them agree.
+        env["CUDA_DEVICE_ORDER"] = "PCI_BUS_ID"
     if spec.resources.memory_growth:
         # Parallel TensorFlow trials share a GPU only if none grabs all its memory.
         env.setdefault("TF_FORCE_GPU_ALLOW_GROWTH", "true")

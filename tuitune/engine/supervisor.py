@@ -24,6 +24,7 @@ from typing import Any
 
 from tuitune.decisions import Exhausted, Exploit, Stop, Suggest
 from tuitune.engine import commands as cmd
+from tuitune.engine.gpu_alloc import Wait
 from tuitune.engine.gpus import GpuScheduler
 from tuitune.engine.launch import build_launch
 from tuitune.engine.logs import LogTailer, log_tail
@@ -31,6 +32,7 @@ from tuitune.engine.runs import supervisor_info, trial_dir
 from tuitune.engine.snapshot import ObjectiveCurves, build_history
 from tuitune.executors import Executor, LocalExecutor, TrialHandle
 from tuitune.executors.base import Exit
+from tuitune.executors.launcher import become_subreaper
 from tuitune.executors.local import process_start_time, reap_strays
 from tuitune.history import (
     ACTIVE_STATES,
@@ -48,6 +50,7 @@ from tuitune.history import (
 from tuitune.spec import Spec, load_spec_json
 from tuitune.store import RunStore, StoreError, TrialRecord
 from tuitune.strategies import MANUAL, build_rules, build_searcher
+from tuitune.system import GpuSource, ProcessIdentity
 
 TICK = 0.1  # seconds between loop iterations
 STOP_REQUEST_GRACE = 3.0  # seconds a trial asked to stop gets before SIGTERM
@@ -77,7 +80,8 @@ class Supervisor:
 
     def __init__(self, run_dir: Path, executor: Executor | None = None,
                  clock: Callable[[], float] = time.time,
-                 echo: Callable[[str], None] | None = None) -> None:
+                 echo: Callable[[str], None] | None = None,
+                 gpu_source: GpuSource | None = None, reap_orphans: bool = False) -> None:
         self.run_dir = Path(run_dir)
         self.clock = clock
         self.store = RunStore(self.run_dir, clock=clock)
@@ -93,7 +97,9 @@ class Supervisor:
                                        self.spec.objective, self.search_options)
         self.rules = build_rules(self.spec.stopping, self.spec.space,
                                  self.spec.budget.max_steps, self.spec.search.seed)
-        self.gpus = GpuScheduler(self.spec.resources)
+        self.gpus = GpuScheduler(self.spec.resources, gpu_source, clock,
+                                 os.environ.get("CUDA_VISIBLE_DEVICES"))
+        self.reap_orphans = reap_orphans
         self.curves = ObjectiveCurves(self.spec.objective.metric)
         self.handles: dict[int, TrialHandle] = {}
         self.plans: dict[int, EndPlan] = {}
@@ -102,7 +108,7 @@ class Supervisor:
         self.finished: str | None = None
         self._last_event_id = 0
         self._acked: set[int] = set()
-        self._last_tree = self._last_decide = self._last_beat = 0.0
+        self._last_tree = self._last_decide = self._last_beat = self._last_gpu = 0.0
         self._started_at = meta.get("started_at")
         self._store_error: str | None = None
         self._said: set[str] = set()
@@ -197,9 +203,14 @@ class Supervisor:
         if now - self._last_beat >= 1.0:
             self._last_beat = now
             self.store.set_meta(heartbeat=now)
+        if self.gpus.has_gpus and now - self._last_gpu >= 1.0:
+            self._last_gpu = now
+            self._sample_gpus()
+        self._record_gpu_events()
         self._check_finished()
         self._echo_events()
-        reap_strays({h.pid for h in self.handles.values()})
+        if self.reap_orphans:
+            reap_strays({h.pid for h in self.handles.values()})
 
     # -- output -------------------------------------------------------------------------
     def _say(self, line: str) -> None:
@@ -350,17 +361,19 @@ class Supervisor:
         for t in self.store.trials([QUEUED]):
             if self._running_count() >= self.max_concurrent or self.finished:
                 return
-            gpus = self.gpus.assign(t.id)
-            if gpus is None:
-                self._say_once(f"wait-gpu-{t.id}", f"trial {t.id} waits: {self.gpus.why_waiting}")
+            decision = self.gpus.assign(t.id, self.gpus.peak_mb())
+            if isinstance(decision, Wait):
+                self._say_once(f"wait-gpu-{t.id}-{decision.reason}",
+                               f"trial {t.id} waits: {decision.reason}")
                 return
+            gpus = decision.gpu_ids
             initial = Path(t.initial_checkpoint) if t.initial_checkpoint else None
             request = build_launch(self.spec, self.run_dir, t.id, t.params, gpus, initial,
                                    t.clone_step or 0)
             try:
                 handle = self.executor.start(request)
             except OSError as exc:
-                self.gpus.release(t.id)
+                self._release_gpus(t.id)
                 self._end(t.id, FAILED, "engine", f"trial {t.id} could not start: {exc}")
                 continue
             self.handles[t.id] = handle
@@ -371,6 +384,22 @@ class Supervisor:
                 pid=handle.pid, pid_start=handle.pid_start, node=handle.node,
                 started_at=self.clock(), gpus=",".join(map(str, gpus)) if gpus else None,
             )
+
+    def _release_gpus(self, tid: int) -> None:
+        handle = self.handles.get(tid)
+        pids = frozenset({handle.pid, *(p for p, _ in handle.descendants)}) if handle else (
+            frozenset())
+        self.gpus.release(tid, pids)
+
+    def _sample_gpus(self) -> None:
+        roots = {tid: ProcessIdentity(h.pid, h.pid_start) for tid, h in self.handles.items()}
+        for tid, peak in self.gpus.sample(roots).items():
+            self.store.update_trial(tid, peak_gpu_mem_mb=peak)
+
+    def _record_gpu_events(self) -> None:
+        while self.gpus.events:
+            tid, kind, message = self.gpus.events.pop(0)
+            self.store.add_event(kind, "engine", message, trial_id=tid)
 
     def _say_once(self, key: str, line: str) -> None:
         if key not in self._said:
@@ -427,10 +456,10 @@ class Supervisor:
 
     def _end(self, tid: int, state: str, actor: str, message: str,
              data: dict[str, Any] | None = None, **fields: Any) -> None:
+        self._release_gpus(tid)
         self.handles.pop(tid, None)
         self.plans.pop(tid, None)
         self.tailers.pop(tid, None)
-        self.gpus.release(tid)
         self.store.transition(tid, state, actor, message, data, ended_at=self.clock(), **fields)
 
     def _plan_end(self, tid: int, state: str, actor: str, message: str,
@@ -601,7 +630,8 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     # A dropped SSH session must not take the experiment with it.
     signal.signal(signal.SIGHUP, signal.SIG_IGN)
-    sup = Supervisor(args.run_dir, echo=lambda line: print(line, flush=True))
+    become_subreaper()  # orphans of killed trials come to us to be reaped
+    sup = Supervisor(args.run_dir, echo=lambda line: print(line, flush=True), reap_orphans=True)
     signal.signal(signal.SIGTERM, lambda *_: _detach(sup))
     try:
         sup.run()
