@@ -73,6 +73,8 @@ def build_parser() -> argparse.ArgumentParser:
                          "leaderboard at the end")
     sp.add_argument("--no-mouse", action="store_true", help="TUI without mouse reporting "
                     "(cheaper over slow SSH links)")
+    sp.add_argument("--ray", metavar="ADDRESS", help="run trials on a Ray cluster (e.g. "
+                    "HEAD:6379, or 'auto'); needs `pip install \"tuitune[ray]\"`")
     sp = add("attach", "Open the TUI on a run (starts its supervisor if none is running).")
     sp.add_argument("--no-mouse", action="store_true", help="TUI without mouse reporting")
     sp = add("resume", "Start a supervisor for a run whose supervisor died (crash, reboot): "

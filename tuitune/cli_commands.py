@@ -66,6 +66,8 @@ def _send(args: argparse.Namespace, kind: str, payload: dict[str, Any]) -> int:
 # -- starting and attaching ---------------------------------------------------------------
 def cmd_run(args: argparse.Namespace) -> int:
     spec = load_spec(args.spec)
+    if args.ray:
+        spec = spec.with_executor("ray", address=args.ray)
     run_dir = create_run(spec, _root(args))
     if args.headless:
         print(f"run {run_dir.name} in {run_dir}", flush=True)

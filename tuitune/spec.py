@@ -95,6 +95,12 @@ class Spec:
     executor_options: Mapping[str, Any] = field(default_factory=dict)
     raw: Mapping[str, Any] = field(default_factory=dict, repr=False, compare=False)
 
+    def with_executor(self, kind: str, **options: Any) -> Spec:
+        """The same experiment on another executor (e.g. `tuitune run --ray ADDRESS`)."""
+        raw = dict(self.raw)
+        raw["executor"] = {"kind": kind, **options}
+        return parse_spec(raw, self.path)
+
     def to_json(self) -> str:
         """The spec as loaded, to store with the run (relative paths made absolute)."""
         raw = dict(self.raw)

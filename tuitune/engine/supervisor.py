@@ -30,7 +30,7 @@ from tuitune.engine.launch import build_launch
 from tuitune.engine.logs import LogTailer, log_tail
 from tuitune.engine.runs import supervisor_info, trial_dir
 from tuitune.engine.snapshot import ObjectiveCurves, build_history
-from tuitune.executors import Executor, LocalExecutor, TrialHandle
+from tuitune.executors import Executor, TrialHandle, make_executor
 from tuitune.executors.base import Exit
 from tuitune.executors.launcher import become_subreaper
 from tuitune.executors.local import process_start_time, reap_strays
@@ -87,7 +87,8 @@ class Supervisor:
         self.store = RunStore(self.run_dir, clock=clock)
         meta = self.store.meta()
         self.spec: Spec = load_spec_json(meta["spec"])
-        self.executor = executor or LocalExecutor()
+        self.executor = executor or make_executor(self.spec.executor,
+                                                  dict(self.spec.executor_options))
         self.echo = echo
         self.strategy: str = meta.get("strategy", self.spec.search.strategy)
         self.search_options: dict[str, Any] = meta.get("search_options", {})
@@ -185,6 +186,7 @@ class Supervisor:
     def _tick(self) -> None:
         now = self.clock()
         self._handle_commands()
+        self.executor.pump(self.store)
         self._watch_processes(now)
         self._ingest_stdout()
         self._note_tweak_acks()
@@ -428,8 +430,7 @@ class Supervisor:
             self._record_exit(trial, ended, actor="engine")
 
     def _tree_alive(self, handle: TrialHandle) -> bool:
-        alive = getattr(self.executor, "tree_alive", None)
-        return bool(alive and alive(self.executor.refresh_tree(handle)))
+        return self.executor.tree_alive(self.executor.refresh_tree(handle))
 
     def _record_exit(self, trial: TrialRecord, ended: Exit, actor: str) -> None:
         tid = trial.id

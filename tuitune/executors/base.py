@@ -6,6 +6,7 @@ from abc import ABC, abstractmethod
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 
 @dataclass(frozen=True)
@@ -69,6 +70,14 @@ class Executor(ABC):
     @abstractmethod
     def adopt(self, handle: TrialHandle) -> bool:
         """Take over a trial started by an earlier supervisor; False if it is gone."""
+
+    def pump(self, store: Any) -> None:
+        """Called every supervisor tick. Executors whose trials cannot reach the run
+        store (remote nodes) move relayed reports in and control state out here."""
+
+    def tree_alive(self, handle: TrialHandle) -> bool:
+        """True while any process of the trial may still run (after the leader exited)."""
+        return False
 
     def refresh_tree(self, handle: TrialHandle) -> TrialHandle:
         """The handle with its current descendants recorded (for later kills)."""
