@@ -178,8 +178,12 @@ def cmd_ls(args: argparse.Namespace) -> int:
             n = len(store.trials())
         finally:
             store.close()
-        state = "live" if alive else meta.get("state", "?")
-        print(f"{run_dir.name:40s} {state:9s} {n:5d} trials  {meta.get('strategy', '')}")
+        state = meta.get("state", "?")
+        if alive:
+            state = "live"
+        elif state in ("running", "resuming"):
+            state = "no supervisor (tuitune resume)"
+        print(f"{run_dir.name:40s} {state:10s} {n:5d} trials  {meta.get('strategy', '')}")
     return 0
 
 

@@ -134,6 +134,7 @@ class Supervisor:
 
     def recover(self) -> None:
         """Adopt trials an earlier supervisor left running; mark the dead ones lost."""
+        self.curves.update(self.store)
         for t in self.store.trials(LIVE_STATES):
             if t.pid is None or t.pid_start is None:
                 self._end(t.id, LOST, "engine", f"trial {t.id} never started properly")

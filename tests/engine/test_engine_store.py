@@ -1,0 +1,150 @@
+"""The store under stress: concurrent writers, writers killed mid-write, a full disk,
+metric floods, and databases from a newer tuitune."""
+
+from __future__ import annotations
+
+import os
+import random
+import signal
+import sqlite3
+import subprocess
+import sys
+import time
+
+import pytest
+
+from tuitune.sink import SqliteSink
+from tuitune.store import RunStore, StoreError, StoreVersionError
+
+WRITER = """
+import sys, time
+from tuitune.store import RunStore
+store = RunStore(sys.argv[1])
+tid, batches = int(sys.argv[2]), int(sys.argv[3])
+print("ready", flush=True)
+for b in range(batches):
+    # 10 points per transaction: a batch is stored whole or not at all
+    store.add_metrics(tid, [(b, f"m{i}", float(b), time.time()) for i in range(10)])
+print("done", flush=True)
+"""
+
+
+@pytest.fixture
+def store_path(tmp_path):
+    store = RunStore(tmp_path, create=True)
+    for _ in range(8):
+        store.create_trial({"x": 1}, "manual", "test")
+    store.close()
+    return tmp_path
+
+
+def _writer(path, tid, batches):
+    return subprocess.Popen([sys.executable, "-c", WRITER, str(path), str(tid), str(batches)],
+                            stdout=subprocess.PIPE, text=True)
+
+
+def test_concurrent_writer_processes_lose_no_point(store_path):
+    procs = [_writer(store_path, tid, 200) for tid in range(1, 9)]
+    for p in procs:
+        assert p.wait(timeout=120) == 0
+        assert p.stdout.read().split() == ["ready", "done"]
+    store = RunStore(store_path)
+    for tid in range(1, 9):
+        assert len(store.metrics(trial_id=tid)) == 2000
+
+
+def test_writers_killed_at_random_moments_leave_whole_batches(store_path):
+    rng = random.Random(7)
+    for round_ in range(12):
+        procs = [_writer(store_path, tid, 100000) for tid in (1, 2, 3)]
+        for p in procs:
+            assert p.stdout.readline().strip() == "ready"
+        time.sleep(0.05 + rng.random() * 0.3)  # then die somewhere mid-write
+        for p in procs:
+            p.send_signal(signal.SIGKILL)
+            p.wait()
+    conn = sqlite3.connect(store_path / "store.db")
+    assert conn.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+    # Each transaction wrote 10 points for one (trial, step): never a partial batch.
+    counts = conn.execute("SELECT COUNT(*) FROM metrics GROUP BY trial_id, step").fetchall()
+    assert counts and {c for (c,) in counts} <= {10, 20, 30, 40, 50, 60, 70, 80, 90, 100,
+                                                110, 120}
+
+
+def test_full_disk_is_a_clear_error_and_corrupts_nothing(store_path):
+    store = RunStore(store_path)
+    store._conn.execute("PRAGMA max_page_count = 40")  # a tiny "disk"
+    with pytest.raises(StoreError, match="full"):
+        for step in range(100000):
+            store.add_metrics(1, [(step, f"metric_{i}", 1.0, 0.0) for i in range(50)])
+    before = store.count_metrics()
+    assert before % 50 == 0  # whole batches only
+    conn = sqlite3.connect(store_path / "store.db")
+    assert conn.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+
+
+def test_trial_sink_keeps_points_while_the_disk_is_full_and_writes_them_later(
+        store_path, capsys):
+    sink = SqliteSink(str(store_path / "store.db"), 2)
+    sink._store._conn.execute("PRAGMA max_page_count = 30")
+    for step in range(2000):
+        sink.write_points([(step, "loss", 1.0 / (step + 1), 0.0), (step, "acc", 0.5, 0.0)])
+    with pytest.raises(StoreError):
+        sink.flush()
+    sink._store._conn.execute("PRAGMA max_page_count = 1000000")  # space again
+    sink.flush()
+    store = RunStore(store_path)
+    assert len(store.metrics(trial_id=2, name="loss")) == 2000
+    assert len(store.metrics(trial_id=2, name="acc")) == 2000
+
+
+def test_a_metric_flood_is_batched_without_losing_points(store_path):
+    env = dict(os.environ, TUITUNE_STORE=str(store_path / "store.db"), TUITUNE_TRIAL_ID="3")
+    code = ("import time, tuitune.trial as tt\n"
+            "t = time.perf_counter()\n"
+            "for s in range(100000): tt.report(s, loss=1.0, acc=0.5)\n"
+            "print(time.perf_counter() - t)\n")
+    out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True,
+                         timeout=120)
+    assert out.returncode == 0, out.stderr
+    store = RunStore(store_path)
+    assert len(store.metrics(trial_id=3)) == 200000
+
+
+def test_a_newer_schema_is_refused_with_a_clear_message(store_path):
+    conn = sqlite3.connect(store_path / "store.db")
+    conn.execute("PRAGMA user_version = 99")
+    conn.commit()
+    with pytest.raises(StoreVersionError, match="newer tuitune"):
+        RunStore(store_path)
+
+
+def test_supervisor_survives_a_full_store_and_says_so(tmp_path, tt_home):
+    from tuitune.engine.runs import create_run
+    from tuitune.engine.supervisor import Supervisor
+    from tuitune.spec import load_spec
+
+    from .helpers import wait_for, write_spec
+
+    spec = write_spec(tmp_path / "exp", steps=400, sleep=0.02)
+    run_dir = create_run(load_spec(spec), tt_home / "runs")
+    said = []
+    sup = Supervisor(run_dir, echo=said.append)
+    sup.register()
+    sup.store.enqueue_command("new", {"params": sup.spec.space.defaults()}, "user")
+    wait_for(lambda: (sup.tick(), 1 in sup.handles)[1], what="running")
+    pages = sup.store._conn.execute("PRAGMA page_count").fetchone()[0]
+    sup.store._conn.execute(f"PRAGMA max_page_count = {pages}")  # the disk is full now
+    front_end = RunStore(run_dir)
+    for i in range(100):  # commands whose events need new pages
+        front_end.enqueue_command("note", {"trial_id": 1, "text": f"{i} " + "x" * 2000}, "user")
+    wait_for(lambda: (sup.tick(), any("error: cannot write" in s for s in said))[1],
+             what="the error")
+    assert sup.executor.poll(sup.handles[1]) is None  # the trial still runs
+    sup.store._conn.execute("PRAGMA max_page_count = 1000000")
+    wait_for(lambda: (sup.tick(), any("writable again" in s for s in said))[1], what="recovery")
+    wait_for(lambda: (sup.tick(), not front_end.pending_commands())[1], what="commands done")
+    assert sup.store.trial(1).note.startswith("99 ")
+    sup._do_stop({}, "test")
+    wait_for(lambda: (sup.tick(), not sup.handles)[1], what="stopped")
+    sup.close()
