@@ -1,0 +1,46 @@
+"""The core imports without Textual, TensorFlow or Ray; the in-trial API imports
+nothing heavy (it is loaded by every training script)."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+HEAVY = ["textual", "tensorflow", "keras", "ray", "torch"]
+
+
+def _loaded_after(statement: str) -> set[str]:
+    code = f"import sys, json\n{statement}\nprint(json.dumps(sorted(sys.modules)))"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    return set(json.loads(out.stdout.strip().splitlines()[-1]))
+
+
+def test_engine_cli_search_and_system_import_without_ui_or_frameworks():
+    loaded = _loaded_after(
+        "import tuitune.engine.supervisor, tuitune.cli, tuitune.cli_commands, tuitune.search, "
+        "tuitune.stopping, tuitune.system, tuitune.engine.client, tuitune.spec")
+    assert "tuitune.engine.supervisor" in loaded
+    assert not {m for m in loaded if m.split(".")[0] in HEAVY}
+
+
+def test_in_trial_api_is_light():
+    loaded = _loaded_after("import tuitune.trial")
+    assert "tuitune.trial" in loaded
+    heavy = {m.split(".")[0] for m in loaded} & {*HEAVY, "numpy", "scipy", "psutil", "pynvml"}
+    assert not heavy, heavy
+
+
+def test_in_trial_api_does_nothing_outside_tuitune(tmp_path):
+    code = ("import tuitune.trial as tt\n"
+            "assert not tt.active() and tt.params() == {} and tt.trial_id() is None\n"
+            "tt.report(1, loss=0.5)\n"
+            "assert tt.should_stop() is False and tt.apply_tweaks(1) == {}\n"
+            "assert tt.initial_checkpoint() is None and tt.initial_step() == 0\n"
+            "print('ok')\n")
+    env = {k: v for k, v in __import__("os").environ.items() if not k.startswith("TUITUNE_")}
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env,
+                         cwd=tmp_path)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip() == "ok"
+    assert list(tmp_path.iterdir()) == []  # wrote nothing
