@@ -1,0 +1,59 @@
+"""Search strategies behind one ask/tell interface (see docs/search.md).
+
+Searchers are pure: they get observations and pending trials and return
+decisions; the engine starts trials and writes the store.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from ..space import Space
+from .base import Observation, Searcher
+from .bayes import BayesSearcher
+from .coordinate import CoordinateSearcher
+from .grid import GridSearcher
+from .random import RandomSearcher
+
+#: Strategy name (as written in a spec) -> searcher class.
+STRATEGIES: dict[str, type[Searcher]] = {
+    cls.name: cls for cls in (RandomSearcher, GridSearcher, CoordinateSearcher, BayesSearcher)
+}
+
+#: Valid option names per strategy.
+OPTIONS: dict[str, set[str]] = {name: set(cls.option_specs) for name, cls in STRATEGIES.items()}
+
+
+def make_searcher(
+    strategy: str,
+    space: Space,
+    seed: int = 0,
+    mode: str = "min",
+    options: Mapping[str, Any] | None = None,
+) -> Searcher:
+    """Build a searcher by strategy name.
+
+    Raises:
+        ValueError: With a one-line message, for an unknown strategy, mode, or an
+            unknown or invalid option.
+    """
+    cls = STRATEGIES.get(strategy)
+    if cls is None:
+        raise ValueError(
+            f"unknown search strategy {strategy!r} (valid: {', '.join(sorted(STRATEGIES))})"
+        )
+    return cls(space, seed=seed, mode=mode, **dict(options or {}))
+
+
+__all__ = [
+    "OPTIONS",
+    "STRATEGIES",
+    "BayesSearcher",
+    "CoordinateSearcher",
+    "GridSearcher",
+    "Observation",
+    "RandomSearcher",
+    "Searcher",
+    "make_searcher",
+]

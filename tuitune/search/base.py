@@ -1,0 +1,302 @@
+"""The searcher interface shared by every strategy (ask/tell with pending trials).
+
+A searcher only returns decisions (`Suggest` or `Exhausted`); the engine starts the
+trials and records them. Observations are kept as losses (smaller is better) so the
+algorithms never look at the objective's direction again.
+"""
+
+from __future__ import annotations
+
+import itertools
+import math
+from abc import ABC, abstractmethod
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any, ClassVar
+
+import numpy as np
+
+from ..decisions import Exhausted, Suggest
+from ..history import DIVERGED, FAILED, History
+from ..space import CategoricalParam, FixedParam, Param, Space, SpaceError
+
+#: Above this many configurations a discrete space is searched by rejection
+#: sampling only, never enumerated.
+ENUMERATION_LIMIT = 100_000
+
+
+@dataclass(frozen=True)
+class Observation:
+    """One result as a searcher holds it.
+
+    Attributes:
+        params: A full configuration (every parameter of the space, fixed ones too).
+        loss: The value mapped so that smaller is better; NaN for a failed or
+            diverged trial (each algorithm imputes it as the worst value).
+        in_space: Whether every value is valid for the space (hand trials may not be).
+    """
+
+    params: Mapping[str, Any]
+    loss: float
+    in_space: bool = True
+
+
+class Searcher(ABC):
+    """Base class: suggests configurations, learns from every reported result.
+
+    Subclasses implement `_ask`. The base keeps observations and pending trials,
+    rejects duplicates and detects an exhausted discrete space.
+
+    Args:
+        space: The search space.
+        seed: Seed for every random choice; `ask` is deterministic for a given seed
+            and sequence of `tell`/`set_pending` calls.
+        mode: "min" or "max", the objective's direction.
+        **options: Strategy options (see `OPTIONS` in `tuitune.search`).
+    """
+
+    name: ClassVar[str] = "base"
+    #: option name -> validator returning the coerced value or raising ValueError.
+    option_specs: ClassVar[dict[str, Callable[[Any], Any]]] = {}
+
+    def __init__(self, space: Space, seed: int = 0, mode: str = "min", **options: Any) -> None:
+        if mode not in ("min", "max"):
+            raise ValueError(f"mode must be 'min' or 'max', got {mode!r}")
+        self.space = space
+        self.seed = int(seed)
+        self.mode = mode
+        self.options = self._check_options(options)
+        self._rng = np.random.default_rng(self.seed)
+        self._observations: list[Observation] = []
+        self._observed_keys: set[tuple[Any, ...]] = set()
+        self._pending: list[dict[str, Any]] = []
+
+    # -- options -------------------------------------------------------------
+
+    @classmethod
+    def _check_options(cls, options: Mapping[str, Any]) -> dict[str, Any]:
+        out = {}
+        for key, value in options.items():
+            if key not in cls.option_specs:
+                valid = ", ".join(sorted(cls.option_specs)) or "none"
+                raise ValueError(
+                    f"unknown option {key!r} for search strategy {cls.name!r} (valid: {valid})"
+                )
+            try:
+                out[key] = cls.option_specs[key](value)
+            except (TypeError, ValueError) as exc:
+                raise ValueError(
+                    f"option {key!r} of search strategy {cls.name!r}: {exc}"
+                ) from None
+        return out
+
+    def option(self, key: str, default: Any) -> Any:
+        return self.options.get(key, default)
+
+    # -- the public interface ------------------------------------------------
+
+    def tell(self, params: Mapping[str, Any], value: float) -> None:
+        """Record a result, whoever suggested the configuration.
+
+        Args:
+            params: The configuration (missing parameters take their defaults).
+            value: The objective in its own direction; non-finite means the trial
+                diverged or failed and is imputed as the worst result.
+        """
+        full, in_space = self._complete(params)
+        v = float(value) if value is not None else math.nan
+        loss = (v if self.mode == "min" else -v) if math.isfinite(v) else math.nan
+        self._observations.append(Observation(full, loss, in_space))
+        key = self.space.key(full)
+        self._observed_keys.add(key)
+        # The result arrived, so the configuration no longer waits.
+        for i, p in enumerate(self._pending):
+            if self.space.key(p) == key:
+                del self._pending[i]
+                break
+
+    def set_pending(self, params_list: Sequence[Mapping[str, Any]]) -> None:
+        """Replace the set of trials that run or wait and have no result yet."""
+        self._pending = [self._complete(p)[0] for p in params_list]
+
+    def ask(self) -> Suggest | Exhausted:
+        """Suggest the next configuration, or say there is none.
+
+        The suggestion is added to the pending set. It is never a configuration
+        already observed or pending.
+        """
+        if self._space_exhausted():
+            n = self.cardinality()
+            return Exhausted(f"all {n} configurations of the space are observed or pending")
+        decision = self._ask()
+        if isinstance(decision, Suggest):
+            self._pending.append(dict(decision.params))
+        return decision
+
+    def sync(self, history: History) -> None:
+        """Reset observations and pending trials from a snapshot of the run.
+
+        Finished trials with a value are observations (hand-run ones included; a
+        tweaked trial counts with its effective parameters). Diverged or failed
+        trials without a finite value are observations with a NaN value, imputed
+        as the worst. Killed, pruned or lost trials without a value are ignored.
+        """
+        self._observations.clear()
+        self._observed_keys.clear()
+        self._pending = []
+        for params, value in history.observations():
+            self.tell(params, value)
+        for t in history.trials:
+            if t.state in (DIVERGED, FAILED) and (t.value is None or not math.isfinite(t.value)):
+                self.tell(t.effective_params(), math.nan)
+        self.set_pending([t.effective_params() for t in history.pending])
+
+    def incumbent(self) -> dict[str, Any] | None:
+        """The configuration believed best so far (here: the best observed)."""
+        best = self._best_observation()
+        return dict(best.params) if best is not None else None
+
+    @property
+    def observations(self) -> tuple[Observation, ...]:
+        return tuple(self._observations)
+
+    @property
+    def pending(self) -> tuple[dict[str, Any], ...]:
+        return tuple(dict(p) for p in self._pending)
+
+    # -- for subclasses --------------------------------------------------------
+
+    @abstractmethod
+    def _ask(self) -> Suggest | Exhausted:
+        """Return a new configuration (checked with `is_new`) or Exhausted."""
+
+    def suggest(self, values: Mapping[str, Any], reason: str) -> Suggest:
+        """Build a Suggest with the fixed parameters filled in."""
+        params = {p.name: values.get(p.name, _fixed_value(p)) for p in self.space.params}
+        return Suggest(params=params, origin=self.name, reason=reason)
+
+    def is_new(self, params: Mapping[str, Any]) -> bool:
+        """True if the configuration is neither observed nor pending."""
+        key = self.space.key(params)
+        return key not in self._observed_keys and key not in self._pending_keys()
+
+    def is_pending(self, params: Mapping[str, Any]) -> bool:
+        return self.space.key(params) in self._pending_keys()
+
+    def _pending_keys(self) -> set[tuple[Any, ...]]:
+        return {self.space.key(p) for p in self._pending}
+
+    def _best_observation(self) -> Observation | None:
+        finite = [o for o in self._observations if math.isfinite(o.loss)]
+        return min(finite, key=lambda o: o.loss) if finite else None
+
+    def cardinality(self) -> int | None:
+        """Number of configurations, or None if a dimension is continuous."""
+        n = 1
+        for p in self.space.dims:
+            values = _discrete_values(p)
+            if values is None:
+                return None
+            n *= len(values)
+        return n
+
+    def _space_exhausted(self) -> bool:
+        n = self.cardinality()
+        if n is None:
+            return False
+        seen = {self.space.key(o.params) for o in self._observations if o.in_space}
+        seen |= self._pending_keys()
+        return len(seen) >= n
+
+    def random_new(self, rng: np.random.Generator, tries: int = 64) -> dict[str, Any] | None:
+        """A random configuration that is neither observed nor pending, or None."""
+        for _ in range(tries):
+            params = self.space.sample(rng)
+            if self.is_new(params):
+                return params
+        n = self.cardinality()
+        if n is None or n > ENUMERATION_LIMIT:
+            return None
+        unused = [c for c in self.enumerate_space() if self.is_new(c)]
+        return unused[int(rng.integers(len(unused)))] if unused else None
+
+    def enumerate_space(self) -> list[dict[str, Any]]:
+        """Every configuration of a discrete space, last dimension varying fastest."""
+        dims = self.space.dims
+        value_lists = [_discrete_values(p) or [] for p in dims]
+        out = []
+        for combo in itertools.product(*value_lists):
+            out.append(self.suggest(dict(zip([p.name for p in dims], combo)), "").params)
+        return out
+
+    def _complete(self, params: Mapping[str, Any]) -> tuple[dict[str, Any], bool]:
+        """A full configuration from possibly partial or out-of-space values."""
+        out: dict[str, Any] = {}
+        in_space = True
+        for p in self.space.params:
+            if isinstance(p, FixedParam):
+                out[p.name] = p.value
+                continue
+            if p.name not in params:
+                out[p.name] = p.initial()
+                continue
+            try:
+                out[p.name] = p.validate(params[p.name])
+            except SpaceError:
+                # A hand trial may have left the declared range: keep its value.
+                out[p.name] = params[p.name]
+                in_space = False
+        return out, in_space
+
+    def encode(self, params: Mapping[str, Any]) -> np.ndarray | None:
+        """Unit-cube encoding clipped to [0, 1]; None if a value cannot be encoded."""
+        try:
+            u = self.space.encode(params)
+        except (ValueError, TypeError, KeyError):
+            return None
+        return np.clip(u, 0.0, 1.0) if np.all(np.isfinite(u)) else None
+
+
+def _fixed_value(p: Param) -> Any:
+    return p.value if isinstance(p, FixedParam) else p.initial()
+
+
+def _discrete_values(p: Param) -> list[Any] | None:
+    if isinstance(p, CategoricalParam):
+        return list(p.choices)
+    if isinstance(p, FixedParam):
+        return [p.value]
+    values = getattr(p, "values", None)
+    return values() if p.discrete and callable(values) else None
+
+
+def discrete_values(p: Param) -> list[Any] | None:
+    """All values of a discrete parameter, or None for a continuous one."""
+    return _discrete_values(p)
+
+
+# -- option validators ------------------------------------------------------------
+
+
+def int_option(minimum: int) -> Callable[[Any], int]:
+    def check(value: Any) -> int:
+        if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
+            raise ValueError(f"expected an integer >= {minimum}, got {value!r}")
+        return value
+
+    return check
+
+
+def choice_option(*choices: str) -> Callable[[Any], str]:
+    def check(value: Any) -> str:
+        if value not in choices:
+            raise ValueError(f"expected one of {', '.join(choices)}, got {value!r}")
+        return value
+
+    return check
+
+
+def bool_option(value: Any) -> bool:
+    if not isinstance(value, bool):
+        raise ValueError(f"expected true or false, got {value!r}")
+    return value
