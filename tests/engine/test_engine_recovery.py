@@ -28,7 +28,7 @@ def _points(run_dir, trial_id):
 
 
 def test_sigkilled_supervisor_trials_keep_writing_and_resume_adopts_them(tmp_path, tt_home):
-    spec = write_spec(tmp_path / "exp", steps=60, sleep=0.05, strategy="random",
+    spec = write_spec(tmp_path / "exp", steps=160, sleep=0.05, strategy="random",
                       concurrent=2, budget="max_trials = 4")
     proc, run_dir = start_headless(spec, tt_home)
     wait_for(lambda: trial(run_dir, 2) and trial(run_dir, 2).state == "running", what="2 running")
@@ -58,7 +58,7 @@ def test_sigkilled_supervisor_trials_keep_writing_and_resume_adopts_them(tmp_pat
         assert len([k for k, t in kinds if k == "running" and t == tid]) == 1
     # Every step of an adopted trial is there once, the unsupervised stretch included.
     steps = [p.step for p in store.metrics(trial_id=1, name="loss")]
-    assert steps == list(range(1, 61))
+    assert steps == list(range(1, 161))
 
 
 def test_trials_that_died_while_unsupervised_are_lost_and_requeue_from_checkpoint(

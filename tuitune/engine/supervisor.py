@@ -109,6 +109,7 @@ class Supervisor:
         self.finished: str | None = None
         self._last_event_id = 0
         self._acked: set[int] = set()
+        self._acks_checked = 0.0
         self._last_tree = self._last_decide = self._last_beat = self._last_gpu = 0.0
         self._started_at = meta.get("started_at")
         self._store_error: str | None = None
@@ -529,8 +530,10 @@ class Supervisor:
             self.store.add_metrics(tid, points)
 
     def _note_tweak_acks(self) -> None:
-        for c in self.store.param_changes():
-            if c.applied_step is not None and c.id not in self._acked:
+        # Trials stamp acks with their own clock: look back a little to allow for skew.
+        since, self._acks_checked = self._acks_checked - 5.0, self.clock()
+        for c in self.store.param_changes(applied_since=since):
+            if c.id not in self._acked:
                 self._acked.add(c.id)
                 self.store.add_event(
                     "tweak_applied", "trial",
@@ -587,13 +590,12 @@ class Supervisor:
     def _budget_left(self) -> int | None:
         if self.max_trials is None:
             return None
-        used = sum(1 for t in self.store.trials() if t.origin != "pbt")
-        return self.max_trials - used
+        return self.max_trials - self.store.count_trials(exclude_origin="pbt")
 
     def _fill_from_search(self) -> None:
         if self.searcher is None or self.exhausted or self.finished:
             return
-        queued = len(self.store.trials([QUEUED]))
+        queued = self.store.count_trials([QUEUED])
         free = self.max_concurrent - self._running_count() - queued
         left = self._budget_left()
         if free <= 0 or (left is not None and left <= 0):
@@ -614,7 +616,7 @@ class Supervisor:
         if self.finished == "stopping" and not self.handles:
             self.finished = "stopped"
             return
-        if self.finished or self.handles or self.store.trials([QUEUED]):
+        if self.finished or self.handles or self.store.count_trials([QUEUED]):
             return
         left = self._budget_left()
         if left is not None and left <= 0:

@@ -160,6 +160,18 @@ class RunStore:
                               states)
         return [TrialRecord.from_row(r) for r in rows]
 
+    def count_trials(self, states: Iterable[str] | None = None,
+                     exclude_origin: str | None = None) -> int:
+        sql, args = "SELECT COUNT(*) FROM trials WHERE 1=1", []
+        if states is not None:
+            states = list(states)
+            sql += f" AND state IN ({','.join('?' * len(states))})"
+            args += states
+        if exclude_origin is not None:
+            sql += " AND origin != ?"
+            args.append(exclude_origin)
+        return int(self._rows(sql, args)[0][0])
+
     def trial(self, trial_id: int) -> TrialRecord | None:
         rows = self._rows("SELECT * FROM trials WHERE id = ?", (trial_id,))
         return TrialRecord.from_row(rows[0]) if rows else None
@@ -177,9 +189,12 @@ class RunStore:
         )
         return int(cur.lastrowid)  # type: ignore[arg-type]
 
-    def param_changes(self, trial_id: int | None = None,
-                      unapplied_only: bool = False) -> list[ParamChangeRecord]:
+    def param_changes(self, trial_id: int | None = None, unapplied_only: bool = False,
+                      applied_since: float | None = None) -> list[ParamChangeRecord]:
         sql, args = "SELECT * FROM param_changes WHERE 1=1", []
+        if applied_since is not None:
+            sql += " AND applied_at >= ?"
+            args.append(applied_since)
         if trial_id is not None:
             sql += " AND trial_id = ?"
             args.append(trial_id)
