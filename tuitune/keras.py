@@ -51,6 +51,7 @@ rest of tuitune never imports it.
 
 from __future__ import annotations
 
+import importlib.util
 import os
 import sys
 from collections.abc import Callable, Mapping
@@ -270,7 +271,11 @@ class TuituneCallback(keras.callbacks.Callback):
         self.report_learning_rate = report_learning_rate
         self.stop_within_epoch = stop_within_epoch
         self._tensorboard: keras.callbacks.TensorBoard | None = None
-        if tensorboard:
+        if tensorboard and importlib.util.find_spec("tensorboard") is None:
+            # Keras' callback would fail at the first batch; train without it instead.
+            _notice("TensorBoard is not installed (pip install tensorboard): "
+                    "writing no TensorBoard logs")
+        elif tensorboard:
             log_dir = tensorboard_dir() if tensorboard is True else Path(tensorboard)
             self._tensorboard = keras.callbacks.TensorBoard(log_dir=str(log_dir))
         # Keras runs batch-end hooks of callbacks that define one synchronously
