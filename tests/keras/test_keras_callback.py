@@ -189,7 +189,7 @@ def test_tweaks_reach_the_optimizer_and_retrace_captured_values(enter_trial):
         weights[1] = [w.copy() for w in m.get_weights()]
 
     fit(m, tk.TuituneCallback(checkpoint=False), epochs=2, extra=[At(0, tweak)])
-    assert all(np.array_equal(a, b) for a, b in zip(weights[1], m.get_weights()))
+    assert all(np.array_equal(a, b) for a, b in zip(weights[1], m.get_weights(), strict=True))
     assert m.optimizer.momentum == 0.0 and float(m.optimizer.learning_rate) == 0.0
     assert t.metric("learning_rate") == {1: pytest.approx(0.1), 2: 0.0}
     assert {c.name: c.applied_step for c in t.store.param_changes(t.id)} == {
@@ -292,7 +292,8 @@ def test_outside_tuitune_it_trains_and_writes_nothing(monkeypatch, tmp_path):
     history = fit(model(), cb, epochs=2)
     assert history.epoch == [0, 1]
     assert os.listdir(tmp_path) == []
-    assert not any(n.startswith("tuitune-") for n in set(os.listdir(tempfile.gettempdir())) - before)
+    new_in_tmp = set(os.listdir(tempfile.gettempdir())) - before
+    assert not any(n.startswith("tuitune-") for n in new_in_tmp)
     assert tt._sink is not None and type(tt._sink).__name__ == "NullSink"
 
 

@@ -1,0 +1,74 @@
+"""The Keras samples: their specs load as documented, and their scripts run by
+hand (no TUITUNE_* environment, no network, no cached MNIST) and exit 0."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import pytest
+
+from tuitune.space import FixedParam, FloatParam, IntParam, MomentumParam, Pow2Param
+from tuitune.spec import load_spec
+
+SAMPLES = Path(__file__).resolve().parents[2] / "sample_specs"
+
+
+def test_mnist_spec_has_the_four_classic_hyperparameters():
+    spec = load_spec(SAMPLES / "mnist_mlp.toml")
+    space = spec.space
+    assert isinstance(space["lr"], FloatParam) and space["lr"].log and space["lr"].mutable
+    assert isinstance(space["batch_size"], Pow2Param)
+    assert isinstance(space["hidden1"], IntParam) and isinstance(space["hidden2"], IntParam)
+    assert isinstance(space["epochs"], FixedParam)
+    assert [n for n in space.names if not isinstance(space[n], FixedParam)] == [
+        "lr", "batch_size", "hidden1", "hidden2"]
+    assert (spec.objective.metric, spec.objective.mode) == ("val_loss", "min")
+    assert spec.search.strategy == "random" and spec.budget.max_concurrent == 2
+    assert spec.metrics_source == "api"
+
+
+def test_momentum_spec_uses_the_momentum_scale_and_stopping_rules():
+    spec = load_spec(SAMPLES / "momentum_sgd.toml")
+    momentum = spec.space["momentum"]
+    assert isinstance(momentum, MomentumParam) and momentum.mutable
+    assert (momentum.low, momentum.high) == (0.9, 0.999)
+    assert momentum.from_unit(0.5) == pytest.approx(0.99)  # 1 - 10^u: 0.99 mid-way
+    assert spec.space["lr"].mutable
+    assert [name for name, _ in spec.stopping] == ["asha", "divergence"]
+
+
+DRIVER = """
+import runpy, sys
+sys.path.insert(0, {samples!r})
+for argv in ({mnist!r}, {momentum!r}):
+    sys.argv = argv
+    runpy.run_path(argv[0], run_name="__main__")
+print("both samples ran")
+"""
+
+
+def test_sample_scripts_run_by_hand_offline(tmp_path):
+    """Both scripts, as a user would run them, outside tuitune; one interpreter so
+    TensorFlow is imported once. No MNIST in this HOME: the digits notice shows."""
+    pytest.importorskip("keras")
+    pytest.importorskip("sklearn")
+    env = {k: v for k, v in os.environ.items() if not k.startswith("TUITUNE_")}
+    env.update(HOME=str(tmp_path), KERAS_HOME=str(tmp_path / ".keras"),
+               TF_CPP_MIN_LOG_LEVEL="2")
+    mnist = [str(SAMPLES / "train_mnist_mlp.py"), "--epochs", "2", "--limit", "300",
+             "--hidden1", "16", "--hidden2", "8"]
+    momentum = [str(SAMPLES / "train_momentum_sgd.py"), "--epochs", "1", "--hidden", "16"]
+    driver = textwrap.dedent(DRIVER.format(samples=str(SAMPLES), mnist=mnist,
+                                           momentum=momentum))
+    out = subprocess.run([sys.executable, "-c", driver], cwd=tmp_path, env=env,
+                         capture_output=True, text=True, timeout=240)
+    assert out.returncode == 0, out.stderr[-3000:]
+    assert "both samples ran" in out.stdout
+    assert "training on scikit-learn's 8x8 digits instead" in out.stderr
+    assert out.stdout.count("val_loss") == 3  # Keras' line for each of the 3 epochs
+    leftovers = {p.name for p in tmp_path.iterdir()} - {".keras"}
+    assert not leftovers  # no checkpoints or logs outside tuitune
