@@ -46,6 +46,8 @@ METHODS: dict[str, tuple[str, str, dict[str, Any]]] = {
     "random": ("tuitune", "random", {}),
     "bayes": ("tuitune", "bayes", {}),
     "bayes-det": ("tuitune", "bayes", {"deterministic": True}),
+    "bayes-raw": ("tuitune", "bayes", {"transform": "none"}),
+    "bayes-log": ("tuitune", "bayes", {"transform": "log"}),
     "optuna-tpe": ("optuna", "tpe", {}),
     "optuna-gp": ("optuna", "gp", {}),
 }

@@ -228,3 +228,18 @@ def test_random_draws_follow_declared_scales() -> None:
     lrs = np.log10([d["lr"] for d in draws])
     assert 0.4 < np.mean(lrs < -3) < 0.6
     assert {d["batch"] for d in draws} == {2**e for e in range(11)}
+
+
+def test_registry_and_errors() -> None:
+    from tuitune.search import OPTIONS
+
+    assert set(STRATEGIES) == {"random", "grid", "coordinate", "bayes"}
+    assert OPTIONS["grid"] == {"points_per_dim", "zoom"}
+    assert {"n_initial", "candidates", "restarts", "pending", "deterministic"} <= OPTIONS["bayes"]
+    with pytest.raises(ValueError, match="unknown search strategy 'tpe'"):
+        make_searcher("tpe", MIXED)
+    with pytest.raises(ValueError, match="mode"):
+        make_searcher("random", MIXED, mode="up")
+    with pytest.raises(ValueError) as err:
+        make_searcher("bayes", MIXED, options={"restarts": 0})
+    assert "\n" not in str(err.value)

@@ -22,7 +22,7 @@ from .acquisition import LogEI, MixedDims, optimize_acquisition
 from .base import Searcher, bool_option, choice_option, discrete_values, int_option
 from .gp import GaussianProcess, Hyper
 from .gp_fit import fit_gp
-from .transforms import standardize, transform_losses
+from .transforms import TRANSFORMS, log_jacobian, standardize, transform_losses
 
 #: Integer dimensions with more values than this are moved by gradient and
 #: rounded; smaller ones are searched value by value.
@@ -78,8 +78,8 @@ class BayesSearcher(Searcher):
             (fantasy = best observed value).
         deterministic: Let the fitted noise go down to 1e-8 of the (standardised)
             signal variance instead of 1e-6, for simulators and other exact objectives.
-        transform: "auto" (log when all losses are positive and span two orders of
-            magnitude, default), "log" or "none".
+        transform: "auto" (default: logs or not, whichever makes the GP likelier,
+            checked every few results; see transforms.py), "log" or "none".
         fit_restarts: Random restarts of the hyperparameter fit besides the warm
             start and the defaults (default 2; 1 above 100 observations).
     """
@@ -106,7 +106,9 @@ class BayesSearcher(Searcher):
         self.dims = mixed_dims(space)
         self._sobol: np.ndarray | None = None
         self._sobol_next = 0
-        self._hyper: Hyper | None = None
+        self._hyper: dict[str, Hyper] = {}
+        self._auto: str | None = None
+        self._auto_next = 0
         self._model_key: str | None = None
         self._model: tuple[GaussianProcess, np.ndarray] | None = None
 
@@ -197,16 +199,39 @@ class BayesSearcher(Searcher):
         finite = np.isfinite(y)
         worst = float(np.max(y[finite]))
         y_imp = np.where(finite, y, worst)
-        y_std = standardize(transform_losses(y_imp, self.transform))
+        how = self._transform_for(x, y_imp)
+        y_std = standardize(transform_losses(y_imp, how))
         n_random = self.option("fit_restarts", 2 if len(y) <= 100 else 1)
         rng = np.random.default_rng([self.seed, len(y), 3])
         gp = fit_gp(
             x, y_std, self.dims.is_cat, min_noise=self.min_noise,
-            deterministic=False, warm=self._hyper, rng=rng, n_random=n_random,
+            warm=self._hyper.get(how), rng=rng, n_random=n_random,
         )
-        self._hyper = gp.hyper
+        self._hyper[how] = gp.hyper
         self._model_key, self._model = key, (gp, y_std)
         return gp, y_std
+
+    def _transform_for(self, x: np.ndarray, y: np.ndarray) -> str:
+        """The output transform; "auto" compares likelihoods now and then."""
+        if self.transform != "auto":
+            return self.transform
+        if float(np.min(y)) <= 0.0 or float(np.std(y)) == 0.0:
+            return "none"
+        if self._auto is not None and len(y) < self._auto_next:
+            return self._auto
+        scores = {how: self._warped_evidence(x, y, how) for how in TRANSFORMS}
+        self._auto = max(TRANSFORMS, key=lambda how: scores[how])
+        self._auto_next = len(y) + max(5, len(y) // 4)
+        return self._auto
+
+    def _warped_evidence(self, x: np.ndarray, y: np.ndarray, how: str) -> float:
+        """Log marginal likelihood of the original losses under a warped GP."""
+        t = transform_losses(y, how)
+        gp = fit_gp(x, standardize(t), self.dims.is_cat, min_noise=self.min_noise,
+                    warm=self._hyper.get(how), n_random=0)
+        self._hyper[how] = gp.hyper
+        return gp.log_marginal_likelihood() + log_jacobian(y, how) - len(y) * math.log(
+            float(np.std(t)))
 
     def _with_pending(
         self, gp: GaussianProcess, y_std: np.ndarray

@@ -77,7 +77,9 @@ class CoordinateSearcher(Searcher):
     unit encoding: the whole range in the first sweep, then a window centred on the
     incumbent that halves with each sweep. Categoricals try every choice. A group of
     k parameters tries a product grid of max(2, round(points ** (1/k))) values each.
-    A step starts once the previous one is fully evaluated.
+    A step starts once every point of the previous one is observed or pending: in
+    a sequential run, after its results; with concurrent trials it moves on with
+    the incumbent known then, since `Exhausted` would end the search.
 
     Options:
         order: Parameter names or lists of names (groups); unlisted parameters
@@ -133,11 +135,6 @@ class CoordinateSearcher(Searcher):
                     return self.suggest(
                         point, f"sweep {self.sweep + 1}/{self.sweeps}, tuning {shown}"
                     )
-            waiting = sum(1 for p in self._step if self.is_pending(p))
-            if waiting:
-                return Exhausted(
-                    f"waiting for {waiting} pending trials of {'/'.join(group)} before moving on"
-                )
             self._advance()
         return Exhausted(f"coordinate descent finished {self.sweeps} sweeps")
 

@@ -21,9 +21,11 @@ class GridSearcher(Searcher):
     points included) and every value of a discrete dimension when there are at
     most that many. Points are enumerated with the last parameter varying fastest.
 
-    Each zoom round waits until the previous round is fully evaluated, then centres
-    a box of half the previous span (in the unit encoding, shifted to stay inside
-    the cube) on the best observation so far, hand trials included, and lays the
+    Each zoom round starts once every point of the previous round is observed or
+    pending (in a sequential run: once the round is evaluated; with concurrent
+    trials it does not wait, because `Exhausted` ends the search) and centres a
+    box of half the previous span (in the unit encoding, shifted to stay inside
+    the cube) on the best observation so far, hand trials included, laying the
     same number of points per dimension over it. Categorical dimensions are held
     at the best point's value while zooming. Points already observed are skipped.
 
@@ -68,15 +70,10 @@ class GridSearcher(Searcher):
                 if self.is_new(point):
                     label = "coarse grid" if self.round == 0 else f"zoom round {self.round}"
                     return self.suggest(point, f"{label}: point {i + 1} of {total}")
-            waiting = sum(1 for p in self._points if self.is_pending(p))
-            if waiting:
-                return Exhausted(
-                    f"waiting for {waiting} pending grid trials before the next round"
-                    if self.round < self.zoom
-                    else f"grid suggested; {waiting} trials still pending"
-                )
             if self.round >= self.zoom:
-                return Exhausted(f"grid search done ({self.round} zoom rounds)")
+                waiting = sum(1 for p in self._points if self.is_pending(p))
+                done = f"grid search done ({self.round} zoom rounds)"
+                return Exhausted(done + (f"; {waiting} trials still running" if waiting else ""))
             self._zoom_in()
 
     def _zoom_in(self) -> None:
