@@ -31,10 +31,13 @@ What the callback does, as a tuitune trial:
 - **Stops cleanly** when the engine asks (a stopping rule, or a user): it sets
   `model.stop_training`, checked before every batch, so `fit` returns and the
   script exits normally. An epoch cut short is not reported and not checkpointed.
-- **Checkpoints** the model (weights and optimizer state) after every epoch to
+- **Checkpoints** the model (weights and optimizer state) after each epoch to
   `<trial folder>/checkpoints/latest.keras`, written to a temporary name and
-  renamed so a clone never copies half a file, and tells tuitune about it. Only
-  inside a tuitune trial, unless asked: run by hand, nothing is written.
+  renamed so a clone never copies half a file, and tells tuitune about it. When
+  epochs are so short that saving every one would cost more than 2% of the
+  training time, saves are spaced out to stay under it (`checkpoint_max_overhead`);
+  the last epoch is always saved. Only inside a tuitune trial, unless asked: run
+  by hand, nothing is written.
 - **Resumes** a trial cloned from a checkpoint: at the start of training it loads
   the checkpoint's weights and optimizer state into the script's (already
   compiled) model, keeps the learning rate the script chose (a clone may have
@@ -54,6 +57,7 @@ from __future__ import annotations
 import importlib.util
 import os
 import sys
+import time
 from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
@@ -234,8 +238,14 @@ class TuituneCallback(keras.callbacks.Callback):
             a GPU.
         checkpoint: save `latest.keras` after each epoch. None (default): only when
             running as a tuitune trial.
-        checkpoint_every: save every this many epochs (the last epoch, and an
-            epoch after which training stops, are always saved).
+        checkpoint_every: save at most every this many epochs.
+        checkpoint_max_overhead: skip an epoch's save when saving would take more
+            than this fraction of the training time so far (measured: a save's
+            duration is known from the one before). With short epochs this
+            spaces the saves out (a clone then starts from a checkpoint a few
+            epochs old: its step says which); with long ones every epoch is saved.
+            None saves every `checkpoint_every` epochs whatever it costs. The last
+            epoch, and an epoch after which training stops, are always saved.
         resume: load the initial checkpoint when the trial was cloned from one.
         setters: parameter name -> setter, merged over `DEFAULT_SETTERS`; None as
             a value removes a default.
@@ -253,6 +263,7 @@ class TuituneCallback(keras.callbacks.Callback):
         batch_every: int = 0,
         checkpoint: bool | None = None,
         checkpoint_every: int = 1,
+        checkpoint_max_overhead: float | None = 0.02,
         resume: bool = True,
         setters: Mapping[str, Setter | None] | None = None,
         report_learning_rate: bool = True,
@@ -265,6 +276,7 @@ class TuituneCallback(keras.callbacks.Callback):
         self.batch_every = int(batch_every)
         self.checkpoint = tt.active() if checkpoint is None else bool(checkpoint)
         self.checkpoint_every = int(checkpoint_every)
+        self.checkpoint_max_overhead = checkpoint_max_overhead
         self.resume = resume
         merged: dict[str, Setter | None] = {**DEFAULT_SETTERS, **(setters or {})}
         self.setters: dict[str, Setter] = {k: v for k, v in merged.items() if v is not None}
@@ -293,6 +305,9 @@ class TuituneCallback(keras.callbacks.Callback):
         self._last_batch_report = 0
         self._saved_initial_epoch: Any = None
         self._warned: set[str] = set()
+        self._fit_started = 0.0
+        self._save_seconds = 0.0  # spent saving checkpoints in this fit
+        self._last_save_seconds = 0.0
 
     # -- public ------------------------------------------------------------------------
     @property
@@ -320,6 +335,8 @@ class TuituneCallback(keras.callbacks.Callback):
         self._first_epoch = None
         self._offset = 0
         self._resumed_now = False
+        self._fit_started = time.perf_counter()
+        self._save_seconds = self._last_save_seconds = 0.0
         path = tt.initial_checkpoint()
         if self.resume and not self._resumed and path is not None:
             self._load_initial_checkpoint(path)
@@ -433,8 +450,15 @@ class TuituneCallback(keras.callbacks.Callback):
 
     def _checkpoint_due(self, epoch: int) -> bool:
         last = self.params.get("epochs") if self.params else None
-        return (self.step(epoch) % self.checkpoint_every == 0 or self.model.stop_training
-                or (last is not None and epoch + 1 >= last))
+        if self.model.stop_training or (last is not None and epoch + 1 >= last):
+            return True  # the final state is what a clone or a requeue wants
+        if self.step(epoch) % self.checkpoint_every:
+            return False
+        if self.checkpoint_max_overhead is None or not self._last_save_seconds:
+            return True
+        elapsed = time.perf_counter() - self._fit_started
+        return (self._save_seconds + self._last_save_seconds
+                <= self.checkpoint_max_overhead * elapsed)
 
     def _save_checkpoint(self, step: int) -> None:
         folder = tt.checkpoint_dir()
@@ -446,6 +470,7 @@ class TuituneCallback(keras.callbacks.Callback):
             ("latest.weights.h5", self.model.save_weights),
         )
         errors = []
+        started = time.perf_counter()
         for name, save in attempts:
             final = folder / name
             tmp = folder / f".{os.getpid()}-{name}"
@@ -457,6 +482,8 @@ class TuituneCallback(keras.callbacks.Callback):
                 continue
             os.replace(tmp, final)
             tt.checkpoint_saved(final, step)
+            self._last_save_seconds = time.perf_counter() - started
+            self._save_seconds += self._last_save_seconds
             return
         if "checkpoint" not in self._warned:
             self._warned.add("checkpoint")

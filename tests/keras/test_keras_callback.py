@@ -10,6 +10,7 @@ import os
 import shutil
 import signal
 import tempfile
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -163,6 +164,28 @@ def test_reports_every_epoch_and_saves_an_atomic_checkpoint(enter_trial):
     assert os.listdir(t.folder / "checkpoints") == ["latest.keras"]  # no temp file left
     restored = keras.models.load_model(record.checkpoint)
     assert int(restored.optimizer.iterations) == 12  # 4 batches x 3 epochs
+
+
+def test_saves_are_spaced_out_when_they_would_cost_more_than_the_budget(
+        enter_trial, monkeypatch):
+    enter_trial()
+    real = tt.checkpoint_saved
+    saved: list[int] = []
+    monkeypatch.setattr(tt, "checkpoint_saved", lambda p, step: (saved.append(step),
+                                                                 real(p, step)))
+    m = model()
+    slow_save = m.save
+
+    def save(path):  # a big model: each save costs far more than an epoch
+        time.sleep(0.3)
+        slow_save(path)
+
+    monkeypatch.setattr(m, "save", save)
+    fit(m, tk.TuituneCallback(), epochs=5)
+    assert saved == [1, 5]  # the first (cost unknown yet) and the last
+    saved.clear()
+    fit(m, tk.TuituneCallback(checkpoint_max_overhead=None), epochs=3)
+    assert saved == [1, 2, 3]
 
 
 def test_batch_reports_use_a_global_step_and_their_own_names(enter_trial):
