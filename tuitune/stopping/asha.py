@@ -19,6 +19,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+import numpy as np
+
 from tuitune.decisions import Exploit, Stop
 from tuitune.history import History, TrialView
 from tuitune.space import Space
@@ -70,6 +72,8 @@ class ASHA(StoppingRule):
         # Per trial, how many of its rungs were judged: the only state, so a rung
         # is judged once, when the trial reaches it, as in Optuna's pruner.
         self._judged: dict[int, int] = {}
+        self._values: dict[tuple[int, int], dict[int, float]] = {}  # cache, see _reached
+        self._swept: dict[tuple[int, int], History] = {}
 
     @classmethod
     def from_options(
@@ -88,8 +92,9 @@ class ASHA(StoppingRule):
     def _min_steps_for(self, trial: TrialView) -> int:
         return self.min_steps
 
-    def _rivals(self, history: History, trial: TrialView) -> list[TrialView]:
-        return list(history.trials)
+    def _group(self, trial_id: int) -> int:
+        """Trials are judged only against trials of their own group (bracket)."""
+        return 0
 
     def _label(self, trial: TrialView) -> tuple[str, dict[str, Any]]:
         return "ASHA", {}
@@ -121,19 +126,18 @@ class ASHA(StoppingRule):
         point = first_at_or_after(trial, step)
         if point is None:
             return None
-        values = []
-        for other in self._rivals(history, trial):
-            p = first_at_or_after(other, step)
-            if p is not None:
-                values.append(p[1])
+        reached = self._reached(history, self._group(trial.id), step)
+        values = np.fromiter(reached.values(), dtype=float, count=len(reached))
         if len(values) < self.min_trials:
             return None
-        values.sort(key=lambda v: loss(objective, v))
+        losses = values if objective.mode == "min" else -values
+        losses = np.where(np.isnan(losses), np.inf, losses)
         keep = max(1, len(values) // self.eta)
-        threshold, value = values[keep - 1], point[1]
-        if loss(objective, value) <= loss(objective, threshold):
+        kth = int(np.argpartition(losses, keep - 1)[keep - 1])
+        threshold, value = float(values[kth]), point[1]
+        mine = loss(objective, value)
+        if mine <= losses[kth]:
             return None
-        rank = 1 + sum(loss(objective, v) < loss(objective, value) for v in values)
         label, extra = self._label(trial)
         return Stop(
             trial_id=trial.id,
@@ -148,13 +152,29 @@ class ASHA(StoppingRule):
                 "reported_step": point[0],
                 "value": value,
                 "threshold": threshold,
-                "rank": rank,
+                "rank": 1 + int(np.sum(losses < mine)),
                 "population": len(values),
                 "keep": keep,
                 "reduction_factor": self.eta,
                 **extra,
             },
         )
+
+    def _reached(self, history: History, group: int, step: int) -> dict[int, float]:
+        """Trial id -> its value on reaching `step`, for the group's trials that did.
+
+        A cache, not state: once a trial has reported past a step, its value there
+        never changes, so each snapshot only adds the trials not yet known.
+        """
+        key = (group, step)
+        known = self._values.setdefault(key, {})
+        if self._swept.get(key) is not history:
+            for t in history.trials:
+                if t.id not in known and t.curve and t.curve[-1][0] >= step:
+                    if self._group(t.id) == group:
+                        known[t.id] = first_at_or_after(t, step)[1]  # type: ignore[index]
+            self._swept[key] = history
+        return known
 
 
 def hyperband_brackets(min_steps: int, max_steps: int, eta: int) -> list[tuple[int, int]]:
@@ -214,9 +234,8 @@ class Hyperband(ASHA):
     def _min_steps_for(self, trial: TrialView) -> int:
         return self.brackets[self.bracket_of(trial.id)][0]
 
-    def _rivals(self, history: History, trial: TrialView) -> list[TrialView]:
-        b = self.bracket_of(trial.id)
-        return [t for t in history.trials if self.bracket_of(t.id) == b]
+    def _group(self, trial_id: int) -> int:
+        return self.bracket_of(trial_id)
 
     def _label(self, trial: TrialView) -> tuple[str, dict[str, Any]]:
         b = self.bracket_of(trial.id)

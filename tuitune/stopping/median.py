@@ -8,12 +8,10 @@ running averages up to that step (Vizier) or of their best values up to it
 
 from __future__ import annotations
 
-import math
-
 import numpy as np
 
 from tuitune.decisions import Exploit, Stop
-from tuitune.history import History, Objective, TrialView
+from tuitune.history import History, TrialView
 from tuitune.stopping.base import (
     StoppingRule,
     candidates,
@@ -55,6 +53,8 @@ class MedianRule(StoppingRule):
         # The step each trial was last judged at: a rule judges a step once, and
         # this spares rescanning every curve when no new point arrived.
         self._judged_at: dict[int, int] = {}
+        self._stats: dict[int, dict[int, float]] = {}  # cache, see _stats_at
+        self._swept: dict[int, History] = {}
 
     def decide(self, history: History) -> list[Stop | Exploit]:
         out: list[Stop | Exploit] = []
@@ -68,25 +68,35 @@ class MedianRule(StoppingRule):
                 out.append(stop)
         return out
 
-    def _statistic(self, objective: Objective, values: list[float]) -> float:
-        """A rival's summary up to the step, as a loss (NaN ranks last)."""
-        losses = [loss(objective, v) for v in values]
-        if self.statistic == "best":
-            return min(losses)
-        return math.inf if not all(map(math.isfinite, losses)) else float(np.mean(losses))
+    def _stats_at(self, history: History, step: int) -> dict[int, float]:
+        """Trial id -> its statistic up to `step` (as a loss), for trials that reached it.
+
+        A cache, not state: once a trial has reported at or past a step, its points
+        up to that step never change, so each snapshot only adds unknown trials.
+        """
+        known = self._stats.setdefault(step, {})
+        if self._swept.get(step) is history:
+            return known
+        objective = history.objective
+        for t in history.trials:
+            if t.id in known or not t.curve or t.curve[-1][0] < step:
+                continue
+            losses = [loss(objective, v) for v in values_up_to(t, step)]
+            if not losses:
+                continue  # its first point came after the step
+            if self.statistic == "best":
+                known[t.id] = min(losses)
+            else:  # one NaN (an inf loss) makes the running average inf
+                known[t.id] = float(np.mean(losses)) if all(map(np.isfinite, losses)) else np.inf
+        self._swept[step] = history
+        return known
 
     def _judge(self, history: History, trial: TrialView, step: int) -> Stop | None:
         objective = history.objective
         best = objective.best(values_up_to(trial, step))
         if best is None:
             return None  # only NaN/inf so far: the divergence rule's call
-        rivals = []
-        for other in history.trials:
-            if other.id == trial.id or other.last_step is None or other.last_step < step:
-                continue
-            values = values_up_to(other, step)
-            if values:
-                rivals.append(self._statistic(objective, values))
+        rivals = [v for i, v in self._stats_at(history, step).items() if i != trial.id]
         if len(rivals) < self.min_trials:
             return None
         median_loss = float(np.median(rivals))
