@@ -1,0 +1,65 @@
+"""Short text forms of values for narrow cells. No Textual."""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+from tuitune.ui.series import nice_number
+
+
+def value(v: Any) -> str:
+    """A parameter or metric value in at most ~8 characters where possible."""
+    if v is None:
+        return "-"
+    if isinstance(v, bool):
+        return "true" if v else "false"
+    if isinstance(v, float):
+        return nice_number(v)
+    return str(v)
+
+
+def duration(seconds: float | None) -> str:
+    """'42s', '3m07s', '2h05m', '3d04h': seconds only while under an hour."""
+    if seconds is None or not math.isfinite(seconds):
+        return "-"
+    s = int(seconds)
+    if s < 60:
+        return f"{s}s"
+    if s < 3600:
+        return f"{s // 60}m{s % 60:02d}s"
+    if s < 86400:
+        return f"{s // 3600}h{s % 3600 // 60:02d}m"
+    return f"{s // 86400}d{s % 86400 // 3600:02d}h"
+
+
+def mb(value_mb: float | None) -> str:
+    """Memory: '512M', '1.2G', '80G'."""
+    if value_mb is None:
+        return "-"
+    if value_mb < 1000:
+        return f"{value_mb:.0f}M"
+    g = value_mb / 1024
+    return f"{g:.1f}G" if g < 100 else f"{g:.0f}G"
+
+
+def pct(p: float | None) -> str:
+    return "n/a" if p is None or (isinstance(p, float) and math.isnan(p)) else f"{p:.0f}%"
+
+
+def fit(text: str, width: int, align: str = "l") -> str:
+    """Crop with an ellipsis, or pad, to exactly `width` characters."""
+    if width <= 0:
+        return ""
+    if len(text) > width:
+        return text[: width - 1] + "…" if width > 1 else text[:1]
+    return text.rjust(width) if align == "r" else text.ljust(width)
+
+
+def ascii_safe(text: str) -> str:
+    """Replace characters that are not one cell wide (tabs, wide CJK, controls)."""
+    from rich.cells import cell_len
+
+    if text.isascii() and text.isprintable():
+        return text
+    return "".join(c if c.isprintable() and cell_len(c) == 1 else "?" for c in text)

@@ -1,0 +1,447 @@
+"""What the TUI knows about a run, read from the store incrementally. No Textual.
+
+`RunModel.poll()` runs in one worker thread, which owns the model and its store
+connection; it returns a `RunDelta` of frozen records that the UI thread applies.
+The first poll reads per-trial aggregates of the objective in one SQL pass (no
+curve is read whole), later polls read only what changed: trials updated since
+the last poll, metric points and events after the last seen id.
+
+Full objective curves are kept only for the trials that need them: active ones
+(their sparklines move), visible ones (their sparklines are drawn) and charted
+ones (`set_wanted`). That keeps opening a run of 1,000 trials x 1,000 points
+bounded by one aggregate query, not by a million Python objects.
+"""
+
+from __future__ import annotations
+
+import bisect
+import math
+import threading
+import time
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from tuitune.engine.runs import supervisor_info
+from tuitune.history import ACTIVE_STATES, Objective
+from tuitune.spec import Spec
+from tuitune.store import EventRecord, RunStore, TrialRecord
+from tuitune.ui import queries
+from tuitune.ui.series import buckets
+
+#: Cells of a trial's sparkline in the table.
+SPARK_CELLS = 12
+#: Trials updated this long before the last seen update are read again: two
+#: processes write the trials table, so commit order and clock order may differ.
+TRIAL_OVERLAP_S = 5.0
+#: Most metric points read in one poll; the rest wait for the next one.
+MAX_POINTS_PER_POLL = 100_000
+#: Events whose arrival means tweaks (param_changes) must be read again.
+_TWEAK_EVENTS = frozenset({"tweak_requested", "tweak_applied", "created"})
+
+
+@dataclass(frozen=True)
+class Change:
+    """A tweak of one parameter; `step` is None until the trial applied it."""
+
+    name: str
+    value: Any
+    step: int | None
+    actor: str
+
+
+@dataclass(frozen=True)
+class TrialRow:
+    """One trial as the UI shows it. Frozen: the UI thread may keep it."""
+
+    id: int
+    state: str
+    origin: str
+    parent_id: int | None
+    clone_step: int | None
+    from_checkpoint: bool
+    initial: Mapping[str, Any]
+    params: Mapping[str, Any]
+    changes: tuple[Change, ...]
+    step: int | None
+    latest: float | None
+    best: float | None
+    n_points: int
+    spark: tuple[float, ...] | None
+    created_at: float
+    started_at: float | None
+    ended_at: float | None
+    pid: int | None
+    pid_start: float | None
+    gpus: str | None
+    peak_gpu_mem_mb: float | None
+    note: str
+    starred: bool
+    protected: bool
+    checkpoint_step: int | None
+    exit_code: int | None
+    error: str | None
+
+    @property
+    def tweaked(self) -> bool:
+        return any(c.step is not None for c in self.changes)
+
+    @property
+    def origin_label(self) -> str:
+        """'random', 'clone #3', 'pbt #2', with '+tw' when tweaked by hand."""
+        base = self.origin
+        if self.parent_id is not None:
+            base = f"{self.origin} #{self.parent_id}"
+        return base + ("+tw" if self.tweaked else "")
+
+    def elapsed(self, now: float) -> float | None:
+        if self.started_at is None:
+            return None
+        return max(0.0, (self.ended_at or now) - self.started_at)
+
+
+@dataclass(frozen=True)
+class Curve:
+    """One metric of one trial: steps ascending. Arrays are read-only."""
+
+    trial_id: int
+    metric: str
+    steps: np.ndarray
+    values: np.ndarray
+
+    def __len__(self) -> int:
+        return len(self.steps)
+
+
+@dataclass(frozen=True)
+class RunHeader:
+    """The run as a whole: what the header shows."""
+
+    name: str
+    strategy: str
+    objective: Objective
+    max_trials: int | None
+    max_concurrent: int
+    max_steps: int | None
+    experiment_timeout: float | None
+    budget_used: int
+    counts: Mapping[str, int]
+    started_at: float | None
+    ended_at: float | None
+    best: float | None
+    best_trial: int | None
+    supervisor_alive: bool
+    run_state: str
+    finished_reason: str | None
+
+
+@dataclass(frozen=True)
+class RunDelta:
+    """What one poll found. `full` means `rows` holds every trial."""
+
+    header: RunHeader
+    rows: Mapping[int, TrialRow]
+    events: tuple[EventRecord, ...] = ()
+    curves: Mapping[tuple[int, str], Curve] = field(default_factory=dict)
+    metric_names: tuple[str, ...] | None = None
+    full: bool = False
+
+
+@dataclass
+class _Agg:
+    """Running aggregates of a trial's objective."""
+
+    n: int = 0
+    step: int | None = None
+    latest: float | None = None
+    best: float | None = None
+
+
+class _Series:
+    """A growing (step, value) series kept in step order."""
+
+    __slots__ = ("steps", "values")
+
+    def __init__(self, steps: Iterable[int] = (), values: Iterable[float] = ()) -> None:
+        self.steps = list(steps)
+        self.values = list(values)
+
+    def add(self, step: int, value: float) -> None:
+        if not self.steps or step >= self.steps[-1]:
+            self.steps.append(step)
+            self.values.append(value)
+            return
+        i = bisect.bisect_right(self.steps, step)  # rare: a step reported out of order
+        self.steps.insert(i, step)
+        self.values.insert(i, value)
+
+    def freeze(self, trial_id: int, metric: str) -> Curve:
+        steps = np.array(self.steps, dtype=np.int64)
+        values = np.array(self.values, dtype=float)
+        steps.flags.writeable = False
+        values.flags.writeable = False
+        return Curve(trial_id, metric, steps, values)
+
+
+class RunModel:
+    """Reads one run's store for the UI. Use from one thread only (except the setters).
+
+    Args:
+        run_dir: The run folder.
+        spec: The run's spec (read once by the caller).
+        clock: Wall clock (injected for tests).
+        store_factory: Opens the store; called in the polling thread.
+    """
+
+    def __init__(self, run_dir: Path, spec: Spec, clock: Callable[[], float] = time.time,
+                 store_factory: Callable[[Path], RunStore] | None = None) -> None:
+        self.run_dir = Path(run_dir)
+        self.spec = spec
+        self.objective = spec.objective
+        self.clock = clock
+        self._factory = store_factory or (lambda p: RunStore(p))
+        self._store: RunStore | None = None
+        self._records: dict[int, TrialRecord] = {}
+        self._aggs: dict[int, _Agg] = {}
+        self._changes: dict[int, tuple[Change, ...]] = {}
+        self._curves: dict[int, _Series] = {}  # objective, for tracked trials
+        self._sparks: dict[int, tuple[float, ...]] = {}
+        self._extra: dict[tuple[int, str], _Series] = {}  # wanted non-objective curves
+        self._names: set[str] = set()
+        self._last_metric = 0
+        self._last_event = 0
+        self._trials_seen = 0.0
+        self._lock = threading.Lock()
+        self._wanted: frozenset[tuple[int, str]] = frozenset()
+        self._visible: frozenset[int] = frozenset()
+        self._loaded = False
+        self._sent: set[tuple[int, str]] = set()
+
+    # -- thread-safe inputs from the UI -----------------------------------------------------
+    def set_wanted(self, keys: Iterable[tuple[int, str]]) -> None:
+        """Curves (trial id, metric) the UI charts; delivered whole, then as they grow."""
+        with self._lock:
+            self._wanted = frozenset(keys)
+
+    def set_visible(self, trial_ids: Iterable[int]) -> None:
+        """Trials whose rows are on screen (their sparklines are needed)."""
+        with self._lock:
+            self._visible = frozenset(trial_ids)
+
+    # -- polling ----------------------------------------------------------------------------
+    @property
+    def store(self) -> RunStore:
+        if self._store is None:
+            self._store = self._factory(self.run_dir)
+        return self._store
+
+    def close(self) -> None:
+        if self._store is not None:
+            self._store.close()
+            self._store = None
+
+    def poll(self) -> RunDelta:
+        """Read what changed since the last poll (everything, the first time)."""
+        if not self._loaded:
+            return self._load()
+        return self._update()
+
+    def _load(self) -> RunDelta:
+        store = self.store
+        self._last_metric = store.last_metric_id()
+        self._last_event = queries.last_event_id(store)
+        trials = store.trials()
+        self._trials_seen = max((t.updated_at or 0.0 for t in trials), default=0.0)
+        self._records = {t.id: t for t in trials}
+        self._read_changes()
+        for tid, n, step, latest, best in queries.objective_aggregates(
+                store, self.objective, self._last_metric):
+            self._aggs[tid] = _Agg(n, step, latest, best)
+        self._names = queries.metric_names(store, self._records) | {self.objective.metric}
+        events = tuple(store.events(0))
+        with self._lock:
+            wanted, visible = self._wanted, self._visible
+        self._track(visible, wanted)
+        curves = self._load_wanted(wanted)
+        self._loaded = True
+        rows = {tid: self._row(tid) for tid in self._records}
+        return RunDelta(self._header(), rows, events, curves, tuple(sorted(self._names)),
+                        full=True)
+
+    def _update(self) -> RunDelta:
+        store = self.store
+        changed: set[int] = set()
+        for t in store.trials_changed_since(self._trials_seen - TRIAL_OVERLAP_S):
+            self._trials_seen = max(self._trials_seen, t.updated_at or 0.0)
+            if self._records.get(t.id) != t:
+                self._records[t.id] = t
+                changed.add(t.id)
+        events = tuple(store.events(self._last_event))
+        if events:
+            self._last_event = events[-1].id
+            if any(e.kind in _TWEAK_EVENTS for e in events):
+                changed |= self._read_changes()
+        with self._lock:
+            wanted, visible = self._wanted, self._visible
+        grown, new_names = self._read_points(wanted)
+        changed |= {tid for tid, _ in grown}
+        changed |= self._track(visible, wanted)
+        curves = self._load_wanted(wanted, grown)
+        rows = {tid: self._row(tid) for tid in changed if tid in self._records}
+        names = tuple(sorted(self._names)) if new_names else None
+        return RunDelta(self._header(), rows, events, curves, names)
+
+    # -- pieces -------------------------------------------------------------------------------
+    def _read_changes(self) -> set[int]:
+        by_trial: dict[int, list[Change]] = {}
+        for c in self.store.param_changes():
+            by_trial.setdefault(c.trial_id, []).append(
+                Change(c.name, c.value, c.applied_step, c.actor))
+        fresh = {tid: tuple(cs) for tid, cs in by_trial.items()}
+        changed = {tid for tid in set(fresh) | set(self._changes)
+                   if fresh.get(tid) != self._changes.get(tid)}
+        self._changes = fresh
+        return changed
+
+    def _read_points(self, wanted: frozenset[tuple[int, str]]
+                     ) -> tuple[set[tuple[int, str]], bool]:
+        """New metric points: update aggregates and tracked curves. Returns the
+        (trial, metric) pairs that grew and whether a new metric name appeared."""
+        points = self.store.metrics(after_id=self._last_metric, limit=MAX_POINTS_PER_POLL)
+        grown: set[tuple[int, str]] = set()
+        new_name = False
+        metric = self.objective.metric
+        for p in points:
+            self._last_metric = p.id
+            if p.name not in self._names:
+                self._names.add(p.name)
+                new_name = True
+            key = (p.trial_id, p.name)
+            if p.name == metric:
+                self._add_objective(p.trial_id, p.step, p.value)
+                grown.add(key)
+            else:
+                agg = self._aggs.setdefault(p.trial_id, _Agg())
+                if agg.step is None or p.step > agg.step:
+                    agg.step = p.step
+                    grown.add(key)
+            series = self._extra.get(key)
+            if series is not None:
+                series.add(p.step, p.value)
+                grown.add(key)
+        return grown, new_name
+
+    def _add_objective(self, tid: int, step: int, value: float) -> None:
+        agg = self._aggs.setdefault(tid, _Agg())
+        agg.n += 1
+        if agg.step is None or step >= agg.step:
+            agg.step, agg.latest = step, value
+        if math.isfinite(value) and (agg.best is None or self.objective.better(value, agg.best)):
+            agg.best = value
+        series = self._curves.get(tid)
+        if series is not None:
+            series.add(step, value)
+            self._sparks[tid] = _spark(series.values)
+        else:
+            self._sparks.pop(tid, None)  # stale: read again when it is on screen
+
+    def _track(self, visible: frozenset[int], wanted: frozenset[tuple[int, str]]) -> set[int]:
+        """Load objective curves of trials that need one; drop the others. Returns
+        trials whose sparkline became known."""
+        need = {tid for tid, t in self._records.items() if t.state in ACTIVE_STATES}
+        need |= {tid for tid in visible if tid in self._records}
+        need |= {tid for tid, name in wanted if name == self.objective.metric}
+        for tid in [t for t in self._curves if t not in need]:
+            del self._curves[tid]
+        fresh: set[int] = set()
+        for tid in need - set(self._curves):
+            self._curves[tid] = _Series(*queries.curve(self.store, tid, self.objective.metric))
+            spark = _spark(self._curves[tid].values)
+            if self._sparks.get(tid) != spark:
+                self._sparks[tid] = spark
+                fresh.add(tid)
+        return fresh
+
+    def _load_wanted(self, wanted: frozenset[tuple[int, str]],
+                     grown: set[tuple[int, str]] | None = None) -> dict[tuple[int, str], Curve]:
+        """Wanted curves: whole when new, again whenever they grew."""
+        metric = self.objective.metric
+        for key in [k for k in self._extra if k not in wanted]:
+            del self._extra[key]
+        out: dict[tuple[int, str], Curve] = {}
+        for key in wanted:
+            tid, name = key
+            if tid not in self._records:
+                continue
+            if name == metric:
+                series = self._curves.get(tid)
+                fresh = False
+            else:
+                series = self._extra.get(key)
+                fresh = series is None
+                if series is None:
+                    series = self._extra[key] = _Series(*queries.curve(self.store, tid, name))
+            if series is None:
+                continue
+            if grown is None or fresh or key in grown or key not in self._sent:
+                out[key] = series.freeze(tid, name)
+        self._sent = set(wanted)
+        return out
+
+    def _row(self, tid: int) -> TrialRow:
+        t = self._records[tid]
+        agg = self._aggs.get(tid) or _Agg()
+        changes = self._changes.get(tid, ())
+        params = dict(t.params)
+        for c in changes:
+            if c.step is not None:
+                params[c.name] = c.value
+        return TrialRow(
+            id=t.id, state=t.state, origin=t.origin, parent_id=t.parent_id,
+            clone_step=t.clone_step, from_checkpoint=t.from_checkpoint, initial=t.params,
+            params=params, changes=changes, step=agg.step, latest=agg.latest, best=agg.best,
+            n_points=agg.n, spark=self._sparks.get(tid), created_at=t.created_at,
+            started_at=t.started_at, ended_at=t.ended_at, pid=t.pid, pid_start=t.pid_start,
+            gpus=t.gpus, peak_gpu_mem_mb=t.peak_gpu_mem_mb, note=t.note, starred=t.starred,
+            protected=t.protected, checkpoint_step=t.checkpoint_step, exit_code=t.exit_code,
+            error=t.error,
+        )
+
+    def _header(self) -> RunHeader:
+        store = self.store
+        meta = store.meta()
+        counts: dict[str, int] = {}
+        used = 0
+        for t in self._records.values():
+            counts[t.state] = counts.get(t.state, 0) + 1
+            used += t.origin != "pbt"  # the engine's budget does not count PBT replacements
+        best, best_trial = None, None
+        for tid, agg in self._aggs.items():
+            if agg.best is not None and (best is None or self.objective.better(agg.best, best)):
+                best, best_trial = agg.best, tid
+        budget = self.spec.budget
+        return RunHeader(
+            name=str(meta.get("name", self.spec.name)),
+            strategy=str(meta.get("strategy", self.spec.search.strategy)),
+            objective=self.objective,
+            max_trials=meta.get("max_trials", budget.max_trials),
+            max_concurrent=int(meta.get("max_concurrent", budget.max_concurrent) or 1),
+            max_steps=budget.max_steps,
+            experiment_timeout=budget.experiment_timeout,
+            budget_used=used,
+            counts=counts,
+            started_at=meta.get("started_at"),
+            ended_at=None if meta.get("state") not in ("finished",) else meta.get("heartbeat"),
+            best=best,
+            best_trial=best_trial,
+            supervisor_alive=supervisor_info(store).alive,
+            run_state=str(meta.get("state", "?")),
+            finished_reason=meta.get("finished_reason"),
+        )
+
+
+def _spark(values: list[float]) -> tuple[float, ...]:
+    return tuple(buckets(values, SPARK_CELLS))

@@ -1,0 +1,112 @@
+"""GPU processes as the GPU screen lists them, and ending an orphan. No Textual.
+
+An orphan is a GPU process that belongs to no live trial of the run (a leaked
+dataloader, a notebook someone forgot). The user may end one from the TUI, but
+only a process of their own, identified by (pid, create time) so that a pid the
+kernel reused in the meantime is never signalled.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+from dataclasses import dataclass
+
+import psutil
+
+from tuitune.system import SystemSnapshot
+
+_UNREADABLE = (psutil.NoSuchProcess, psutil.ZombieProcess, psutil.AccessDenied)
+_START_TOLERANCE_S = 0.01
+
+
+@dataclass(frozen=True)
+class GpuProc:
+    """One compute process on one GPU, with what psutil knows of it."""
+
+    gpu: int
+    pid: int
+    mem_mb: float | None
+    sm_util: float | None
+    trial_id: int | None
+    user: str
+    name: str
+    cmdline: str
+    create_time: float | None
+    own: bool
+    cpu_pct: float | None
+    rss_mb: float | None
+    ancestors: tuple[tuple[int, str], ...]  # parent first, up to (not including) pid 1
+    children: tuple[tuple[int, str], ...]
+
+    @property
+    def orphan(self) -> bool:
+        return self.trial_id is None
+
+
+class ProcessInspector:
+    """Describes the GPU processes of a snapshot; keeps psutil objects between
+    calls so CPU percentages have a baseline."""
+
+    def __init__(self) -> None:
+        self._procs: dict[int, psutil.Process] = {}
+        self._uid = os.getuid() if hasattr(os, "getuid") else None
+
+    def describe(self, snapshot: SystemSnapshot) -> tuple[GpuProc, ...]:
+        seen: set[int] = set()
+        out = []
+        for gpu in snapshot.gpus:
+            for proc in gpu.processes:
+                seen.add(proc.pid)
+                out.append(self._one(gpu.index, proc.pid, proc.used_memory_mb, proc.sm_util,
+                                     snapshot.gpu_owners.get(proc.pid)))
+        for pid in [p for p in self._procs if p not in seen]:
+            del self._procs[pid]
+        return tuple(out)
+
+    def _one(self, gpu: int, pid: int, mem: float | None, sm: float | None,
+             trial_id: int | None) -> GpuProc:
+        proc = self._procs.get(pid)
+        try:
+            if proc is None:
+                proc = self._procs[pid] = psutil.Process(pid)
+            with proc.oneshot():
+                user = proc.username()
+                name = proc.name()
+                create = proc.create_time()
+                uids = proc.uids()
+                cpu = proc.cpu_percent(None)
+                rss = proc.memory_info().rss / 1048576.0
+            cmdline = " ".join(proc.cmdline())
+            ancestors = tuple((p.pid, p.name()) for p in proc.parents() if p.pid != 1)
+            children = tuple((c.pid, c.name()) for c in proc.children(recursive=True)[:20])
+            own = self._uid is not None and uids.real == self._uid
+            return GpuProc(gpu, pid, mem, sm, trial_id, user, name, cmdline, create, own, cpu,
+                           rss, ancestors, children)
+        except _UNREADABLE:
+            self._procs.pop(pid, None)
+            # Not visible here (another user, or a container without --pid=host).
+            return GpuProc(gpu, pid, mem, sm, trial_id, "?", "?", "", None, False, None, None,
+                           (), ())
+
+
+def end_process(pid: int, create_time: float | None) -> str:
+    """Send SIGTERM to one of the user's own processes; returns what happened.
+
+    Refuses (with the reason) when the process is gone, is not the one that was
+    listed (its pid was reused), or belongs to another user.
+    """
+    if create_time is None:
+        return f"cannot end pid {pid}: it is not visible from here"
+    try:
+        proc = psutil.Process(pid)
+        if abs(proc.create_time() - create_time) > _START_TOLERANCE_S:
+            return f"pid {pid} is now another process; nothing was signalled"
+        if hasattr(os, "getuid") and proc.uids().real != os.getuid():
+            return f"pid {pid} belongs to {proc.username()}; only your own processes can be ended"
+        os.kill(pid, signal.SIGTERM)
+    except psutil.NoSuchProcess:
+        return f"pid {pid} has already exited"
+    except (psutil.AccessDenied, PermissionError):
+        return f"not allowed to signal pid {pid}"
+    return f"sent SIGTERM to pid {pid}"

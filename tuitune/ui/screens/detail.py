@@ -1,0 +1,318 @@
+"""One trial in full: parameters and their changes, train vs validation curves
+side by side (with an overfitting badge), the log tail (following), its events
+and its lineage. The hand actions work here too, on this trial.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from rich.table import Table
+from rich.text import Text
+from textual import work
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Horizontal, VerticalScroll
+from textual.message import Message
+from textual.screen import Screen
+from textual.widgets import Footer, Log, Static, TabbedContent, TabPane
+from textual.worker import get_current_worker
+
+from tuitune.engine.logs import log_tail
+from tuitune.engine.runs import trial_dir
+from tuitune.ui import fmt, palette
+from tuitune.ui.model import TrialRow
+from tuitune.ui.screens.charting import markers_for
+from tuitune.ui.screens.dialogs import PickDialog
+from tuitune.ui.screens.hand_actions import HAND_BINDINGS, HandActions
+from tuitune.ui.series import better_mode, overfitting
+from tuitune.ui.widgets.chart import Chart, ChartData, Series
+
+if TYPE_CHECKING:
+    from tuitune.ui.app import TuituneApp
+
+LOG_LINES = 200
+LOG_POLL_S = 1.0
+
+
+def metric_pairs(names: list[str], objective: str) -> list[tuple[str, str | None]]:
+    """(train, validation) metric pairs, the one holding the objective first."""
+    pairs: list[tuple[str, str | None]] = []
+    names_set = set(names)
+    for n in names:
+        for prefix in ("val_", "validation_", "valid_", "test_"):
+            if n.startswith(prefix):
+                base = n[len(prefix):]
+                train = next((c for c in (base, f"train_{base}") if c in names_set), None)
+                if train:
+                    pairs.append((train, n))
+    if not pairs:
+        pairs = [(objective, None)]
+    pairs.sort(key=lambda p: objective not in p)
+    return pairs
+
+
+class LogRead(Message):
+    """New lines of the trial's log (reset: replace what is shown)."""
+
+    def __init__(self, lines: list[str], reset: bool) -> None:
+        super().__init__()
+        self.lines = lines
+        self.reset = reset
+
+
+class DetailScreen(HandActions, Screen):
+    """Everything about one trial."""
+
+    app: TuituneApp
+
+    BINDINGS = [
+        *HAND_BINDINGS,
+        Binding("1", "tab('curves')", "Curves", show=False),
+        Binding("2", "tab('params')", "Params", show=False),
+        Binding("3", "tab('log')", "Log", show=False),
+        Binding("4", "tab('history')", "History", show=False),
+        Binding("m", "pick_pair", "Metric pair", show=False),
+        Binding("l", "toggle_log", "Chart log scale", show=False),
+        Binding("w", "toggle_smooth", "Chart smoothing", show=False),
+        Binding("b,q,escape", "back", "Back"),
+        Binding("question_mark,f1", "app.help", "Help"),
+    ]
+
+    def __init__(self, trial_id: int) -> None:
+        super().__init__()
+        self.trial_id = trial_id
+        self.pair: tuple[str, str | None] | None = None
+        self.log_y = False
+        self.smooth = False
+        self._log_stop = threading.Event()
+
+    def compose(self) -> ComposeResult:
+        yield Static(id="detail-title")
+        with TabbedContent(initial="curves"):
+            with TabPane("1 Curves", id="curves"):
+                yield Static(id="badge")
+                with Horizontal(id="pair"):
+                    yield Chart(id="train-chart")
+                    yield Chart(id="val-chart")
+            with TabPane("2 Params", id="params"):
+                with VerticalScroll():
+                    yield Static(id="params-table")
+            with TabPane("3 Log", id="log"):
+                yield Log(id="log-view", max_lines=5000, auto_scroll=True)
+            with TabPane("4 History", id="history"):
+                with VerticalScroll():
+                    yield Static(id="lineage")
+                    yield Static(id="events")
+        yield Footer(compact=True)
+
+    _ready = False
+
+    def on_mount(self) -> None:
+        self._ready = True
+        self.refresh_from_view(set(), full=True)
+        self.follow_log()
+
+    def on_unmount(self) -> None:
+        self._log_stop.set()
+        self.app.want_curves(self, set())
+
+    def selected_row(self) -> TrialRow | None:
+        return self.app.view.rows.get(self.trial_id)
+
+    # -- data --------------------------------------------------------------------------------
+    def refresh_from_view(self, changed: set[int], full: bool = False) -> None:
+        if not self._ready:
+            return
+        row = self.selected_row()
+        if row is None:
+            return
+        if self.pair is None or self.pair[0] not in self.app.view.metric_names:
+            pairs = metric_pairs(list(self.app.view.metric_names),
+                                 self.app.spec.objective.metric)
+            if self.pair is None or self.pair not in pairs:
+                self.pair = pairs[0]
+        self.app.want_curves(self, {(self.trial_id, m) for m in self.pair if m})
+        self._update_curves(row)
+        if full or self.trial_id in changed or any(
+                r.parent_id == self.trial_id for r in (self.app.view.rows.get(c) for c in changed)
+                if r is not None):
+            self._update_text(row)
+
+    def tick(self) -> None:
+        if not self._ready:
+            return
+        row = self.selected_row()
+        if row is not None:
+            self._update_title(row)
+
+    def _update_title(self, row: TrialRow) -> None:
+        t = Text()
+        t.append(f" Trial {row.id} ", palette.BOLD)
+        t.append(row.state, palette.state_style(row.state))
+        t.append(f"  {row.origin_label}", palette.DIM)
+        steps = f"{fmt.value(row.step)}" + (
+            f"/{self.app.spec.budget.max_steps}" if self.app.spec.budget.max_steps else "")
+        t.append(f"  step {steps}  latest {fmt.value(row.latest)}  best {fmt.value(row.best)}"
+                 f"  elapsed {fmt.duration(row.elapsed(self.app.clock()))}")
+        if row.note:
+            t.append(f"  note: {row.note}", palette.WARN)
+        self.query_one("#detail-title", Static).update(t)
+
+    def _update_curves(self, row: TrialRow) -> None:
+        assert self.pair is not None
+        train, val = self.pair
+        view = self.app.view
+        markers = tuple(markers_for(view, row, palette.SERIES[1]))
+        x_max = self.app.spec.budget.max_steps
+        for chart_id, metric in (("#train-chart", train), ("#val-chart", val)):
+            chart = self.query_one(chart_id, Chart)
+            if metric is None:
+                chart.show(ChartData("(no validation metric paired with "
+                                     f"{train}: name it val_{train})"))
+                continue
+            curve = view.curves.get((row.id, metric))
+            series = () if curve is None else (
+                Series(f"#{row.id}", palette.SERIES[0], curve.steps, curve.values),)
+            chart.show(ChartData(metric, series, markers, self.log_y, self.smooth, x_max,
+                                 f"no {metric} points yet" if curve is not None else "loading…"))
+        self._update_badge(row)
+
+    def _update_badge(self, row: TrialRow) -> None:
+        assert self.pair is not None
+        train, val = self.pair
+        badge = self.query_one("#badge", Static)
+        if val is None:
+            badge.update("")
+            return
+        tc = self.app.view.curves.get((row.id, train))
+        vc = self.app.view.curves.get((row.id, val))
+        mode = (self.app.spec.objective.mode if self.app.spec.objective.metric in (train, val)
+                else better_mode(val))
+        if tc is not None and vc is not None and overfitting((tc.steps, tc.values),
+                                                            (vc.steps, vc.values), mode):
+            badge.update(Text(f" OVERFITTING: {val} worsens while {train} improves "
+                              "(last 5 points) ", palette.BAD + palette.BOLD))
+            badge.add_class("shown")
+        else:
+            badge.update(Text(f" {train} vs {val}  (m: other pair, l: log, w: smooth)",
+                              palette.DIM))
+            badge.remove_class("shown")
+
+    def _update_text(self, row: TrialRow) -> None:
+        self._update_title(row)
+        self.query_one("#params-table", Static).update(self._params_table(row))
+        self.query_one("#lineage", Static).update(self._lineage(row))
+        events = Text()
+        for e in self.app.view.trial_events(row.id):
+            stamp = _clock_text(e.t)
+            events.append(f"{stamp}  ", palette.DIM)
+            events.append(f"{e.actor:<16.16} ", palette.ACCENT)
+            events.append(fmt.ascii_safe(e.message) + "\n")
+        self.query_one("#events", Static).update(events or Text("no events", palette.DIM))
+
+    def _params_table(self, row: TrialRow) -> Table:
+        table = Table(box=None, pad_edge=False, expand=False, header_style="bold")
+        for col in ("parameter", "type", "initial", "now", "changes (value @ step, by)"):
+            table.add_column(col)
+        for p in self.app.spec.space:
+            changes = [c for c in row.changes if c.name == p.name]
+            text = ", ".join(
+                f"{fmt.value(c.value)} @ {c.step if c.step is not None else 'pending'}"
+                f" ({c.actor})" for c in changes)
+            table.add_row(p.name, p.describe() + (" mutable" if p.mutable else ""),
+                          fmt.value(row.initial.get(p.name)), fmt.value(row.params.get(p.name)),
+                          text or "-")
+        return table
+
+    def _lineage(self, row: TrialRow) -> Text:
+        view = self.app.view
+        t = Text("Lineage\n", palette.BOLD)
+        for depth, r in enumerate(view.lineage(row.id)):
+            how = ""
+            if r.parent_id is not None:
+                how = (f" ← {r.origin} of #{r.parent_id}"
+                       + (f" from its checkpoint at step {r.clone_step}"
+                          if r.from_checkpoint and r.clone_step is not None else " from scratch"))
+            t.append("  " * depth + f"#{r.id} {r.state} ({r.origin}){how}\n")
+        kids = view.children(row.id)
+        if kids:
+            t.append("Children\n", palette.BOLD)
+            for k in kids:
+                where = (f"at step {k.clone_step}" if k.clone_step is not None else "from scratch")
+                t.append(f"  #{k.id} {k.state} ({k.origin} {where})\n")
+        t.append("\nEvents\n", palette.BOLD)
+        return t
+
+    # -- log tail --------------------------------------------------------------------------
+    @work(thread=True, exclusive=True, group="log-tail", exit_on_error=False)
+    def follow_log(self) -> None:
+        """Read the log's last lines, then new ones as they are written."""
+        path = trial_dir(self.app.run_dir, self.trial_id) / "log.txt"
+        worker = get_current_worker()
+        offset = -1
+        partial = b""
+        while not worker.is_cancelled and not self._log_stop.is_set():
+            offset, partial = self._read_log(path, offset, partial)
+            self._log_stop.wait(LOG_POLL_S)
+
+    def _read_log(self, path: Path, offset: int, partial: bytes) -> tuple[int, bytes]:
+        try:
+            size = os.path.getsize(path)
+        except OSError:
+            return offset, partial
+        if offset < 0 or size < offset:  # first read, or the file was truncated
+            text = log_tail(path, LOG_LINES)
+            self.post_message(LogRead(text.splitlines(), reset=True))
+            return size, b""
+        if size == offset:
+            return offset, partial
+        with open(path, "rb") as fh:
+            fh.seek(offset)
+            data = fh.read(1 << 20)
+        data = partial + data
+        *lines, rest = data.split(b"\n")
+        if lines:
+            self.post_message(LogRead([ln.decode("utf-8", "replace") for ln in lines], False))
+        return offset + len(data) - len(partial), rest
+
+    def on_log_read(self, message: LogRead) -> None:
+        log = self.query_one(Log)
+        if message.reset:
+            log.clear()
+        log.write_lines([fmt.ascii_safe(line.replace("\r", "")) for line in message.lines])
+
+    # -- actions ---------------------------------------------------------------------------
+    def action_tab(self, tab: str) -> None:
+        self.query_one(TabbedContent).active = tab
+
+    def action_back(self) -> None:
+        self.app.pop_screen()
+
+    def action_pick_pair(self) -> None:
+        pairs = metric_pairs(list(self.app.view.metric_names), self.app.spec.objective.metric)
+        labels = [f"{a} vs {b}" if b else a for a, b in pairs]
+
+        def picked(label: str | None) -> None:
+            if label:
+                self.pair = pairs[labels.index(label)]
+                self.refresh_from_view(set(), full=True)
+        current = labels[pairs.index(self.pair)] if self.pair in pairs else None
+        self.app.push_screen(PickDialog("Which curves?", labels, current), picked)
+
+    def action_toggle_log(self) -> None:
+        self.log_y = not self.log_y
+        self.refresh_from_view(set())
+
+    def action_toggle_smooth(self) -> None:
+        self.smooth = not self.smooth
+        self.refresh_from_view(set())
+
+
+def _clock_text(t: float) -> str:
+    import time
+
+    return time.strftime("%H:%M:%S", time.localtime(t))

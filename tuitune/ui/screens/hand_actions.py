@@ -1,0 +1,250 @@
+"""Hand actions, shared by the run screen and the trial detail screen.
+
+Each action only builds an engine command (the same ones the CLI sends), asks
+for confirmation where it destroys work, and hands it to the app, which sends
+it from a worker thread and shows the supervisor's answer. Nothing here signals
+a process or writes to the store.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import TYPE_CHECKING, Any
+
+from textual.binding import Binding
+
+from tuitune.history import LIVE_STATES, PAUSED, RUNNING
+from tuitune.space import Param, Space, SpaceError
+from tuitune.strategies import available_strategies
+from tuitune.ui import fmt
+from tuitune.ui.model import TrialRow
+from tuitune.ui.screens.dialogs import ConfirmDialog, NoteDialog
+from tuitune.ui.screens.handoff import HandoffForm
+from tuitune.ui.screens.param_form import FormResult, ParamForm
+
+if TYPE_CHECKING:
+    from tuitune.ui.app import TuituneApp
+
+#: Keys of the hand actions (the footer shows those with show=True).
+HAND_BINDINGS = [
+    Binding("n", "new_trial", "New"),
+    Binding("k", "kill", "Kill"),
+    Binding("p", "pause", "Pause"),
+    Binding("c", "clone", "Clone"),
+    Binding("t", "tweak", "Tweak"),
+    Binding("left_square_bracket", "scale_lr(0.1)", "LR ÷10", show=False),
+    Binding("right_square_bracket", "scale_lr(10)", "LR ×10", show=False),
+    Binding("a", "note", "Note", show=False),
+    Binding("s", "star", "Star/pin", show=False),
+    Binding("P", "protect", "Protect from stopping rules", show=False),
+    Binding("R", "requeue", "Requeue (restart a finished trial)", show=False),
+    Binding("h", "handoff", "Handoff"),
+    Binding("X", "stop_experiment", "Stop the experiment", show=False),
+]
+
+
+#: How long a value sent by the LR keys counts as the current one.
+_PENDING_S = 10.0
+
+
+def learning_rate(space: Space) -> Param | None:
+    """The parameter the LR keys scale: a mutable float named like a learning rate,
+    else the first mutable log-scale float."""
+    floats = [p for p in space if p.mutable and p.kind == "float"]
+    for p in floats:
+        if p.name.lower() in ("lr", "learning_rate", "learningrate", "eta", "step_size"):
+            return p
+    for p in floats:
+        if "lr" in p.name.lower() or "learning" in p.name.lower():
+            return p
+    return next((p for p in floats if getattr(p, "log", False)), None)
+
+
+class HandActions:
+    """Mixin for screens: needs `selected_row()`; uses the app's send/check."""
+
+    app: TuituneApp
+
+    def selected_row(self) -> TrialRow | None:  # pragma: no cover - provided by the screen
+        raise NotImplementedError
+
+    def _lr_pending(self) -> dict[tuple[int, str], tuple[Any, float]]:
+        """Tweaks sent by the LR keys, by (trial, parameter): (value, when)."""
+        return self.__dict__.setdefault("_sent_lr", {})
+
+    # -- helpers ---------------------------------------------------------------------------
+    def _need_row(self, verb: str) -> TrialRow | None:
+        row = self.selected_row()
+        if row is None:
+            self.app.notify(f"select a trial to {verb} first", severity="warning")
+        return row
+
+    def _checker(self, kind: str, build):
+        def check(result: FormResult) -> str | None:
+            return self.app.check_command(kind, build(result))
+        return check
+
+    def _form_params(self, mutable_only: bool = False) -> list[Param]:
+        return [p for p in self.app.spec.space
+                if p.kind != "fixed" and (p.mutable or not mutable_only)]
+
+    # -- actions -------------------------------------------------------------------------
+    def action_new_trial(self) -> None:
+        row = self.selected_row()
+        values = dict(row.params) if row else self.app.spec.space.defaults()
+
+        def build(r: FormResult) -> dict[str, Any]:
+            return {"params": r.values}
+
+        source = f"prefilled from trial {row.id}" if row else "prefilled with the defaults"
+        form = ParamForm("New trial", self._form_params(), values,
+                         self._checker("new", build), note=source, submit="Start")
+        self.app.push_screen(form, lambda r: r and self.app.send_command("new", build(r)))
+
+    def action_clone(self) -> None:
+        row = self._need_row("clone")
+        if row is None:
+            return
+
+        def build(r: FormResult) -> dict[str, Any]:
+            return {"trial_id": row.id, "set": r.changed, "from_checkpoint": r.from_checkpoint}
+
+        form = ParamForm(f"Clone trial {row.id}", self._form_params(), row.params,
+                         self._checker("clone", build), checkpoint_step=row.checkpoint_step,
+                         offer_checkpoint=True, submit="Clone",
+                         note="edit parameters or keep them; tab reaches the checkpoint box")
+        self.app.push_screen(form, lambda r: r and self.app.send_command("clone", build(r)))
+
+    def action_tweak(self) -> None:
+        row = self._need_row("tweak")
+        if row is None:
+            return
+        params = self._form_params(mutable_only=True)
+        if not params:
+            self.app.notify("no parameter is mutable: mark one `mutable = true` in the spec, "
+                            "or clone the trial with changes (c)", severity="warning")
+            return
+        if row.state not in LIVE_STATES:
+            self.app.notify(f"trial {row.id} is {row.state}: only a running trial can be "
+                            "tweaked; clone it instead (c)", severity="warning")
+            return
+
+        def build(r: FormResult) -> dict[str, Any]:
+            return {"trial_id": row.id, "set": r.changed}
+
+        def check(r: FormResult) -> str | None:
+            if not r.changed:
+                return "nothing changed"
+            return self.app.check_command("tweak", build(r))
+
+        form = ParamForm(f"Tweak trial {row.id} (applies at its next step)", params,
+                         row.params, check, submit="Tweak")
+        self.app.push_screen(form, lambda r: r and self.app.send_command("tweak", build(r)))
+
+    def action_scale_lr(self, factor: float) -> None:
+        row = self._need_row("tweak")
+        if row is None:
+            return
+        param = learning_rate(self.app.spec.space)
+        if param is None:
+            self.app.notify("no mutable learning-rate parameter in this spec",
+                            severity="warning")
+            return
+        current = self._requested(row, param.name)
+        if not isinstance(current, (int, float)):
+            self.app.notify(f"trial {row.id} has no {param.name}", severity="warning")
+            return
+        target = float(current) * factor
+        try:
+            value = param.validate(target)
+        except SpaceError as exc:
+            self.app.notify(f"{exc}", severity="error")
+            return
+        args = {"trial_id": row.id, "set": {param.name: value}}
+        error = self.app.check_command("tweak", args)
+        if error:
+            self.app.notify(error, severity="error")
+            return
+        # Pressed again before the store shows this one: scale from it, not the old value.
+        self._lr_pending()[(row.id, param.name)] = (value, time.monotonic())
+        self.app.send_command("tweak", args)
+
+    def _requested(self, row: TrialRow, name: str) -> Any:
+        """The newest value asked for: a tweak sent moments ago, a pending one, or the
+        current value."""
+        sent = self._lr_pending().get((row.id, name))
+        if sent is not None and time.monotonic() - sent[1] < _PENDING_S:
+            return sent[0]
+        asked = [c.value for c in row.changes if c.name == name]
+        return asked[-1] if asked else row.params.get(name)
+
+    def action_kill(self) -> None:
+        row = self._need_row("kill")
+        if row is None:
+            return
+        detail = (f"{row.state}, step {fmt.value(row.step)}, best {fmt.value(row.best)}. "
+                  "Its process group gets SIGTERM, then SIGKILL after the grace period.")
+        self._confirmed(f"Kill trial {row.id}?", detail, "Kill", "kill", {"trial_id": row.id})
+
+    def action_pause(self) -> None:
+        row = self._need_row("pause")
+        if row is None:
+            return
+        if row.state == RUNNING:
+            self.app.send_command("pause", {"trial_id": row.id})
+        elif row.state == PAUSED:
+            self.app.send_command("resume", {"trial_id": row.id})
+        else:
+            self.app.notify(f"trial {row.id} is {row.state}: only running trials pause",
+                            severity="warning")
+
+    def action_note(self) -> None:
+        row = self._need_row("annotate")
+        if row is None:
+            return
+        self.app.push_screen(
+            NoteDialog(row.id, row.note),
+            lambda text: text is not None and self.app.send_command(
+                "note", {"trial_id": row.id, "text": text}))
+
+    def action_star(self) -> None:
+        row = self._need_row("star")
+        if row is not None:
+            self.app.send_command("star", {"trial_id": row.id, "value": not row.starred})
+
+    def action_protect(self) -> None:
+        row = self._need_row("protect")
+        if row is not None:
+            self.app.send_command("protect", {"trial_id": row.id, "value": not row.protected})
+
+    def action_requeue(self) -> None:
+        row = self._need_row("requeue")
+        if row is None:
+            return
+        error = self.app.check_command("requeue", {"trial_id": row.id})
+        if error:
+            self.app.notify(error, severity="error")
+            return
+        self.app.send_command("requeue", {"trial_id": row.id})
+
+    def action_handoff(self) -> None:
+        header = self.app.view.header
+        if header is None:
+            return
+        form = HandoffForm(available_strategies(), header.strategy, header.budget_used,
+                           header.max_trials, header.max_concurrent,
+                           lambda args: self.app.check_command("handoff", args))
+        self.app.push_screen(form, lambda a: a and self.app.send_command("handoff", a))
+
+    def action_stop_experiment(self) -> None:
+        header = self.app.view.header
+        live = sum(header.counts.get(s, 0) for s in (RUNNING, PAUSED, "queued")) if header else 0
+        self._confirmed("Stop the whole experiment?",
+                        f"Kills its {live} running, paused or queued trials and ends the "
+                        "supervisor. (q only detaches and leaves everything running.)",
+                        "Stop", "stop", {})
+
+    def _confirmed(self, question: str, detail: str, yes: str, kind: str,
+                   args: dict[str, Any]) -> None:
+        self.app.push_screen(ConfirmDialog(question, detail, yes),
+                             lambda ok: ok and self.app.send_command(kind, args))

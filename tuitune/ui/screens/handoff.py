@@ -1,0 +1,123 @@
+"""Hand the run to automatic search (or back to manual): strategy, budget, concurrency.
+
+The strategies listed are whatever `available_strategies()` offers at the time;
+choosing "manual" takes the run back by hand.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from typing import Any
+
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Horizontal, Vertical
+from textual.screen import ModalScreen
+from textual.widgets import Button, Input, Label, RadioButton, RadioSet, Static
+
+from tuitune.space import _parse_scalar
+
+#: Returns an error line for the command arguments, or None when they are valid.
+HandoffChecker = Callable[[dict[str, Any]], str | None]
+
+
+class HandoffForm(ModalScreen[dict[str, Any] | None]):
+    """Returns the `handoff` command's arguments."""
+
+    BINDINGS = [
+        Binding("escape", "cancel", "Cancel", show=False),
+        Binding("ctrl+c", "cancel", "Cancel", show=False),
+    ]
+
+    def __init__(self, strategies: Sequence[str], current: str, used: int,
+                 max_trials: int | None, max_concurrent: int, checker: HandoffChecker) -> None:
+        super().__init__()
+        self.strategies = list(strategies)
+        self.current = current
+        self.used = used
+        self.max_trials = max_trials
+        self.max_concurrent = max_concurrent
+        self.checker = checker
+
+    def compose(self) -> ComposeResult:
+        left = (self.max_trials - self.used) if self.max_trials else 0
+        more = left if left > 0 else 10
+        with Vertical(classes="dialog form"):
+            yield Label("Hand off the search", classes="dialog-title")
+            yield Static(f"now: {self.current} · {self.used} trials so far"
+                         + (f" of {self.max_trials}" if self.max_trials else ""),
+                         classes="dialog-hint")
+            with RadioSet(id="strategy", compact=True):
+                for name in self.strategies:
+                    label = name + ("  (you start every trial)" if name == "manual" else "")
+                    yield RadioButton(label, value=name == self._default(), name=name)
+            with Horizontal(classes="form-row"):
+                yield Label("more trials", classes="form-label")
+                yield Input(str(more), id="more", classes="form-input", compact=True)
+                yield Label("budget from now on", classes="form-help")
+            with Horizontal(classes="form-row"):
+                yield Label("at a time", classes="form-label")
+                yield Input(str(self.max_concurrent), id="concurrent", classes="form-input",
+                            compact=True)
+                yield Label("concurrent trials", classes="form-help")
+            with Horizontal(classes="form-row"):
+                yield Label("options", classes="form-label")
+                yield Input("", placeholder="name=value, ...", id="options",
+                            classes="form-input", compact=True)
+                yield Label("strategy options (optional)", classes="form-help")
+            yield Static("", id="form-error", classes="form-error")
+            with Horizontal(classes="dialog-buttons"):
+                yield Button("Start (enter)", variant="primary", id="ok", compact=True)
+                yield Button("Cancel (esc)", id="cancel", compact=True)
+
+    def _default(self) -> str:
+        if self.current == "manual":
+            return next((s for s in self.strategies if s != "manual"), "manual")
+        return "manual"
+
+    def on_mount(self) -> None:
+        self.query_one(RadioSet).focus()
+
+    def on_input_submitted(self, event: Input.Submitted) -> None:
+        event.stop()
+        self.action_submit()
+
+    def on_button_pressed(self, event: Button.Pressed) -> None:
+        if event.button.id == "ok":
+            self.action_submit()
+        else:
+            self.action_cancel()
+
+    def args(self) -> dict[str, Any] | str:
+        """The command arguments, or an error line."""
+        pressed = self.query_one(RadioSet).pressed_button
+        strategy = pressed.name if pressed is not None else self._default()
+        try:
+            more = int(self.query_one("#more", Input).value)
+            concurrent = int(self.query_one("#concurrent", Input).value)
+        except ValueError:
+            return "more trials and at a time must be whole numbers"
+        if more < 0 or concurrent < 1:
+            return "more trials must be 0 or more, at a time at least 1"
+        options: dict[str, Any] = {}
+        for item in self.query_one("#options", Input).value.split(","):
+            if not item.strip():
+                continue
+            name, sep, text = item.partition("=")
+            if not sep or not name.strip():
+                return f"expected name=value in options, got {item.strip()!r}"
+            options[name.strip()] = _parse_scalar(text)
+        return {"strategy": strategy, "options": options,
+                "max_trials": max(1, self.used + more), "max_concurrent": concurrent}
+
+    def action_submit(self) -> None:
+        args = self.args()
+        error = args if isinstance(args, str) else self.checker(args)
+        line = self.query_one("#form-error", Static)
+        line.update(error or "")
+        line.set_class(bool(error), "shown")
+        if error is None and isinstance(args, dict):
+            self.dismiss(args)
+
+    def action_cancel(self) -> None:
+        self.dismiss(None)

@@ -1,0 +1,160 @@
+"""The parameter form, for a new trial, a clone and a tweak.
+
+One field per parameter, prefilled (from the selected trial or the space's
+defaults), checked against the space as you type. On Enter the whole request
+is validated by the engine's own check (`RunClient.check`), whose one-line
+reason shows in the form; only a valid request leaves it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Horizontal, Vertical, VerticalScroll
+from textual.screen import ModalScreen
+from textual.widgets import Button, Checkbox, Input, Label, Static
+
+from tuitune.space import Param, SpaceError
+from tuitune.ui import fmt
+
+
+@dataclass(frozen=True)
+class FormResult:
+    """What the user asked for: every field's value, and which ones changed."""
+
+    values: dict[str, Any]
+    changed: dict[str, Any]
+    from_checkpoint: bool = False
+
+
+#: Builds the command from a result and checks it: returns an error line or None.
+Checker = Callable[[FormResult], str | None]
+
+
+class FormCheckbox(Checkbox, inherit_bindings=False):
+    """Space toggles; Enter submits the form (a plain Checkbox toggles on Enter too)."""
+
+    BINDINGS = [Binding("space", "toggle_button", "Toggle", show=False)]
+
+
+class ParamForm(ModalScreen[FormResult | None]):
+    """Edit parameters. Enter submits from any field; Esc or ctrl+c cancels."""
+
+    BINDINGS = [
+        Binding("escape", "cancel", "Cancel", show=False),
+        Binding("ctrl+c", "cancel", "Cancel", show=False),
+        Binding("enter", "submit", "Submit", show=False),
+    ]
+
+    def __init__(self, title: str, params: Sequence[Param], values: Mapping[str, Any],
+                 checker: Checker, *, checkpoint_step: int | None = None,
+                 offer_checkpoint: bool = False, note: str = "", submit: str = "Start") -> None:
+        super().__init__()
+        self.title_text = title
+        self.params = list(params)
+        self.initial = dict(values)
+        self.checker = checker
+        self.checkpoint_step = checkpoint_step
+        self.offer_checkpoint = offer_checkpoint
+        self.note = note
+        self.submit_label = submit
+
+    def compose(self) -> ComposeResult:
+        with Vertical(classes="dialog form"):
+            yield Label(self.title_text, classes="dialog-title")
+            if self.note:
+                yield Static(self.note, classes="dialog-hint")
+            with VerticalScroll(classes="form-fields"):
+                for p in self.params:
+                    with Horizontal(classes="form-row"):
+                        yield Label(p.name, classes="form-label")
+                        yield Input(fmt.value(self.initial.get(p.name, p.initial())),
+                                    id=f"p-{p.name}", classes="form-input", compact=True)
+                        yield Label(p.describe() + (" · mutable" if p.mutable else ""),
+                                    classes="form-help")
+                    yield Static("", id=f"e-{p.name}", classes="form-error")
+            if self.offer_checkpoint:
+                step = self.checkpoint_step
+                yield FormCheckbox(f"from its latest checkpoint (step {step})" if step is not None
+                               else "from its latest checkpoint (none saved yet)",
+                               value=False, id="from-checkpoint", disabled=step is None,
+                               compact=True)
+            yield Static("", id="form-error", classes="form-error")
+            with Horizontal(classes="dialog-buttons"):
+                yield Button(f"{self.submit_label} (enter)", variant="primary", id="ok",
+                             compact=True)
+                yield Button("Cancel (esc)", id="cancel", compact=True)
+
+    def on_mount(self) -> None:
+        inputs = self.query(Input)
+        if inputs:
+            inputs.first().focus()
+
+    def _param(self, name: str) -> Param:
+        return next(p for p in self.params if p.name == name)
+
+    def on_input_changed(self, event: Input.Changed) -> None:
+        if event.input.id and event.input.id.startswith("p-"):
+            name = event.input.id[2:]
+            self._show_field_error(name, self._field_error(name, event.value))
+
+    def _field_error(self, name: str, text: str) -> str:
+        try:
+            self._param(name).parse(text)
+        except SpaceError as exc:
+            return str(exc)
+        return ""
+
+    def _show_field_error(self, name: str, error: str) -> None:
+        line = self.query_one(f"#e-{name}", Static)
+        line.update(error)
+        line.set_class(bool(error), "shown")
+        self.query_one(f"#p-{name}", Input).set_class(bool(error), "invalid")
+
+    def on_input_submitted(self, event: Input.Submitted) -> None:
+        event.stop()
+        self.action_submit()
+
+    def on_button_pressed(self, event: Button.Pressed) -> None:
+        if event.button.id == "ok":
+            self.action_submit()
+        else:
+            self.action_cancel()
+
+    def result(self) -> FormResult | None:
+        """The parsed form, or None (errors shown) when a field is invalid."""
+        values: dict[str, Any] = {}
+        first_bad: Input | None = None
+        for p in self.params:
+            field = self.query_one(f"#p-{p.name}", Input)
+            error = self._field_error(p.name, field.value)
+            self._show_field_error(p.name, error)
+            if error:
+                first_bad = first_bad or field
+                continue
+            values[p.name] = p.parse(field.value)
+        if first_bad is not None:
+            first_bad.focus()
+            return None
+        changed = {k: v for k, v in values.items() if self.initial.get(k) != v}
+        boxes = self.query("#from-checkpoint")
+        from_ck = bool(boxes and boxes.first(Checkbox).value)
+        return FormResult(values, changed, from_ck)
+
+    def action_submit(self) -> None:
+        result = self.result()
+        if result is None:
+            return
+        error = self.checker(result)
+        line = self.query_one("#form-error", Static)
+        line.update(error or "")
+        line.set_class(bool(error), "shown")
+        if error is None:
+            self.dismiss(result)
+
+    def action_cancel(self) -> None:
+        self.dismiss(None)

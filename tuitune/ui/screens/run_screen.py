@@ -1,0 +1,218 @@
+"""The main screen: header, trial table, chart and system panel, status bar.
+
+Wide terminals show the chart and the system panel side by side under the
+table; below 120x36 they share one pane (v switches), and z gives the table
+the whole screen. Nothing is cut off without a way to see it: narrow tables
+drop columns the detail screen shows, and the GPU screen (g) shows every GPU.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Horizontal
+from textual.screen import Screen
+from textual.widgets import Footer, Input
+
+from tuitune.ui.model import TrialRow
+from tuitune.ui.screens.charting import build_chart, chart_trials
+from tuitune.ui.screens.dialogs import PickDialog
+from tuitune.ui.screens.hand_actions import HAND_BINDINGS, HandActions
+from tuitune.ui.system_feed import SystemView
+from tuitune.ui.widgets.chart import Chart
+from tuitune.ui.widgets.header import RunHeaderBar
+from tuitune.ui.widgets.system_panel import SystemPanel
+from tuitune.ui.widgets.trial_table import SORTS, STATE_FILTERS, TableState, TrialTable
+
+if TYPE_CHECKING:
+    from tuitune.ui.app import TuituneApp
+
+COMPACT_WIDTH = 120
+COMPACT_HEIGHT = 36
+
+
+class RunScreen(HandActions, Screen):
+    """The experiment at a glance."""
+
+    app: TuituneApp
+
+    BINDINGS = [
+        *HAND_BINDINGS,
+        Binding("g", "gpu_screen", "GPUs"),
+        Binding("slash", "filter_text", "Filter", show=False),
+        Binding("f", "cycle_state_filter", "Filter by state", show=False),
+        Binding("o", "cycle_sort", "Sort by next column", show=False),
+        Binding("O", "reverse_sort", "Reverse the sort", show=False),
+        Binding("m", "pick_metric", "Chart metric", show=False),
+        Binding("l", "toggle_log", "Chart log scale", show=False),
+        Binding("w", "toggle_smooth", "Chart smoothing", show=False),
+        Binding("v", "switch_pane", "Chart or GPU pane", show=False),
+        Binding("z", "zoom_table", "Table only", show=False),
+        Binding("question_mark,f1", "app.help", "Help"),
+        Binding("q", "app.detach", "Detach"),
+    ]
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.metric: str | None = None
+        self.log_y = False
+        self.smooth = False
+        self.pane = "chart"
+
+    def compose(self) -> ComposeResult:
+        yield RunHeaderBar(self.app.clock, id="header")
+        yield TrialTable(self.app.spec, self.app.clock, id="table")
+        with Horizontal(id="lower"):
+            yield Chart(id="chart")
+            yield SystemPanel(id="system")
+        yield Input(placeholder="filter trials: id, state, origin, name=value, note "
+                    "(enter keeps it, empty clears)", id="filter")
+        yield Footer(compact=True, show_command_palette=False)
+
+    @property
+    def table(self) -> TrialTable:
+        return self.query_one(TrialTable)
+
+    _ready = False
+
+    def on_mount(self) -> None:
+        self._ready = True
+        self.metric = self.app.spec.objective.metric
+        self.table.focus()
+        self._layout()
+        self.refresh_from_view(set(), full=True)
+
+    def on_resize(self) -> None:
+        self._layout()
+
+    def _layout(self) -> None:
+        width, height = self.app.size
+        compact = width < COMPACT_WIDTH or height < COMPACT_HEIGHT
+        self.set_class(compact, "compact")
+        self.set_class(self.pane == "system", "pane-system")
+
+    # -- data from the app -------------------------------------------------------------------
+    def refresh_from_view(self, changed: set[int], full: bool = False) -> None:
+        if not self._ready:
+            return
+        view = self.app.view
+        self.query_one(RunHeaderBar).show(view.header)
+        if full or changed:
+            self.table.set_rows(view.rows, changed)
+        self._update_chart()
+
+    def refresh_system(self, view: SystemView) -> None:
+        if not self._ready:
+            return
+        self.query_one(SystemPanel).show(view)
+        self.table.set_usage(view.snapshot.trials)
+
+    def tick(self) -> None:
+        if not self._ready:
+            return
+        self.query_one(RunHeaderBar).redraw()
+        self.table.tick()
+
+    def selected_row(self) -> TrialRow | None:
+        tid = self.table.cursor_id
+        return self.app.view.rows.get(tid) if tid is not None else None
+
+    def wanted_curves(self) -> set[tuple[int, str]]:
+        if self.metric is None:
+            return set()
+        ids = chart_trials(self.table.cursor_id, self.app.view.starred)
+        return {(tid, self.metric) for tid in ids}
+
+    def _update_chart(self) -> None:
+        if self.metric is None:
+            return
+        ids = chart_trials(self.table.cursor_id, self.app.view.starred)
+        self.app.want_curves(self, {(tid, self.metric) for tid in ids})
+        data = build_chart(self.app.view, self.metric, ids, self.log_y, self.smooth,
+                           self.app.spec.budget.max_steps)
+        self.query_one(Chart).show(data)
+
+    # -- table events ----------------------------------------------------------------------
+    def on_trial_table_highlighted(self, event: TrialTable.Highlighted) -> None:
+        self._update_chart()
+
+    def on_trial_table_opened(self, event: TrialTable.Opened) -> None:
+        self.app.open_trial(event.trial_id)
+
+    def on_trial_table_scrolled(self, event: TrialTable.Scrolled) -> None:
+        self.app.show_rows(event.trial_ids)
+
+    # -- view actions ----------------------------------------------------------------------
+    def action_gpu_screen(self) -> None:
+        self.app.open_gpus()
+
+    def action_filter_text(self) -> None:
+        box = self.query_one("#filter", Input)
+        box.value = self.table.state.text_filter
+        box.add_class("shown")
+        box.focus()
+
+    def on_input_submitted(self, event: Input.Submitted) -> None:
+        if event.input.id != "filter":
+            return
+        self._set_state(text_filter=event.value.strip())
+        event.input.remove_class("shown")
+        self.table.focus()
+
+    def on_input_changed(self, event: Input.Changed) -> None:
+        if event.input.id == "filter":
+            self._set_state(text_filter=event.value.strip())
+
+    def _set_state(self, **changes) -> None:
+        st = self.table.state
+        self.table.set_state(TableState(**{**st.__dict__, **changes}))
+        bits = []
+        st = self.table.state
+        if st.state_filter != "all":
+            bits.append(f"state={st.state_filter}")
+        if st.text_filter:
+            bits.append(f"text={st.text_filter!r}")
+        shown = len(self.table.order)
+        self.table.border_subtitle = (f"{shown} of {len(self.app.view.rows)} · "
+                                      + " ".join(bits)) if bits else ""
+
+    def action_cycle_state_filter(self) -> None:
+        names = list(STATE_FILTERS)
+        current = names.index(self.table.state.state_filter)
+        self._set_state(state_filter=names[(current + 1) % len(names)])
+        self.app.notify(f"showing {self.table.state.state_filter} trials "
+                        f"({len(self.table.order)})", timeout=2)
+
+    def action_cycle_sort(self) -> None:
+        current = SORTS.index(self.table.state.sort)
+        self._set_state(sort=SORTS[(current + 1) % len(SORTS)], descending=False)
+
+    def action_reverse_sort(self) -> None:
+        self._set_state(descending=not self.table.state.descending)
+
+    def action_pick_metric(self) -> None:
+        names = list(self.app.view.metric_names) or [self.app.spec.objective.metric]
+
+        def picked(name: str | None) -> None:
+            if name:
+                self.metric = name
+                self._update_chart()
+        self.app.push_screen(PickDialog("Chart which metric?", names, self.metric), picked)
+
+    def action_toggle_log(self) -> None:
+        self.log_y = not self.log_y
+        self._update_chart()
+
+    def action_toggle_smooth(self) -> None:
+        self.smooth = not self.smooth
+        self._update_chart()
+
+    def action_switch_pane(self) -> None:
+        self.pane = "system" if self.pane == "chart" else "chart"
+        self.remove_class("zoom")
+        self._layout()
+
+    def action_zoom_table(self) -> None:
+        self.toggle_class("zoom")

@@ -1,0 +1,189 @@
+"""A braille line chart of one metric for several trials, drawn by hand.
+
+Each cell holds 2x4 dots. Curves are reduced to per-dot-column (min, max)
+before drawing, so a 100k-point curve costs what a 200-point one does, and a
+spike still shows. A cell hit by several curves takes the colour of the one
+drawn last (the selected trial is drawn last). Markers under the x axis show
+where a tweak (t) or a clone (c) happened.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+from rich.style import Style
+
+from tuitune.ui import palette
+from tuitune.ui.series import column_minmax, ema, nice_number
+from tuitune.ui.widgets.lines import Line, LineWidget, Run
+
+_DOT = ((0x01, 0x08), (0x02, 0x10), (0x04, 0x20), (0x40, 0x80))  # [row][col]
+_Y_LABEL = 8
+
+
+@dataclass(frozen=True)
+class Series:
+    label: str
+    style: Style
+    steps: np.ndarray
+    values: np.ndarray
+
+
+@dataclass(frozen=True)
+class Marker:
+    step: float
+    glyph: str  # one character
+    style: Style
+
+
+@dataclass(frozen=True)
+class ChartData:
+    title: str
+    series: tuple[Series, ...] = ()
+    markers: tuple[Marker, ...] = ()
+    log_y: bool = False
+    smooth: bool = False
+    x_max: float | None = None
+    empty: str = "no points yet"
+
+
+class Chart(LineWidget):
+    """Draws `ChartData`; call `show(data)` to change it."""
+
+    DEFAULT_CSS = """
+    Chart { height: 1fr; min-height: 5; }
+    """
+
+    def __init__(self, id: str | None = None) -> None:
+        super().__init__(id=id)
+        self.data = ChartData("")
+
+    def show(self, data: ChartData) -> None:
+        self.data = data
+        self.redraw()
+
+    def build(self, width: int, height: int) -> list[Line]:
+        return draw(self.data, width, height)
+
+
+def draw(data: ChartData, width: int, height: int) -> list[Line]:
+    """The chart as lines of runs (pure: unit-testable without an app)."""
+    title = _title(data, width)
+    if height < 4 or width < _Y_LABEL + 8:
+        return [title]
+    plot_w, plot_h = width - _Y_LABEL - 1, height - 3
+    prepared = [_prepare(s, data) for s in data.series]
+    prepared = [(s, x, y) for s, x, y in prepared if len(x)]
+    if not prepared:
+        pad = max(0, (width - len(data.empty)) // 2)
+        lines: list[Line] = [title] + [[]] * (plot_h // 2)
+        return lines + [[(" " * pad + data.empty, palette.DIM)]]
+    x_lo = min(float(x[0]) for _, x, _ in prepared)
+    x_hi = max(float(x[-1]) for _, x, _ in prepared)
+    if data.x_max and data.x_max > x_hi:
+        x_hi = float(data.x_max)
+    x_lo = min(x_lo, 0.0) if x_lo >= 0 and x_lo <= 1 else x_lo
+    finite = np.concatenate([y[np.isfinite(y)] for _, _, y in prepared])
+    if not len(finite):
+        return [title, [("  no finite values to draw" + (" (log scale drops values <= 0)"
+                                                        if data.log_y else ""), palette.DIM)]]
+    y_lo, y_hi = float(finite.min()), float(finite.max())
+    if y_hi == y_lo:
+        y_lo, y_hi = y_lo - 0.5 * (abs(y_lo) or 1.0), y_hi + 0.5 * (abs(y_hi) or 1.0)
+    bits = np.zeros((plot_h, plot_w), dtype=np.int32)
+    owner = np.full((plot_h, plot_w), -1, dtype=np.int32)
+    for i, (_, x, y) in enumerate(prepared):
+        _plot(bits, owner, i, x, y, x_lo, x_hi, y_lo, y_hi)
+    styles = [s.style for s, _, _ in prepared]
+    lines = [title]
+    for row in range(plot_h):
+        label = _y_label(row, plot_h, y_lo, y_hi, data.log_y)
+        runs: list[Run] = [(label.rjust(_Y_LABEL), palette.DIM), ("│", palette.DIM)]
+        for col in range(plot_w):
+            b = int(bits[row, col])
+            if b:
+                runs.append((chr(0x2800 + b), styles[owner[row, col]]))
+            else:
+                runs.append((" ", None))
+        lines.append(runs)
+    lines.append(_axis(data.markers, plot_w, x_lo, x_hi))
+    lo_text, hi_text = nice_number(x_lo), nice_number(x_hi)
+    gap = max(1, plot_w - len(lo_text) - len(hi_text))
+    lines.append([(" " * (_Y_LABEL + 1) + lo_text + " " * gap + hi_text, palette.DIM)])
+    return lines
+
+
+def _title(data: ChartData, width: int) -> list[Run]:
+    runs: list[Run] = [(f" {data.title}", palette.BOLD)]
+    for s in data.series:
+        runs += [("  ", None), ("━", s.style), (f" {s.label}", s.style)]
+    flags = [f for f, on in (("log", data.log_y), ("smooth", data.smooth)) if on]
+    if flags:
+        runs.append((f"  [{' '.join(flags)}]", palette.DIM))
+    if data.markers:
+        runs.append(("  t tweak c clone", palette.DIM))
+    return runs
+
+
+def _prepare(s: Series, data: ChartData) -> tuple[Series, np.ndarray, np.ndarray]:
+    x = np.asarray(s.steps, dtype=float)
+    y = np.asarray(s.values, dtype=float)
+    if data.smooth and len(y) > 2:
+        y = ema(y)
+    if data.log_y:
+        with np.errstate(divide="ignore", invalid="ignore"):
+            y = np.where(y > 0, np.log10(np.where(y > 0, y, 1.0)), np.nan)
+    return s, x, y
+
+
+def _plot(bits: np.ndarray, owner: np.ndarray, index: int, x: np.ndarray, y: np.ndarray,
+          x_lo: float, x_hi: float, y_lo: float, y_hi: float) -> None:
+    plot_h, plot_w = bits.shape
+    dots_w, dots_h = plot_w * 2, plot_h * 4
+    lo, hi = column_minmax(x, y, x_lo, x_hi if x_hi > x_lo else x_lo + 1, dots_w)
+    filled = np.flatnonzero(~np.isnan(lo))
+    if len(filled) > 1:  # sparse points: draw straight segments between them
+        gaps = np.arange(filled[0], filled[-1] + 1)
+        gaps = gaps[np.isnan(lo[gaps])]
+        if len(gaps):
+            mid = np.interp(gaps, filled, (lo[filled] + hi[filled]) / 2)
+            lo[gaps] = hi[gaps] = mid
+    span = y_hi - y_lo
+
+    def row_of(v: float) -> int:
+        return int(round((y_hi - v) / span * (dots_h - 1)))
+
+    prev: int | None = None
+    for col in filled if len(filled) < 2 else range(filled[0], filled[-1] + 1):
+        top, bottom = row_of(hi[col]), row_of(lo[col])
+        first, last = top, bottom
+        if prev is not None:  # join to the previous column so the line is unbroken
+            top, bottom = min(top, prev), max(bottom, prev)
+        cx = col // 2
+        for dot_row in range(max(top, 0), min(bottom, dots_h - 1) + 1):
+            cy = dot_row // 4
+            bits[cy, cx] |= _DOT[dot_row % 4][col % 2]
+            owner[cy, cx] = index
+        prev = first if first == last else (first + last) // 2
+
+
+def _y_label(row: int, plot_h: int, y_lo: float, y_hi: float, log_y: bool) -> str:
+    if row not in (0, plot_h - 1, (plot_h - 1) // 2) or plot_h < 2:
+        return ""
+    frac = row / (plot_h - 1)
+    v = y_hi - frac * (y_hi - y_lo)
+    return nice_number(10**v if log_y else v)
+
+
+def _axis(markers: Sequence[Marker], plot_w: int, x_lo: float, x_hi: float) -> Line:
+    cells: list[Run] = [(" " * _Y_LABEL + "└", palette.DIM)]
+    axis = [("─", palette.DIM)] * plot_w
+    span = x_hi - x_lo
+    for m in markers:
+        if span <= 0 or not (x_lo <= m.step <= x_hi):
+            continue
+        col = min(plot_w - 1, int((m.step - x_lo) / span * plot_w))
+        axis[col] = (m.glyph, m.style)
+    return cells + axis
