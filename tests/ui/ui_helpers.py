@@ -160,11 +160,21 @@ def wait_state(run_dir: Path, trial_id: int, states: set[str], timeout: float = 
 
 
 def _kill_leftovers(run_dir: Path, sup_pid: int | None) -> None:
+    """Safety net: SIGKILL the process groups of the run's trials (identity checked)
+    and the supervisor (given, or the one the store names if it is still that process)."""
     store = RunStore(run_dir)
     try:
         trials = store.trials()
+        meta = store.meta()
     finally:
         store.close()
+    if sup_pid is None and meta.get("supervisor_pid") and meta.get("supervisor_start"):
+        try:
+            proc = psutil.Process(meta["supervisor_pid"])
+            if abs(proc.create_time() - meta["supervisor_start"]) < 0.01:
+                sup_pid = proc.pid
+        except psutil.NoSuchProcess:
+            pass
     for t in trials:
         if t.pid and t.pid_start:
             try:

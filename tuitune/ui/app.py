@@ -104,7 +104,9 @@ class _Base(App[None]):
                 if not binding.description or binding.description in seen:
                     continue
                 seen.add(binding.description)
-                yield SystemCommand(binding.description, f"key: {self.get_key_display(binding)}",
+                key = self.get_key_display(binding)
+                help_text = f"{binding.tooltip}  [{key}]" if binding.tooltip else f"key: {key}"
+                yield SystemCommand(binding.description, help_text,
                                     partial(self._run_bound, node, binding.action))
 
     def _run_bound(self, node: Any, action: str) -> None:

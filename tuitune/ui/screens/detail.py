@@ -75,10 +75,11 @@ class DetailScreen(HandActions, Screen):
         Binding("2", "tab('params')", "Params", show=False),
         Binding("3", "tab('log')", "Log", show=False),
         Binding("4", "tab('history')", "History", show=False),
-        Binding("m", "pick_pair", "Metric pair", show=False),
-        Binding("l", "toggle_log", "Chart log scale", show=False),
-        Binding("w", "toggle_smooth", "Chart smoothing", show=False),
-        Binding("b,q,escape", "back", "Back"),
+        Binding("m", "pick_pair", "Metric pair", show=False,
+                tooltip="Choose the train/validation pair the curves show"),
+        Binding("l", "toggle_log", "Log scale", show=False, tooltip="Curves: log y axis"),
+        Binding("w", "toggle_smooth", "Smoothing", show=False, tooltip="Curves: smoothing"),
+        Binding("b,q,escape", "back", "Back", tooltip="Back to the trial table"),
         Binding("question_mark,f1", "app.help", "Help"),
     ]
 
@@ -150,16 +151,23 @@ class DetailScreen(HandActions, Screen):
             self._update_title(row)
 
     def _update_title(self, row: TrialRow) -> None:
-        t = Text()
-        t.append(f" Trial {row.id} ", palette.BOLD)
-        t.append(row.state, palette.state_style(row.state))
-        t.append(f"  {row.origin_label}", palette.DIM)
         steps = f"{fmt.value(row.step)}" + (
             f"/{self.app.spec.budget.max_steps}" if self.app.spec.budget.max_steps else "")
-        t.append(f"  step {steps}  latest {fmt.value(row.latest)}  best {fmt.value(row.best)}"
-                 f"  elapsed {fmt.duration(row.elapsed(self.app.clock()))}")
-        if row.note:
-            t.append(f"  note: {row.note}", palette.WARN)
+        parts = [  # most important first; what does not fit the width is left out
+            (f" Trial {row.id} ", palette.BOLD), (row.state, palette.state_style(row.state)),
+            (f"  step {steps}", None), (f"  best {fmt.value(row.best)}", palette.GOOD),
+            (f"  {row.origin_label}", palette.DIM), (f"  latest {fmt.value(row.latest)}", None),
+            (f"  elapsed {fmt.duration(row.elapsed(self.app.clock()))}", palette.DIM),
+            (f"  note: {fmt.ascii_safe(row.note)}" if row.note else "", palette.WARN),
+        ]
+        width, used, keep = self.size.width or 80, 0, []
+        for i, (text, _) in enumerate(parts):
+            if used + len(text) <= width:
+                keep.append(i)
+                used += len(text)
+        t = Text()
+        for i in keep:
+            t.append(*parts[i])
         self.query_one("#detail-title", Static).update(t)
 
     def _update_curves(self, row: TrialRow) -> None:
@@ -167,7 +175,7 @@ class DetailScreen(HandActions, Screen):
         train, val = self.pair
         view = self.app.view
         markers = tuple(markers_for(view, row, palette.SERIES[1]))
-        x_max = self.app.spec.budget.max_steps
+        x_max = None  # the data's own extent, like TensorBoard
         for chart_id, metric in (("#train-chart", train), ("#val-chart", val)):
             chart = self.query_one(chart_id, Chart)
             if metric is None:

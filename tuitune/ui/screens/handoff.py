@@ -13,7 +13,8 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
 from textual.screen import ModalScreen
-from textual.widgets import Button, Input, Label, RadioButton, RadioSet, Static
+from textual.widgets import Button, Input, Label, OptionList, Static
+from textual.widgets.option_list import Option
 
 from tuitune.space import _parse_scalar
 
@@ -27,6 +28,7 @@ class HandoffForm(ModalScreen[dict[str, Any] | None]):
     BINDINGS = [
         Binding("escape", "cancel", "Cancel", show=False),
         Binding("ctrl+c", "cancel", "Cancel", show=False),
+        Binding("enter", "submit", "Start", show=False),
     ]
 
     def __init__(self, strategies: Sequence[str], current: str, used: int,
@@ -47,10 +49,9 @@ class HandoffForm(ModalScreen[dict[str, Any] | None]):
             yield Static(f"now: {self.current} · {self.used} trials so far"
                          + (f" of {self.max_trials}" if self.max_trials else ""),
                          classes="dialog-hint")
-            with RadioSet(id="strategy", compact=True):
-                for name in self.strategies:
-                    label = name + ("  (you start every trial)" if name == "manual" else "")
-                    yield RadioButton(label, value=name == self._default(), name=name)
+            yield OptionList(*[Option(name + ("  (you start every trial)" if name == "manual"
+                                          else ""), id=name) for name in self.strategies],
+                             id="strategy")
             with Horizontal(classes="form-row"):
                 yield Label("more trials", classes="form-label")
                 yield Input(str(more), id="more", classes="form-input", compact=True)
@@ -76,7 +77,19 @@ class HandoffForm(ModalScreen[dict[str, Any] | None]):
         return "manual"
 
     def on_mount(self) -> None:
-        self.query_one(RadioSet).focus()
+        options = self.query_one(OptionList)
+        options.highlighted = self.strategies.index(self._default())
+        options.focus()
+
+    @property
+    def strategy(self) -> str:
+        """The highlighted strategy (arrows move it; Enter starts it)."""
+        index = self.query_one(OptionList).highlighted
+        return self.strategies[index] if index is not None else self._default()
+
+    def on_option_list_option_selected(self, event: OptionList.OptionSelected) -> None:
+        event.stop()
+        self.action_submit()
 
     def on_input_submitted(self, event: Input.Submitted) -> None:
         event.stop()
@@ -90,8 +103,7 @@ class HandoffForm(ModalScreen[dict[str, Any] | None]):
 
     def args(self) -> dict[str, Any] | str:
         """The command arguments, or an error line."""
-        pressed = self.query_one(RadioSet).pressed_button
-        strategy = pressed.name if pressed is not None else self._default()
+        strategy = self.strategy
         try:
             more = int(self.query_one("#more", Input).value)
             concurrent = int(self.query_one("#concurrent", Input).value)

@@ -18,14 +18,20 @@ def key_table(screen: Screen) -> list[tuple[str, str]]:
         for _key, binding in node._bindings:  # noqa: SLF001 - the merged bindings map
             if not binding.description:
                 continue
-            desc = binding.description
+            desc = binding.tooltip or binding.description
             if desc not in seen:
                 seen[desc] = []
                 order.append(desc)
             shown = screen.app.get_key_display(binding)
             if shown not in seen[desc]:
                 seen[desc].append(shown)
-    return [(" ".join(seen[d]), d) for d in order]
+    # Textual's own keys (focus, copy) after ours.
+    ours = [d for d in order if d not in _TEXTUAL_KEYS]
+    return [(" ".join(seen[d]), d) for d in ours + [d for d in order if d in _TEXTUAL_KEYS]]
+
+
+_TEXTUAL_KEYS = {"Focus Next", "Focus Previous", "Copy selected text", "Quit",
+                 "Show keys and help panel", "Palette"}
 
 
 class HelpScreen(ModalScreen[None]):

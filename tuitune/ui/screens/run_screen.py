@@ -40,18 +40,27 @@ class RunScreen(HandActions, Screen):
 
     BINDINGS = [
         *HAND_BINDINGS,
-        Binding("g", "gpu_screen", "GPUs"),
-        Binding("slash", "filter_text", "Filter", show=False),
-        Binding("f", "cycle_state_filter", "Filter by state", show=False),
-        Binding("o", "cycle_sort", "Sort by next column", show=False),
-        Binding("O", "reverse_sort", "Reverse the sort", show=False),
-        Binding("m", "pick_metric", "Chart metric", show=False),
-        Binding("l", "toggle_log", "Chart log scale", show=False),
-        Binding("w", "toggle_smooth", "Chart smoothing", show=False),
-        Binding("v", "switch_pane", "Chart or GPU pane", show=False),
-        Binding("z", "zoom_table", "Table only", show=False),
-        Binding("question_mark,f1", "app.help", "Help"),
-        Binding("q", "app.detach", "Detach"),
+        Binding("g", "gpu_screen", "GPUs",
+                tooltip="GPU screen: every GPU, its processes and trees, orphans"),
+        Binding("slash", "filter_text", "Filter", show=False,
+                tooltip="Filter trials by text (id, state, origin, name=value, note)"),
+        Binding("f", "cycle_state_filter", "State filter", show=False,
+                tooltip="Show all / active / running / completed / failed / stopped / starred"),
+        Binding("o", "cycle_sort", "Sort", show=False,
+                tooltip="Sort by the next column: id, best, latest, step, state, elapsed, origin"),
+        Binding("O", "reverse_sort", "Reverse sort", show=False, tooltip="Reverse the sort"),
+        Binding("m", "pick_metric", "Chart metric", show=False,
+                tooltip="Choose the metric the chart shows"),
+        Binding("l", "toggle_log", "Log scale", show=False, tooltip="Chart: log y axis"),
+        Binding("w", "toggle_smooth", "Smoothing", show=False,
+                tooltip="Chart: smoothing (TensorBoard's moving average)"),
+        Binding("v", "switch_pane", "Chart/GPU pane", show=False,
+                tooltip="Small terminals: show the chart or the GPU panel under the table"),
+        Binding("z", "zoom_table", "Table only", show=False,
+                tooltip="Give the table the whole screen (again: back)"),
+        Binding("question_mark,f1", "app.help", "Help", tooltip="This list of keys"),
+        Binding("q", "app.detach", "Detach",
+                tooltip="Detach: quit the TUI, trials keep running (tuitune attach reopens)"),
     ]
 
     def __init__(self) -> None:
@@ -130,8 +139,7 @@ class RunScreen(HandActions, Screen):
             return
         ids = chart_trials(self.table.cursor_id, self.app.view.starred)
         self.app.want_curves(self, {(tid, self.metric) for tid in ids})
-        data = build_chart(self.app.view, self.metric, ids, self.log_y, self.smooth,
-                           self.app.spec.budget.max_steps)
+        data = build_chart(self.app.view, self.metric, ids, self.log_y, self.smooth, None)
         self.query_one(Chart).show(data)
 
     # -- table events ----------------------------------------------------------------------

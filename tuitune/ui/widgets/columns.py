@@ -80,8 +80,9 @@ def _number(attr: str) -> Cell:
         v = getattr(row, attr)
         if v is None:
             return _text("-", w, palette.DIM, "r")
-        style = palette.BAD if not math.isfinite(v) else (palette.GOOD if attr == "best" else None)
-        return _text(nice_number(v), w, style, "r")
+        if not math.isfinite(v):
+            return _text("nan" if math.isnan(v) else nice_number(v), w, palette.BAD, "r")
+        return _text(nice_number(v), w, palette.GOOD if attr == "best" else None, "r")
     return cell
 
 

@@ -1,0 +1,118 @@
+"""Snapshots of the screens with deterministic data: a run written straight into a
+store, a fixed clock, a fake GPU source and a fixed host reading.
+
+Accept intended changes with `pytest tests/ui --snapshot-update` after looking at
+the HTML report of the differences.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+
+import pytest
+from ui_helpers import FixedClock, fixed_host, make_fixed_app, settle, wait_for
+
+from tuitune.system import FakeGpuSource
+
+
+@pytest.fixture(autouse=True)
+def _utc(monkeypatch):
+    """Event times print in local time: pin the zone so snapshots match anywhere."""
+    monkeypatch.setenv("TZ", "UTC")
+    time.tzset()
+    yield
+    monkeypatch.undo()
+    time.tzset()
+
+
+def _ready(app):
+    async def run_before(pilot):
+        await settle(pilot, app)
+    return run_before
+
+
+@pytest.mark.parametrize("size", [(80, 24), (160, 48)], ids=["80x24", "160x48"])
+def test_run_screen(snap_compare, fixed_run, size):
+    app = make_fixed_app(fixed_run, gpus=4)
+    assert snap_compare(app, terminal_size=size, run_before=_ready(app))
+
+
+def test_run_screen_8_gpus_200x50(snap_compare, fixed_run):
+    app = make_fixed_app(fixed_run, gpus=8)
+    assert snap_compare(app, terminal_size=(200, 50), run_before=_ready(app))
+
+
+def test_system_pane_8_gpus_80x24(snap_compare, fixed_run):
+    app = make_fixed_app(fixed_run, gpus=8)
+    assert snap_compare(app, terminal_size=(80, 24), press=["v"], run_before=_ready(app))
+
+
+def test_run_screen_sorted_by_best_and_filtered(snap_compare, fixed_run):
+    app = make_fixed_app(fixed_run, gpus=4)
+    assert snap_compare(app, terminal_size=(120, 36), press=["o", "f"],
+                        run_before=_ready(app))
+
+
+@pytest.mark.parametrize("size", [(80, 24), (160, 48)], ids=["80x24", "160x48"])
+def test_detail_screen(snap_compare, fixed_run, size):
+    app = make_fixed_app(fixed_run, gpus=4)
+
+    async def run_before(pilot):
+        await settle(pilot, app)
+        await pilot.press("enter")  # trial 1: tweaked at step 20
+        await wait_for(pilot, lambda: (1, "loss") in app.view.curves
+                       and (1, "val_loss") in app.view.curves, what="curves")
+        await pilot.pause(0.3)
+    assert snap_compare(app, terminal_size=size, run_before=run_before)
+
+
+def test_detail_history_and_lineage(snap_compare, fixed_run):
+    app = make_fixed_app(fixed_run, gpus=4)
+
+    async def run_before(pilot):
+        await settle(pilot, app)
+        app.screen.table.select(13)  # the clone of trial 2
+        await pilot.press("enter", "4")
+        await pilot.pause(0.3)
+    assert snap_compare(app, terminal_size=(100, 30), run_before=run_before)
+
+
+def test_new_trial_form(snap_compare, fixed_run):
+    app = make_fixed_app(fixed_run, gpus=4)
+    assert snap_compare(app, terminal_size=(80, 24), press=["n"], run_before=_ready(app))
+
+
+def test_help_screen(snap_compare, fixed_run):
+    app = make_fixed_app(fixed_run, gpus=4)
+    assert snap_compare(app, terminal_size=(80, 24), press=["question_mark"],
+                        run_before=_ready(app))
+
+
+def test_no_nvidia_driver(snap_compare, fixed_run):
+    from tuitune.ui.app import build_app
+
+    app = build_app(fixed_run, clock=FixedClock(), gpu_source=FakeGpuSource.library_missing(),
+                    host=fixed_host, steady=True, poll_interval=60.0, system_interval=60.0)
+    assert snap_compare(app, terminal_size=(80, 24), press=["v"], run_before=_ready(app))
+
+
+@pytest.mark.parametrize("size", [(80, 24), (200, 50)], ids=["80x24", "200x50"])
+def test_gpu_monitor_8_gpus(snap_compare, size):
+    from tuitune.ui.app import build_monitor
+
+    source = FakeGpuSource(8, name="Fake H100 80GB HBM3", mem_total_mb=81920.0)
+    for i in range(8):
+        source.set_util(i, 12.5 * i)
+        source.set_base_memory(i, 10000.0 * i)
+    app = build_monitor(clock=FixedClock(), gpu_source=source, host=fixed_host, steady=True,
+                        system_interval=60.0)
+
+    async def run_before(pilot):
+        await wait_for(pilot, lambda: app.view.system is not None, what="a sample")
+        await pilot.pause(0.2)
+    assert snap_compare(app, terminal_size=size, run_before=run_before)
+
+
+def test_snapshots_do_not_depend_on_the_local_zone():
+    assert os.environ["TZ"] == "UTC"

@@ -1,0 +1,128 @@
+"""End to end in a real terminal: `tuitune run SPEC` inside tmux, keys sent, the
+screen read back with capture-pane; quitting detaches and the trials go on."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import psutil
+import pytest
+from ui_helpers import SPEC, TRIAL_SCRIPT, _kill_leftovers
+
+from tuitune.engine.client import RunClient
+from tuitune.engine.runs import list_runs
+from tuitune.store import RunStore
+
+pytestmark = [
+    pytest.mark.slow,
+    pytest.mark.skipif(shutil.which("tmux") is None, reason="tmux is not installed"),
+]
+
+
+class Tmux:
+    """One tmux server of our own (its own socket), one session."""
+
+    def __init__(self, socket: str, width: int, height: int) -> None:
+        self.base = ["tmux", "-L", socket]
+        self.width, self.height = width, height
+
+    def start(self, command: str, env: dict[str, str]) -> None:
+        exports = " ".join(f"{k}={v}" for k, v in env.items())
+        subprocess.run([*self.base, "new-session", "-d", "-s", "e2e", "-x", str(self.width),
+                        "-y", str(self.height), f"env {exports} {command}; sleep 600"],
+                       check=True)
+
+    def keys(self, *keys: str) -> None:
+        subprocess.run([*self.base, "send-keys", "-t", "e2e", *keys], check=True)
+
+    def screen(self) -> str:
+        return subprocess.run([*self.base, "capture-pane", "-p", "-t", "e2e"], check=True,
+                              capture_output=True, text=True).stdout
+
+    def wait(self, predicate, timeout: float = 40.0, what: str = "the screen") -> str:
+        deadline = time.monotonic() + timeout
+        text = ""
+        while time.monotonic() < deadline:
+            text = self.screen()
+            if predicate(text):
+                return text
+            time.sleep(0.2)
+        raise AssertionError(f"timed out waiting for {what}; the screen was:\n{text}")
+
+    def kill(self) -> None:
+        subprocess.run([*self.base, "kill-server"], capture_output=True)
+
+
+def _rows(text: str) -> dict[int, str]:
+    """Trial table rows on screen: id -> line."""
+    out = {}
+    for line in text.splitlines():
+        parts = line.replace("*", " ").replace("!", " ").split()
+        if len(parts) > 2 and parts[0].isdigit() and parts[1] in (
+                "running", "queued", "completed", "killed", "paused", "failed"):
+            out[int(parts[0])] = line
+    return out
+
+
+def test_run_in_tmux_steer_then_detach_leaves_trials_running(tmp_path):
+    home = tmp_path / "home"
+    spec_dir = tmp_path / "spec"
+    spec_dir.mkdir()
+    (spec_dir / "trial.py").write_text(TRIAL_SCRIPT)
+    spec = SPEC.format(name="e2e").replace('strategy = "manual"', 'strategy = "random"')
+    spec = spec.replace("max_concurrent = 16", "max_concurrent = 2\nmax_trials = 2")
+    (spec_dir / "spec.toml").write_text(spec)
+    tmux = Tmux(f"tuitune-e2e-{os.getpid()}", 100, 30)
+    tuitune = Path(sys.executable).parent / "tuitune"
+    command = f"{tuitune} run {spec_dir / 'spec.toml'} --no-mouse"
+    run_dir = None
+    try:
+        tmux.start(command, {"TUITUNE_HOME": str(home), "TERM": "xterm-256color"})
+        text = tmux.wait(lambda t: len(_rows(t)) == 2 and all(
+            "running" in line for line in _rows(t).values()), what="two running trials")
+        assert "e2e" in text and "auto: random" in text
+        run_dir = list_runs(home / "runs")[0]
+        # star the first trial: it shows in the table and in the store
+        tmux.keys("s")
+        tmux.wait(lambda t: _rows(t).get(1, "").lstrip().startswith("*"), what="the star")
+        # a new trial by hand, from the form prefilled from trial 1
+        tmux.keys("n")
+        tmux.wait(lambda t: "New trial" in t, what="the form")
+        tmux.keys("Enter")
+        tmux.wait(lambda t: 3 in _rows(t), what="trial 3")
+        # the detail screen, then back
+        tmux.keys("Enter")
+        tmux.wait(lambda t: "Trial 1" in t and "Curves" in t, what="the detail screen")
+        tmux.keys("b")
+        tmux.wait(lambda t: 3 in _rows(t), what="the table again")
+        # quit: detach
+        tmux.keys("q")
+        text = tmux.wait(lambda t: "detached from" in t, what="the detach message")
+        assert f"tuitune attach {run_dir.name}" in text.replace("\n", "")
+        store = RunStore(run_dir)
+        try:
+            meta = store.meta()
+            trials = store.trials()
+            starred = store.trial(1).starred
+        finally:
+            store.close()
+        assert starred
+        supervisor = psutil.Process(meta["supervisor_pid"])
+        assert supervisor.is_running() and supervisor.status() != psutil.STATUS_ZOMBIE
+        running = [t for t in trials if t.state == "running"]
+        assert {t.id for t in running} >= {1, 2}
+        assert all(psutil.pid_exists(t.pid) for t in running)
+    finally:
+        tmux.kill()
+        if run_dir is not None:
+            client = RunClient(run_dir, actor="test-teardown")
+            try:
+                client.send("stop", {}, wait=5.0)
+            finally:
+                client.close()
+            _kill_leftovers(run_dir, None)
