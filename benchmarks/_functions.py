@@ -67,4 +67,12 @@ HARTMANN6 = Problem(
     _hartmann6,
     -3.32236801141551,
 )
-PROBLEMS = {p.name: p for p in (BRANIN, HARTMANN6)}
+#: Branin warped to span seven orders of magnitude, like a loss that explodes
+#: at a bad learning rate: exercises the output transform.
+EXP_BRANIN = Problem(
+    "exp-branin",
+    BRANIN.space,
+    lambda p: math.exp(_branin(p) / 25.0) - 1.0 + 1e-3,
+    math.exp(0.397887357729738 / 25.0) - 1.0 + 1e-3,
+)
+PROBLEMS = {p.name: p for p in (BRANIN, HARTMANN6, EXP_BRANIN)}

@@ -210,26 +210,28 @@ def time_optuna(problem: Problem, kind: str, n_obs: int, reps: int) -> float:
     return float(np.median(times))
 
 
-def timing_table(methods: Sequence[str], sizes: Sequence[int], reps: int) -> list[str]:
-    problem = PROBLEMS["hartmann6"]
+def timing_table(
+    methods: Sequence[str], problems: Sequence[str], sizes: Sequence[int], reps: int
+) -> list[str]:
     lines = [
-        "| method | " + " | ".join(f"s/suggestion @{n} obs" for n in sizes) + " |",
-        "|" + "---|" * (len(sizes) + 1),
+        "| problem | method | " + " | ".join(f"s/suggestion @{n} obs" for n in sizes) + " |",
+        "|" + "---|" * (len(sizes) + 2),
     ]
-    for method in methods:
-        lib, name, options = METHODS[method]
-        if method == "random" or available(method):
-            continue
-        cells = []
-        for n in sizes:
-            t = (
-                time_tuitune(problem, options, n, reps)
-                if lib == "tuitune"
-                else time_optuna(problem, name, n, reps)
-            )
-            cells.append(f"{t:.3f}")
-            print(f"timing {method} @{n}: {t:.3f}s", file=sys.stderr, flush=True)
-        lines.append(f"| {method} | " + " | ".join(cells) + " |")
+    for pname in problems:
+        problem = PROBLEMS[pname]
+        for method in methods:
+            lib, name, options = METHODS[method]
+            if method == "random" or available(method):
+                continue
+            cells = []
+            for n in sizes:
+                if lib == "tuitune":
+                    t = time_tuitune(problem, options, n, reps)
+                else:
+                    t = time_optuna(problem, name, n, reps)
+                cells.append(f"{t:.3f}")
+                print(f"timing {pname} {method} @{n}: {t:.3f}s", file=sys.stderr, flush=True)
+            lines.append(f"| {pname} | {method} | " + " | ".join(cells) + " |")
     return lines
 
 
@@ -253,7 +255,7 @@ def versions() -> str:
 
 def main(argv: Sequence[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("--problems", default="branin,hartmann6")
+    ap.add_argument("--problems", default="branin,hartmann6,exp-branin")
     ap.add_argument("--methods", default=DEFAULT_METHODS)
     ap.add_argument("--seeds", type=int, default=10)
     ap.add_argument("--trials", type=int, default=50)
@@ -261,6 +263,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     ap.add_argument("--jobs", type=int, default=2, help="processes for the regret runs")
     ap.add_argument("--timing", default="50,200", help="observation counts; '' to skip")
     ap.add_argument("--timing-reps", type=int, default=5)
+    ap.add_argument(
+        "--timing-problems",
+        default="hartmann6,exp-branin",
+        help="exp-branin spans orders of magnitude, so it times the transform check too",
+    )
     ap.add_argument("--no-regret", action="store_true")
     ap.add_argument("--json", help="write raw curves here")
     ap.add_argument("--out", help="also write the markdown report here")
@@ -279,11 +286,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     if sizes:
         report += [
             "",
-            "Time per suggestion in CPU seconds (Hartmann6, one thread, median of "
+            "Time per suggestion in CPU seconds (one thread, median of "
             f"{args.timing_reps}, after one warm-up suggestion, with random observations):",
             "",
         ]
-        report += timing_table(methods, sizes, args.timing_reps)
+        timing_problems = [p for p in args.timing_problems.split(",") if p]
+        report += timing_table(methods, timing_problems, sizes, args.timing_reps)
     text = "\n".join(report)
     print(text)
     if args.out:

@@ -73,8 +73,13 @@ def test_pending_trials_spread_concurrent_suggestions(strategy: str) -> None:
 
 
 def test_integers_and_categoricals_are_never_resuggested() -> None:
-    space = Space((IntParam("a", low=0, high=2), Pow2Param("b", low=1, high=2),
-                   CategoricalParam("c", choices=("p", "q"))))
+    space = Space(
+        (
+            IntParam("a", low=0, high=2),
+            Pow2Param("b", low=1, high=2),
+            CategoricalParam("c", choices=("p", "q")),
+        )
+    )
     s = BayesSearcher(space, n_initial=4, **FAST)
     keys = []
     while isinstance(d := s.ask(), Suggest):
@@ -85,8 +90,14 @@ def test_integers_and_categoricals_are_never_resuggested() -> None:
 
 
 def test_mixed_dims_enumerate_small_discrete_dimensions() -> None:
-    space = Space((FloatParam("x"), IntParam("n", low=1, high=3), IntParam("big", low=0, high=999),
-                   CategoricalParam("c", choices=("a", "b"))))
+    space = Space(
+        (
+            FloatParam("x"),
+            IntParam("n", low=1, high=3),
+            IntParam("big", low=0, high=999),
+            CategoricalParam("c", choices=("a", "b")),
+        )
+    )
     dims = mixed_dims(space)
     assert dims.is_cat.tolist() == [False, False, False, True]
     assert dims.continuous.tolist() == [True, False, True, False]

@@ -28,15 +28,17 @@ FAST: dict[str, dict[str, Any]] = {
     "coordinate": {"points": 3},
 }
 
-MIXED = Space((
-    FloatParam("lr", low=1e-5, high=1e-1, log=True),
-    MomentumParam("momentum", low=0.8, high=0.999),
-    Pow2Param("batch_size", low=16, high=256),
-    IntParam("layers", low=1, high=4),
-    CategoricalParam("act", choices=("relu", "tanh", "gelu")),
-    FloatParam("dropout", low=0.0, high=0.5),
-    FixedParam("epochs", value=3),
-))
+MIXED = Space(
+    (
+        FloatParam("lr", low=1e-5, high=1e-1, log=True),
+        MomentumParam("momentum", low=0.8, high=0.999),
+        Pow2Param("batch_size", low=16, high=256),
+        IntParam("layers", low=1, high=4),
+        CategoricalParam("act", choices=("relu", "tanh", "gelu")),
+        FloatParam("dropout", low=0.0, high=0.5),
+        FixedParam("epochs", value=3),
+    )
+)
 
 
 def loss(p: dict[str, Any]) -> float:
@@ -96,8 +98,14 @@ def test_deterministic_per_seed(name: str) -> None:
 @names
 def test_foreign_hand_trials_are_accepted(name: str) -> None:
     s = searcher(name)
-    hand = {"lr": 3e-3, "momentum": 0.9, "batch_size": 64, "layers": 2, "act": "gelu",
-            "dropout": 0.0}
+    hand = {
+        "lr": 3e-3,
+        "momentum": 0.9,
+        "batch_size": 64,
+        "layers": 2,
+        "act": "gelu",
+        "dropout": 0.0,
+    }
     s.tell(hand, loss({**hand, "epochs": 3}))
     # Partial and out-of-range hand values are tolerated too.
     s.tell({"lr": 0.5, "layers": 9}, 7.0)
@@ -181,16 +189,61 @@ def test_max_mode_prefers_large_values(name: str) -> None:
 @names
 def test_sync_from_history(name: str) -> None:
     trials = (
-        TrialView(1, "completed", {"lr": 1e-3, "momentum": 0.9, "batch_size": 32, "layers": 2,
-                                   "act": "relu", "dropout": 0.1, "epochs": 3}, value=0.5,
-                  curve=((0, 0.9), (10, 0.5)),
-                  changes=(ParamChange("lr", 1e-2, 8),)),
-        TrialView(2, "diverged", {"lr": 1e-1, "momentum": 0.99, "batch_size": 16, "layers": 1,
-                                  "act": "tanh", "dropout": 0.0, "epochs": 3}),
-        TrialView(3, "running", {"lr": 1e-4, "momentum": 0.9, "batch_size": 64, "layers": 3,
-                                 "act": "gelu", "dropout": 0.2, "epochs": 3}),
-        TrialView(4, "killed", {"lr": 1e-4, "momentum": 0.9, "batch_size": 64, "layers": 4,
-                                "act": "gelu", "dropout": 0.2, "epochs": 3}),
+        TrialView(
+            1,
+            "completed",
+            {
+                "lr": 1e-3,
+                "momentum": 0.9,
+                "batch_size": 32,
+                "layers": 2,
+                "act": "relu",
+                "dropout": 0.1,
+                "epochs": 3,
+            },
+            value=0.5,
+            curve=((0, 0.9), (10, 0.5)),
+            changes=(ParamChange("lr", 1e-2, 8),),
+        ),
+        TrialView(
+            2,
+            "diverged",
+            {
+                "lr": 1e-1,
+                "momentum": 0.99,
+                "batch_size": 16,
+                "layers": 1,
+                "act": "tanh",
+                "dropout": 0.0,
+                "epochs": 3,
+            },
+        ),
+        TrialView(
+            3,
+            "running",
+            {
+                "lr": 1e-4,
+                "momentum": 0.9,
+                "batch_size": 64,
+                "layers": 3,
+                "act": "gelu",
+                "dropout": 0.2,
+                "epochs": 3,
+            },
+        ),
+        TrialView(
+            4,
+            "killed",
+            {
+                "lr": 1e-4,
+                "momentum": 0.9,
+                "batch_size": 64,
+                "layers": 4,
+                "act": "gelu",
+                "dropout": 0.2,
+                "epochs": 3,
+            },
+        ),
     )
     s = searcher(name)
     s.tell({"lr": 1e-2}, 0.1)  # replaced by the sync
@@ -221,8 +274,9 @@ def test_unknown_option_is_rejected(name: str) -> None:
 
 
 def test_random_draws_follow_declared_scales() -> None:
-    space = Space((FloatParam("lr", low=1e-6, high=1.0, log=True),
-                   Pow2Param("batch", low=1, high=1024)))
+    space = Space(
+        (FloatParam("lr", low=1e-6, high=1.0, log=True), Pow2Param("batch", low=1, high=1024))
+    )
     s = make_searcher("random", space, seed=1)
     draws = [s.ask().params for _ in range(400)]  # type: ignore[union-attr]
     lrs = np.log10([d["lr"] for d in draws])

@@ -23,15 +23,35 @@ from tuitune.space import CategoricalParam, FixedParam, FloatParam, IntParam, Po
 @pytest.mark.parametrize(
     ("name", "rank"),
     [
-        ("lr", LR), ("learning_rate", LR), ("base_lr", LR), ("learningRate", LR),
-        ("momentum", MOMENTUM), ("beta1", MOMENTUM), ("adam_beta2", MOMENTUM),
-        ("batch_size", BATCH), ("batchSize", BATCH),
-        ("num_layers", ARCH), ("hidden1", ARCH), ("units", ARCH), ("width", ARCH),
-        ("depth", ARCH), ("n_filters", ARCH),
-        ("lr_decay", DECAY), ("decay_rate", DECAY), ("schedule", DECAY), ("warmup_steps", DECAY),
-        ("dropout", REG), ("weight_decay", REG), ("wd", REG), ("l2", REG), ("l2_reg", REG),
+        ("lr", LR),
+        ("learning_rate", LR),
+        ("base_lr", LR),
+        ("learningRate", LR),
+        ("momentum", MOMENTUM),
+        ("beta1", MOMENTUM),
+        ("adam_beta2", MOMENTUM),
+        ("batch_size", BATCH),
+        ("batchSize", BATCH),
+        ("num_layers", ARCH),
+        ("hidden1", ARCH),
+        ("units", ARCH),
+        ("width", ARCH),
+        ("depth", ARCH),
+        ("n_filters", ARCH),
+        ("lr_decay", DECAY),
+        ("decay_rate", DECAY),
+        ("schedule", DECAY),
+        ("warmup_steps", DECAY),
+        ("dropout", REG),
+        ("weight_decay", REG),
+        ("wd", REG),
+        ("l2", REG),
+        ("l2_reg", REG),
         ("regularization", REG),
-        ("optimizer", REST), ("seed", REST), ("use_batchnorm", REST), ("aggregate", REST),
+        ("optimizer", REST),
+        ("seed", REST),
+        ("use_batchnorm", REST),
+        ("aggregate", REST),
     ],
 )
 def test_name_rank(name: str, rank: int) -> None:
@@ -39,27 +59,36 @@ def test_name_rank(name: str, rank: int) -> None:
 
 
 def test_default_order_for_a_network() -> None:
-    space = Space((
-        FloatParam("dropout", low=0.0, high=0.5),
-        CategoricalParam("optimizer", choices=("sgd", "adam")),
-        IntParam("hidden", low=8, high=64),
-        Pow2Param("batch_size", low=16, high=256),
-        FloatParam("lr_decay", low=0.1, high=1.0),
-        FloatParam("momentum", low=0.0, high=0.99),
-        FloatParam("lr", low=1e-4, high=1.0, log=True),
-        FixedParam("epochs", value=3),
-    ))
+    space = Space(
+        (
+            FloatParam("dropout", low=0.0, high=0.5),
+            CategoricalParam("optimizer", choices=("sgd", "adam")),
+            IntParam("hidden", low=8, high=64),
+            Pow2Param("batch_size", low=16, high=256),
+            FloatParam("lr_decay", low=0.1, high=1.0),
+            FloatParam("momentum", low=0.0, high=0.99),
+            FloatParam("lr", low=1e-4, high=1.0, log=True),
+            FixedParam("epochs", value=3),
+        )
+    )
     assert default_order(space) == [
-        ["lr"], ["momentum"], ["batch_size"], ["hidden"], ["lr_decay"], ["dropout"],
+        ["lr"],
+        ["momentum"],
+        ["batch_size"],
+        ["hidden"],
+        ["lr_decay"],
+        ["dropout"],
         ["optimizer"],
     ]
 
 
-SPACE = Space((
-    FloatParam("lr", low=1e-4, high=1.0, log=True),
-    Pow2Param("batch_size", low=16, high=256),
-    CategoricalParam("act", choices=("relu", "tanh")),
-))
+SPACE = Space(
+    (
+        FloatParam("lr", low=1e-4, high=1.0, log=True),
+        Pow2Param("batch_size", low=16, high=256),
+        CategoricalParam("act", choices=("relu", "tanh")),
+    )
+)
 
 
 def test_starts_from_defaults_then_sweeps_lr_over_its_range() -> None:
@@ -85,8 +114,12 @@ def test_each_step_moves_to_the_incumbent() -> None:
     while isinstance(d := s.ask(), Suggest):
         p = dict(d.params)
         seen.append(p)
-        s.tell(p, abs(p["lr"] - 1e-2) + (0.0 if p["batch_size"] == 32 else 0.5)
-               + (0.0 if p["act"] == "tanh" else 0.1))
+        s.tell(
+            p,
+            abs(p["lr"] - 1e-2)
+            + (0.0 if p["batch_size"] == 32 else 0.5)
+            + (0.0 if p["act"] == "tanh" else 0.1),
+        )
     batch_step = [p for p in seen if p["batch_size"] != 64]
     assert batch_step and all(p["lr"] == pytest.approx(1e-2) for p in batch_step)
     act_step = [p for p in seen if p["act"] == "tanh"]
@@ -116,8 +149,13 @@ def test_hand_trial_becomes_the_incumbent() -> None:
 
 
 def test_groups_vary_together() -> None:
-    space = Space((IntParam("layers", low=1, high=3), IntParam("units", low=8, high=64),
-                   FloatParam("lr", low=1e-3, high=1e-1, log=True)))
+    space = Space(
+        (
+            IntParam("layers", low=1, high=3),
+            IntParam("units", low=8, high=64),
+            FloatParam("lr", low=1e-3, high=1e-1, log=True),
+        )
+    )
     s = CoordinateSearcher(space, points=4, order=[["layers", "units"]])
     assert s.groups == [["layers", "units"], ["lr"]]
     s.tell(space.defaults(), 1.0)

@@ -84,8 +84,10 @@ def test_likelihood_gradient_matches_finite_differences(deterministic: bool) -> 
     for i in range(len(raw)):
         e = np.zeros_like(raw)
         e[i] = 1e-6
-        num[i] = (neg_log_posterior(raw + e, sq, y, 1e-6, deterministic)[0]
-                  - neg_log_posterior(raw - e, sq, y, 1e-6, deterministic)[0]) / 2e-6
+        num[i] = (
+            neg_log_posterior(raw + e, sq, y, 1e-6, deterministic)[0]
+            - neg_log_posterior(raw - e, sq, y, 1e-6, deterministic)[0]
+        ) / 2e-6
     np.testing.assert_allclose(g, num, rtol=1e-5, atol=1e-6)
 
 

@@ -25,24 +25,33 @@ def drain(s: GridSearcher, fn=lambda p: 0.0) -> list[dict]:  # type: ignore[no-u
 
 
 def test_enumeration_order_last_dimension_fastest() -> None:
-    space = Space((
-        FloatParam("x", low=0.0, high=1.0),
-        CategoricalParam("c", choices=("a", "b")),
-        FixedParam("f", value=7),
-    ))
+    space = Space(
+        (
+            FloatParam("x", low=0.0, high=1.0),
+            CategoricalParam("c", choices=("a", "b")),
+            FixedParam("f", value=7),
+        )
+    )
     points = drain(GridSearcher(space))
     assert [(p["x"], p["c"]) for p in points] == [
-        (0.0, "a"), (0.0, "b"), (0.5, "a"), (0.5, "b"), (1.0, "a"), (1.0, "b"),
+        (0.0, "a"),
+        (0.0, "b"),
+        (0.5, "a"),
+        (0.5, "b"),
+        (1.0, "a"),
+        (1.0, "b"),
     ]
     assert all(p["f"] == 7 for p in points)
 
 
 def test_values_per_dimension_follow_declared_scales() -> None:
-    space = Space((
-        FloatParam("lr", low=1e-4, high=1e-2, log=True),
-        Pow2Param("batch", low=16, high=64),
-        IntParam("layers", low=1, high=10),
-    ))
+    space = Space(
+        (
+            FloatParam("lr", low=1e-4, high=1e-2, log=True),
+            Pow2Param("batch", low=16, high=64),
+            IntParam("layers", low=1, high=10),
+        )
+    )
     points = drain(GridSearcher(space, points_per_dim=3))
     assert sorted({p["lr"] for p in points}) == pytest.approx([1e-4, 1e-3, 1e-2])
     assert sorted({p["batch"] for p in points}) == [16, 32, 64]  # all values: 3 <= 3
@@ -104,7 +113,7 @@ def test_zoom_holds_categoricals_at_the_best_choice() -> None:
 def test_zoom_centres_on_a_better_hand_trial() -> None:
     space = Space((FloatParam("x", low=0.0, high=1.0),))
     s = GridSearcher(space, zoom=1)
-    for x in (0.0, 0.5, 1.0):
+    for _x in (0.0, 0.5, 1.0):
         d = s.ask()
         assert isinstance(d, Suggest)
         s.tell(d.params, 1.0)

@@ -32,7 +32,14 @@ def test_float_linear_and_log_round_trip() -> None:
 def test_int_cells_have_equal_width() -> None:
     p = IntParam("n", low=1, high=4)
     assert [p.from_unit(u) for u in (0.0, 0.24, 0.26, 0.49, 0.51, 0.74, 0.76, 1.0)] == [
-        1, 1, 2, 2, 3, 3, 4, 4,
+        1,
+        1,
+        2,
+        2,
+        3,
+        3,
+        4,
+        4,
     ]
     for v in p.values():
         assert p.from_unit(p.to_unit(v)) == v
@@ -73,12 +80,14 @@ def test_categorical_cells_round_trip() -> None:
 
 
 def test_space_encode_decode_skips_fixed_params() -> None:
-    space = Space((
-        FloatParam("lr", low=1e-4, high=1e-1, log=True),
-        FixedParam("epochs", value=5),
-        CategoricalParam("act", choices=("relu", "tanh")),
-        Pow2Param("batch", low=8, high=128),
-    ))
+    space = Space(
+        (
+            FloatParam("lr", low=1e-4, high=1e-1, log=True),
+            FixedParam("epochs", value=5),
+            CategoricalParam("act", choices=("relu", "tanh")),
+            Pow2Param("batch", low=8, high=128),
+        )
+    )
     assert [p.name for p in space.dims] == ["lr", "act", "batch"]
     assert space.categorical_dims == [1]
     values = {"lr": 1e-3, "epochs": 5, "act": "tanh", "batch": 32}
@@ -91,11 +100,13 @@ def test_space_encode_decode_skips_fixed_params() -> None:
 
 
 def test_sample_respects_types_and_bounds() -> None:
-    space = Space((
-        FloatParam("lr", low=1e-5, high=1.0, log=True),
-        IntParam("layers", low=1, high=4),
-        MomentumParam("m", low=0.8, high=0.999),
-    ))
+    space = Space(
+        (
+            FloatParam("lr", low=1e-5, high=1.0, log=True),
+            IntParam("layers", low=1, high=4),
+            MomentumParam("m", low=0.8, high=0.999),
+        )
+    )
     rng = np.random.default_rng(0)
     lrs = []
     for _ in range(500):

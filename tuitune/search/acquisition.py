@@ -184,8 +184,12 @@ def _lbfgs_joint(acq: LogEI, x0: np.ndarray, cont: np.ndarray) -> np.ndarray:
         return -float(vals.sum()), -grads[:, cont].ravel()
 
     res = minimize(
-        fun, x0[:, cont].ravel(), jac=True, method="L-BFGS-B",
-        bounds=[(0.0, 1.0)] * (n * dc), options={"maxiter": 100},
+        fun,
+        x0[:, cont].ravel(),
+        jac=True,
+        method="L-BFGS-B",
+        bounds=[(0.0, 1.0)] * (n * dc),
+        options={"maxiter": 100},
     )
     x = x0.copy()
     x[:, cont] = res.x.reshape(n, dc)
@@ -204,8 +208,12 @@ def _lbfgs_each(acq: LogEI, x0: np.ndarray, cont: np.ndarray) -> np.ndarray:
             return -float(val[0]), -grad[0, cont]
 
         res = minimize(
-            fun, x0[i, cont], jac=True, method="L-BFGS-B",
-            bounds=[(0.0, 1.0)] * int(cont.sum()), options={"maxiter": 200},
+            fun,
+            x0[i, cont],
+            jac=True,
+            method="L-BFGS-B",
+            bounds=[(0.0, 1.0)] * int(cont.sum()),
+            options={"maxiter": 200},
         )
         if np.isfinite(res.fun):
             x[i, cont] = res.x

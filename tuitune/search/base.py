@@ -85,9 +85,7 @@ class Searcher(ABC):
             try:
                 out[key] = cls.option_specs[key](value)
             except (TypeError, ValueError) as exc:
-                raise ValueError(
-                    f"option {key!r} of search strategy {cls.name!r}: {exc}"
-                ) from None
+                raise ValueError(f"option {key!r} of search strategy {cls.name!r}: {exc}") from None
         return out
 
     def option(self, key: str, default: Any) -> Any:
@@ -226,7 +224,9 @@ class Searcher(ABC):
         value_lists = [_discrete_values(p) or [] for p in dims]
         out = []
         for combo in itertools.product(*value_lists):
-            out.append(self.suggest(dict(zip([p.name for p in dims], combo)), "").params)
+            out.append(
+                self.suggest(dict(zip([p.name for p in dims], combo, strict=True)), "").params
+            )
         return out
 
     def _complete(self, params: Mapping[str, Any]) -> tuple[dict[str, Any], bool]:

@@ -22,7 +22,7 @@ from .acquisition import LogEI, MixedDims, optimize_acquisition
 from .base import Searcher, bool_option, choice_option, discrete_values, int_option
 from .gp import GaussianProcess, Hyper
 from .gp_fit import fit_gp
-from .transforms import TRANSFORMS, log_jacobian, standardize, transform_losses
+from .transforms import AUTO_MIN_RATIO, TRANSFORMS, log_jacobian, standardize, transform_losses
 
 #: Integer dimensions with more values than this are moved by gradient and
 #: rounded; smaller ones are searched value by value.
@@ -78,8 +78,9 @@ class BayesSearcher(Searcher):
             (fantasy = best observed value).
         deterministic: Let the fitted noise go down to 1e-8 of the (standardised)
             signal variance instead of 1e-6, for simulators and other exact objectives.
-        transform: "auto" (default: logs or not, whichever makes the GP likelier,
-            checked every few results; see transforms.py), "log" or "none".
+        transform: "auto" (default: for positive losses spanning three orders of
+            magnitude, logs or not, whichever makes the GP likelier, checked every
+            few results; see transforms.py), "log" or "none".
         fit_restarts: Random restarts of the hyperparameter fit besides the warm
             start and the defaults (default 2; 1 above 100 observations).
     """
@@ -171,7 +172,7 @@ class BayesSearcher(Searcher):
         points, values = optimize_acquisition(
             acq, self.dims, candidates, best_seen, self.restarts, rng
         )
-        for u, v in zip(points, values):
+        for u, v in zip(points, values, strict=True):
             params = self.space.decode(u)
             if self.is_new(params):
                 return self.suggest(params, self._reason(gp_all, u, float(v), y))
@@ -204,8 +205,13 @@ class BayesSearcher(Searcher):
         n_random = self.option("fit_restarts", 2 if len(y) <= 100 else 1)
         rng = np.random.default_rng([self.seed, len(y), 3])
         gp = fit_gp(
-            x, y_std, self.dims.is_cat, min_noise=self.min_noise,
-            warm=self._hyper.get(how), rng=rng, n_random=n_random,
+            x,
+            y_std,
+            self.dims.is_cat,
+            min_noise=self.min_noise,
+            warm=self._hyper.get(how),
+            rng=rng,
+            n_random=n_random,
         )
         self._hyper[how] = gp.hyper
         self._model_key, self._model = key, (gp, y_std)
@@ -215,7 +221,8 @@ class BayesSearcher(Searcher):
         """The output transform; "auto" compares likelihoods now and then."""
         if self.transform != "auto":
             return self.transform
-        if float(np.min(y)) <= 0.0 or float(np.std(y)) == 0.0:
+        lo, hi = float(np.min(y)), float(np.max(y))
+        if lo <= 0.0 or hi < AUTO_MIN_RATIO * lo:
             return "none"
         if self._auto is not None and len(y) < self._auto_next:
             return self._auto
@@ -227,11 +234,20 @@ class BayesSearcher(Searcher):
     def _warped_evidence(self, x: np.ndarray, y: np.ndarray, how: str) -> float:
         """Log marginal likelihood of the original losses under a warped GP."""
         t = transform_losses(y, how)
-        gp = fit_gp(x, standardize(t), self.dims.is_cat, min_noise=self.min_noise,
-                    warm=self._hyper.get(how), n_random=0)
+        gp = fit_gp(
+            x,
+            standardize(t),
+            self.dims.is_cat,
+            min_noise=self.min_noise,
+            warm=self._hyper.get(how),
+            n_random=0,
+        )
         self._hyper[how] = gp.hyper
-        return gp.log_marginal_likelihood() + log_jacobian(y, how) - len(y) * math.log(
-            float(np.std(t)))
+        return (
+            gp.log_marginal_likelihood()
+            + log_jacobian(y, how)
+            - len(y) * math.log(float(np.std(t)))
+        )
 
     def _with_pending(
         self, gp: GaussianProcess, y_std: np.ndarray

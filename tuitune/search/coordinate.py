@@ -60,8 +60,10 @@ def parse_order(value: Any) -> list[list[str]]:
     groups = []
     for item in value:
         group = [item] if isinstance(item, str) else item
-        if not isinstance(group, Sequence) or not group or not all(
-            isinstance(n, str) for n in group
+        if (
+            not isinstance(group, Sequence)
+            or not group
+            or not all(isinstance(n, str) for n in group)
         ):
             raise ValueError(f"expected a parameter name or a list of names, got {item!r}")
         groups.append(list(group))
@@ -130,8 +132,10 @@ class CoordinateSearcher(Searcher):
             group = self.groups[self.group_index]
             for point in self._step:
                 if self.is_new(point):
-                    shown = ", ".join(f"{n}={point[n]:.4g}" if isinstance(point[n], float)
-                                      else f"{n}={point[n]}" for n in group)
+                    shown = ", ".join(
+                        f"{n}={point[n]:.4g}" if isinstance(point[n], float) else f"{n}={point[n]}"
+                        for n in group
+                    )
                     return self.suggest(
                         point, f"sweep {self.sweep + 1}/{self.sweeps}, tuning {shown}"
                     )
@@ -155,14 +159,14 @@ class CoordinateSearcher(Searcher):
     def _step_points(self) -> list[dict[str, Any]]:
         centre = self.incumbent() or self.space.defaults()
         group = [self.space[n] for n in self.groups[self.group_index]]
-        per_dim = self.points if len(group) == 1 else max(
-            2, round(self.points ** (1.0 / len(group)))
+        per_dim = (
+            self.points if len(group) == 1 else max(2, round(self.points ** (1.0 / len(group))))
         )
         value_lists = [self._values(p, centre[p.name], per_dim) for p in group]
         points = []
         for combo in itertools.product(*value_lists):
             point = dict(centre)
-            point.update(zip([p.name for p in group], combo))
+            point.update(zip([p.name for p in group], combo, strict=True))
             points.append(self.suggest(point, "").params)
         return points
 

@@ -120,14 +120,26 @@ def fit_gp(
     starts = [to_raw(warm, min_noise)]
     rng = rng or np.random.default_rng(0)
     for _ in range(n_random):
-        starts.append(_clip_raw(np.concatenate([
-            rng.normal(0.0, 1.5, d), [rng.normal(0.0, 0.5), math.log(rng.uniform(1e-4, 0.1))]
-        ])))
+        starts.append(
+            _clip_raw(
+                np.concatenate(
+                    [
+                        rng.normal(0.0, 1.5, d),
+                        [rng.normal(0.0, 0.5), math.log(rng.uniform(1e-4, 0.1))],
+                    ]
+                )
+            )
+        )
     best_raw, best_f = starts[0], math.inf
     for raw0 in starts:
         res = minimize(
-            neg_log_posterior, raw0, args=(sq, y, min_noise, deterministic), jac=True,
-            method="L-BFGS-B", bounds=_bounds(d), options={"gtol": 1e-2, "maxiter": 200},
+            neg_log_posterior,
+            raw0,
+            args=(sq, y, min_noise, deterministic),
+            jac=True,
+            method="L-BFGS-B",
+            bounds=_bounds(d),
+            options={"gtol": 1e-2, "maxiter": 200},
         )
         if np.isfinite(res.fun) and res.fun < best_f:
             best_raw, best_f = res.x, float(res.fun)

@@ -55,7 +55,7 @@ class GridSearcher(Searcher):
     def _product(self, value_lists: list[list[Any]]) -> list[dict[str, Any]]:
         names = [p.name for p in self.space.dims]
         return [
-            self.suggest(dict(zip(names, combo)), "").params
+            self.suggest(dict(zip(names, combo, strict=True)), "").params
             for combo in itertools.product(*value_lists)
         ]
 
@@ -91,7 +91,7 @@ class GridSearcher(Searcher):
         self.round += 1
         value_lists = [
             self._zoom_values(p, float(a), float(b), best_params)
-            for p, a, b in zip(self.space.dims, *self.box)
+            for p, a, b in zip(self.space.dims, *self.box, strict=True)
         ]
         self._points = self._product(value_lists)
 

@@ -4,8 +4,9 @@ Losses that span orders of magnitude (a nearly diverged run at 1e3 next to good
 runs at 1e-2) would, after standardisation, flatten everything that matters into
 one value. A log warp fixes that, but it hurts smooth objectives (measured on
 Branin: median regret 2e-3 with logs against 5e-5 without). So the "auto" choice
-is made by the data: the warp whose GP gives the higher marginal likelihood of
-the *original* losses (the warped likelihood plus the log-Jacobian), as Box-Cox
+is made by the data, and only for losses that span at least three orders of
+magnitude: the warp whose GP gives the higher marginal likelihood of the
+*original* losses (the warped likelihood plus the log-Jacobian), as Box-Cox
 chooses its exponent.
 """
 
@@ -14,6 +15,8 @@ from __future__ import annotations
 import numpy as np
 
 TRANSFORMS = ("none", "log")
+#: "auto" considers logs only when max / min of the (positive) losses reaches this.
+AUTO_MIN_RATIO = 1e3
 
 
 def transform_losses(y: np.ndarray, how: str) -> np.ndarray:
