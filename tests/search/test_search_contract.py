@@ -297,3 +297,11 @@ def test_registry_and_errors() -> None:
     with pytest.raises(ValueError) as err:
         make_searcher("bayes", MIXED, options={"restarts": 0})
     assert "\n" not in str(err.value)
+
+
+@names
+def test_wide_integer_range_is_never_listed(name: str) -> None:
+    space = Space((IntParam("units", low=1, high=10**9), FloatParam("x", low=0.0, high=1.0)))
+    s = searcher(name, space)
+    for p in run(s, 6, fn=lambda p: p["x"] + p["units"] * 1e-9):
+        assert 1 <= p["units"] <= 10**9 and isinstance(p["units"], int)

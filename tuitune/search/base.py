@@ -18,7 +18,7 @@ import numpy as np
 
 from ..decisions import Exhausted, Suggest
 from ..history import DIVERGED, FAILED, History
-from ..space import CategoricalParam, FixedParam, Param, Space, SpaceError
+from ..space import CategoricalParam, FixedParam, IntParam, Param, Space, SpaceError
 
 #: Above this many configurations a discrete space is searched by rejection
 #: sampling only, never enumerated.
@@ -192,10 +192,10 @@ class Searcher(ABC):
         """Number of configurations, or None if a dimension is continuous."""
         n = 1
         for p in self.space.dims:
-            values = _discrete_values(p)
-            if values is None:
+            count = n_values(p)
+            if count is None:
                 return None
-            n *= len(values)
+            n *= count
         return n
 
     def _space_exhausted(self) -> bool:
@@ -273,6 +273,15 @@ def _discrete_values(p: Param) -> list[Any] | None:
 def discrete_values(p: Param) -> list[Any] | None:
     """All values of a discrete parameter, or None for a continuous one."""
     return _discrete_values(p)
+
+
+def n_values(p: Param) -> int | None:
+    """How many values a discrete parameter has (without listing a wide integer
+    range), or None for a continuous one."""
+    if isinstance(p, IntParam):
+        return p.high - p.low + 1
+    values = _discrete_values(p)
+    return None if values is None else len(values)
 
 
 # -- option validators ------------------------------------------------------------

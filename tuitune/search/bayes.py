@@ -19,7 +19,14 @@ import numpy as np
 from ..decisions import Exhausted, Suggest
 from ..space import CategoricalParam, FloatParam, IntParam, MomentumParam, Param, Space
 from .acquisition import LogEI, MixedDims, optimize_acquisition
-from .base import Searcher, bool_option, choice_option, discrete_values, int_option
+from .base import (
+    Searcher,
+    bool_option,
+    choice_option,
+    discrete_values,
+    int_option,
+    n_values,
+)
 from .gp import GaussianProcess, Hyper
 from .gp_fit import fit_gp
 from .transforms import AUTO_MIN_RATIO, TRANSFORMS, log_jacobian, standardize, transform_losses
@@ -41,10 +48,10 @@ def mixed_dims(space: Space) -> MixedDims:
 def _grid(p: Param) -> np.ndarray | None:
     if isinstance(p, (FloatParam, MomentumParam)):
         return None
-    values = discrete_values(p)
-    if values is None or (isinstance(p, IntParam) and len(values) > MAX_ENUMERATED):
+    count = n_values(p)
+    if count is None or (isinstance(p, IntParam) and count > MAX_ENUMERATED):
         return None
-    return np.array([p.to_unit(v) for v in values], dtype=float)
+    return np.array([p.to_unit(v) for v in discrete_values(p) or []], dtype=float)
 
 
 @contextlib.contextmanager
