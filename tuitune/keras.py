@@ -33,11 +33,10 @@ What the callback does, as a tuitune trial:
   script exits normally. An epoch cut short is not reported and not checkpointed.
 - **Checkpoints** the model (weights and optimizer state) after each epoch to
   `<trial folder>/checkpoints/latest.keras`, written to a temporary name and
-  renamed so a clone never copies half a file, and tells tuitune about it. When
-  epochs are so short that saving every one would cost more than 2% of the
-  training time, saves are spaced out to stay under it (`checkpoint_max_overhead`);
-  the last epoch is always saved. Only inside a tuitune trial, unless asked: run
-  by hand, nothing is written.
+  renamed so a clone never copies half a file, and tells tuitune about it.
+  `checkpoint_max_overhead=0.02` spaces saves out when saving each epoch would
+  cost more than 2% of the training time (big model, short epochs). Only inside
+  a tuitune trial, unless asked: run by hand, nothing is written.
 - **Resumes** a trial cloned from a checkpoint: at the start of training it loads
   the checkpoint's weights and optimizer state into the script's (already
   compiled) model, keeps the learning rate the script chose (a clone may have
@@ -239,13 +238,13 @@ class TuituneCallback(keras.callbacks.Callback):
         checkpoint: save `latest.keras` after each epoch. None (default): only when
             running as a tuitune trial.
         checkpoint_every: save at most every this many epochs.
-        checkpoint_max_overhead: skip an epoch's save when saving would take more
-            than this fraction of the training time so far (measured: a save's
-            duration is known from the one before). With short epochs this
-            spaces the saves out (a clone then starts from a checkpoint a few
-            epochs old: its step says which); with long ones every epoch is saved.
-            None saves every `checkpoint_every` epochs whatever it costs. The last
-            epoch, and an epoch after which training stops, are always saved.
+        checkpoint_max_overhead: e.g. 0.02: skip an epoch's save when saving would
+            take more than this fraction of the training time so far (a save's
+            duration is known from the one before). For big models with short
+            epochs, where saving each epoch would cost a lot: saves are spaced
+            out (a clone then starts from a checkpoint a few epochs old; its step
+            says which). None (default): every `checkpoint_every` epochs. The
+            last epoch, and an epoch after which training stops, are always saved.
         resume: load the initial checkpoint when the trial was cloned from one.
         setters: parameter name -> setter, merged over `DEFAULT_SETTERS`; None as
             a value removes a default.
@@ -263,7 +262,7 @@ class TuituneCallback(keras.callbacks.Callback):
         batch_every: int = 0,
         checkpoint: bool | None = None,
         checkpoint_every: int = 1,
-        checkpoint_max_overhead: float | None = 0.02,
+        checkpoint_max_overhead: float | None = None,
         resume: bool = True,
         setters: Mapping[str, Setter | None] | None = None,
         report_learning_rate: bool = True,
@@ -271,8 +270,9 @@ class TuituneCallback(keras.callbacks.Callback):
         stop_within_epoch: bool = True,
     ) -> None:
         super().__init__()
-        if batch_every < 0 or checkpoint_every < 1:
-            raise ValueError("batch_every must be >= 0 and checkpoint_every >= 1")
+        if batch_every < 0 or checkpoint_every < 1 or (checkpoint_max_overhead or 0) < 0:
+            raise ValueError("batch_every and checkpoint_max_overhead must be >= 0, "
+                             "checkpoint_every >= 1")
         self.batch_every = int(batch_every)
         self.checkpoint = tt.active() if checkpoint is None else bool(checkpoint)
         self.checkpoint_every = int(checkpoint_every)
@@ -302,7 +302,7 @@ class TuituneCallback(keras.callbacks.Callback):
         self._first_epoch: int | None = None
         self._epoch = 0
         self._cut_short = False
-        self._last_batch_report = 0
+        self._last_batch_step = 0
         self._saved_initial_epoch: Any = None
         self._warned: set[str] = set()
         self._fit_started = 0.0
@@ -351,6 +351,8 @@ class TuituneCallback(keras.callbacks.Callback):
             if epoch < start:
                 # fit ignored the checkpoint's epoch: keep the step axis continuous.
                 self._offset = start - epoch
+            steps = self.params.get("steps") if self.params else None
+            self._last_batch_step = (epoch + self._offset) * steps if steps else 0
         self._epoch = epoch
         self._cut_short = False
         changes = tt.apply_tweaks(step=self.step(epoch))
@@ -376,10 +378,10 @@ class TuituneCallback(keras.callbacks.Callback):
             if steps:
                 current = (self._epoch + self._offset) * steps + batch + 1
             else:  # unknown epoch length: count batches instead
-                current = self._last_batch_report + 1
-            if current // self.batch_every > self._last_batch_report // self.batch_every:
+                current = self._last_batch_step + 1
+            if current // self.batch_every > self._last_batch_step // self.batch_every:
                 tt.report(current, **{BATCH_PREFIX + k: v for k, v in _numeric(logs).items()})
-            self._last_batch_report = current
+            self._last_batch_step = current
         if self._tensorboard is not None:
             self._tensorboard.on_train_batch_end(batch, logs)
 

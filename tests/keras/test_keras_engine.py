@@ -16,6 +16,7 @@ pytest.importorskip("keras")
 pytest.importorskip("sklearn")
 
 from tuitune.engine.client import RunClient  # noqa: E402
+from tuitune.engine.logs import log_tail  # noqa: E402
 from tuitune.engine.runs import create_run  # noqa: E402
 from tuitune.engine.supervisor import Supervisor  # noqa: E402
 from tuitune.spec import load_spec  # noqa: E402
@@ -100,7 +101,9 @@ def test_keras_trial_reports_tweaks_checkpoints_clones_and_stops(tmp_path, tt_ho
         clone = store.trial(2)
         assert clone.initial_checkpoint and clone.clone_step >= 3
         first = clone.clone_step + 1
-        wait_for(lambda: curve(2), START_TIMEOUT, "the clone's first epoch")
+        wait_for(lambda: curve(2) or store.trial(2).state not in ("queued", "running"),
+                 START_TIMEOUT, "the clone's first epoch")
+        assert curve(2), (store.trial(2).state, log_tail(run_dir / "trials/2/log.txt"))
 
         # Ask the clone to stop, as a stopping rule does: it ends cleanly, exit 0.
         store.update_trial(2, stop_requested=1)
