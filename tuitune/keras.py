@@ -32,8 +32,9 @@ What the callback does, as a tuitune trial:
   `model.stop_training`, checked before every batch, so `fit` returns and the
   script exits normally. An epoch cut short is not reported and not checkpointed.
 - **Checkpoints** the model (weights and optimizer state) after each epoch to
-  `<trial folder>/checkpoints/latest.keras`, written to a temporary name and
-  renamed so a clone never copies half a file, and tells tuitune about it.
+  `<trial folder>/checkpoints/epoch-NNNN.keras` (the last two are kept), written
+  to a temporary name and renamed so a clone never copies half a file, and tells
+  tuitune about it.
   `checkpoint_max_overhead=0.02` spaces saves out when saving each epoch would
   cost more than 2% of the training time (big model, short epochs). Only inside
   a tuitune trial, unless asked: run by hand, nothing is written.
@@ -70,12 +71,15 @@ import tuitune.trial as tt
 #: so that the callback rebuilds that function (e.g. an optimizer's momentum).
 Setter = Callable[[keras.Model, Any], "bool | None"]
 
-CHECKPOINT_NAME = "latest.keras"
+#: Checkpoint file names, by the epoch (step) they hold.
+CHECKPOINT_PATTERN = "epoch-{step:04d}.keras"
+WEIGHTS_PATTERN = "epoch-{step:04d}.weights.h5"
+KEEP_CHECKPOINTS = 2
 BATCH_PREFIX = "batch/"
 
 __all__ = [
     "BATCH_PREFIX",
-    "CHECKPOINT_NAME",
+    "CHECKPOINT_PATTERN",
     "DEFAULT_SETTERS",
     "Setter",
     "TuituneCallback",
@@ -235,7 +239,7 @@ class TuituneCallback(keras.callbacks.Callback):
             ``batch/<name>`` at a global batch step; 0 (default) reports epochs only.
             Reading batch logs makes Keras wait for each batch, so keep N large on
             a GPU.
-        checkpoint: save `latest.keras` after each epoch. None (default): only when
+        checkpoint: save `epoch-NNNN.keras` after each epoch. None (default): only when
             running as a tuitune trial.
         checkpoint_every: save at most every this many epochs.
         checkpoint_max_overhead: e.g. 0.02: skip an epoch's save when saving would
@@ -308,6 +312,7 @@ class TuituneCallback(keras.callbacks.Callback):
         self._fit_started = 0.0
         self._save_seconds = 0.0  # spent saving checkpoints in this fit
         self._last_save_seconds = 0.0
+        self._saved: list[Path] = []  # checkpoint files written, oldest first
 
     # -- public ------------------------------------------------------------------------
     @property
@@ -464,17 +469,21 @@ class TuituneCallback(keras.callbacks.Callback):
 
     def _save_checkpoint(self, step: int) -> None:
         folder = tt.checkpoint_dir()
-        # Keras wants the real suffix on the file it writes, so the temporary
-        # name keeps it; os.replace then swaps the finished file in atomically.
+        # One file per epoch, named by its step: the supervisor copies the path
+        # the store names, so a clone gets exactly the epoch it was told about
+        # even when the trial has saved a newer one meanwhile (one shared
+        # "latest" file could already hold the next epoch's weights).
         attempts = (
-            (CHECKPOINT_NAME, self.model.save),
+            (CHECKPOINT_PATTERN.format(step=step), self.model.save),
             # e.g. a subclassed model without get_config: its weights still resume.
-            ("latest.weights.h5", self.model.save_weights),
+            (WEIGHTS_PATTERN.format(step=step), self.model.save_weights),
         )
         errors = []
         started = time.perf_counter()
         for name, save in attempts:
             final = folder / name
+            # Keras wants the real suffix on the file it writes, so the temporary
+            # name keeps it; os.replace then puts the finished file in place at once.
             tmp = folder / f".{os.getpid()}-{name}"
             try:
                 save(str(tmp))
@@ -484,6 +493,9 @@ class TuituneCallback(keras.callbacks.Callback):
                 continue
             os.replace(tmp, final)
             tt.checkpoint_saved(final, step)
+            # The store must name the new file before an older one goes away.
+            tt.flush()
+            self._prune(final)
             self._last_save_seconds = time.perf_counter() - started
             self._save_seconds += self._last_save_seconds
             return
@@ -491,6 +503,15 @@ class TuituneCallback(keras.callbacks.Callback):
             self._warned.add("checkpoint")
             _notice(f"cannot save a checkpoint ({'; '.join(errors)}); clones of this trial "
                     "will start from scratch")
+
+    def _prune(self, newest: Path) -> None:
+        """Keep the newest KEEP_CHECKPOINTS files this callback wrote; the one
+        before the newest stays in case a clone is copying it right now."""
+        if newest in self._saved:
+            self._saved.remove(newest)
+        self._saved.append(newest)
+        while len(self._saved) > KEEP_CHECKPOINTS:
+            self._saved.pop(0).unlink(missing_ok=True)
 
     def _load_initial_checkpoint(self, path: Path) -> None:
         model = self.model
