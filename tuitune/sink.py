@@ -122,6 +122,12 @@ def make_sink(environ: dict[str, str] | None = None) -> Sink:
     env = os.environ if environ is None else environ
     db = env.get("TUITUNE_STORE")
     trial_id = env.get("TUITUNE_TRIAL_ID")
+    if env.get("TUITUNE_SINK") == "ray" and env.get("TUITUNE_RELAY") and trial_id:
+        # A trial on a Ray node: relay through the node's trial actor.
+        from tuitune.ray_sink import DEFAULT_LIMIT_MB, RaySink
+
+        return RaySink(env["TUITUNE_RELAY"], int(trial_id),
+                       float(env.get("TUITUNE_RELAY_LIMIT_MB") or DEFAULT_LIMIT_MB))
     if not db or not trial_id:
         return NullSink()
     return SqliteSink(db, int(trial_id))

@@ -441,6 +441,11 @@ class Supervisor:
             self._end(tid, plan.state, plan.actor, plan.message, plan.data,
                       exit_code=ended.code)
             return
+        if ended.lost:  # the executor lost it (a remote node died): keep what it reported
+            self._end(tid, LOST, actor, f"trial {tid} lost: its node {trial.node or '?'} died "
+                      "or its actor ended; its metrics so far are kept; `tuitune requeue RUN "
+                      "--lost` restarts it from its last checkpoint")
+            return
         curve = self.curves.curves.get(tid, [])
         if ended.code == 0:
             if curve and not math.isfinite(curve[-1][1]):

@@ -36,10 +36,13 @@ class TrialHandle:
 
 @dataclass(frozen=True)
 class Exit:
-    """How a trial process ended. `code` is None when it could not be known."""
+    """How a trial process ended. `code` is None when it could not be known; `lost`
+    means the executor lost the trial (its remote node or actor died): what it
+    reported until then is kept, and it can be re-queued from its last checkpoint."""
 
     code: int | None
     signal: int | None = None
+    lost: bool = False
 
 
 class Executor(ABC):

@@ -1,0 +1,379 @@
+"""The Ray executor on a real two-node Ray cluster on this machine.
+
+A head node (custom resource `head`) and a second node started with
+`ray start --address` (custom resource `node2`, so trials can be pinned to it),
+both inside a private network namespace with only loopback. Real supervisor
+processes (`tuitune run --headless`), real trials, steered from a second shell
+with the CLI, as a user would. The cluster starts once for the module; the last
+test kills the second node.
+
+    python -m pytest tests/ray -q -m ray
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import subprocess
+import sys
+import textwrap
+import time
+from pathlib import Path
+
+import psutil
+import pytest
+
+pytest.importorskip("ray", reason='Ray is not installed: pip install "tuitune[ray]"')
+
+from raycluster import ClusterUnavailable, LocalRayCluster  # noqa: E402
+
+from tuitune.store import RunStore  # noqa: E402
+
+pytestmark = [pytest.mark.ray, pytest.mark.timeout(300)]
+
+REPO = Path(__file__).resolve().parents[2]
+
+STEPPER = """
+import os, sys, time
+import tuitune.trial as tt
+p = tt.params()
+lr = float(p.get("lr", 0.1))
+steps = int(p.get("steps", 40))
+start = tt.initial_step()
+if tt.initial_checkpoint() is not None:
+    print("resumed from", tt.initial_checkpoint().read_text(), flush=True)
+for step in range(start + 1, steps + 1):
+    lr = float(tt.apply_tweaks(step).get("lr", lr))
+    tt.report(step, loss=1.0 / (step * lr + 1.0), lr=lr)
+    ckpt = tt.checkpoint_dir() / "ckpt.txt"
+    ckpt.write_text(str(step))
+    tt.checkpoint_saved(ckpt, step)
+    print("step", step, flush=True)
+    if tt.should_stop():
+        break
+    time.sleep(float(p.get("sleep", 0.05)))
+"""
+
+SPEC = """
+name = "{name}"
+command = ["{{python}}", "script.py"]
+kill_grace = 2
+
+[space.lr]
+type = "float"
+low = 0.0001
+high = 1.0
+log = true
+mutable = true
+default = 0.1
+
+[space.steps]
+type = "fixed"
+value = {steps}
+
+[space.sleep]
+type = "fixed"
+value = 0.05
+
+[objective]
+metric = "loss"
+mode = "min"
+
+[budget]
+max_concurrent = 4
+
+[search]
+strategy = "manual"
+
+[executor]
+kind = "ray"
+address = "{address}"
+{executor}
+"""
+
+
+@pytest.fixture(scope="module")
+def cluster():
+    try:
+        c = LocalRayCluster()
+        c.start()
+    except ClusterUnavailable as exc:
+        pytest.skip(f"no local Ray cluster: {exc}")
+    try:
+        yield c
+    finally:
+        c.close()
+
+
+# -- helpers -------------------------------------------------------------------------------------
+def write_spec(folder: Path, cluster: LocalRayCluster, executor: str, steps: int = 400,
+               name: str = "r") -> Path:
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "script.py").write_text(textwrap.dedent(STEPPER))
+    spec = folder / f"{name}.toml"
+    spec.write_text(SPEC.format(name=name, steps=steps, address=cluster.address,
+                                executor=executor))
+    return spec
+
+
+def cli(*args: str, timeout: float = 60) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "tuitune.cli", *args], capture_output=True,
+                          text=True, timeout=timeout, env=os.environ.copy())
+
+
+def wait_for(predicate, timeout: float = 30, what: str = "condition", interval: float = 0.1):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            value = predicate()
+        except Exception:
+            value = None
+        if value:
+            return value
+        time.sleep(interval)
+    raise AssertionError(f"timed out after {timeout}s waiting for {what}")
+
+
+def read(run_dir: Path, fn):
+    store = RunStore(run_dir)
+    try:
+        return fn(store)
+    finally:
+        store.close()
+
+
+def trial(run_dir: Path, tid: int):
+    return read(run_dir, lambda s: s.trial(tid))
+
+
+def points(run_dir: Path, tid: int, name: str = "loss"):
+    return read(run_dir, lambda s: s.metrics(trial_id=tid, name=name))
+
+
+class Headless:
+    """`tuitune run SPEC --headless` in the background; stopped at the end."""
+
+    def __init__(self, spec: Path, home: Path, *extra: str) -> None:
+        self.out = open(home.parent / f"supervisor-{spec.stem}.out", "w")
+        self.proc = subprocess.Popen([sys.executable, "-m", "tuitune.cli", "run", str(spec),
+                                      "--headless", *extra], stdout=self.out,
+                                     stderr=subprocess.STDOUT, text=True, env=os.environ.copy())
+        runs = home / "runs"
+
+        deadline = time.monotonic() + 30
+        found = None
+        while found is None and time.monotonic() < deadline:
+            assert self.proc.poll() is None, self.output()
+            found = next((p for p in runs.iterdir() if (p / "store.db").exists()), None) if (
+                runs.exists()) else None
+            time.sleep(0.1)
+        assert found is not None, "no run folder after 30s"
+        self.run_dir: Path = found
+        wait_for(lambda: read(self.run_dir, lambda s: s.meta().get("supervisor_pid")), 60,
+                 "the supervisor")
+
+    def output(self) -> str:
+        self.out.flush()
+        return Path(self.out.name).read_text()
+
+    def stop(self) -> None:
+        if self.proc.poll() is None:
+            # Kill what still runs first, so the supervisor hands every actor back.
+            live = [str(t.id) for t in read(self.run_dir, lambda s: s.trials())
+                    if t.state in ("running", "paused", "queued")]
+            if live:
+                cli("kill", str(self.run_dir), *live)
+                try:
+                    wait_for(lambda: not [t for t in read(self.run_dir, lambda s: s.trials())
+                                          if t.state in ("running", "paused")], 30, "kills")
+                except AssertionError:
+                    pass
+            cli("stop", str(self.run_dir))
+            try:
+                self.proc.wait(timeout=60)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+        self.out.close()
+        for proc in run_processes(self.run_dir):  # hygiene: whatever a failed test left
+            try:
+                proc.kill()
+            except psutil.NoSuchProcess:
+                pass
+
+
+def run_processes(run_dir: Path) -> list[psutil.Process]:
+    found = []
+    for proc in psutil.process_iter(["pid"]):
+        try:
+            if proc.environ().get("TUITUNE_RUN_DIR") == str(run_dir):
+                found.append(proc)
+        except (psutil.NoSuchProcess, psutil.AccessDenied, psutil.ZombieProcess):
+            continue
+    return found
+
+
+def trial_processes(run_dir: Path, tid: int) -> list[psutil.Process]:
+    """Processes of a trial, wherever they run on this machine: by their environment."""
+    found = []
+    for proc in run_processes(run_dir):
+        try:
+            if proc.environ().get("TUITUNE_TRIAL_ID") == str(tid):
+                found.append(proc)
+        except (psutil.NoSuchProcess, psutil.AccessDenied, psutil.ZombieProcess):
+            continue
+    return found
+
+
+# -- tests ---------------------------------------------------------------------------------------
+def test_metrics_tweak_pause_clone_kill_on_node2(cluster, tt_home, tmp_path):
+    node2 = cluster.node_id("node2")
+    spec = write_spec(tmp_path / "exp", cluster, 'resources = {node2 = 0.01}\nnum_cpus = 0.25')
+    run = Headless(spec, tt_home)
+    try:
+        r = str(run.run_dir)
+        out = cli("new", r, "lr=0.01")
+        assert out.returncode == 0, out.stderr
+        wait_for(lambda: len(points(run.run_dir, 1)) >= 3, 60, "metrics from node2")
+        t1 = trial(run.run_dir, 1)
+        assert t1.state == "running" and t1.node.endswith(node2[:6]), t1.node
+        assert t1.api_seen
+        # The trial's output comes back too (the TUI's log pane and stdout metrics).
+        wait_for(lambda: "step 2" in (run.run_dir / "trials/1/log.txt").read_text(), 10, "log")
+
+        # Tweak: reports after the step it took effect carry the new value.
+        assert cli("tweak", r, "1", "lr=0.5").returncode == 0
+        change = wait_for(lambda: [c for c in read(run.run_dir, lambda s: s.param_changes(1))
+                                   if c.applied_step], 20, "tweak applied")[0]
+        wait_for(lambda: any(p.step > change.applied_step
+                             for p in points(run.run_dir, 1, "lr")), 20, "reports after it")
+        lrs = {p.step: p.value for p in points(run.run_dir, 1, "lr")}
+        assert lrs[change.applied_step] == 0.5
+        assert all(v == 0.01 for s, v in lrs.items() if s < change.applied_step)
+
+        # Pause stops the whole process group on the node; resume continues it.
+        assert cli("pause", r, "1").returncode == 0
+        procs = wait_for(lambda: trial_processes(run.run_dir, 1), 10, "trial processes")
+        wait_for(lambda: all(p.status() == psutil.STATUS_STOPPED for p in procs), 10, "stopped")
+        n = len(points(run.run_dir, 1))
+        time.sleep(1.0)
+        assert len(points(run.run_dir, 1)) <= n + 2  # at most a batch in flight
+        assert cli("unpause", r, "1").returncode == 0
+        wait_for(lambda: len(points(run.run_dir, 1)) > n + 3, 20, "reports after resume")
+
+        # Clone from the latest checkpoint: the new trial continues from it.
+        ckpt_step = wait_for(lambda: trial(run.run_dir, 1).checkpoint_step, 20, "a checkpoint")
+        out = cli("clone", r, "1", "--from-checkpoint")
+        assert out.returncode == 0, out.stderr
+        wait_for(lambda: "resumed from" in (run.run_dir / "trials/2/log.txt").read_text(), 40,
+                 "the clone resuming")
+        first = wait_for(lambda: points(run.run_dir, 2), 20, "clone metrics")[0]
+        assert first.step > ckpt_step
+        assert trial(run.run_dir, 2).node.endswith(node2[:6])
+
+        # Kill: the whole tree on the node ends, nothing is left behind.
+        procs = trial_processes(run.run_dir, 1) + trial_processes(run.run_dir, 2)
+        assert len(procs) >= 4  # launcher + script of each
+        assert cli("kill", r, "1", "2").returncode == 0
+        for tid in (1, 2):
+            wait_for(lambda tid=tid: trial(run.run_dir, tid).state == "killed", 30, "killed")
+        gone, alive = psutil.wait_procs(procs, timeout=10)
+        assert not alive, alive
+        assert not trial_processes(run.run_dir, 1) and not trial_processes(run.run_dir, 2)
+    finally:
+        run.stop()
+
+
+def test_clone_from_checkpoint_runs_on_the_other_node(cluster, tt_home, tmp_path):
+    # Each trial takes a whole node's CPUs: the clone must go to the other node,
+    # and its checkpoint is moved there through Ray.
+    spec = write_spec(tmp_path / "x", cluster, "num_cpus = 2")
+    run = Headless(spec, tt_home)
+    try:
+        r = str(run.run_dir)
+        assert cli("new", r, "lr=0.02").returncode == 0
+        wait_for(lambda: (trial(run.run_dir, 1).checkpoint_step or 0) >= 3, 60, "a checkpoint")
+        assert cli("clone", r, "1", "--from-checkpoint", "--set", "lr=0.2").returncode == 0
+        log = run.run_dir / "trials/2/log.txt"
+        wait_for(lambda: "resumed from" in log.read_text(), 60, "the clone resuming")
+        resumed = int(log.read_text().split("resumed from")[1].split()[0])
+        t1, t2 = trial(run.run_dir, 1), trial(run.run_dir, 2)
+        assert t1.node != t2.node
+        # The script overwrites one checkpoint file every step: the copy may be a
+        # step or two newer than the step recorded for it, never older.
+        assert resumed >= t2.clone_step >= 3
+        assert wait_for(lambda: points(run.run_dir, 2), 20, "metrics")[0].step == (
+            t2.clone_step + 1)
+    finally:
+        run.stop()
+
+
+def _results(run_dir: Path) -> dict[int, tuple]:
+    def get(store):
+        out = {}
+        for t in store.trials():
+            curve = store.curve(t.id, "val_loss")
+            out[t.id] = (t.state, json.dumps(t.params, sort_keys=True), len(curve),
+                         curve[-1][1] if curve else None)
+        return out
+    return read(run_dir, get)
+
+
+def test_quickstart_gives_the_same_results_as_local(cluster, tt_home, tmp_path):
+    spec = REPO / "sample_specs" / "quickstart.toml"
+    results = {}
+    for kind, extra in (("local", ()), ("ray", ("--ray", cluster.address))):
+        home = tmp_path / kind / "home"
+        env = {**os.environ, "TUITUNE_HOME": str(home)}
+        done = subprocess.run([sys.executable, "-m", "tuitune.cli", "run", str(spec),
+                               "--headless", *extra], capture_output=True, text=True,
+                              timeout=240, env=env)
+        assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-2000:]
+        (run_dir,) = [p for p in (home / "runs").iterdir() if (p / "store.db").exists()]
+        results[kind] = _results(run_dir)
+        if kind == "ray":
+            nodes = read(run_dir, lambda s: {t.node for t in s.trials()})
+            assert all(n and n != "local" for n in nodes), nodes
+            assert read(run_dir, lambda s: s.meta().get("ray_nodes"))
+    local, remote = results["local"], results["ray"]
+    assert local.keys() == remote.keys() and len(local) == 8
+    for tid in local:
+        state, params, n, last = local[tid]
+        assert remote[tid][:3] == (state, params, n), (tid, local[tid], remote[tid])
+        assert math.isclose(remote[tid][3], last, rel_tol=1e-6, abs_tol=1e-9), tid
+
+
+def test_node_death_marks_its_trials_lost_with_their_metrics(cluster, tt_home, tmp_path):
+    """Runs last: it kills the second node."""
+    spec = write_spec(tmp_path / "d", cluster,
+                      'resources = {node2 = 0.01}\nnum_cpus = 0.25\nstart_timeout = 30',
+                      steps=2000)
+    run = Headless(spec, tt_home)
+    try:
+        r = str(run.run_dir)
+        for lr in ("0.01", "0.02"):
+            assert cli("new", r, f"lr={lr}").returncode == 0
+        for tid in (1, 2):
+            wait_for(lambda tid=tid: (trial(run.run_dir, tid).checkpoint_step or 0) >= 3, 60,
+                     f"trial {tid} reporting")
+        procs = [p for tid in (1, 2) for p in trial_processes(run.run_dir, tid)]
+        assert procs
+
+        cluster.kill_node2()
+        for tid in (1, 2):
+            wait_for(lambda tid=tid: trial(run.run_dir, tid).state == "lost", 60,
+                     f"trial {tid} lost")
+            assert len(points(run.run_dir, tid)) >= 3  # what it reported is kept
+        messages = [e.message for e in read(run.run_dir, lambda s: s.events())]
+        assert any("trial 1 lost" in m for m in messages), messages
+        assert not [p for p in procs if p.is_running()]
+
+        # Re-queued from their last checkpoints (they wait for a node with `node2`).
+        out = cli("requeue", r, "--lost")
+        assert out.returncode == 0, out.stderr
+        requeued = wait_for(lambda: [t for t in read(run.run_dir, lambda s: s.trials())
+                                     if t.origin == "requeue"], 20, "requeued trials")
+        assert {t.parent_id for t in requeued} == {1, 2}
+        assert all(t.from_checkpoint and t.initial_checkpoint for t in requeued)
+    finally:
+        run.stop()
