@@ -33,7 +33,7 @@ from pathlib import Path
 from typing import Any
 
 from tuitune.executors.base import LaunchRequest, TrialHandle
-from tuitune.executors.local import LocalExecutor, process_matches
+from tuitune.executors.local import LocalExecutor
 from tuitune.ray_sink import (
     DEFAULT_LIMIT_MB,
     list_segments,
