@@ -51,6 +51,7 @@ print("both samples ran")
 """
 
 
+@pytest.mark.slow  # 20-30 s, most of it importing TensorFlow
 def test_sample_scripts_run_by_hand_offline(tmp_path):
     """Both scripts, as a user would run them, outside tuitune; one interpreter so
     TensorFlow is imported once. No MNIST in this HOME: the digits notice shows."""
