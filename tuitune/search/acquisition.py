@@ -189,7 +189,7 @@ def _lbfgs_joint(acq: LogEI, x0: np.ndarray, cont: np.ndarray) -> np.ndarray:
         jac=True,
         method="L-BFGS-B",
         bounds=[(0.0, 1.0)] * (n * dc),
-        options={"maxiter": 100},
+        options={"maxiter": 50},
     )
     x = x0.copy()
     x[:, cont] = res.x.reshape(n, dc)

@@ -89,7 +89,7 @@ class BayesSearcher(Searcher):
             magnitude, logs or not, whichever makes the GP likelier, checked every
             few results; see transforms.py), "log" or "none".
         fit_restarts: Random restarts of the hyperparameter fit besides the warm
-            start and the defaults (default 2; 1 above 100 observations).
+            start (the previous fit, or the defaults at first); default 1.
     """
 
     name: ClassVar[str] = "bayes"
@@ -209,7 +209,7 @@ class BayesSearcher(Searcher):
         y_imp = np.where(finite, y, worst)
         how = self._transform_for(x, y_imp)
         y_std = standardize(transform_losses(y_imp, how))
-        n_random = self.option("fit_restarts", 2 if len(y) <= 100 else 1)
+        n_random = self.option("fit_restarts", 1)
         rng = np.random.default_rng([self.seed, len(y), 3])
         gp = fit_gp(
             x,
