@@ -228,7 +228,8 @@ class _Validator:
             return float(val)
         m = _DURATION.match(val) if isinstance(val, str) else None
         if not m or float(m.group(1)) <= 0:
-            raise self.fail(key, f"expected seconds or a duration like '90s', '10m', '2h', got {val!r}")
+            raise self.fail(key, "expected seconds or a duration like '90s', '10m', '2h', "
+                                 f"got {val!r}")
         return float(m.group(1)) * _UNITS[m.group(2)]
 
 
@@ -309,7 +310,8 @@ def _numeric_param(v: _Validator, key: str, name: str, kind: str, p: dict[str, A
 
 def _command(v: _Validator, command: Any, space: Space) -> tuple[str, ...]:
     if command is None:
-        raise v.fail("command", "missing (required): an argv list, e.g. [\"{python}\", \"train.py\"]")
+        raise v.fail("command",
+                     "missing (required): an argv list, e.g. [\"{python}\", \"train.py\"]")
     if isinstance(command, str):
         raise v.fail("command", "must be a list of arguments, not a shell string "
                                 "(e.g. [\"python\", \"train.py\", \"--lr\", \"{lr}\"])")

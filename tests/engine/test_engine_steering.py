@@ -17,7 +17,7 @@ from .helpers import cli, events, start_headless, trial, wait_for, write_spec
 
 @pytest.fixture
 def live_run(tt_home, tmp_path):
-    spec = write_spec(tmp_path / "exp", steps=200, sleep=0.05)
+    spec = write_spec(tmp_path / "exp", steps=5000, sleep=0.05)
     proc, run_dir = start_headless(spec, tt_home)
     yield run_dir
     cli("stop", str(run_dir))
@@ -109,7 +109,12 @@ def test_bad_cli_values_change_nothing(live_run):
     run = str(live_run)
     cli("new", run, "lr=0.01")
     wait_for(lambda: trial(live_run, 1).state == "running", what="start")
-    before = json.dumps([e.message for e in events(live_run)])
+    def user_made():  # what the user's commands caused; the trial's own life goes on
+        store = RunStore(live_run)
+        return json.dumps([[e.message for e in store.events() if e.actor != "engine"],
+                           [c.id for c in store.param_changes()], len(store.trials())])
+
+    before = user_made()
     cases = [
         (("tweak", run, "1", "units=3"), "not mutable"),
         (("tweak", run, "1", "lr=7"), "outside"),
@@ -126,5 +131,4 @@ def test_bad_cli_values_change_nothing(live_run):
         assert out.returncode == 2, (args, out.stdout, out.stderr)
         assert message in out.stderr, (args, out.stderr)
         assert len(out.stderr.strip().splitlines()) == 1, out.stderr
-    assert json.dumps([e.message for e in events(live_run)]) == before
-    assert len(RunStore(live_run).trials()) == 1
+    assert user_made() == before

@@ -11,26 +11,20 @@ from typing import Any
 
 from tuitune.history import Objective
 from tuitune.spec import Spec
-from tuitune.store import RunStore, TrialRecord
+from tuitune.store import RunStore
+
+Values = tuple[float | None, float | None, int | None]
 
 
-def trial_values(store: RunStore, objective: Objective) -> dict[int, tuple[float | None, float | None, int | None]]:
+def trial_values(store: RunStore, objective: Objective) -> dict[int, Values]:
     """Per trial: (best, latest, last step) of the objective."""
-    out: dict[int, tuple[float | None, float | None, int | None]] = {}
+    out: dict[int, Values] = {}
     for tid, step, v in store.metric_rows(objective.metric):
         best, _, _ = out.get(tid, (None, None, None))
         if math.isfinite(v) and (best is None or objective.better(v, best)):
             best = v
         out[tid] = (best, v, step)
     return out
-
-
-def current_params(store: RunStore, trial: TrialRecord) -> dict[str, Any]:
-    params = dict(trial.params)
-    for c in store.param_changes(trial.id):
-        if c.applied_step is not None:
-            params[c.name] = c.value
-    return params
 
 
 def fmt(value: Any) -> str:
@@ -56,7 +50,7 @@ def leaderboard(store: RunStore, spec: Spec, limit: int = 10) -> str:
     trials.sort(key=lambda t: sign * values[t.id][0])  # type: ignore[operator]
     names = spec.space.names
     rows = [[str(i + 1), str(t.id), t.state, t.origin, fmt(values[t.id][0]),
-             *(fmt(current_params(store, t).get(n)) for n in names)]
+             *(fmt(store.current_params(t).get(n)) for n in names)]
             for i, t in enumerate(trials[:limit])]
     head = f"best {spec.objective.metric} ({spec.objective.mode})"
     if not rows:
@@ -83,7 +77,7 @@ def status(store: RunStore, spec: Spec, supervisor: str) -> str:
         rows.append([str(t.id), t.state, t.origin + (f" of #{t.parent_id}" if t.parent_id else ""),
                      fmt(step), fmt(latest), fmt(best),
                      f"{elapsed:.0f}s" if elapsed is not None else "-",
-                     " ".join(f"{k}={fmt(v)}" for k, v in current_params(store, t).items()),
+                     " ".join(f"{k}={fmt(v)}" for k, v in store.current_params(t).items()),
                      t.note])
     table = _table(["id", "state", "origin", "step", "latest", "best", "elapsed", "params",
                     "note"], rows)

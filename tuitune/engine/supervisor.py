@@ -13,7 +13,6 @@ from __future__ import annotations
 import argparse
 import math
 import os
-import shutil
 import signal
 import sys
 import time
@@ -23,11 +22,13 @@ from pathlib import Path
 from typing import Any
 
 from tuitune.decisions import Exhausted, Exploit, Stop, Suggest
-from tuitune.engine import commands as cmd
+from tuitune.engine.actions import CommandActions
+from tuitune.engine.feed import TrialFeed
 from tuitune.engine.gpu_alloc import Wait
 from tuitune.engine.gpus import GpuScheduler
 from tuitune.engine.launch import build_launch
-from tuitune.engine.logs import LogTailer, log_tail
+from tuitune.engine.logs import log_tail
+from tuitune.engine.outcomes import classify_exit
 from tuitune.engine.runs import supervisor_info, trial_dir
 from tuitune.engine.snapshot import ObjectiveCurves, build_history
 from tuitune.executors import Executor, TrialHandle, make_executor
@@ -35,11 +36,8 @@ from tuitune.executors.base import Exit
 from tuitune.executors.launcher import become_subreaper
 from tuitune.executors.local import process_start_time, reap_strays
 from tuitune.history import (
-    ACTIVE_STATES,
-    COMPLETED,
     DIVERGED,
     FAILED,
-    KILLED,
     LIVE_STATES,
     LOST,
     PAUSED,
@@ -49,7 +47,7 @@ from tuitune.history import (
 )
 from tuitune.spec import Spec, load_spec_json
 from tuitune.store import RunStore, StoreError, TrialRecord
-from tuitune.strategies import MANUAL, build_rules, build_searcher
+from tuitune.strategies import build_rules, build_searcher
 from tuitune.system import GpuSource, ProcessIdentity
 
 TICK = 0.1  # seconds between loop iterations
@@ -75,7 +73,7 @@ class AlreadySupervised(RuntimeError):
     pass
 
 
-class Supervisor:
+class Supervisor(CommandActions):
     """Drives one run. Call `run()` for the loop, or `tick()` step by step in tests."""
 
     def __init__(self, run_dir: Path, executor: Executor | None = None,
@@ -104,12 +102,10 @@ class Supervisor:
         self.curves = ObjectiveCurves(self.spec.objective.metric)
         self.handles: dict[int, TrialHandle] = {}
         self.plans: dict[int, EndPlan] = {}
-        self.tailers: dict[int, LogTailer] = {}
+        self.feed = TrialFeed(self.store, self.run_dir, self.spec.metrics_source, clock)
         self.exhausted: str | None = None
         self.finished: str | None = None
         self._last_event_id = 0
-        self._acked: set[int] = set()
-        self._acks_checked = 0.0
         self._last_tree = self._last_decide = self._last_beat = self._last_gpu = 0.0
         self._started_at = meta.get("started_at")
         self._store_error: str | None = None
@@ -145,7 +141,7 @@ class Supervisor:
             if self.executor.adopt(handle):
                 self.handles[t.id] = handle
                 self.gpus.restore(t.id, t.gpus)
-                self.tailers[t.id] = self._tailer(t.id, resume=True)
+                self.feed.attach(t.id, resume=True)
                 self.store.add_event("adopted", "engine",
                                      f"trial {t.id} adopted (pid {t.pid})", trial_id=t.id)
                 continue
@@ -190,8 +186,8 @@ class Supervisor:
         self._handle_commands()
         self.executor.pump(self.store)
         self._watch_processes(now)
-        self._ingest_stdout()
-        self._note_tweak_acks()
+        self.feed.read()
+        self.feed.note_acks()
         touched = self.curves.update(self.store)
         if touched or now - self._last_decide > DECIDE_INTERVAL * 4:
             self._check_nonfinite(touched)
@@ -229,137 +225,6 @@ class Supervisor:
             stamp = time.strftime("%H:%M:%S", time.localtime(e.t))
             self._say(f"{stamp} {e.message} [{e.actor}]")
 
-    # -- commands -------------------------------------------------------------------------
-    def _handle_commands(self) -> None:
-        for c in self.store.pending_commands():
-            try:
-                args = cmd.validate(c.kind, c.args, self.spec, self.store)
-                result = getattr(self, f"_do_{c.kind}")(args, c.actor)
-            except cmd.CommandError as exc:
-                self.store.finish_command(c.id, "rejected", str(exc))
-                continue
-            self.store.finish_command(c.id, "done", result)
-
-    def _do_new(self, args: dict[str, Any], actor: str) -> str:
-        trial_id = self.store.create_trial(args["params"], "manual", actor)
-        return f"trial {trial_id} queued"
-
-    def _do_kill(self, args: dict[str, Any], actor: str) -> str:
-        tid = args["trial_id"]
-        trial = self.store.trial(tid)
-        assert trial is not None
-        if trial.state == QUEUED:
-            self._end(tid, KILLED, actor, f"trial {tid} killed before it started")
-        else:
-            self._plan_end(tid, KILLED, actor, f"trial {tid} killed", immediate=True)
-        return f"killing trial {tid}"
-
-    def _do_pause(self, args: dict[str, Any], actor: str) -> str:
-        tid = args["trial_id"]
-        self.executor.pause(self.handles[tid])
-        self.store.transition(tid, PAUSED, actor, f"trial {tid} paused")
-        return f"trial {tid} paused"
-
-    def _do_resume(self, args: dict[str, Any], actor: str) -> str:
-        tid = args["trial_id"]
-        self.executor.resume(self.handles[tid])
-        self.store.transition(tid, RUNNING, actor, f"trial {tid} resumed")
-        return f"trial {tid} resumed"
-
-    def _do_clone(self, args: dict[str, Any], actor: str, origin: str = "clone") -> str:
-        source = self.store.trial(args["trial_id"])
-        assert source is not None
-        params = {**self._current_params(source), **args["set"]}
-        step = source.checkpoint_step if args["from_checkpoint"] else None
-        changed = {k: v for k, v in args["set"].items() if source.params.get(k) != v}
-        how = f"from its checkpoint at step {step}" if step is not None else "from scratch"
-        new_id = self.store.create_trial(
-            params, origin, actor, parent_id=source.id, clone_step=step,
-            from_checkpoint=args["from_checkpoint"],
-            message=f"trial {{id}} cloned from trial {source.id} {how}"
-                    + (f", changed {changed}" if changed else ""),
-            data={"parent": source.id, "changed": changed, "step": step},
-        )
-        if args["from_checkpoint"]:
-            self._copy_checkpoint(source, new_id)
-        return f"trial {new_id} cloned from trial {source.id} {how}"
-
-    def _do_tweak(self, args: dict[str, Any], actor: str) -> str:
-        tid = args["trial_id"]
-        for name, value in args["set"].items():
-            self.store.add_param_change(tid, name, value, actor)
-        text = ", ".join(f"{k}={v}" for k, v in args["set"].items())
-        self.store.add_event("tweak_requested", actor, f"trial {tid}: tweak {text} requested",
-                             trial_id=tid, data={"set": args["set"]})
-        return f"trial {tid}: {text} will apply at its next step"
-
-    def _do_note(self, args: dict[str, Any], actor: str) -> str:
-        self.store.update_trial(args["trial_id"], note=args["text"])
-        self.store.add_event("note", actor, f"trial {args['trial_id']} note: {args['text']}",
-                             trial_id=args["trial_id"])
-        return "note saved"
-
-    def _do_star(self, args: dict[str, Any], actor: str) -> str:
-        self.store.update_trial(args["trial_id"], starred=int(args["value"]))
-        return f"trial {args['trial_id']} {'starred' if args['value'] else 'unstarred'}"
-
-    def _do_protect(self, args: dict[str, Any], actor: str) -> str:
-        tid, on = args["trial_id"], args["value"]
-        self.store.update_trial(tid, protected=int(on))
-        word = "protected from" if on else "exposed to"
-        self.store.add_event("protect", actor, f"trial {tid} {word} stopping rules", trial_id=tid)
-        return f"trial {tid} {word} stopping rules"
-
-    def _do_handoff(self, args: dict[str, Any], actor: str) -> str:
-        self.strategy, self.search_options = args["strategy"], args["options"]
-        self.max_trials = args.get("max_trials", self.max_trials)
-        self.max_concurrent = args.get("max_concurrent", self.max_concurrent)
-        self.searcher = build_searcher(self.strategy, self.spec.space, self.spec.search.seed,
-                                       self.spec.objective, self.search_options)
-        self.exhausted = None
-        self.store.set_meta(strategy=self.strategy, search_options=self.search_options,
-                            max_trials=self.max_trials, max_concurrent=self.max_concurrent)
-        what = "manual mode: no new suggestions" if self.strategy == MANUAL else (
-            f"handed off to {self.strategy} search")
-        self.store.add_event("handoff", actor, f"{what} (max trials {self.max_trials}, "
-                             f"{self.max_concurrent} at a time)", data=args)
-        return what
-
-    def _do_requeue(self, args: dict[str, Any], actor: str) -> str:
-        source = self.store.trial(args["trial_id"])
-        assert source is not None
-        return self._do_clone({"trial_id": source.id, "set": {},
-                               "from_checkpoint": bool(source.checkpoint)}, actor, "requeue")
-
-    def _do_stop(self, args: dict[str, Any], actor: str) -> str:
-        for t in self.store.trials(ACTIVE_STATES):
-            if t.state == QUEUED:
-                self._end(t.id, KILLED, actor, f"trial {t.id} dropped: experiment stopped")
-            else:
-                self._plan_end(t.id, KILLED, actor,
-                               f"trial {t.id} killed: experiment stopped", immediate=True)
-        self.finished = "stopping"
-        self.store.add_event("stop", actor, "experiment stopping")
-        return "stopping the experiment"
-
-    def _current_params(self, trial: TrialRecord) -> dict[str, Any]:
-        params = dict(trial.params)
-        for c in self.store.param_changes(trial.id):
-            if c.applied_step is not None:
-                params[c.name] = c.value
-        return params
-
-    def _copy_checkpoint(self, source: TrialRecord, new_id: int) -> None:
-        # A snapshot: the source keeps overwriting its latest checkpoint.
-        src = Path(source.checkpoint or "")
-        dest = trial_dir(self.run_dir, new_id) / "initial_checkpoint"
-        dest.mkdir(parents=True, exist_ok=True, mode=0o700)
-        if src.is_dir():
-            shutil.copytree(src, dest / src.name, dirs_exist_ok=True)
-        elif src.exists():
-            shutil.copy2(src, dest / src.name)
-        self.store.update_trial(new_id, initial_checkpoint=str(dest / src.name))
-
     # -- processes ----------------------------------------------------------------------
     def _launch_queued(self) -> None:
         for t in self.store.trials([QUEUED]):
@@ -381,7 +246,7 @@ class Supervisor:
                 self._end(t.id, FAILED, "engine", f"trial {t.id} could not start: {exc}")
                 continue
             self.handles[t.id] = handle
-            self.tailers[t.id] = self._tailer(t.id)
+            self.feed.attach(t.id)
             self.store.transition(
                 t.id, RUNNING, "engine", f"trial {t.id} started (pid {handle.pid}"
                 + (f", GPU {','.join(map(str, gpus))}" if gpus else "") + ")",
@@ -428,7 +293,7 @@ class Supervisor:
                 continue  # the leader exited; wait for the rest of the tree to die
             trial = self.store.trial(tid)
             assert trial is not None
-            self._finish_tailer(tid)
+            self.feed.finish(tid)
             self._record_exit(trial, ended, actor="engine")
 
     def _tree_alive(self, handle: TrialHandle) -> bool:
@@ -441,33 +306,18 @@ class Supervisor:
             self._end(tid, plan.state, plan.actor, plan.message, plan.data,
                       exit_code=ended.code)
             return
-        if ended.lost:  # the executor lost it (a remote node died): keep what it reported
-            self._end(tid, LOST, actor, f"trial {tid} lost: its node {trial.node or '?'} died "
-                      "or its actor ended; its metrics so far are kept; `tuitune requeue RUN "
-                      "--lost` restarts it from its last checkpoint")
-            return
-        curve = self.curves.curves.get(tid, [])
-        if ended.code == 0:
-            if curve and not math.isfinite(curve[-1][1]):
-                self._end(tid, DIVERGED, actor, f"trial {tid} diverged "
-                          f"({self.spec.objective.metric} = {curve[-1][1]})", exit_code=0)
-            else:
-                note = "" if curve else f" (it reported no {self.spec.objective.metric})"
-                self._end(tid, COMPLETED, actor, f"trial {tid} completed{note}", exit_code=0)
-            return
-        tail = log_tail(trial_dir(self.run_dir, tid) / "log.txt", 20)
-        why = (f"exit code {ended.code}" if ended.code is not None
-               else f"killed by signal {ended.signal}" if ended.signal else "exit status unknown")
-        last = tail.strip().splitlines()[-1] if tail.strip() else ""
-        self._end(tid, FAILED, actor, f"trial {tid} failed ({why})" + (f": {last}" if last else ""),
-                  exit_code=ended.code, error=tail)
+        outcome = classify_exit(tid, ended, self.curves.curves.get(tid, []),
+                                self.spec.objective.metric,
+                                log_tail(trial_dir(self.run_dir, tid) / "log.txt", 20),
+                                trial.node)
+        self._end(tid, outcome.state, actor, outcome.message, **outcome.fields)
 
     def _end(self, tid: int, state: str, actor: str, message: str,
              data: dict[str, Any] | None = None, **fields: Any) -> None:
         self._release_gpus(tid)
         self.handles.pop(tid, None)
         self.plans.pop(tid, None)
-        self.tailers.pop(tid, None)
+        self.feed.detach(tid)
         self.store.transition(tid, state, actor, message, data, ended_at=self.clock(), **fields)
 
     def _plan_end(self, tid: int, state: str, actor: str, message: str,
@@ -504,47 +354,6 @@ class Supervisor:
         if total and self._started_at and now - self._started_at > total and not self.finished:
             self.store.add_event("timeout", "budget", f"experiment time cap ({total:g}s) reached")
             self._do_stop({}, "budget")
-
-    # -- metrics from output, tweaks ---------------------------------------------------------
-    def _tailer(self, tid: int, resume: bool = False) -> LogTailer:
-        skip = {}
-        if resume:  # points parsed before a restart are in the store already
-            for p in self.store.metrics(trial_id=tid):
-                skip[p.name] = max(skip.get(p.name, p.step), p.step)
-        return LogTailer(trial_dir(self.run_dir, tid) / "log.txt", skip)
-
-    def _ingest_stdout(self) -> None:
-        if self.spec.metrics_source == "api":
-            return
-        api_seen = {t.id for t in self.store.trials(LIVE_STATES) if t.api_seen}
-        for tid, tailer in self.tailers.items():
-            if self.spec.metrics_source == "auto" and tid in api_seen:
-                tailer.discard()  # the script reports through the API: trust that
-                continue
-            points = tailer.read(self.clock(), hold=self.spec.metrics_source == "auto")
-            if points:
-                self.store.add_metrics(tid, points)
-
-    def _finish_tailer(self, tid: int) -> None:
-        tailer = self.tailers.get(tid)
-        trial = self.store.trial(tid)
-        if tailer is None or self.spec.metrics_source == "api" or (trial and trial.api_seen):
-            return
-        points = tailer.read(self.clock(), hold=False, final=True)
-        if points:
-            self.store.add_metrics(tid, points)
-
-    def _note_tweak_acks(self) -> None:
-        # Trials stamp acks with their own clock: look back a little to allow for skew.
-        since, self._acks_checked = self._acks_checked - 5.0, self.clock()
-        for c in self.store.param_changes(applied_since=since):
-            if c.id not in self._acked:
-                self._acked.add(c.id)
-                self.store.add_event(
-                    "tweak_applied", "trial",
-                    f"trial {c.trial_id}: {c.name}={c.value} holds from step {c.applied_step}",
-                    trial_id=c.trial_id, data={"name": c.name, "value": c.value,
-                                               "step": c.applied_step})
 
     # -- search and stopping ------------------------------------------------------------------
     def _history(self):

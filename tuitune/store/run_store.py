@@ -180,6 +180,14 @@ class RunStore:
         rows = self._rows("SELECT * FROM trials WHERE updated_at >= ? ORDER BY id", (t,))
         return [TrialRecord.from_row(r) for r in rows]
 
+    def current_params(self, trial: TrialRecord) -> dict[str, Any]:
+        """A trial's parameters now: what it started with plus the tweaks it applied."""
+        params = dict(trial.params)
+        for c in self.param_changes(trial.id):
+            if c.applied_step is not None:
+                params[c.name] = c.value
+        return params
+
     # -- parameter changes (tweaks) ---------------------------------------------------
     def add_param_change(self, trial_id: int, name: str, value: Any, actor: str) -> int:
         cur = self._write(
