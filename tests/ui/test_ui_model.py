@@ -34,6 +34,19 @@ from tuitune.ui.widgets.columns import columns_for, fit_columns
 from tuitune.ui.widgets.system_panel import draw_system
 
 
+def _open(model):
+    """The opening polls (trials; rows on screen; every value), as the app does them."""
+    first = model.poll()
+    assert first.opening and first.full and model.pending
+    assert all(r.best is None for r in first.rows.values())  # values come next
+    second = model.poll()
+    assert second.opening and model.pending
+    last = model.poll()
+    assert not model.pending and not last.opening
+    _open.curves = {**second.curves, **last.curves}  # wanted curves come with the second
+    return last
+
+
 def _model(run_dir):
     store = RunStore(run_dir)
     spec = __import__("tuitune.spec", fromlist=["load_spec_json"]).load_spec_json(
@@ -85,8 +98,8 @@ def test_first_poll_reads_aggregates_then_only_what_changed(tmp_path):
     model, spec = _model(run_dir)
     model.set_visible([1, 2])
     model.set_wanted([(1, "loss")])
-    first = model.poll()
-    assert first.full and len(first.rows) == 13
+    first = _open(model)
+    assert len(first.rows) == 13
     r1 = first.rows[1]
     assert r1.step == 40 and r1.n_points == 40 and r1.latest is not None
     assert r1.best == min(v for _, v in RunStore(run_dir).curve(1, "val_loss"))
@@ -94,8 +107,8 @@ def test_first_poll_reads_aggregates_then_only_what_changed(tmp_path):
     assert first.rows[6].spark is None  # finished and off screen: not read yet
     assert first.rows[1].params["lr"] == 0.0005 and first.rows[1].tweaked
     assert first.rows[13].origin_label == "clone #2"
-    assert set(first.curves) == {(1, "loss")} and len(first.curves[(1, "loss")]) == 40
-    assert first.metric_names == ("loss", "val_loss")
+    assert set(_open.curves) == {(1, "loss")} and len(_open.curves[(1, "loss")]) == 40
+    assert model._names == {"loss", "val_loss"}
     assert first.header.best_trial is not None and first.header.counts["running"] == 4
 
     quiet = model.poll()
@@ -119,7 +132,8 @@ def test_first_poll_reads_aggregates_then_only_what_changed(tmp_path):
 def test_scrolling_to_a_finished_trial_loads_its_sparkline(tmp_path):
     run_dir = build_fixed_run(tmp_path)
     model, _ = _model(run_dir)
-    model.poll()
+    model.set_visible([1])
+    assert _open(model).rows[6].spark is None
     model.set_visible([6])
     delta = model.poll()
     assert delta.rows[6].spark is not None
@@ -129,6 +143,10 @@ def test_view_applies_deltas_and_walks_lineage(tmp_path):
     run_dir = build_fixed_run(tmp_path)
     model, _ = _model(run_dir)
     view = RunView()
+    view.apply(model.poll())
+    assert not view.loaded and len(view.rows) == 13  # trials shown, values pending
+    view.apply(model.poll())
+    assert view.rows[1].best is not None and view.rows[1].spark  # the first rows' values
     changed = view.apply(model.poll())
     assert view.loaded and len(changed) == 13
     assert [r.id for r in view.lineage(13)] == [13, 2]
@@ -142,7 +160,7 @@ def test_empty_run(tmp_path):
 
     run_dir = create_run(load_spec(write_spec(tmp_path / "s")), tmp_path / "runs")
     model, _ = _model(run_dir)
-    delta = model.poll()
+    delta = _open(model)
     assert delta.rows == {} and delta.header.best is None and delta.header.budget_used == 0
 
 

@@ -25,6 +25,7 @@ from tuitune.history import LIVE_STATES
 from tuitune.spec import Spec, load_spec_json
 from tuitune.store import RunStore
 from tuitune.system import GpuSource, HostSample, ProcessIdentity
+from tuitune.ui._textual_patch import install as install_update_patch
 from tuitune.ui.messages import (
     CommandAnswered,
     ProcessEnded,
@@ -57,6 +58,7 @@ class _Base(App[None]):
 
     def __init__(self, clock: Callable[[], float], feed: SystemFeed,
                  system_interval: float) -> None:
+        install_update_patch()
         super().__init__()
         self.clock = clock
         self.feed = feed
@@ -83,7 +85,11 @@ class _Base(App[None]):
 
     def on_system_sampled(self, message: SystemSampled) -> None:
         self.view.system = message.view
-        self.each_screen("refresh_system", message.view)
+        self.system_arrived()
+
+    def system_arrived(self) -> None:
+        """A new sample is in the view: draw it (the run app waits for its next frame)."""
+        self.each_screen("refresh_system", self.view.system)
 
     def on_process_ended(self, message: ProcessEnded) -> None:
         self.notify(message.text, severity="information" if "sent" in message.text
@@ -140,6 +146,9 @@ class TuituneApp(_Base):
         self._check_client: RunClient | None = None
         self.last_poll_s = 0.0
         self.sub_title = self.run_dir.name
+        self._system_pending = False
+        self._last_frame = 0.0
+        self._last_second = 0
 
     # -- lifecycle ---------------------------------------------------------------------------
     def on_mount(self) -> None:
@@ -147,7 +156,7 @@ class TuituneApp(_Base):
         self.store_loop = store_loop(self, self.model, self._poll_interval)
         self.store_loop.start()
         self.start_system(lambda: self._roots)
-        self.set_interval(1.0, self._tick)
+        self.set_interval(1.0, self._fallback_frame)
 
     def on_unmount(self) -> None:
         self.stop_loops()
@@ -159,11 +168,33 @@ class TuituneApp(_Base):
         if self.store_loop is not None:
             self.store_loop.stop()
 
-    def _tick(self) -> None:
-        self.each_screen("tick")
+    def system_arrived(self) -> None:
+        # Drawn with the next store poll (at most half a second later): one repaint
+        # for both instead of two, which is most of what the TUI's CPU goes to.
+        self._system_pending = True
+
+    def _frame(self) -> None:
+        """Everything that changed since the last frame, painted together."""
+        self._last_frame = time.monotonic()
+        if self._system_pending and self.view.system is not None:
+            self._system_pending = False
+            self.each_screen("refresh_system", self.view.system)
+        second = int(self.clock())
+        if second != self._last_second:
+            self._last_second = second
+            self.each_screen("tick")
+
+    def _fallback_frame(self) -> None:
+        """Keep clocks and GPUs moving if the store poller stalls (a locked store)."""
+        if time.monotonic() - self._last_frame > 1.5:
+            self._frame()
 
     # -- data from the loops -----------------------------------------------------------------
     def on_store_polled(self, message: StorePolled) -> None:
+        with self.batch_update():  # one repaint for everything this poll changed
+            self._apply_poll(message)
+
+    def _apply_poll(self, message: StorePolled) -> None:
         self.last_poll_s = message.seconds
         changed = self.view.apply(message.delta)
         if changed or message.delta.full:
@@ -171,6 +202,7 @@ class TuituneApp(_Base):
                            for r in self.view.rows.values()
                            if r.state in LIVE_STATES and r.pid and r.pid_start}
         self.each_screen("refresh_from_view", changed, message.delta.full)
+        self._frame()
 
     def on_store_poll_failed(self, message: StorePollFailed) -> None:
         self.notify(f"cannot read the run store: {message.error}", severity="error",

@@ -5,6 +5,8 @@ from __future__ import annotations
 import math
 from typing import Any
 
+from rich.cells import cell_len
+
 from tuitune.ui.series import nice_number
 
 
@@ -19,15 +21,19 @@ def value(v: Any) -> str:
     return str(v)
 
 
-def duration(seconds: float | None) -> str:
-    """'42s', '3m07s', '2h05m', '3d04h': seconds only while under an hour."""
+def duration(seconds: float | None, precise: bool = False) -> str:
+    """'42s', '17m', '2h05m', '3d04h' ('17m04s' when precise).
+
+    Coarse by default: a table of running trials whose clocks tick every second
+    would repaint every row every second for a digit nobody reads.
+    """
     if seconds is None or not math.isfinite(seconds):
         return "-"
     s = int(seconds)
     if s < 60:
         return f"{s}s"
     if s < 3600:
-        return f"{s // 60}m{s % 60:02d}s"
+        return f"{s // 60}m{s % 60:02d}s" if precise else f"{s // 60}m"
     if s < 86400:
         return f"{s // 3600}h{s % 3600 // 60:02d}m"
     return f"{s // 86400}d{s % 86400 // 3600:02d}h"
@@ -58,8 +64,6 @@ def fit(text: str, width: int, align: str = "l") -> str:
 
 def ascii_safe(text: str) -> str:
     """Replace characters that are not one cell wide (tabs, wide CJK, controls)."""
-    from rich.cells import cell_len
-
     if text.isascii() and text.isprintable():
         return text
     return "".join(c if c.isprintable() and cell_len(c) == 1 else "?" for c in text)

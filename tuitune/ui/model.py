@@ -39,6 +39,10 @@ SPARK_CELLS = 12
 TRIAL_OVERLAP_S = 5.0
 #: Most metric points read in one poll; the rest wait for the next one.
 MAX_POINTS_PER_POLL = 100_000
+#: Trials whose metric names are read when a run opens (the most recent ones).
+NAME_TRIALS = 200
+#: Rows assumed on screen when a run opens (the table starts at the lowest ids).
+OPENING_ROWS = 60
 #: Events whose arrival means tweaks (param_changes) must be read again.
 _TWEAK_EVENTS = frozenset({"tweak_requested", "tweak_applied", "created"})
 
@@ -148,6 +152,7 @@ class RunDelta:
     curves: Mapping[tuple[int, str], Curve] = field(default_factory=dict)
     metric_names: tuple[str, ...] | None = None
     full: bool = False
+    opening: bool = False  # more of the opening reads follow at once
 
 
 @dataclass
@@ -217,7 +222,7 @@ class RunModel:
         self._lock = threading.Lock()
         self._wanted: frozenset[tuple[int, str]] = frozenset()
         self._visible: frozenset[int] = frozenset()
-        self._loaded = False
+        self._phase = 0  # opening: 0 nothing read, 1 trials, 2 visible rows; 3 open
         self._sent: set[tuple[int, str]] = set()
 
     # -- thread-safe inputs from the UI -----------------------------------------------------
@@ -244,12 +249,23 @@ class RunModel:
             self._store = None
 
     def poll(self) -> RunDelta:
-        """Read what changed since the last poll (everything, the first time)."""
-        if not self._loaded:
-            return self._load()
+        """Read what changed since the last poll; opening a run takes three polls
+        (trials; the rows on screen; every trial's values), done back to back."""
+        if self._phase == 0:
+            return self._open_trials()
+        if self._phase == 1:
+            return self._open_visible()
+        if self._phase == 2:
+            return self._open_values()
         return self._update()
 
-    def _load(self) -> RunDelta:
+    @property
+    def pending(self) -> bool:
+        """True while opening is not finished (poll again at once)."""
+        return self._phase < 3
+
+    def _open_trials(self) -> RunDelta:
+        """Trials, tweaks and events: the table can show its rows."""
         store = self.store
         self._last_metric = store.last_metric_id()
         self._last_event = queries.last_event_id(store)
@@ -257,19 +273,39 @@ class RunModel:
         self._trials_seen = max((t.updated_at or 0.0 for t in trials), default=0.0)
         self._records = {t.id: t for t in trials}
         self._read_changes()
-        for tid, n, step, latest, best in queries.objective_aggregates(
-                store, self.objective, self._last_metric):
-            self._aggs[tid] = _Agg(n, step, latest, best)
-        self._names = queries.metric_names(store, self._records) | {self.objective.metric}
         events = tuple(store.events(0))
+        self._phase = 1
+        rows = {tid: self._row(tid) for tid in self._records}
+        return RunDelta(self._header(), rows, events, {}, None, full=True, opening=True)
+
+    def _open_visible(self) -> RunDelta:
+        """Whole curves of the rows on screen, active and charted trials: their
+        values and sparklines, read through the index (cheap)."""
+        # Names from the latest trials (a few index seeks each); later ones arrive with
+        # their points. A name only the oldest of thousands of trials used is missed.
+        recent = sorted(self._records)[-NAME_TRIALS:]
+        self._names = queries.metric_names(self.store, recent) | {self.objective.metric}
         with self._lock:
             wanted, visible = self._wanted, self._visible
-        self._track(visible, wanted)
+        if not visible:  # the table has not said yet: it opens on the first ids
+            visible = frozenset(sorted(self._records)[:OPENING_ROWS])
+        fresh = self._track(visible, wanted)
         curves = self._load_wanted(wanted)
-        self._loaded = True
+        self._phase = 2
+        rows = {tid: self._row(tid) for tid in fresh | set(self._curves)}
+        return RunDelta(self._header(), rows, (), curves, tuple(sorted(self._names)),
+                        opening=True)
+
+    def _open_values(self) -> RunDelta:
+        """Every trial's latest and best objective value: one grouped pass over the
+        objective's points (the slow part of opening a big run)."""
+        for tid, n, step, latest, best in queries.objective_aggregates(
+                self.store, self.objective, self._last_metric):
+            if tid not in self._curves:  # those read whole already have theirs
+                self._aggs[tid] = _Agg(n, step, latest, best)
+        self._phase = 3
         rows = {tid: self._row(tid) for tid in self._records}
-        return RunDelta(self._header(), rows, events, curves, tuple(sorted(self._names)),
-                        full=True)
+        return RunDelta(self._header(), rows)
 
     def _update(self) -> RunDelta:
         store = self.store
@@ -358,8 +394,12 @@ class RunModel:
             del self._curves[tid]
         fresh: set[int] = set()
         for tid in need - set(self._curves):
-            self._curves[tid] = _Series(*queries.curve(self.store, tid, self.objective.metric))
-            spark = _spark(self._curves[tid].values)
+            series = _Series(*queries.curve(self.store, tid, self.objective.metric,
+                                            self._last_metric))
+            self._curves[tid] = series
+            if tid not in self._aggs:  # opening: the curve gives the values too
+                self._aggs[tid] = _aggregate(series, self.objective)
+            spark = _spark(series.values)
             if self._sparks.get(tid) != spark:
                 self._sparks[tid] = spark
                 fresh.add(tid)
@@ -383,7 +423,8 @@ class RunModel:
                 series = self._extra.get(key)
                 fresh = series is None
                 if series is None:
-                    series = self._extra[key] = _Series(*queries.curve(self.store, tid, name))
+                    series = self._extra[key] = _Series(*queries.curve(
+                        self.store, tid, name, self._last_metric))
             if series is None:
                 continue
             if grown is None or fresh or key in grown or key not in self._sent:
@@ -441,6 +482,14 @@ class RunModel:
             run_state=str(meta.get("state", "?")),
             finished_reason=meta.get("finished_reason"),
         )
+
+
+def _aggregate(series: _Series, objective: Objective) -> _Agg:
+    finite = [v for v in series.values if math.isfinite(v)]
+    best = objective.best(finite) if finite else None
+    if not series.steps:
+        return _Agg()
+    return _Agg(len(series.steps), series.steps[-1], series.values[-1], best)
 
 
 def _spark(values: list[float]) -> tuple[float, ...]:

@@ -37,19 +37,31 @@ class GpuProc:
     cpu_pct: float | None
     rss_mb: float | None
     ancestors: tuple[tuple[int, str], ...]  # parent first, up to (not including) pid 1
-    children: tuple[tuple[int, str], ...]
 
     @property
     def orphan(self) -> bool:
         return self.trial_id is None
 
 
+@dataclass(frozen=True)
+class _Static:
+    """What does not change while a process lives (read once per process)."""
+
+    user: str
+    name: str
+    cmdline: str
+    create_time: float
+    own: bool
+    ancestors: tuple[tuple[int, str], ...]
+
+
 class ProcessInspector:
-    """Describes the GPU processes of a snapshot; keeps psutil objects between
-    calls so CPU percentages have a baseline."""
+    """Describes the GPU processes of a snapshot. What never changes is read once
+    per process; each call reads only CPU and RSS (psutil keeps the CPU baseline
+    in the cached Process objects)."""
 
     def __init__(self) -> None:
-        self._procs: dict[int, psutil.Process] = {}
+        self._procs: dict[int, tuple[psutil.Process, _Static]] = {}
         self._uid = os.getuid() if hasattr(os, "getuid") else None
 
     def describe(self, snapshot: SystemSnapshot) -> tuple[GpuProc, ...]:
@@ -64,30 +76,46 @@ class ProcessInspector:
             del self._procs[pid]
         return tuple(out)
 
+    def _static(self, pid: int) -> tuple[psutil.Process, _Static]:
+        cached = self._procs.get(pid)
+        if cached is not None:
+            return cached
+        proc = psutil.Process(pid)
+        with proc.oneshot():
+            static = _Static(
+                user=proc.username(), name=proc.name(), create_time=proc.create_time(),
+                own=self._uid is not None and proc.uids().real == self._uid,
+                cmdline=" ".join(proc.cmdline()),
+                ancestors=tuple((p.pid, p.name()) for p in proc.parents() if p.pid != 1))
+        proc.cpu_percent(None)  # baseline
+        self._procs[pid] = (proc, static)
+        return proc, static
+
     def _one(self, gpu: int, pid: int, mem: float | None, sm: float | None,
              trial_id: int | None) -> GpuProc:
-        proc = self._procs.get(pid)
         try:
-            if proc is None:
-                proc = self._procs[pid] = psutil.Process(pid)
+            proc, st = self._static(pid)
+            if abs(proc.create_time() - st.create_time) > _START_TOLERANCE_S:
+                raise psutil.NoSuchProcess(pid)  # pid reused: read it afresh next time
             with proc.oneshot():
-                user = proc.username()
-                name = proc.name()
-                create = proc.create_time()
-                uids = proc.uids()
                 cpu = proc.cpu_percent(None)
                 rss = proc.memory_info().rss / 1048576.0
-            cmdline = " ".join(proc.cmdline())
-            ancestors = tuple((p.pid, p.name()) for p in proc.parents() if p.pid != 1)
-            children = tuple((c.pid, c.name()) for c in proc.children(recursive=True)[:20])
-            own = self._uid is not None and uids.real == self._uid
-            return GpuProc(gpu, pid, mem, sm, trial_id, user, name, cmdline, create, own, cpu,
-                           rss, ancestors, children)
+            return GpuProc(gpu, pid, mem, sm, trial_id, st.user, st.name, st.cmdline,
+                           st.create_time, st.own, cpu, rss, st.ancestors)
         except _UNREADABLE:
             self._procs.pop(pid, None)
             # Not visible here (another user, or a container without --pid=host).
             return GpuProc(gpu, pid, mem, sm, trial_id, "?", "?", "", None, False, None, None,
-                           (), ())
+                           ())
+
+
+def children_of(pid: int, limit: int = 8) -> list[tuple[int, str]]:
+    """A process's descendants (pid, name), for the tree view; empty if it is gone."""
+    try:
+        kids = psutil.Process(pid).children(recursive=True)[:limit]
+        return [(k.pid, k.name()) for k in kids]
+    except _UNREADABLE:
+        return []
 
 
 def end_process(pid: int, create_time: float | None) -> str:

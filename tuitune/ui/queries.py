@@ -88,12 +88,13 @@ def metric_names(store: RunStore, trial_ids: Iterable[int]) -> set[str]:
     return names
 
 
-def curve(store: RunStore, trial_id: int, name: str) -> tuple[list[int], list[float]]:
-    """One metric of one trial in step order, as two lists (NaN for NULL)."""
+def curve(store: RunStore, trial_id: int, name: str, max_id: int
+          ) -> tuple[list[int], list[float]]:
+    """One metric of one trial up to `max_id`, in step order, as two lists (NaN for NULL)."""
     cur = _conn(store).cursor()
     cur.row_factory = None
     rows = cur.execute("SELECT step, value FROM metrics WHERE trial_id = ? AND name = ?"
-                       " ORDER BY step, id", (trial_id, name)).fetchall()
+                       " AND id <= ? ORDER BY step, id", (trial_id, name, max_id)).fetchall()
     return [r[0] for r in rows], [math.nan if r[1] is None else r[1] for r in rows]
 
 

@@ -24,7 +24,7 @@ from tuitune.ui.system_feed import SystemFeed
 class Loop:
     """A fixed-rate loop in a thread worker, with a wake-up."""
 
-    def __init__(self, app: App, name: str, interval: float, step: Callable[[], None],
+    def __init__(self, app: App, name: str, interval: float, step: Callable[[], bool | None],
                  on_exit: Callable[[], None] | None = None) -> None:
         self.app = app
         self.name = name
@@ -52,8 +52,9 @@ class Loop:
         worker = get_current_worker()
         try:
             while not worker.is_cancelled and not self._stop.is_set():
-                self._step()
-                self._wake.wait(self.interval)
+                again = self._step()  # True: more to read right away (opening a run)
+                if not again:
+                    self._wake.wait(self.interval)
                 self._wake.clear()
         finally:
             if self._on_exit is not None:
@@ -62,14 +63,15 @@ class Loop:
 
 def store_loop(app: App, model: RunModel, interval: float) -> Loop:
     """Polls the store; posts StorePolled (or StorePollFailed)."""
-    def step() -> None:
+    def step() -> bool:
         started = time.perf_counter()
         try:
             delta = model.poll()
         except Exception as exc:  # a locked or vanished store must not kill the loop
             app.post_message(StorePollFailed(f"{type(exc).__name__}: {exc}"))
-            return
+            return False
         app.post_message(StorePolled(delta, time.perf_counter() - started))
+        return model.pending
     return Loop(app, "store-poller", interval, step, on_exit=model.close)
 
 

@@ -58,9 +58,18 @@ class SystemFeed:
         self._host_hist = {HOST_CPU_KEY: deque(maxlen=history),
                            HOST_RAM_KEY: deque(maxlen=history)}
         self._inspector = ProcessInspector()
+        self._gpu_procs = True
+        #: Read each GPU process's details (the GPU screen is open); set from any thread.
+        self.describe_processes = False
 
     def sample(self, roots: Mapping[int, ProcessIdentity]) -> SystemView:
-        snapshot = self._sampler.sample(roots)
+        # Trial process trees only matter to attribute GPU processes to trials, and
+        # scanning them is most of a sample's cost: skip it while no GPU process runs.
+        snapshot = self._sampler.sample(roots if self._gpu_procs else {})
+        has_procs = any(gpu.processes for gpu in snapshot.gpus)
+        if has_procs and not self._gpu_procs and roots:
+            snapshot = self._sampler.sample(roots)  # appeared just now: attribute them
+        self._gpu_procs = has_procs
         history = self._sampler.history()
         if self._host is not None:
             host = self._host()
@@ -70,7 +79,8 @@ class SystemFeed:
             history.update({k: tuple(v) for k, v in self._host_hist.items()})
         if self._steady:
             history = {k: _pad(v, self._len) for k, v in history.items() if k != TIME_KEY}
-        return SystemView(snapshot, history, self._inspector.describe(snapshot))
+        procs = self._inspector.describe(snapshot) if self.describe_processes else ()
+        return SystemView(snapshot, history, procs)
 
     def close(self) -> None:
         self._sampler.close()

@@ -42,7 +42,8 @@ class RunView:
         self.curves.update(delta.curves)
         if delta.metric_names is not None:
             self.metric_names = delta.metric_names
-        self.loaded = True
+        if not delta.opening:
+            self.loaded = True  # values too, not only the trials
         return set(delta.rows)
 
     def forget_curves(self, keep: Iterable[tuple[int, str]]) -> None:

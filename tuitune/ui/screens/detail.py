@@ -157,7 +157,7 @@ class DetailScreen(HandActions, Screen):
             (f" Trial {row.id} ", palette.BOLD), (row.state, palette.state_style(row.state)),
             (f"  step {steps}", None), (f"  best {fmt.value(row.best)}", palette.GOOD),
             (f"  {row.origin_label}", palette.DIM), (f"  latest {fmt.value(row.latest)}", None),
-            (f"  elapsed {fmt.duration(row.elapsed(self.app.clock()))}", palette.DIM),
+            (f"  elapsed {fmt.duration(row.elapsed(self.app.clock()), precise=True)}", palette.DIM),
             (f"  note: {fmt.ascii_safe(row.note)}" if row.note else "", palette.WARN),
         ]
         width, used, keep = self.size.width or 80, 0, []

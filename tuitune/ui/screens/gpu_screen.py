@@ -18,7 +18,7 @@ from textual.widgets import Footer, Static
 
 from tuitune.ui import fmt, palette
 from tuitune.ui.messages import ProcessEnded
-from tuitune.ui.procs import GpuProc, end_process
+from tuitune.ui.procs import GpuProc, children_of, end_process
 from tuitune.ui.screens.dialogs import ConfirmDialog
 from tuitune.ui.system_feed import SystemView
 from tuitune.ui.widgets.lines import Line, LineWidget, Run
@@ -107,6 +107,8 @@ class GpuScreen(Screen):
     def __init__(self, standalone: bool) -> None:
         super().__init__()
         self.standalone = standalone
+        self._tree_for: tuple[int, float | None] | None = None
+        self._children: list[tuple[int, str]] = []
         if standalone:
             self._bindings.bind("q", "app.quit", "Quit")
         else:
@@ -124,10 +126,16 @@ class GpuScreen(Screen):
 
     def on_mount(self) -> None:
         self._ready = True
+        self.app.feed.describe_processes = True
+        if self.app.system_loop is not None:
+            self.app.system_loop.wake()
         self.query_one(ProcessList).focus()
         view = self.app.view.system
         if view is not None:
             self.refresh_system(view)
+
+    def on_unmount(self) -> None:
+        self.app.feed.describe_processes = False
 
     def refresh_system(self, view: SystemView) -> None:
         if not self._ready:
@@ -155,7 +163,10 @@ class GpuScreen(Screen):
                 t.append(f"  GPU {p.gpu} {fmt.mb(p.mem_mb)}  {owner}",
                          palette.WARN if p.trial_id is None else palette.GOOD)
             t.append("\n")
-        for pid, name in p.children[:5]:
+        if self._tree_for != (p.pid, p.create_time):  # descendants: read on selection only
+            self._tree_for = (p.pid, p.create_time)
+            self._children = children_of(p.pid)
+        for pid, name in self._children[:5]:
             t.append("  " * len(chain) + f"└ {fmt.ascii_safe(name)} ({pid})\n", palette.DIM)
         tree.update(t)
 

@@ -58,6 +58,7 @@ class RunScreen(HandActions, Screen):
                 tooltip="Small terminals: show the chart or the GPU panel under the table"),
         Binding("z", "zoom_table", "Table only", show=False,
                 tooltip="Give the table the whole screen (again: back)"),
+        Binding("escape", "close_filter", "Close the filter box", show=False),
         Binding("question_mark,f1", "app.help", "Help", tooltip="This list of keys"),
         Binding("q", "app.detach", "Detach",
                 tooltip="Detach: quit the TUI, trials keep running (tuitune attach reopens)"),
@@ -69,6 +70,7 @@ class RunScreen(HandActions, Screen):
         self.log_y = False
         self.smooth = False
         self.pane = "chart"
+        self._chart_signature: tuple = ()
 
     def compose(self) -> ComposeResult:
         yield RunHeaderBar(self.app.clock, id="header")
@@ -121,7 +123,7 @@ class RunScreen(HandActions, Screen):
     def tick(self) -> None:
         if not self._ready:
             return
-        self.query_one(RunHeaderBar).redraw()
+        self.query_one(RunHeaderBar).redraw_soon()
         self.table.tick()
 
     def selected_row(self) -> TrialRow | None:
@@ -137,9 +139,18 @@ class RunScreen(HandActions, Screen):
     def _update_chart(self) -> None:
         if self.metric is None:
             return
-        ids = chart_trials(self.table.cursor_id, self.app.view.starred)
+        view = self.app.view
+        ids = chart_trials(self.table.cursor_id, view.starred)
         self.app.want_curves(self, {(tid, self.metric) for tid in ids})
-        data = build_chart(self.app.view, self.metric, ids, self.log_y, self.smooth, None)
+        # Drawn again only when a curve, a marker or a setting changed (curves and
+        # rows are replaced, never mutated, so identity says whether they did).
+        signature = (self.metric, self.log_y, self.smooth, tuple(ids),
+                     tuple(id(view.curves.get((t, self.metric))) for t in ids),
+                     tuple(id(view.rows.get(t)) for t in ids), view.loaded)
+        if signature == self._chart_signature:
+            return
+        self._chart_signature = signature
+        data = build_chart(view, self.metric, ids, self.log_y, self.smooth, None)
         self.query_one(Chart).show(data)
 
     # -- table events ----------------------------------------------------------------------
@@ -161,6 +172,12 @@ class RunScreen(HandActions, Screen):
         box.value = self.table.state.text_filter
         box.add_class("shown")
         box.focus()
+
+    def action_close_filter(self) -> None:
+        box = self.query_one("#filter", Input)
+        if box.has_class("shown"):
+            box.remove_class("shown")
+            self.table.focus()
 
     def on_input_submitted(self, event: Input.Submitted) -> None:
         if event.input.id != "filter":

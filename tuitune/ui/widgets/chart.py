@@ -101,12 +101,19 @@ def draw(data: ChartData, width: int, height: int) -> list[Line]:
     for row in range(plot_h):
         label = _y_label(row, plot_h, y_lo, y_hi, data.log_y)
         runs: list[Run] = [(label.rjust(_Y_LABEL), palette.DIM), ("│", palette.DIM)]
-        for col in range(plot_w):
-            b = int(bits[row, col])
-            if b:
-                runs.append((chr(0x2800 + b), styles[owner[row, col]]))
+        row_bits, row_owner = bits[row], owner[row]
+        start = 0
+        while start < plot_w:  # one run per stretch of cells with the same owner
+            who = row_owner[start]
+            end = start + 1
+            while end < plot_w and row_owner[end] == who:
+                end += 1
+            if who < 0:
+                runs.append((" " * (end - start), None))
             else:
-                runs.append((" ", None))
+                text = "".join(chr(0x2800 + int(b)) for b in row_bits[start:end])
+                runs.append((text, styles[who]))
+            start = end
         lines.append(runs)
     lines.append(_axis(data.markers, plot_w, x_lo, x_hi))
     lo_text, hi_text = nice_number(x_lo), nice_number(x_hi)
@@ -140,33 +147,37 @@ def _prepare(s: Series, data: ChartData) -> tuple[Series, np.ndarray, np.ndarray
 
 def _plot(bits: np.ndarray, owner: np.ndarray, index: int, x: np.ndarray, y: np.ndarray,
           x_lo: float, x_hi: float, y_lo: float, y_hi: float) -> None:
+    """OR one curve's dots into `bits` (per cell), marking the cells it owns."""
     plot_h, plot_w = bits.shape
     dots_w, dots_h = plot_w * 2, plot_h * 4
     lo, hi = column_minmax(x, y, x_lo, x_hi if x_hi > x_lo else x_lo + 1, dots_w)
     filled = np.flatnonzero(~np.isnan(lo))
-    if len(filled) > 1:  # sparse points: draw straight segments between them
-        gaps = np.arange(filled[0], filled[-1] + 1)
-        gaps = gaps[np.isnan(lo[gaps])]
-        if len(gaps):
-            mid = np.interp(gaps, filled, (lo[filled] + hi[filled]) / 2)
-            lo[gaps] = hi[gaps] = mid
-    span = y_hi - y_lo
-
-    def row_of(v: float) -> int:
-        return int(round((y_hi - v) / span * (dots_h - 1)))
-
-    prev: int | None = None
-    for col in filled if len(filled) < 2 else range(filled[0], filled[-1] + 1):
-        top, bottom = row_of(hi[col]), row_of(lo[col])
-        first, last = top, bottom
-        if prev is not None:  # join to the previous column so the line is unbroken
-            top, bottom = min(top, prev), max(bottom, prev)
-        cx = col // 2
-        for dot_row in range(max(top, 0), min(bottom, dots_h - 1) + 1):
-            cy = dot_row // 4
-            bits[cy, cx] |= _DOT[dot_row % 4][col % 2]
-            owner[cy, cx] = index
-        prev = first if first == last else (first + last) // 2
+    if not len(filled):
+        return
+    cols = np.arange(filled[0], filled[-1] + 1)
+    if len(filled) > 1:  # sparse points: straight segments between them
+        mid = (lo[filled] + hi[filled]) / 2
+        gaps = cols[np.isnan(lo[cols])]
+        lo[gaps] = hi[gaps] = np.interp(gaps, filled, mid)
+    scale = (dots_h - 1) / (y_hi - y_lo)
+    top = np.rint((y_hi - hi[cols]) * scale).astype(int)
+    bottom = np.rint((y_hi - lo[cols]) * scale).astype(int)
+    centre = (top + bottom) // 2
+    # join each column to the previous one's centre so the line is unbroken
+    top[1:] = np.minimum(top[1:], centre[:-1])
+    bottom[1:] = np.maximum(bottom[1:], centre[:-1])
+    top = np.clip(top, 0, dots_h - 1)
+    bottom = np.clip(bottom, 0, dots_h - 1)
+    rows = np.arange(dots_h)[:, None]
+    on = np.zeros((dots_h, dots_w), dtype=bool)
+    on[:, cols] = (rows >= top[None, :]) & (rows <= bottom[None, :])
+    cells = on.reshape(plot_h, 4, plot_w, 2)
+    curve = np.zeros((plot_h, plot_w), dtype=np.int32)
+    for r in range(4):
+        for c in range(2):
+            curve |= cells[:, r, :, c] * _DOT[r][c]
+    bits |= curve
+    owner[curve > 0] = index
 
 
 def _y_label(row: int, plot_h: int, y_lo: float, y_hi: float, log_y: bool) -> str:

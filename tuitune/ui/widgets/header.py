@@ -28,7 +28,7 @@ class RunHeaderBar(LineWidget):
 
     def show(self, header: RunHeader | None) -> None:
         self._header = header
-        self.redraw()
+        self.redraw_soon()
 
     def build(self, width: int, height: int) -> list[Line]:
         h = self._header
@@ -73,9 +73,9 @@ class RunHeaderBar(LineWidget):
         if h.experiment_timeout:
             frac = None if elapsed is None else elapsed / h.experiment_timeout
             out += [(bar(frac, bar_w), palette.BAR),
-                    (f" {fmt.duration(elapsed)}/{fmt.duration(h.experiment_timeout)}", None)]
+                    (f" {fmt.duration(elapsed, True)}/{fmt.duration(h.experiment_timeout)}", None)]
         else:
-            out.append((fmt.duration(elapsed), None))
+            out.append((fmt.duration(elapsed, True), None))
         return out
 
 

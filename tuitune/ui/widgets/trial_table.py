@@ -18,7 +18,7 @@ from textual.message import Message
 from tuitune.history import ACTIVE_STATES, COMPLETED, LIVE_STATES, RUNNING
 from tuitune.spec import Spec
 from tuitune.system import TrialUsage
-from tuitune.ui import palette
+from tuitune.ui import fmt, palette
 from tuitune.ui.model import TrialRow
 from tuitune.ui.widgets.columns import Column, Ctx, columns_for, fit_columns
 from tuitune.ui.widgets.lines import Line, LineWidget, Run
@@ -100,16 +100,30 @@ class TrialTable(LineWidget, can_focus=True):
         self._cursor_id: int | None = None
         self._top = 0
         self._shown: tuple[int, ...] = ()
+        self._row_cache: dict[int, tuple[TrialRow, tuple, tuple[Run, ...]]] = {}
+        self._order_set: set[int] | None = None
 
     # -- data in ---------------------------------------------------------------------------
     def set_rows(self, rows: Mapping[int, TrialRow], changed: set[int] | None = None) -> None:
         """The rows (the caller's dict, read only); `changed` ids moved since last time."""
         self._rows = rows
+        st = self.state
+        plain = (st.sort == "id" and not st.descending and st.state_filter == "all"
+                 and not st.text_filter)
+        if plain and changed is not None and all(t in self._shown_set for t in changed):
+            self.redraw_soon()  # nothing can move: rows by id, all shown
+            return
         self._reorder()
+
+    @property
+    def _shown_set(self) -> set[int]:
+        if self._order_set is None or len(self._order_set) != len(self._order):
+            self._order_set = set(self._order)
+        return self._order_set
 
     def set_usage(self, usage: Mapping[int, TrialUsage]) -> None:
         self._usage = dict(usage)
-        self.redraw()
+        self.redraw_soon()
 
     def set_state(self, state: TableState) -> None:
         self.state = state
@@ -117,7 +131,7 @@ class TrialTable(LineWidget, can_focus=True):
 
     def tick(self) -> None:
         """Redraw for the clock (elapsed times); repaints only cells that changed."""
-        self.redraw()
+        self.redraw_soon()
 
     # -- what the table shows --------------------------------------------------------------
     @property
@@ -142,12 +156,13 @@ class TrialTable(LineWidget, can_focus=True):
         rows = [r for r in self._rows.values() if keep(r) and (not text or text in _haystack(r))]
         rows = self._sorted(rows)
         self._order = [r.id for r in rows]
+        self._order_set = None
         if self._cursor_id not in self._rows or self._cursor_id not in self._order:
             index = min(self._index_hint(), len(self._order) - 1)
             self._cursor_id = self._order[index] if self._order else None
             self.post_message(self.Highlighted(self._cursor_id))
         self._scroll_to_cursor()
-        self.redraw()
+        self.redraw_soon()
 
     _last_index = 0
 
@@ -247,17 +262,32 @@ class TrialTable(LineWidget, can_focus=True):
     # -- drawing -------------------------------------------------------------------------
     def build(self, width: int, height: int) -> list[Line]:
         cols = fit_columns(self._columns, width, any(r.note for r in self._rows.values()))
+        cols_key = tuple((c.key, w) for c, w in cols)
+        with_gpu = "gpu" in (c.key for c, _ in cols)
         lines: list[Line] = [self._head(cols, width)]
-        ctx = Ctx(self._clock(), self._max_steps, self._usage)
+        now = self._clock()
+        ctx = Ctx(now, self._max_steps, self._usage)
+        focus = self.has_focus
         for tid in self._order[self._top:self._top + height - 1]:
             row = self._rows.get(tid)
             if row is None:
                 continue
+            use = self._usage.get(tid) if with_gpu else None
+            # A row is drawn again only when something it shows may have changed.
+            key = (cols_key, tid == self._cursor_id, focus,
+                   fmt.duration(row.elapsed(now)) if row.state in LIVE_STATES else None,
+                   (use.gpu_ids, use.gpu_mem_mb) if use is not None else None)
+            cached = self._row_cache.get(tid)
+            if cached is not None and cached[0] is row and cached[1] == key:
+                lines.append(cached[2])
+                continue
             runs = _row_runs(row, cols, ctx)
             if tid == self._cursor_id:
-                cursor = palette.CURSOR if self.has_focus else palette.CURSOR_DIM
+                cursor = palette.CURSOR if focus else palette.CURSOR_DIM
                 runs = [(t, (s + cursor) if s else cursor) for t, s in runs]
-            lines.append(runs)
+            line = tuple(runs)
+            self._row_cache[tid] = (row, key, line)
+            lines.append(line)
         if not self._order:
             lines.append([(_empty_text(self.state, bool(self._rows)), palette.DIM)])
         return lines
