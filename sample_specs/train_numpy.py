@@ -83,9 +83,11 @@ def main() -> None:
         tt.report(epoch, loss=loss, accuracy=acc, val_loss=val_loss, val_accuracy=val_acc, lr=lr)
         print(f"epoch {epoch}: loss={loss:.4f} val_loss={val_loss:.4f} val_accuracy={val_acc:.3f}",
               flush=True)
-        path = tt.checkpoint_dir() / "latest.npz"
+        # A new file per epoch: a clone copies exactly the epoch the store names.
+        path = tt.checkpoint_dir() / f"epoch-{epoch:04d}.npz"
         np.savez(path, **params)
         tt.checkpoint_saved(path, epoch)
+        (tt.checkpoint_dir() / f"epoch-{epoch - 2:04d}.npz").unlink(missing_ok=True)
         if tt.should_stop():
             print("stopping early: tuitune asked", flush=True)
             break

@@ -151,12 +151,17 @@ def checkpoint_dir() -> Path:
     folder = os.environ.get("TUITUNE_TRIAL_DIR")
     path = Path(folder) / "checkpoints" if folder else Path(tempfile.gettempdir()) / (
         f"tuitune-checkpoints-{os.getpid()}")
-    path.mkdir(parents=True, exist_ok=True)
+    path.mkdir(parents=True, exist_ok=True, mode=0o700)
     return path
 
 
 def checkpoint_saved(path: str | os.PathLike[str], step: int) -> None:
-    """Tell tuitune the latest checkpoint, so the trial can be cloned from it."""
+    """Tell tuitune the latest checkpoint, so the trial can be cloned from it.
+
+    Save each checkpoint under a new name (per step) and delete old ones only after
+    this call: a clone copies the file the store names, and the store learns of a new
+    file a moment after it is written.
+    """
     _get_sink().set_checkpoint(str(path), int(step))
 
 

@@ -27,8 +27,9 @@ if tt.initial_checkpoint() is not None:
 for step in range(start + 1, steps + 1):
     lr = float(tt.apply_tweaks(step).get("lr", lr))
     tt.report(step, loss=1.0 / (step * lr + 1.0), lr=lr)
-    ckpt = tt.checkpoint_dir() / "ckpt.txt"
-    ckpt.write_text(str(step))
+    ckpt = tt.checkpoint_dir() / f"ckpt-{step}.txt"  # a new file per step, written whole
+    ckpt.with_suffix(".tmp").write_text(str(step))
+    ckpt.with_suffix(".tmp").replace(ckpt)
     tt.checkpoint_saved(ckpt, step)
     if tt.should_stop():
         break

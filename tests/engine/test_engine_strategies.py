@@ -85,8 +85,9 @@ for step in range(start + 1, 200):
     lr = float(tt.apply_tweaks(step).get("lr", lr))
     value -= lr  # bigger learning rates improve faster here
     tt.report(step, loss=value)
-    ckpt = tt.checkpoint_dir() / "value.txt"
-    ckpt.write_text(repr(value))
+    ckpt = tt.checkpoint_dir() / f"value-{step}.txt"  # a new file per step, written whole
+    ckpt.with_suffix(".tmp").write_text(repr(value))
+    ckpt.with_suffix(".tmp").replace(ckpt)
     tt.checkpoint_saved(ckpt, step)
     if tt.should_stop():
         break
@@ -105,14 +106,21 @@ def test_pbt_replaces_laggards_with_perturbed_clones_from_checkpoints(tmp_path, 
         clone = _tick_until(sup, lambda: [t for t in store.trials() if t.origin == "pbt"],
                             "a PBT exploit")[0]
         source = store.trial(clone.parent_id)
-        assert source.params["lr"] >= 0.5 and clone.from_checkpoint
+        assert clone.from_checkpoint
         assert clone.clone_step is not None and clone.initial_checkpoint
         assert clone.params["lr"] != source.params["lr"]  # explored
         assert 0.0001 <= clone.params["lr"] <= 1.0
         replaced = _tick_until(sup, lambda: [e for e in store.events()
                                              if e.actor == "pbt" and e.kind == "pruned"],
                                "the laggard's end")
-        assert store.trial(replaced[0].trial_id).params["lr"] < 0.01
+        target = replaced[0].trial_id
+        assert replaced[0].data["source"] == source.id != target
+        # The leader was ahead of the laggard it replaced when it was cloned.
+        lead = [p.value for p in store.metrics(trial_id=source.id, name="loss")
+                if p.step == clone.clone_step][0]
+        lag = [p.value for p in store.metrics(trial_id=target, name="loss")
+               if p.t <= store.trial(clone.id).created_at][-1]
+        assert lead < lag
         # The clone continues from the leader's checkpoint, not from scratch.
         first = _tick_until(sup, lambda: store.metrics(trial_id=clone.id, name="loss"),
                             "clone reporting")[0]

@@ -51,7 +51,6 @@ from tuitune.strategies import build_rules, build_searcher
 from tuitune.system import GpuSource, ProcessIdentity
 
 TICK = 0.1  # seconds between loop iterations
-STOP_REQUEST_GRACE = 3.0  # seconds a trial asked to stop gets before SIGTERM
 TREE_REFRESH = 2.0
 DECIDE_INTERVAL = 0.5
 
@@ -327,7 +326,9 @@ class Supervisor(CommandActions):
         if tid in self.plans or tid not in self.handles:
             return
         now = self.clock()
-        term_at = now if immediate else now + STOP_REQUEST_GRACE
+        # A trial asked to stop gets the grace period to finish cleanly (Keras still
+        # validates and saves), then SIGTERM, then SIGKILL after another grace period.
+        term_at = now if immediate else now + self.spec.kill_grace
         if not immediate:
             self.store.update_trial(tid, stop_requested=1)
         self.plans[tid] = EndPlan(state, actor, message, data, term_at,
