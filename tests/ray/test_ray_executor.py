@@ -343,6 +343,40 @@ def test_quickstart_gives_the_same_results_as_local(cluster, tt_home, tmp_path):
         assert math.isclose(remote[tid][3], last, rel_tol=1e-6, abs_tol=1e-9), tid
 
 
+def test_a_restarted_supervisor_adopts_remote_trials(cluster, tt_home, tmp_path):
+    """The trial actors are detached: a supervisor killed outright leaves its trials
+    running and buffering on their node; `tuitune resume` adopts them and collects
+    what they reported meanwhile, each point once."""
+    spec = write_spec(tmp_path / "a", cluster, 'resources = {node2 = 0.01}\nnum_cpus = 0.25',
+                      steps=2000)
+    run = Headless(spec, tt_home)
+    try:
+        r = str(run.run_dir)
+        assert cli("new", r, "lr=0.05").returncode == 0
+        wait_for(lambda: len(points(run.run_dir, 1)) >= 5, 60, "metrics")
+        pid = trial(run.run_dir, 1).pid
+        run.proc.kill()  # the supervisor dies; the trial goes on
+        run.proc.wait()
+        time.sleep(2.0)
+        before = len(points(run.run_dir, 1))
+        out = cli("resume", r)
+        assert out.returncode == 0, out.stdout + out.stderr
+        messages = lambda: [e.message for e in read(run.run_dir, lambda s: s.events())]  # noqa
+        wait_for(lambda: any("trial 1 adopted" in m for m in messages()), 30, "adoption")
+        wait_for(lambda: len(points(run.run_dir, 1)) > before + 20, 30, "reports again")
+        t1 = trial(run.run_dir, 1)
+        assert t1.state == "running" and t1.pid == pid
+        steps = [p.step for p in points(run.run_dir, 1)]
+        assert len(steps) == len(set(steps))  # nothing stored twice
+        assert sorted(steps) == list(range(1, max(steps) + 1))  # nothing lost
+        assert cli("kill", r, "1").returncode == 0
+        wait_for(lambda: trial(run.run_dir, 1).state == "killed", 30, "killed")
+        assert not trial_processes(run.run_dir, 1)
+    finally:
+        cli("stop", str(run.run_dir))
+        run.stop()
+
+
 def test_node_death_marks_its_trials_lost_with_their_metrics(cluster, tt_home, tmp_path):
     """Runs last: it kills the second node."""
     spec = write_spec(tmp_path / "d", cluster,

@@ -97,6 +97,7 @@ class _Remote:
     start_error: str = ""
     pause_wanted: bool = False
     actor_gone: bool = False
+    placed_unrecorded: bool = False  # started after its supervisor died: store the pid
     said: set[str] = field(default_factory=set)
 
 
@@ -412,11 +413,17 @@ class RayExecutor(Executor):
             info = ray.get(actor.info.remote(), timeout=30)
         except Exception:
             return False
-        if info["pid"] != handle.pid or abs(float(info["pid_start"]) - handle.pid_start) > 0.05:
+        waited = handle.pid == 0  # it was waiting for a node when its supervisor died
+        if info["pid"] is None or not waited and (
+                info["pid"] != handle.pid or abs(float(info["pid_start"]) - handle.pid_start)
+                > 0.05):
+            self._kill_actor(actor)  # ours, but not the trial the store knows: end it
             return False
+        real = TrialHandle(handle.trial_id, int(info["pid"]), float(info["pid_start"]),
+                           info["node"], handle.trial_dir)
         self._trials[handle.trial_id] = _Remote(
-            actor, handle, info["node_id"], Path(handle.trial_dir), adopted=True,
-            polled_at=time.monotonic())
+            actor, real, info["node_id"], Path(handle.trial_dir), adopted=True,
+            polled_at=time.monotonic(), placed_unrecorded=waited)
         return True
 
     def close(self) -> None:
@@ -481,6 +488,10 @@ class RayExecutor(Executor):
             return
         tid = st.handle.trial_id
         points = answer["points"]
+        if st.placed_unrecorded:
+            st.placed_unrecorded = False
+            store.update_trial(tid, pid=st.handle.pid, pid_start=st.handle.pid_start,
+                               node=st.handle.node)
         if st.adopted:  # what an earlier supervisor stored may come again once
             st.adopted = False
             stored: dict[str, int] = {}

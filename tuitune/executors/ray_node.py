@@ -45,8 +45,9 @@ PULL_MAX_BYTES = 2 << 20  # relay bytes per pull
 LOG_CHUNK = 1 << 20  # log bytes per pull
 PULL_WAIT = 0.5  # seconds a pull waits for something new before answering
 PULL_GATHER = 0.02  # once something arrived, wait this long for more to batch it
-PULL_SLEEP = 0.02
-TREE_REFRESH = 2.0
+PULL_SLEEP = 0.05  # how often a waiting pull looks at the relay files
+TREE_REFRESH = 10.0  # the watchdog's rescan of the trial's tree (a /proc scan)
+LEADER_CHECK = 2.0
 WATCHDOG_PERIOD = 0.5
 UNCLAIMED_AFTER = 3600.0  # an ended trial whose reports nobody pulls for an hour is freed
 
@@ -121,7 +122,6 @@ class TrialRunner:
         self._lock = threading.RLock()
         self._handle: TrialHandle | None = None
         self._exit: tuple[int | None, int | None] | None = None
-        self._tree_at = 0.0
         # What the supervisor has stored: relay (segment, offset) and log offset.
         self._seg, self._off, self._log_off = 1, 0, 0
         self._control_version = -1
@@ -330,13 +330,10 @@ class TrialRunner:
             cursor = {"seg": seg, "off": off, "log": self._log_off + len(log)}
             drained = not more and not log_more
             exit_ = self._exit if ended and drained else None
-            now = time.monotonic()
             tree_alive = True
-            if self._handle is not None and (ended or now - self._tree_at >= TREE_REFRESH):
-                self._tree_at = now
+            if self._handle is not None and ended:  # signal() rescans before it acts
                 self._handle = self._local.refresh_tree(self._handle)
-                if ended:
-                    tree_alive = self._local.tree_alive(self._handle)
+                tree_alive = self._local.tree_alive(self._handle)
             return {"points": points, "checkpoints": checkpoints, "acks": acks,
                     "dropped": dropped, "log": log, "cursor": cursor, "exit": exit_,
                     "tree_alive": tree_alive, "more": more or log_more}
@@ -437,15 +434,17 @@ def watchdog(actor_pid: int, pid: int, pid_start: float) -> int:
     end the trial's whole tree (the same group signals as the local executor)."""
     local = LocalExecutor()
     handle = TrialHandle(0, pid, pid_start)
-    last_tree = 0.0
+    last_tree = last_check = 0.0
     signal.signal(signal.SIGTERM, signal.SIG_DFL)
-    while True:
+    while True:  # cheap: one getppid() a tick, /proc reads only now and then
         now = time.monotonic()
         if now - last_tree >= TREE_REFRESH:
             last_tree = now
             handle = local.refresh_tree(handle)
-        if not local.tree_alive(handle):
-            return 0
+        if now - last_check >= LEADER_CHECK:
+            last_check = now
+            if not local.tree_alive(handle):
+                return 0
         if os.getppid() != actor_pid:  # reparented: the actor is gone
             handle = local.refresh_tree(handle)
             local.kill(handle)
