@@ -319,28 +319,75 @@ def _results(run_dir: Path) -> dict[int, tuple]:
     return read(run_dir, get)
 
 
-def test_quickstart_gives_the_same_results_as_local(cluster, tt_home, tmp_path):
-    spec = REPO / "sample_specs" / "quickstart.toml"
-    results = {}
-    for kind, extra in (("local", ()), ("ray", ("--ray", cluster.address))):
-        home = tmp_path / kind / "home"
-        env = {**os.environ, "TUITUNE_HOME": str(home)}
-        done = subprocess.run([sys.executable, "-m", "tuitune.cli", "run", str(spec),
-                               "--headless", *extra], capture_output=True, text=True,
-                              timeout=240, env=env)
-        assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-2000:]
-        (run_dir,) = [p for p in (home / "runs").iterdir() if (p / "store.db").exists()]
-        results[kind] = _results(run_dir)
-        if kind == "ray":
-            nodes = read(run_dir, lambda s: {t.node for t in s.trials()})
-            assert all(n and n != "local" for n in nodes), nodes
-            assert read(run_dir, lambda s: s.meta().get("ray_nodes"))
-    local, remote = results["local"], results["ray"]
+QUICKSTART = REPO / "sample_specs" / "quickstart.toml"
+
+
+def _headless_quickstart(home: Path, *extra: str) -> subprocess.Popen[str]:
+    """`tuitune run quickstart.toml --headless [EXTRA]`, started in the background."""
+    env = {**os.environ, "TUITUNE_HOME": str(home)}
+    return subprocess.Popen([sys.executable, "-m", "tuitune.cli", "run", str(QUICKSTART),
+                             "--headless", *extra], stdout=subprocess.PIPE,
+                            stderr=subprocess.STDOUT, text=True, env=env)
+
+
+def _finished_run(proc: subprocess.Popen[str], home: Path) -> Path:
+    out, _ = proc.communicate(timeout=240)
+    assert proc.returncode == 0, out[-3000:]
+    (run_dir,) = [p for p in (home / "runs").iterdir() if (p / "store.db").exists()]
+    return run_dir
+
+
+def _same_results(local: dict, remote: dict) -> None:
     assert local.keys() == remote.keys() and len(local) == 8
     for tid in local:
         state, params, n, last = local[tid]
         assert remote[tid][:3] == (state, params, n), (tid, local[tid], remote[tid])
         assert math.isclose(remote[tid][3], last, rel_tol=1e-6, abs_tol=1e-9), tid
+
+
+def _ran_on_ray(run_dir: Path) -> None:
+    nodes = read(run_dir, lambda s: {t.node for t in s.trials()})
+    assert all(n and n not in ("local", "pending") for n in nodes), nodes
+    assert read(run_dir, lambda s: s.meta().get("ray_nodes"))
+
+
+async def test_quickstart_headless_and_in_the_tui_give_the_same_results_as_local(
+        cluster, tmp_path):
+    """The acceptance run: sample_specs/quickstart.toml on the two-node cluster, headless
+    (`tuitune run --headless --ray ADDRESS`) and as `tuitune run --ray ADDRESS` does it
+    (a detached supervisor, the TUI attached until the experiment is over), against a
+    local run. The three run at once."""
+    from tuitune.engine.runs import create_run, spawn_supervisor, wait_for_supervisor
+    from tuitune.spec import load_spec
+    from tuitune.system import FakeGpuSource
+    from tuitune.ui.app import build_app
+
+    local = _headless_quickstart(tmp_path / "local")
+    headless = _headless_quickstart(tmp_path / "headless", "--ray", cluster.address)
+    try:
+        spec = load_spec(QUICKSTART).with_executor("ray", address=cluster.address)
+        tui_run = create_run(spec, tmp_path / "tui" / "runs")
+        assert wait_for_supervisor(tui_run, spawn_supervisor(tui_run), timeout=60)
+        app = build_app(tui_run, gpu_source=FakeGpuSource(0), poll_interval=0.2,
+                        system_interval=0.5)
+        async with app.run_test(size=(140, 40)) as pilot:
+            deadline = time.monotonic() + 200
+            while time.monotonic() < deadline and read(
+                    tui_run, lambda s: s.meta().get("state")) != "finished":
+                await pilot.pause(0.2)
+            assert read(tui_run, lambda s: s.meta().get("state")) == "finished"
+            await pilot.pause(0.5)
+            assert sorted(app.screen.table.order) == list(range(1, 9))  # all on screen
+        local_run = _finished_run(local, tmp_path / "local")
+        headless_run = _finished_run(headless, tmp_path / "headless")
+    finally:
+        for proc in (local, headless):
+            if proc.poll() is None:
+                proc.kill()
+    expected = _results(local_run)
+    for run_dir in (headless_run, tui_run):
+        _ran_on_ray(run_dir)
+        _same_results(expected, _results(run_dir))
 
 
 def test_a_restarted_supervisor_adopts_remote_trials(cluster, tt_home, tmp_path):
