@@ -85,7 +85,7 @@ APP = """\
 import sys
 from pathlib import Path
 from tuitune.system import FakeGpuSource
-from tuitune.ui.app import build_app
+from tuitune.ui.factory import build_app
 n = int(sys.argv[2])
 source = FakeGpuSource(n, seed=1, name="Fake A100 80GB", mem_total_mb=81920.0)
 pids = [int(p) for p in sys.argv[3].split(",") if p] if len(sys.argv) > 3 else []

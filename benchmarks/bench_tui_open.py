@@ -98,7 +98,7 @@ def generate(root: Path, trials: int, points: int) -> Path:
 async def _in_process(run_dir: Path) -> dict[str, tuple[float, float]]:
     """(wall, CPU) seconds from building the app to each stage of opening."""
     from tuitune.system import FakeGpuSource
-    from tuitune.ui.app import build_app
+    from tuitune.ui.factory import build_app
 
     started, cpu0 = time.perf_counter(), time.process_time()
     app = build_app(run_dir, gpu_source=FakeGpuSource(4))

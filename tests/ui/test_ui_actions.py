@@ -106,8 +106,7 @@ async def test_kill_asks_first_then_ends_the_process(live_run):
         assert not alive
         killed = events(run_dir, "killed", tid)
         assert killed and killed[0].actor == "user"
-        await wait_for(pilot, lambda: app.view.rows[tid].state == "killed", what="row update")
-        assert "killed" in screen_text(app)
+        await wait_for(pilot, lambda: "killed" in screen_text(app), what="the row to say so")
 
 
 async def test_pause_then_resume(live_run):
@@ -238,7 +237,7 @@ async def test_note_and_star(live_run):
         if first != tid:
             await wait_for(pilot, lambda: (tid, "val_loss") in app.view.curves,
                            what="the pinned curve")
-            assert f"#{tid}*" in screen_text(app)
+            await wait_for(pilot, lambda: f"#{tid}*" in screen_text(app), what="the legend")
         await _select(pilot, app, tid)
         await pilot.press("s")
         await wait_for(pilot, lambda: not trial(run_dir, tid).starred, what="unstarred")

@@ -80,8 +80,8 @@ async def test_80x24_keeps_key_hints_and_switches_panes(fixed_run):
             assert hint in last
         assert "val_loss" in text and " 7 util" not in text  # chart shown, GPUs not
         await pilot.press("v")
-        text = screen_text(app)
-        assert all(f" {i} util" in text for i in range(8))  # every GPU, uncut
+        await wait_for(pilot, lambda: all(f" {i} util" in screen_text(app) for i in range(8)),
+                       what="every GPU, uncut")
         await pilot.press("z")
-        assert " 7 util" not in screen_text(app)  # the table alone
-        assert "13  running" in screen_text(app)  # with room for every trial
+        await wait_for(pilot, lambda: " 7 util" not in screen_text(app)  # the table alone
+                       and "13  running" in screen_text(app), what="room for every trial")

@@ -250,3 +250,50 @@ def test_end_process_checks_identity_and_signals_own_process():
     finally:
         if proc.poll() is None:
             proc.kill()
+
+
+def test_system_feed_reuses_the_last_attribution_between_tree_walks():
+    from tuitune.system import identify
+    from tuitune.ui import system_feed
+
+    trial = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
+    stranger = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
+    try:
+        while identify(trial.pid) is None:
+            time.sleep(0.01)
+        source = FakeGpuSource(2)
+        source.set_processes(0, {trial.pid: 1000.0})
+        feed = SystemFeed(source, host=fixed_host)
+        walks = []
+        sample = feed._sampler.sample
+
+        def counting(roots=None):
+            walks.append(bool(roots))
+            return sample(roots)
+        feed._sampler.sample = counting
+        roots = {7: identify(trial.pid)}
+        views = [feed.sample(roots) for _ in range(system_feed.SCAN_EVERY + 1)]
+        assert walks[0] and not all(walks)  # not every sample walks the trees
+        for view in views:
+            assert view.snapshot.gpu_owners == {trial.pid: 7}
+            assert view.snapshot.trials[7].gpu_ids == (0,)
+            assert view.snapshot.trials[7].gpu_mem_mb == 1000.0
+            assert view.snapshot.orphans == ()
+        walks.clear()
+        source.set_processes(1, {stranger.pid: 500.0})  # new: walked at once
+        view = feed.sample(roots)
+        assert any(walks)
+        assert [p.pid for _, p in view.snapshot.orphans] == [stranger.pid]
+    finally:
+        for p in (trial, stranger):
+            p.kill()
+            p.wait()
+
+
+def test_the_data_layer_does_not_import_textual():
+    code = ("import sys, tuitune.ui, tuitune.ui.model, tuitune.ui.view, tuitune.ui.records, "
+            "tuitune.ui.series, tuitune.ui.system_feed, tuitune.ui.procs, tuitune.ui.queries, "
+            "tuitune.ui.fmt; print('textual' in sys.modules)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         check=True)
+    assert out.stdout.strip() == "False"

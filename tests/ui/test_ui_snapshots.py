@@ -90,7 +90,7 @@ def test_help_screen(snap_compare, fixed_run):
 
 
 def test_no_nvidia_driver(snap_compare, fixed_run):
-    from tuitune.ui.app import build_app
+    from tuitune.ui.factory import build_app
 
     app = build_app(fixed_run, clock=FixedClock(), gpu_source=FakeGpuSource.library_missing(),
                     host=fixed_host, steady=True, poll_interval=60.0, system_interval=60.0)
@@ -99,7 +99,7 @@ def test_no_nvidia_driver(snap_compare, fixed_run):
 
 @pytest.mark.parametrize("size", [(80, 24), (200, 50)], ids=["80x24", "200x50"])
 def test_gpu_monitor_8_gpus(snap_compare, size):
-    from tuitune.ui.app import build_monitor
+    from tuitune.ui.factory import build_monitor
 
     source = FakeGpuSource(8, name="Fake H100 80GB HBM3", mem_total_mb=81920.0)
     for i in range(8):

@@ -232,7 +232,7 @@ def start_live_run(root: Path, name: str = "uitest") -> LiveRun:
 
 def make_app(run_dir: Path, gpus: int = 2, **kwargs):
     """The app as `run_tui` builds it, with a fake GPU source and quick polling."""
-    from tuitune.ui.app import build_app
+    from tuitune.ui.factory import build_app
 
     kwargs.setdefault("poll_interval", 0.2)
     kwargs.setdefault("system_interval", 0.5)
@@ -300,7 +300,7 @@ def build_fixed_run(root: Path, n_trials: int = 12, points: int = 40) -> Path:
 
 
 def make_fixed_app(run_dir: Path, gpus: int = 4, **kwargs):
-    from tuitune.ui.app import build_app
+    from tuitune.ui.factory import build_app
 
     source = FakeGpuSource(gpus, name="Fake A100 80GB", mem_total_mb=81920.0)
     for i in range(gpus):

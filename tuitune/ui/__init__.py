@@ -13,13 +13,13 @@ __all__ = ["run_monitor", "run_tui"]
 
 def run_tui(run_dir: Path, mouse: bool = True) -> None:
     """Open the TUI on a run; returns when the user detaches (trials keep running)."""
-    from tuitune.ui.app import build_app
+    from tuitune.ui.factory import build_app
 
     build_app(Path(run_dir)).run(mouse=mouse)
 
 
 def run_monitor(mouse: bool = True) -> None:
     """Full-screen GPU and host monitor, no experiment needed."""
-    from tuitune.ui.app import build_monitor
+    from tuitune.ui.factory import build_monitor
 
     build_monitor().run(mouse=mouse)

@@ -19,17 +19,18 @@ import math
 import threading
 import time
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from tuitune.engine.runs import supervisor_info
+from tuitune.executors.local import process_matches
 from tuitune.history import ACTIVE_STATES, Objective
 from tuitune.spec import Spec
-from tuitune.store import EventRecord, RunStore, TrialRecord
+from tuitune.store import RunStore, TrialRecord
 from tuitune.ui import queries
+from tuitune.ui.records import Change, Curve, RunDelta, RunHeader, TrialRow
 from tuitune.ui.series import buckets
 
 #: Cells of a trial's sparkline in the table.
@@ -39,120 +40,14 @@ SPARK_CELLS = 12
 TRIAL_OVERLAP_S = 5.0
 #: Most metric points read in one poll; the rest wait for the next one.
 MAX_POINTS_PER_POLL = 100_000
+#: Seconds between checks that the supervisor process is alive.
+SUPERVISOR_CHECK_S = 2.0
 #: Trials whose metric names are read when a run opens (the most recent ones).
 NAME_TRIALS = 200
 #: Rows assumed on screen when a run opens (the table starts at the lowest ids).
 OPENING_ROWS = 60
 #: Events whose arrival means tweaks (param_changes) must be read again.
 _TWEAK_EVENTS = frozenset({"tweak_requested", "tweak_applied", "created"})
-
-
-@dataclass(frozen=True)
-class Change:
-    """A tweak of one parameter; `step` is None until the trial applied it."""
-
-    name: str
-    value: Any
-    step: int | None
-    actor: str
-
-
-@dataclass(frozen=True)
-class TrialRow:
-    """One trial as the UI shows it. Frozen: the UI thread may keep it."""
-
-    id: int
-    state: str
-    origin: str
-    parent_id: int | None
-    clone_step: int | None
-    from_checkpoint: bool
-    initial: Mapping[str, Any]
-    params: Mapping[str, Any]
-    changes: tuple[Change, ...]
-    step: int | None
-    latest: float | None
-    best: float | None
-    n_points: int
-    spark: tuple[float, ...] | None
-    created_at: float
-    started_at: float | None
-    ended_at: float | None
-    pid: int | None
-    pid_start: float | None
-    gpus: str | None
-    peak_gpu_mem_mb: float | None
-    note: str
-    starred: bool
-    protected: bool
-    checkpoint_step: int | None
-    exit_code: int | None
-    error: str | None
-
-    @property
-    def tweaked(self) -> bool:
-        return any(c.step is not None for c in self.changes)
-
-    @property
-    def origin_label(self) -> str:
-        """'random', 'clone #3', 'pbt #2', with '+tw' when tweaked by hand."""
-        base = self.origin
-        if self.parent_id is not None:
-            base = f"{self.origin} #{self.parent_id}"
-        return base + ("+tw" if self.tweaked else "")
-
-    def elapsed(self, now: float) -> float | None:
-        if self.started_at is None:
-            return None
-        return max(0.0, (self.ended_at or now) - self.started_at)
-
-
-@dataclass(frozen=True)
-class Curve:
-    """One metric of one trial: steps ascending. Arrays are read-only."""
-
-    trial_id: int
-    metric: str
-    steps: np.ndarray
-    values: np.ndarray
-
-    def __len__(self) -> int:
-        return len(self.steps)
-
-
-@dataclass(frozen=True)
-class RunHeader:
-    """The run as a whole: what the header shows."""
-
-    name: str
-    strategy: str
-    objective: Objective
-    max_trials: int | None
-    max_concurrent: int
-    max_steps: int | None
-    experiment_timeout: float | None
-    budget_used: int
-    counts: Mapping[str, int]
-    started_at: float | None
-    ended_at: float | None
-    best: float | None
-    best_trial: int | None
-    supervisor_alive: bool
-    run_state: str
-    finished_reason: str | None
-
-
-@dataclass(frozen=True)
-class RunDelta:
-    """What one poll found. `full` means `rows` holds every trial."""
-
-    header: RunHeader
-    rows: Mapping[int, TrialRow]
-    events: tuple[EventRecord, ...] = ()
-    curves: Mapping[tuple[int, str], Curve] = field(default_factory=dict)
-    metric_names: tuple[str, ...] | None = None
-    full: bool = False
-    opening: bool = False  # more of the opening reads follow at once
 
 
 @dataclass
@@ -222,6 +117,9 @@ class RunModel:
         self._lock = threading.Lock()
         self._wanted: frozenset[tuple[int, str]] = frozenset()
         self._visible: frozenset[int] = frozenset()
+        self._sup_ident: tuple[object, object] = (None, None)
+        self._sup_checked = float("-inf")
+        self._sup_alive = False
         self._phase = 0  # opening: 0 nothing read, 1 trials, 2 visible rows; 3 open
         self._sent: set[tuple[int, str]] = set()
 
@@ -310,11 +208,15 @@ class RunModel:
     def _update(self) -> RunDelta:
         store = self.store
         changed: set[int] = set()
-        for t in store.trials_changed_since(self._trials_seen - TRIAL_OVERLAP_S):
-            self._trials_seen = max(self._trials_seen, t.updated_at or 0.0)
-            if self._records.get(t.id) != t:
-                self._records[t.id] = t
-                changed.add(t.id)
+        stamps = queries.trial_stamps(store, self._trials_seen - TRIAL_OVERLAP_S)
+        stale = [tid for tid, stamp in stamps
+                 if tid not in self._records or self._records[tid].updated_at != stamp]
+        if stale:
+            for t in store.trials_changed_since(min(s for tid, s in stamps if tid in stale)):
+                self._trials_seen = max(self._trials_seen, t.updated_at or 0.0)
+                if self._records.get(t.id) != t:
+                    self._records[t.id] = t
+                    changed.add(t.id)
         events = tuple(store.events(self._last_event))
         if events:
             self._last_event = events[-1].id
@@ -346,41 +248,47 @@ class RunModel:
                      ) -> tuple[set[tuple[int, str]], bool]:
         """New metric points: update aggregates and tracked curves. Returns the
         (trial, metric) pairs that grew and whether a new metric name appeared."""
-        points = self.store.metrics(after_id=self._last_metric, limit=MAX_POINTS_PER_POLL)
+        points = queries.metric_points(self.store, self._last_metric, MAX_POINTS_PER_POLL)
         grown: set[tuple[int, str]] = set()
         new_name = False
         metric = self.objective.metric
-        for p in points:
-            self._last_metric = p.id
-            if p.name not in self._names:
-                self._names.add(p.name)
+        objective_points: dict[int, list[tuple[int, float]]] = {}
+        for point_id, tid, step, name, value in points:
+            self._last_metric = point_id
+            if name not in self._names:
+                self._names.add(name)
                 new_name = True
-            key = (p.trial_id, p.name)
-            if p.name == metric:
-                self._add_objective(p.trial_id, p.step, p.value)
+            key = (tid, name)
+            if name == metric:
+                objective_points.setdefault(tid, []).append((step, value))
                 grown.add(key)
             else:
-                agg = self._aggs.setdefault(p.trial_id, _Agg())
-                if agg.step is None or p.step > agg.step:
-                    agg.step = p.step
+                agg = self._aggs.setdefault(tid, _Agg())
+                if agg.step is None or step > agg.step:
+                    agg.step = step
                     grown.add(key)
             series = self._extra.get(key)
             if series is not None:
-                series.add(p.step, p.value)
+                series.add(step, value)
                 grown.add(key)
+        for tid, pts in objective_points.items():
+            self._add_objective(tid, pts)
         return grown, new_name
 
-    def _add_objective(self, tid: int, step: int, value: float) -> None:
+    def _add_objective(self, tid: int, points: list[tuple[int, float]]) -> None:
         agg = self._aggs.setdefault(tid, _Agg())
-        agg.n += 1
-        if agg.step is None or step >= agg.step:
-            agg.step, agg.latest = step, value
-        if math.isfinite(value) and (agg.best is None or self.objective.better(value, agg.best)):
-            agg.best = value
         series = self._curves.get(tid)
+        for step, value in points:
+            agg.n += 1
+            if agg.step is None or step >= agg.step:
+                agg.step, agg.latest = step, value
+            if math.isfinite(value) and (agg.best is None
+                                         or self.objective.better(value, agg.best)):
+                agg.best = value
+            if series is not None:
+                series.add(step, value)
         if series is not None:
-            series.add(step, value)
-            self._sparks[tid] = _spark(series.values)
+            self._sparks[tid] = _spark(series.values)  # once per poll, not per point
         else:
             self._sparks.pop(tid, None)  # stale: read again when it is on screen
 
@@ -451,9 +359,19 @@ class RunModel:
             error=t.error,
         )
 
+    def _supervisor_alive(self, meta: Mapping[str, Any]) -> bool:
+        """Whether the recorded supervisor process lives: checked every few seconds
+        (the process table is the cost), and at once when the record changes."""
+        ident = (meta.get("supervisor_pid"), meta.get("supervisor_start"))
+        now = time.monotonic()
+        if ident != self._sup_ident or now - self._sup_checked > SUPERVISOR_CHECK_S:
+            self._sup_ident, self._sup_checked = ident, now
+            self._sup_alive = _process_alive(*ident)
+        return self._sup_alive
+
     def _header(self) -> RunHeader:
         store = self.store
-        meta = store.meta()
+        meta = queries.meta_subset(store)
         counts: dict[str, int] = {}
         used = 0
         for t in self._records.values():
@@ -478,10 +396,14 @@ class RunModel:
             ended_at=None if meta.get("state") not in ("finished",) else meta.get("heartbeat"),
             best=best,
             best_trial=best_trial,
-            supervisor_alive=supervisor_info(store).alive,
+            supervisor_alive=self._supervisor_alive(meta),
             run_state=str(meta.get("state", "?")),
             finished_reason=meta.get("finished_reason"),
         )
+
+
+def _process_alive(pid: object, start: object) -> bool:
+    return bool(pid and start and process_matches(int(pid), float(start)))  # type: ignore[arg-type]
 
 
 def _aggregate(series: _Series, objective: Objective) -> _Agg:

@@ -8,6 +8,7 @@ incremental reads after it never count a point twice. Candidates for
 
 from __future__ import annotations
 
+import json
 import math
 import sqlite3
 from collections.abc import Iterable
@@ -100,3 +101,36 @@ def curve(store: RunStore, trial_id: int, name: str, max_id: int
 
 def last_event_id(store: RunStore) -> int:
     return int(_conn(store).execute("SELECT COALESCE(MAX(id), 0) FROM events").fetchone()[0])
+
+
+#: The meta keys the header needs (the stored spec, the biggest value, is not one).
+HEADER_META = ("name", "strategy", "max_trials", "max_concurrent", "started_at", "state",
+               "finished_reason", "heartbeat", "supervisor_pid", "supervisor_start")
+
+
+def meta_subset(store: RunStore, keys: Iterable[str] = HEADER_META) -> dict[str, object]:
+    """Some meta values, without parsing the rest (RunStore.meta() parses all of them)."""
+    keys = list(keys)
+    marks = ",".join("?" * len(keys))
+    cur = _conn(store).cursor()
+    cur.row_factory = None
+    rows = cur.execute(f"SELECT key, value FROM meta WHERE key IN ({marks})", keys)
+    return {k: json.loads(v) for k, v in rows}
+
+
+def metric_points(store: RunStore, after_id: int, limit: int
+                  ) -> list[tuple[int, int, int, str, float]]:
+    """(id, trial id, step, name, value) after `after_id`, oldest first, NaN for NULL."""
+    cur = _conn(store).cursor()
+    cur.row_factory = None
+    rows = cur.execute("SELECT id, trial_id, step, name, value FROM metrics WHERE id > ?"
+                       " ORDER BY id LIMIT ?", (after_id, limit)).fetchall()
+    return [(i, t, s, n, math.nan if v is None else v) for i, t, s, n, v in rows]
+
+
+def trial_stamps(store: RunStore, since: float) -> list[tuple[int, float]]:
+    """(id, updated_at) of trials updated at or after `since`: cheap to ask each poll."""
+    cur = _conn(store).cursor()
+    cur.row_factory = None
+    return cur.execute("SELECT id, updated_at FROM trials WHERE updated_at >= ?",
+                       (since,)).fetchall()

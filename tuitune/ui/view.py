@@ -9,7 +9,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 from tuitune.store import EventRecord
-from tuitune.ui.model import Curve, RunDelta, RunHeader, TrialRow
+from tuitune.ui.records import Curve, RunDelta, RunHeader, TrialRow
 from tuitune.ui.system_feed import SystemView
 
 #: Events kept for the detail screen and the event pane (the store keeps all).

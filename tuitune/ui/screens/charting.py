@@ -7,7 +7,7 @@ from collections.abc import Iterable
 from rich.style import Style
 
 from tuitune.ui import palette
-from tuitune.ui.model import TrialRow
+from tuitune.ui.records import TrialRow
 from tuitune.ui.view import RunView
 from tuitune.ui.widgets.chart import ChartData, Marker, Series
 

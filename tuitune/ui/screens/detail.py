@@ -24,7 +24,7 @@ from textual.worker import get_current_worker
 from tuitune.engine.logs import log_tail
 from tuitune.engine.runs import trial_dir
 from tuitune.ui import fmt, palette
-from tuitune.ui.model import TrialRow
+from tuitune.ui.records import TrialRow
 from tuitune.ui.screens.charting import markers_for
 from tuitune.ui.screens.dialogs import PickDialog
 from tuitune.ui.screens.hand_actions import HAND_BINDINGS, HandActions

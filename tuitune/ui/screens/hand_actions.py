@@ -17,7 +17,7 @@ from tuitune.history import LIVE_STATES, PAUSED, RUNNING
 from tuitune.space import Param, Space, SpaceError
 from tuitune.strategies import available_strategies
 from tuitune.ui import fmt
-from tuitune.ui.model import TrialRow
+from tuitune.ui.records import TrialRow
 from tuitune.ui.screens.dialogs import ConfirmDialog, NoteDialog
 from tuitune.ui.screens.handoff import HandoffForm
 from tuitune.ui.screens.param_form import FormResult, ParamForm

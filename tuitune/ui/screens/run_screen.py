@@ -8,6 +8,7 @@ drop columns the detail screen shows, and the GPU screen (g) shows every GPU.
 
 from __future__ import annotations
 
+import time
 from typing import TYPE_CHECKING
 
 from textual.app import ComposeResult
@@ -16,7 +17,7 @@ from textual.containers import Horizontal
 from textual.screen import Screen
 from textual.widgets import Footer, Input
 
-from tuitune.ui.model import TrialRow
+from tuitune.ui.records import TrialRow
 from tuitune.ui.screens.charting import build_chart, chart_trials
 from tuitune.ui.screens.dialogs import PickDialog
 from tuitune.ui.screens.hand_actions import HAND_BINDINGS, HandActions
@@ -29,6 +30,8 @@ from tuitune.ui.widgets.trial_table import SORTS, STATE_FILTERS, TableState, Tri
 if TYPE_CHECKING:
     from tuitune.ui.app import TuituneApp
 
+#: Least seconds between chart redraws caused by new points only.
+CHART_EVERY_S = 2.0
 COMPACT_WIDTH = 120
 COMPACT_HEIGHT = 36
 
@@ -71,6 +74,8 @@ class RunScreen(HandActions, Screen):
         self.smooth = False
         self.pane = "chart"
         self._chart_signature: tuple = ()
+        self._chart_drawn = 0.0
+        self._chart_complete = False
 
     def compose(self) -> ComposeResult:
         yield RunHeaderBar(self.app.clock, id="header")
@@ -144,12 +149,20 @@ class RunScreen(HandActions, Screen):
         self.app.want_curves(self, {(tid, self.metric) for tid in ids})
         # Drawn again only when a curve, a marker or a setting changed (curves and
         # rows are replaced, never mutated, so identity says whether they did).
-        signature = (self.metric, self.log_y, self.smooth, tuple(ids),
-                     tuple(id(view.curves.get((t, self.metric))) for t in ids),
-                     tuple(id(view.rows.get(t)) for t in ids), view.loaded)
-        if signature == self._chart_signature:
+        setting = (self.metric, self.log_y, self.smooth, tuple(ids), view.loaded)
+        data_key = (tuple(id(view.curves.get((t, self.metric))) for t in ids),
+                    tuple(id(view.rows.get(t)) for t in ids))
+        if (setting, data_key) == self._chart_signature:
             return
-        self._chart_signature = signature
+        # New points alone redraw it at most every CHART_EVERY_S (the table shows each
+        # value at once; the next poll retries); a new selection or setting redraws now.
+        now = time.monotonic()
+        same_setting = bool(self._chart_signature) and self._chart_signature[0] == setting
+        if same_setting and self._chart_complete and now - self._chart_drawn < CHART_EVERY_S:
+            return
+        self._chart_signature = (setting, data_key)
+        self._chart_drawn = now
+        self._chart_complete = all((t, self.metric) in view.curves for t in ids)
         data = build_chart(view, self.metric, ids, self.log_y, self.smooth, None)
         self.query_one(Chart).show(data)
 

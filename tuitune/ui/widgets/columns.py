@@ -17,7 +17,7 @@ from tuitune.history import ACTIVE_STATES, LIVE_STATES
 from tuitune.spec import Spec
 from tuitune.system import TrialUsage
 from tuitune.ui import fmt, palette
-from tuitune.ui.model import TrialRow
+from tuitune.ui.records import TrialRow
 from tuitune.ui.series import bar, nice_number, sparkline
 from tuitune.ui.widgets.lines import Run
 

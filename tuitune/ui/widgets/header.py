@@ -8,7 +8,7 @@ from rich.style import Style
 
 from tuitune.history import PAUSED, QUEUED, RUNNING
 from tuitune.ui import fmt, palette
-from tuitune.ui.model import RunHeader
+from tuitune.ui.records import RunHeader
 from tuitune.ui.series import bar, nice_number
 from tuitune.ui.widgets.lines import Line, LineWidget, Run
 

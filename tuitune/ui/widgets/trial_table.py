@@ -19,7 +19,7 @@ from tuitune.history import ACTIVE_STATES, COMPLETED, LIVE_STATES, RUNNING
 from tuitune.spec import Spec
 from tuitune.system import TrialUsage
 from tuitune.ui import fmt, palette
-from tuitune.ui.model import TrialRow
+from tuitune.ui.records import TrialRow
 from tuitune.ui.widgets.columns import Column, Ctx, columns_for, fit_columns
 from tuitune.ui.widgets.lines import Line, LineWidget, Run
 

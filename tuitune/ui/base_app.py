@@ -1,0 +1,98 @@
+"""What both apps share: the system sampling loop, routing to screens, help and
+the command palette built from the screens' own keys."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from functools import partial
+from typing import Any
+
+from textual.app import App, SystemCommand
+from textual.binding import Binding
+from textual.css.query import NoMatches
+from textual.screen import Screen
+
+from tuitune.system import ProcessIdentity
+from tuitune.ui._textual_patch import install as install_update_patch
+from tuitune.ui.messages import ProcessEnded, SystemSampled
+from tuitune.ui.screens.help import HelpScreen
+from tuitune.ui.sync import Loop, system_loop
+from tuitune.ui.system_feed import SystemFeed
+from tuitune.ui.view import RunView
+
+HELP_INTRO = ("Arrows move, Enter opens a trial. Hand actions go to the engine as commands "
+              "(the same as the CLI's) and land in the event log.")
+
+
+class BaseApp(App[None]):
+    """What both apps share: the system loop, help, the command palette."""
+
+    CSS_PATH = "tuitune.tcss"
+    TITLE = "tuitune"
+    BINDINGS = [Binding("question_mark,f1", "help", "Help", show=False)]
+
+    def __init__(self, clock: Callable[[], float], feed: SystemFeed,
+                 system_interval: float) -> None:
+        install_update_patch()
+        super().__init__()
+        self.clock = clock
+        self.feed = feed
+        self.view = RunView()
+        self._system_interval = system_interval
+        self.system_loop: Loop | None = None
+        self.animation_level = "none"  # nothing moves unless data moved
+
+    def start_system(self, roots: Callable[[], dict[int, ProcessIdentity]]) -> None:
+        self.system_loop = system_loop(self, self.feed, self._system_interval, roots)
+        self.system_loop.start()
+
+    def each_screen(self, method: str, *args: Any) -> None:
+        """Call `method` on every screen in the stack that has it (hidden ones too,
+        so they are current when they come back)."""
+        for screen in list(self.screen_stack):
+            fn = getattr(screen, method, None)
+            if fn is None:
+                continue
+            try:
+                fn(*args)
+            except NoMatches:  # a screen being composed or torn down
+                pass
+
+    def on_system_sampled(self, message: SystemSampled) -> None:
+        self.view.system = message.view
+        self.system_arrived()
+
+    def system_arrived(self) -> None:
+        """A new sample is in the view: draw it (the run app waits for its next frame)."""
+        self.each_screen("refresh_system", self.view.system)
+
+    def on_process_ended(self, message: ProcessEnded) -> None:
+        self.notify(message.text, severity="information" if "sent" in message.text
+                    else "warning")
+        if self.system_loop is not None:
+            self.system_loop.wake()
+
+    def action_help(self) -> None:
+        if not isinstance(self.screen, HelpScreen):
+            self.push_screen(HelpScreen(self.screen, HELP_INTRO))
+
+    def get_system_commands(self, screen: Screen) -> Iterable[SystemCommand]:
+        """The palette lists every keyed action of the screen, by its description."""
+        yield from super().get_system_commands(screen)
+        seen: set[str] = set()
+        for node in (screen, *screen.query("*")):
+            for _key, binding in node._bindings:  # noqa: SLF001 - merged bindings map
+                if not binding.description or binding.description in seen:
+                    continue
+                seen.add(binding.description)
+                key = self.get_key_display(binding)
+                help_text = f"{binding.tooltip}  [{key}]" if binding.tooltip else f"key: {key}"
+                yield SystemCommand(binding.description, help_text,
+                                    partial(self._run_bound, node, binding.action))
+
+    def _run_bound(self, node: Any, action: str) -> None:
+        self.call_later(self.run_action, action, node)
+
+    def stop_loops(self) -> None:
+        if self.system_loop is not None:
+            self.system_loop.stop()

@@ -1,0 +1,63 @@
+"""Sending hand actions: validated by the engine's own check, sent from a worker
+thread (the supervisor may take seconds to answer), the answer shown."""
+
+from __future__ import annotations
+
+from functools import partial
+from pathlib import Path
+from typing import Any
+
+from tuitune.engine.client import Reply, RunClient
+from tuitune.engine.commands import CommandError
+from tuitune.ui.messages import CommandAnswered
+
+
+class Commanding:
+    """Mixin for the run app: `check_command`, `send_command` and the answer."""
+
+    run_dir: Path
+    _check_client: RunClient | None = None
+
+    def check_command(self, kind: str, args: dict[str, Any]) -> str | None:
+        """The engine's validation of a command, as an error line (None if valid)."""
+        if self._check_client is None:
+            self._check_client = RunClient(self.run_dir)
+        try:
+            self._check_client.check(kind, args)
+        except CommandError as exc:
+            return str(exc)
+        return None
+
+    def send_command(self: Any, kind: str, args: dict[str, Any]) -> None:
+        """Send from a worker thread: the supervisor may take seconds to answer."""
+        self.notify(f"{kind}: sent", timeout=1.5)
+        self.run_worker(partial(self._send, kind, args), name=f"send-{kind}", group="commands",
+                        thread=True, exit_on_error=False)
+
+    def _send(self: Any, kind: str, args: dict[str, Any]) -> None:
+        try:
+            client = RunClient(self.run_dir)
+        except Exception as exc:
+            self.post_message(CommandAnswered(kind, args, Reply("error", str(exc), 0)))
+            return
+        try:
+            reply = client.send(kind, args)
+        except CommandError as exc:
+            reply = Reply("rejected", str(exc), 0)
+        except Exception as exc:  # a store error must reach the user, not kill the app
+            reply = Reply("error", f"{type(exc).__name__}: {exc}", 0)
+        finally:
+            client.close()
+        self.post_message(CommandAnswered(kind, args, reply))
+
+    def on_command_answered(self: Any, message: CommandAnswered) -> None:
+        reply = message.reply
+        if reply.status == "done":
+            self.notify(reply.message or f"{message.kind}: done")
+        elif reply.status in ("queued", "pending"):
+            self.notify(reply.message, severity="warning", timeout=6)
+        else:
+            self.notify(f"{message.kind} refused: {reply.message}", severity="error",
+                        timeout=8)
+        if self.store_loop is not None:
+            self.store_loop.wake()
