@@ -45,7 +45,9 @@ def perturb(param: Param, value: Any, factor: float) -> Any:
         return values[min(max(i, 0), len(values) - 1)]
     if isinstance(param, MomentumParam):
         return param.validate(min(max(1 - (1 - value) * factor, param.low), param.high))
-    low, high = param.low, param.high  # type: ignore[attr-defined]
+    low, high = getattr(param, "low", None), getattr(param, "high", None)
+    if low is None or high is None or isinstance(value, bool):
+        return value  # a kind with no numeric range: only resampling changes it
     moved = value * factor
     if param.discrete:  # IntParam: rounding must not swallow the move
         step = 1 if factor > 1 else -1
