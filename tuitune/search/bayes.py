@@ -174,7 +174,10 @@ class BayesSearcher(Searcher):
         from scipy.stats import qmc  # slow to import: only when needed
 
         rng = np.random.default_rng([self.seed, len(y), len(self._pending), 7])
-        candidates = qmc.Sobol(x.shape[1], scramble=True, seed=rng).random(self.n_candidates)
+        # A power of two keeps Sobol's balance (and scipy quiet); use the first ones.
+        m = max(1, math.ceil(math.log2(self.n_candidates)))
+        sobol = qmc.Sobol(x.shape[1], scramble=True, seed=rng)
+        candidates = sobol.random_base2(m)[: self.n_candidates]
         best_seen = x[[int(np.argmin(gp.posterior(x)[0]))]]
         points, values = optimize_acquisition(
             acq, self.dims, candidates, best_seen, self.restarts, rng
@@ -191,7 +194,10 @@ class BayesSearcher(Searcher):
     def _reason(self, gp: GaussianProcess, u: np.ndarray, log_ei: float, y: np.ndarray) -> str:
         mean, _ = gp.posterior(u[None, :])
         finite = y[np.isfinite(y)]
-        return f"GP log-EI {log_ei:.3g} (mean {float(mean[0]):+.3g} sd of {len(finite)} results)"
+        return (
+            f"GP: log expected improvement {log_ei:.3g}, predicted {float(mean[0]):+.2f} sd "
+            f"from the mean of {len(finite)} results"
+        )
 
     # -- the model -----------------------------------------------------------
 
