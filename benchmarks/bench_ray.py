@@ -137,6 +137,14 @@ class Run:
             if live:
                 subprocess.run([sys.executable, "-m", "tuitune.cli", "kill", str(self.run_dir),
                                 *live], env=self.env, capture_output=True, timeout=120)
+                deadline = time.monotonic() + 120  # let the supervisor hand actors back
+                while time.monotonic() < deadline:
+                    store = RunStore(self.run_dir)
+                    left = store.trials(["running", "paused"])
+                    store.close()
+                    if not left:
+                        break
+                    time.sleep(0.5)
             subprocess.run([sys.executable, "-m", "tuitune.cli", "stop", str(self.run_dir)],
                            env=self.env, capture_output=True, timeout=120)
             try:
