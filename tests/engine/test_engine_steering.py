@@ -132,3 +132,20 @@ def test_bad_cli_values_change_nothing(live_run):
         assert message in out.stderr, (args, out.stderr)
         assert len(out.stderr.strip().splitlines()) == 1, out.stderr
     assert user_made() == before
+
+
+def test_stop_ends_every_trial_process_and_the_supervisor(tt_home, tmp_path):
+    spec = write_spec(tmp_path / "exp", steps=5000, sleep=0.05)
+    proc, run_dir = start_headless(spec, tt_home)
+    for lr in ("0.01", "0.02", "0.03"):
+        assert cli("new", str(run_dir), f"lr={lr}").returncode == 0
+    wait_for(lambda: RunStore(run_dir).count_trials(["running"]) == 3, what="3 running")
+    pids = [t.pid for t in RunStore(run_dir).trials()]
+    out = cli("stop", str(run_dir))
+    assert out.returncode == 0, out.stderr
+    assert proc.wait(timeout=60) == 0  # the headless supervisor ends by itself
+    for pid in pids:  # and took its trials with it: nothing left for a safety net
+        assert not psutil.pid_exists(pid) or psutil.Process(pid).status() == "zombie"
+    store = RunStore(run_dir)
+    assert {t.state for t in store.trials()} == {"killed"}
+    assert store.meta()["state"] == "finished"

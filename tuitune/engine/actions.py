@@ -134,7 +134,7 @@ class CommandActions(_Base):
             else:
                 self._plan_end(t.id, KILLED, actor,
                                f"trial {t.id} killed: experiment stopped", immediate=True)
-        self.finished = "stopping"
+        self.stopping = True  # the loop goes on until every trial's process is gone
         self.store.add_event("stop", actor, "experiment stopping")
         return "stopping the experiment"
 

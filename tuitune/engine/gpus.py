@@ -13,9 +13,19 @@ from dataclasses import dataclass
 
 from tuitune.engine.gpu_alloc import Assignment, GpuAllocator, Wait, parse_cuda_visible_devices
 from tuitune.spec import Resources
-from tuitune.system import GpuSource, ProcessIdentity, SystemSampler, SystemSnapshot
+from tuitune.system import GpuReadout, GpuSource, ProcessIdentity, SystemSampler, SystemSnapshot
 
 RELEASE_TIMEOUT = 15.0  # seconds after a trial ends before its held GPU memory is a leak
+
+
+class _NoLocalGpus:
+    """The GPU source for remote executors: their nodes place trials on GPUs."""
+
+    def read(self) -> GpuReadout:
+        return GpuReadout((), "trials run on remote nodes; their GPUs are theirs to assign")
+
+    def close(self) -> None:
+        pass
 
 
 @dataclass
@@ -30,7 +40,10 @@ class GpuScheduler:
     lines for the supervisor to record."""
 
     def __init__(self, resources: Resources, gpu_source: GpuSource | None = None,
-                 clock: Callable[[], float] = time.time, visible: str | None = None) -> None:
+                 clock: Callable[[], float] = time.time, visible: str | None = None,
+                 local: bool = True) -> None:
+        if not local:  # trials run elsewhere: nothing here to see or to gate on
+            gpu_source = _NoLocalGpus()
         if gpu_source is None:
             from tuitune.system import NvmlGpuSource
 
@@ -48,7 +61,7 @@ class GpuScheduler:
         self.events: list[tuple[int | None, str, str]] = []
         self._watches: list[_ReleaseWatch] = []
         self._peaks: dict[int, float] = {}
-        if not self.has_gpus and (resources.gpus_per_trial or 0) > 0:
+        if local and not self.has_gpus and (resources.gpus_per_trial or 0) > 0:
             self.events.append((None, "no_gpu", f"{self.snapshot.gpu_status}: trials run "
                                 "without a GPU"))
 

@@ -95,8 +95,10 @@ class Supervisor(CommandActions):
                                        self.spec.objective, self.search_options)
         self.rules = build_rules(self.spec.stopping, self.spec.space,
                                  self.spec.budget.max_steps, self.spec.search.seed)
+        # Remote executors place trials on their nodes' GPUs themselves.
         self.gpus = GpuScheduler(self.spec.resources, gpu_source, clock,
-                                 os.environ.get("CUDA_VISIBLE_DEVICES"))
+                                 os.environ.get("CUDA_VISIBLE_DEVICES"),
+                                 local=self.spec.executor == "local")
         self.reap_orphans = reap_orphans
         self.curves = ObjectiveCurves(self.spec.objective.metric)
         self.handles: dict[int, TrialHandle] = {}
@@ -104,6 +106,7 @@ class Supervisor(CommandActions):
         self.feed = TrialFeed(self.store, self.run_dir, self.spec.metrics_source, clock)
         self.exhausted: str | None = None
         self.finished: str | None = None
+        self.stopping = False
         self._last_event_id = 0
         self._last_tree = self._last_decide = self._last_beat = self._last_gpu = 0.0
         self._started_at = meta.get("started_at")
@@ -227,7 +230,7 @@ class Supervisor(CommandActions):
     # -- processes ----------------------------------------------------------------------
     def _launch_queued(self) -> None:
         for t in self.store.trials([QUEUED]):
-            if self._running_count() >= self.max_concurrent or self.finished:
+            if self._running_count() >= self.max_concurrent or self.finished or self.stopping:
                 return
             decision = self.gpus.assign(t.id, self.gpus.peak_mb())
             if isinstance(decision, Wait):
@@ -352,7 +355,8 @@ class Supervisor(CommandActions):
                     self._plan_end(t.id, TIMED_OUT, "budget",
                                    f"trial {t.id} timed out after {cap:g}s", immediate=True)
         total = self.spec.budget.experiment_timeout
-        if total and self._started_at and now - self._started_at > total and not self.finished:
+        if total and self._started_at and now - self._started_at > total and not (
+                self.finished or self.stopping):
             self.store.add_event("timeout", "budget", f"experiment time cap ({total:g}s) reached")
             self._do_stop({}, "budget")
 
@@ -408,7 +412,7 @@ class Supervisor(CommandActions):
         return self.max_trials - self.store.count_trials(exclude_origin="pbt")
 
     def _fill_from_search(self) -> None:
-        if self.searcher is None or self.exhausted or self.finished:
+        if self.searcher is None or self.exhausted or self.finished or self.stopping:
             return
         queued = self.store.count_trials([QUEUED])
         free = self.max_concurrent - self._running_count() - queued
@@ -428,8 +432,10 @@ class Supervisor(CommandActions):
                                             + (f": {decision.reason}" if decision.reason else ""))
 
     def _check_finished(self) -> None:
-        if self.finished == "stopping" and not self.handles:
-            self.finished = "stopped"
+        if self.stopping:
+            if not self.handles:
+                self.finished = "stopped"
+                self.store.add_event("finished", "engine", "experiment stopped")
             return
         if self.finished or self.handles or self.store.count_trials([QUEUED]):
             return
