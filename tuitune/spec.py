@@ -6,6 +6,7 @@ Every problem is reported as one line naming the file and the key path, e.g.
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import re
 import shutil
@@ -157,6 +158,8 @@ def parse_spec(raw: Mapping[str, Any], path: Path) -> Spec:
     executor = v.table(raw, "executor") if isinstance(raw.get("executor"), dict) else {
         "kind": v.typed(raw.get("executor", "local"), "executor", str)}
     kind = v.choice(executor.get("kind", "local"), "executor.kind", ("local", "ray"))
+    if kind == "ray" and importlib.util.find_spec("ray") is None:
+        raise v.fail("executor", 'the Ray executor needs Ray: pip install "tuitune[ray]"')
     spec = Spec(
         name=name, path=path.resolve(), command=command, workdir=workdir,
         env=dict(env), space=space, objective=objective, secondary=secondary,
