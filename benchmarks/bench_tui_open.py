@@ -112,7 +112,7 @@ async def _in_process(run_dir: Path) -> dict[str, tuple[float, float]]:
         while "all" not in marks:
             await pilot.pause(0.01)
             table = app.screen.query("TrialTable")
-            shown = table.first().order[:ROWS - 10] if table else []
+            shown = list(table.first().shown) if table else []  # the rows on screen
             rows = app.view.rows
             if shown:
                 mark("rows")
@@ -193,6 +193,8 @@ def main() -> None:
         return f"{statistics.median(xs):.2f} s (max {max(xs):.2f})"
 
     def stage(name: str) -> str:
+        if not stages[name]:
+            return "not reached | -"
         wall = [w for w, _ in stages[name]]
         cpu = [c for _, c in stages[name]]
         return f"{fmt(wall)} | {statistics.median(cpu):.2f} s"

@@ -22,7 +22,7 @@ def value(v: Any) -> str:
 
 
 def duration(seconds: float | None, precise: bool = False) -> str:
-    """'42s', '17m', '2h05m', '3d04h' ('17m04s' when precise).
+    """'<1m', '17m', '2h05m', '3d04h'; precise: '42s', '17m04s'.
 
     Coarse by default: a table of running trials whose clocks tick every second
     would repaint every row every second for a digit nobody reads.
@@ -31,7 +31,7 @@ def duration(seconds: float | None, precise: bool = False) -> str:
         return "-"
     s = int(seconds)
     if s < 60:
-        return f"{s}s"
+        return f"{s}s" if precise else "<1m"
     if s < 3600:
         return f"{s // 60}m{s % 60:02d}s" if precise else f"{s // 60}m"
     if s < 86400:

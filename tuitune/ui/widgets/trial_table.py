@@ -142,6 +142,11 @@ class TrialTable(LineWidget, can_focus=True):
     def order(self) -> list[int]:
         return list(self._order)
 
+    @property
+    def shown(self) -> tuple[int, ...]:
+        """Ids of the rows on screen, top first."""
+        return self._shown
+
     def select(self, trial_id: int) -> None:
         if trial_id in self._order:
             self._move_to(self._order.index(trial_id))
