@@ -7,7 +7,6 @@ import subprocess
 import sys
 
 import psutil
-import pytest
 from textual.widgets import Input, Log
 from ui_helpers import (
     events,
@@ -86,11 +85,6 @@ async def test_stop_experiment_asks_then_ends_everything(fresh_live_run):
         assert stop and stop[0].actor == "user"
         await wait_for(pilot, lambda: "live" not in screen_text(app).splitlines()[0],
                        what="the header to say the supervisor is gone")
-        if trial(run_dir, tid).state == "running":
-            # Engine bug (reported): Supervisor.run() loops `while self.finished is None`
-            # and _do_stop sets finished = "stopping", so the loop ends before the next
-            # tick kills the trials; they keep running, recorded as running.
-            pytest.xfail("engine: `stop` ends the supervisor before killing its trials")
         assert trial(run_dir, tid).state == "killed"
         assert not psutil.pid_exists(t.pid) or psutil.Process(t.pid).status() == "zombie"
 
