@@ -96,8 +96,10 @@ class CommandActions(_Base):
         return "note saved"
 
     def _do_star(self, args: dict[str, Any], actor: str) -> str:
-        self.store.update_trial(args["trial_id"], starred=int(args["value"]))
-        return f"trial {args['trial_id']} {'starred' if args['value'] else 'unstarred'}"
+        tid, word = args["trial_id"], "starred" if args["value"] else "unstarred"
+        self.store.update_trial(tid, starred=int(args["value"]))
+        self.store.add_event("star", actor, f"trial {tid} {word}", trial_id=tid)
+        return f"trial {tid} {word}"
 
     def _do_protect(self, args: dict[str, Any], actor: str) -> str:
         tid, on = args["trial_id"], args["value"]

@@ -53,6 +53,7 @@ from tuitune.system import GpuSource, ProcessIdentity
 TICK = 0.1  # seconds between loop iterations
 TREE_REFRESH = 2.0
 DECIDE_INTERVAL = 0.5
+FEED_INTERVAL = 0.25  # seconds between reads of trial logs and tweak acks
 
 
 @dataclass
@@ -109,6 +110,7 @@ class Supervisor(CommandActions):
         self.stopping = False
         self._last_event_id = 0
         self._last_tree = self._last_decide = self._last_beat = self._last_gpu = 0.0
+        self._last_feed = 0.0
         self._started_at = meta.get("started_at")
         self._store_error: str | None = None
         self._said: set[str] = set()
@@ -188,8 +190,10 @@ class Supervisor(CommandActions):
         self._handle_commands()
         self.executor.pump(self.store)
         self._watch_processes(now)
-        self.feed.read()
-        self.feed.note_acks()
+        if now - self._last_feed >= FEED_INTERVAL:
+            self._last_feed = now
+            self.feed.read()
+            self.feed.note_acks()
         touched = self.curves.update(self.store)
         if touched or now - self._last_decide > DECIDE_INTERVAL * 4:
             self._check_nonfinite(touched)
@@ -341,11 +345,11 @@ class Supervisor(CommandActions):
             self.executor.resume(self.handles[tid])  # a stopped process cannot exit
 
     def _refresh_trees(self) -> None:
-        for tid, handle in list(self.handles.items()):
-            fresh = self.executor.refresh_tree(handle)
-            if fresh.descendants != handle.descendants:
-                self.handles[tid] = fresh
-                self.store.update_trial(tid, tree=[list(d) for d in fresh.descendants])
+        for fresh in self.executor.refresh_trees(list(self.handles.values())):
+            if fresh.descendants != self.handles[fresh.trial_id].descendants:
+                self.handles[fresh.trial_id] = fresh
+                self.store.update_trial(fresh.trial_id,
+                                        tree=[list(d) for d in fresh.descendants])
 
     def _enforce_time_caps(self, now: float) -> None:
         cap = self.spec.budget.trial_timeout

@@ -82,6 +82,10 @@ class Executor(ABC):
         """True while any process of the trial may still run (after the leader exited)."""
         return False
 
+    def refresh_trees(self, handles: list[TrialHandle]) -> list[TrialHandle]:
+        """`refresh_tree` for many trials; executors may do it in one pass."""
+        return [self.refresh_tree(h) for h in handles]
+
     def refresh_tree(self, handle: TrialHandle) -> TrialHandle:
         """The handle with its current descendants recorded (for later kills)."""
         return handle

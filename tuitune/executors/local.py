@@ -131,6 +131,28 @@ class LocalExecutor(Executor):
         return TrialHandle(handle.trial_id, handle.pid, handle.pid_start, handle.node,
                            handle.trial_dir, tuple(sorted(known)))
 
+    def refresh_trees(self, handles: list[TrialHandle]) -> list[TrialHandle]:
+        """One scan of the process table for every trial: psutil's recursive
+        children() rescans /proc for each trial, which costs O(trials x processes)."""
+        children: dict[int, list[psutil.Process]] = {}
+        for proc in psutil.process_iter(["ppid"]):
+            children.setdefault(proc.info["ppid"], []).append(proc)
+        out = []
+        for handle in handles:
+            known = {(p, s) for p, s in handle.descendants if process_matches(p, s)}
+            if process_matches(handle.pid, handle.pid_start):
+                stack = list(children.get(handle.pid, []))
+                while stack:
+                    proc = stack.pop()
+                    try:
+                        known.add((proc.pid, proc.create_time()))
+                    except psutil.NoSuchProcess:
+                        continue
+                    stack.extend(children.get(proc.pid, []))
+            out.append(TrialHandle(handle.trial_id, handle.pid, handle.pid_start, handle.node,
+                                   handle.trial_dir, tuple(sorted(known))))
+        return out
+
     def tree_alive(self, handle: TrialHandle) -> bool:
         """True while the launcher or any recorded descendant still runs."""
         return process_matches(handle.pid, handle.pid_start) or self._group_alive(handle)
