@@ -356,7 +356,7 @@ class RunModel:
             started_at=t.started_at, ended_at=t.ended_at, pid=t.pid, pid_start=t.pid_start,
             gpus=t.gpus, peak_gpu_mem_mb=t.peak_gpu_mem_mb, note=t.note, starred=t.starred,
             protected=t.protected, checkpoint_step=t.checkpoint_step, exit_code=t.exit_code,
-            error=t.error,
+            error=t.error, node=t.node,
         )
 
     def _supervisor_alive(self, meta: Mapping[str, Any]) -> bool:

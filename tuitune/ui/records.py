@@ -53,6 +53,7 @@ class TrialRow:
     checkpoint_step: int | None
     exit_code: int | None
     error: str | None
+    node: str | None = None  # where a remote executor placed the trial
 
     @property
     def tweaked(self) -> bool:

@@ -108,6 +108,10 @@ def _gpu(row: TrialRow, w: int, ctx: Ctx) -> list[Run]:
     return _text(f"{ids}:{fmt.mb(mem)}" if mem is not None else ids, w)
 
 
+def _node(row: TrialRow, w: int, ctx: Ctx) -> list[Run]:
+    return _text(row.node or "-", w, None if row.node else palette.DIM)
+
+
 def _note(row: TrialRow, w: int, ctx: Ctx) -> list[Run]:
     return _text(row.note.replace("\n", " "), w, palette.WARN)
 
@@ -139,6 +143,7 @@ def columns_for(spec: Spec) -> list[Column]:
         Column("spark", "curve", 12, 4, _spark),
         Column("elapsed", "elapsed", 7, 20, _elapsed, "r"),
         Column("gpu", "gpu:mem", 9, 21, _gpu),
+        *([Column("node", "node", 14, 19, _node)] if spec.executor != "local" else []),
         Column("note", "note", 12, 22, _note, grow=True),
     ]
     return cols
