@@ -314,6 +314,9 @@ async def settle(pilot, app) -> None:
     """Wait until the first poll and the first system sample are on screen."""
     await wait_for(pilot, lambda: app.view.loaded and app.view.system is not None,
                    what="the first poll")
+    current = getattr(app.screen, "chart_is_current", None)
+    if current is not None:  # a throttled chart redraw may still be due
+        await wait_for(pilot, current, what="the chart to show the loaded curves")
     await pilot.pause(0.2)
 
 

@@ -141,17 +141,28 @@ class RunScreen(HandActions, Screen):
         ids = chart_trials(self.table.cursor_id, self.app.view.starred)
         return {(tid, self.metric) for tid in ids}
 
+    def _chart_key(self) -> tuple[list[int], tuple]:
+        """The chart's trials, and what its drawing depends on. Curves and rows are
+        replaced, never mutated, so their identity says whether they changed."""
+        view = self.app.view
+        ids = chart_trials(self.table.cursor_id, view.starred)
+        setting = (self.metric, self.log_y, self.smooth, tuple(ids), view.loaded)
+        data_key = (tuple(id(view.curves.get((t, self.metric))) for t in ids),
+                    tuple(id(view.rows.get(t)) for t in ids))
+        return ids, (setting, data_key)
+
+    def chart_is_current(self) -> bool:
+        """True when the chart shows the data the view holds now (its redraw for new
+        points is throttled; tests wait for this before a snapshot)."""
+        return self.metric is None or self._chart_key()[1] == self._chart_signature
+
     def _update_chart(self) -> None:
         if self.metric is None:
             return
         view = self.app.view
-        ids = chart_trials(self.table.cursor_id, view.starred)
+        ids, (setting, data_key) = self._chart_key()
         self.app.want_curves(self, {(tid, self.metric) for tid in ids})
-        # Drawn again only when a curve, a marker or a setting changed (curves and
-        # rows are replaced, never mutated, so identity says whether they did).
-        setting = (self.metric, self.log_y, self.smooth, tuple(ids), view.loaded)
-        data_key = (tuple(id(view.curves.get((t, self.metric))) for t in ids),
-                    tuple(id(view.rows.get(t)) for t in ids))
+        # Drawn again only when a curve, a marker or a setting changed.
         if (setting, data_key) == self._chart_signature:
             return
         # New points alone redraw it at most every CHART_EVERY_S (the table shows each
