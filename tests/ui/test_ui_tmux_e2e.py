@@ -126,3 +126,55 @@ def test_run_in_tmux_steer_then_detach_leaves_trials_running(tmp_path):
             finally:
                 client.close()
             _kill_leftovers(run_dir, None)
+
+
+def test_hangup_of_the_terminal_leaves_the_experiment_running(tmp_path):
+    """A dropped SSH session: the terminal goes away and the TUI gets SIGHUP."""
+    home = tmp_path / "home"
+    spec_dir = tmp_path / "spec"
+    spec_dir.mkdir()
+    (spec_dir / "trial.py").write_text(TRIAL_SCRIPT)
+    spec = SPEC.format(name="hup").replace('strategy = "manual"', 'strategy = "random"')
+    spec = spec.replace("max_concurrent = 16", "max_concurrent = 2\nmax_trials = 2")
+    (spec_dir / "spec.toml").write_text(spec)
+    tmux = Tmux(f"tuitune-hup-{os.getpid()}", 100, 30)
+    tuitune = Path(sys.executable).parent / "tuitune"
+    run_dir = None
+    try:
+        tmux.start(f"{tuitune} run {spec_dir / 'spec.toml'} --no-mouse",
+                   {"TUITUNE_HOME": str(home), "TERM": "xterm-256color"})
+        tmux.wait(lambda t: len(_rows(t)) == 2 and all(
+            "running" in line for line in _rows(t).values()), what="two running trials")
+        run_dir = list_runs(home / "runs")[0]
+        tui = [p for p in psutil.process_iter(["cmdline"])
+               if p.info["cmdline"] and "run" in p.info["cmdline"]
+               and str(spec_dir / "spec.toml") in p.info["cmdline"]]
+        assert tui, "the TUI process"
+        tmux.kill()  # the terminal is gone: the TUI gets SIGHUP
+        psutil.wait_procs(tui, timeout=15)
+        assert not any(p.is_running() and p.status() != psutil.STATUS_ZOMBIE for p in tui)
+        store = RunStore(run_dir)
+        try:
+            meta = store.meta()
+            running = store.trials(["running"])
+            before = store.count_metrics()
+        finally:
+            store.close()
+        supervisor = psutil.Process(meta["supervisor_pid"])
+        assert supervisor.is_running() and supervisor.status() != psutil.STATUS_ZOMBIE
+        assert {t.id for t in running} == {1, 2}
+        time.sleep(1.5)
+        store = RunStore(run_dir)
+        try:
+            assert store.count_metrics() > before  # the trials keep reporting
+        finally:
+            store.close()
+    finally:
+        tmux.kill()
+        if run_dir is not None:
+            client = RunClient(run_dir, actor="test-teardown")
+            try:
+                client.send("stop", {}, wait=5.0)
+            finally:
+                client.close()
+            _kill_leftovers(run_dir, None)
