@@ -19,8 +19,8 @@ The target is random search's final regret: the median, over reference seeds, of
 the regret of random search without stopping after --trials full trials (its
 budget B). For each strategy the median over seeds of the regret-versus-compute
 curve is taken, and the table reports the compute at which that median curve
-first reaches the target (random's own is about B by construction), the ratio to
-random's, and the median regret after B/5 and B steps.
+first reaches the target (random's own is B by construction), the ratio to
+B, and the median regret after B/5 and B steps.
 
 Run:  python benchmarks/bench_early_stopping.py --seeds 20 \
           --out benchmarks/results/early_stopping.md
@@ -361,7 +361,9 @@ def main(argv: list[str] | None = None) -> int:
 def render(args: Any, rows: list[Row], target: float, optimum: float, argv: Any) -> str:
     budget = args.trials * MAX_STEPS
     corr = ", ".join(f"step {k}: {v:.2f}" for k, v in rank_correlations().items())
-    base = next((r.to_target for r in rows if r.name == "random"), math.nan)
+    # Random search needs B to reach its median final regret: that defines the target.
+    # (Its measured row estimates the same B; the gap shows how flat the curve is there.)
+    base = budget
     lines = [
         f"Problem: 4-d synthetic curves of {MAX_STEPS} steps, noise sd {NOISE:g} per point, "
         f"crossing {CROSSING:g} (decades of learning speed across x0). Spearman rank "
@@ -377,7 +379,7 @@ def render(args: Any, rows: list[Row], target: float, optimum: float, argv: Any)
         "ASHA, whose GP refits on every trial ASHA starts).",
         "",
         "| strategy | seeds | compute where the median regret reaches the target | "
-        f"less compute than random | median regret at B/5 = {budget // 5} | "
+        f"less compute than random (B / compute) | median regret at B/5 = {budget // 5} | "
         f"median regret at B = {budget} | median trials started |",
         "|---|---:|---:|---:|---:|---:|---:|",
     ]
