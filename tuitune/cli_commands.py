@@ -96,18 +96,12 @@ def _run_foreground(run_dir: Path) -> int:
         print(f"\ndetached: trials keep running. `tuitune resume {run_dir.name}` takes the run "
               f"back, `tuitune stop {run_dir.name}` ends it.")
         return 130
-    store = RunStore(run_dir)
+    client = RunClient(run_dir)  # reads the spec the run was started with
     try:
-        print(f"\n{reason}\n" + summary.leaderboard(store, load_spec_from(store)))
+        print(f"\n{reason}\n" + summary.leaderboard(client.store, client.spec))
     finally:
-        store.close()
+        client.close()
     return 0
-
-
-def load_spec_from(store: RunStore):
-    from tuitune.spec import load_spec_json
-
-    return load_spec_json(store.meta()["spec"])
 
 
 def _ensure_supervisor(run_dir: Path) -> bool:
@@ -308,13 +302,13 @@ def cmd_protect(args: argparse.Namespace) -> int:
 
 def cmd_handoff(args: argparse.Namespace) -> int:
     options: dict[str, Any] = {}
-    from tuitune.space import _parse_scalar
+    from tuitune.space import parse_scalar
 
     for item in args.option:
         name, sep, text = item.partition("=")
         if not sep or not name.strip():
             raise CommandError(f"expected NAME=VALUE for --option, got {item!r}")
-        options[name.strip()] = _parse_scalar(text)
+        options[name.strip()] = parse_scalar(text)
     payload: dict[str, Any] = {"strategy": args.strategy, "options": options}
     if args.max_trials:
         payload["max_trials"] = args.max_trials

@@ -52,7 +52,7 @@ class Param:
 
     def parse(self, text: str) -> Any:
         """Parse a value typed on the command line or in a form."""
-        return self.validate(_parse_scalar(text))
+        return self.validate(parse_scalar(text))
 
     def sample(self, rng: np.random.Generator) -> Any:
         return self.from_unit(float(rng.random()))
@@ -79,7 +79,8 @@ def _unique(values: Iterable[Any]) -> list[Any]:
     return seen
 
 
-def _parse_scalar(text: str) -> Any:
+def parse_scalar(text: str) -> Any:
+    """Typed text as a bool, int, float, or else the string (CLI and form options)."""
     text = text.strip()
     low = text.lower()
     if low in ("true", "false"):

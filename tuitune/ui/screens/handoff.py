@@ -16,7 +16,7 @@ from textual.screen import ModalScreen
 from textual.widgets import Button, Input, Label, OptionList, Static
 from textual.widgets.option_list import Option
 
-from tuitune.space import _parse_scalar
+from tuitune.space import parse_scalar
 
 #: Returns an error line for the command arguments, or None when they are valid.
 HandoffChecker = Callable[[dict[str, Any]], str | None]
@@ -118,7 +118,7 @@ class HandoffForm(ModalScreen[dict[str, Any] | None]):
             name, sep, text = item.partition("=")
             if not sep or not name.strip():
                 return f"expected name=value in options, got {item.strip()!r}"
-            options[name.strip()] = _parse_scalar(text)
+            options[name.strip()] = parse_scalar(text)
         return {"strategy": strategy, "options": options,
                 "max_trials": max(1, self.used + more), "max_concurrent": concurrent}
 
