@@ -28,6 +28,18 @@ class Exhausted:
 
 
 @dataclass(frozen=True)
+class Wait:
+    """Nothing to suggest now; ask again when a trial finishes.
+
+    For strategies that go in stages (grid zoom rounds, coordinate-descent steps):
+    the next stage is laid out from the results of the current one, some of which
+    are still running. Unlike `Exhausted`, the engine keeps asking.
+    """
+
+    reason: str = "waiting for running trials"
+
+
+@dataclass(frozen=True)
 class Stop:
     """Stop a running trial early.
 
@@ -56,4 +68,4 @@ class Exploit:
     rule: str = "pbt"
 
 
-Decision = Suggest | Exhausted | Stop | Exploit
+Decision = Suggest | Exhausted | Wait | Stop | Exploit

@@ -8,7 +8,7 @@ from typing import Any
 import numpy as np
 import pytest
 
-from tuitune.decisions import Exhausted, Suggest
+from tuitune.decisions import Exhausted, Suggest, Wait
 from tuitune.history import History, Objective, ParamChange, TrialView
 from tuitune.search import STRATEGIES, Searcher, make_searcher
 from tuitune.space import (
@@ -59,6 +59,7 @@ def run(s: Searcher, n: int, fn=loss) -> list[dict[str, Any]]:  # type: ignore[n
     out = []
     for _ in range(n):
         d = s.ask()
+        assert not isinstance(d, Wait), "a sequential run has nothing to wait for"
         if isinstance(d, Exhausted):
             break
         out.append(dict(d.params))
@@ -305,3 +306,37 @@ def test_wide_integer_range_is_never_listed(name: str) -> None:
     s = searcher(name, space)
     for p in run(s, 6, fn=lambda p: p["x"] + p["units"] * 1e-9):
         assert 1 <= p["units"] <= 10**9 and isinstance(p["units"], int)
+
+
+def _plane_loss(p: dict[str, Any]) -> float:
+    return (p["x"] - 0.3) ** 2 + p["y"]
+
+
+@names
+def test_concurrent_asks_wait_or_suggest_until_results_end_the_wait(name: str) -> None:
+    # Two workers: a Wait is answered by finishing a running trial. Wait only comes
+    # while something is pending, and the search does not end early: staged
+    # strategies propose exactly the points of a sequential run.
+    space = Space((FloatParam("x", low=0.0, high=1.0), FloatParam("y", low=0.0, high=1.0)))
+    options = {"zoom": 2} if name == "grid" else {}
+    s = searcher(name, space, **options)
+    running: list[dict[str, Any]] = []
+    suggested, waits = [], 0
+    for _ in range(60):
+        d = s.ask()
+        if isinstance(d, Exhausted):
+            break
+        if isinstance(d, Suggest):
+            running.append(dict(d.params))
+            suggested.append(dict(d.params))
+        waits += isinstance(d, Wait)
+        if isinstance(d, Wait) or len(running) == 2:
+            assert running, "Wait with nothing pending"
+            done = running.pop(0)
+            s.tell(done, _plane_loss(done))
+    if name in ("grid", "coordinate"):
+        sequential = run(searcher(name, space, **options), 100, fn=_plane_loss)
+        assert waits > 0
+        assert sorted(map(space.key, suggested)) == sorted(map(space.key, sequential))
+    else:
+        assert waits == 0 and len(suggested) == 60

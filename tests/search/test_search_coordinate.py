@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from tuitune.decisions import Exhausted, Suggest
+from tuitune.decisions import Exhausted, Suggest, Wait
 from tuitune.search import CoordinateSearcher, make_searcher
 from tuitune.search.coordinate import (
     ARCH,
@@ -173,3 +173,28 @@ def test_order_names_are_validated() -> None:
         make_searcher("coordinate", SPACE, options={"order": ["lr", "nope"]})
     with pytest.raises(ValueError, match="order"):
         make_searcher("coordinate", SPACE, options={"order": "lr"})
+
+
+def test_next_step_waits_for_running_trials_of_this_step() -> None:
+    space = Space((FloatParam("x", low=0.0, high=1.0), FloatParam("y", low=0.0, high=1.0)))
+    s = CoordinateSearcher(space, points=3, sweeps=1)
+    start = s.ask()
+    assert isinstance(start, Suggest)
+    s.tell(start.params, 1.0)  # the defaults (.5, .5)
+    step = [s.ask(), s.ask()]  # x = 0 and 1 (.5 is observed)
+    assert all(isinstance(d, Suggest) for d in step)
+    d = s.ask()
+    assert isinstance(d, Wait) and "2 trials running" in d.reason
+    s.tell(step[0].params, 0.0)  # type: ignore[union-attr]
+    s.tell(step[1].params, 2.0)  # type: ignore[union-attr]
+    d = s.ask()
+    # The y step centres on the incumbent known after every x result: x = 0.
+    assert isinstance(d, Suggest) and d.params["x"] == 0.0 and "tuning y" in d.reason
+
+
+def test_last_step_with_running_trials_is_exhausted() -> None:
+    space = Space((FloatParam("x", low=0.0, high=1.0),))
+    s = CoordinateSearcher(space, points=3, sweeps=1)
+    s.tell(space.defaults(), 1.0)
+    assert isinstance(s.ask(), Suggest) and isinstance(s.ask(), Suggest)
+    assert isinstance(s.ask(), Exhausted)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from tuitune.decisions import Exhausted, Suggest
+from tuitune.decisions import Exhausted, Suggest, Wait
 from tuitune.search import GridSearcher
 from tuitune.space import (
     CategoricalParam,
@@ -122,16 +122,30 @@ def test_zoom_centres_on_a_better_hand_trial() -> None:
     assert isinstance(d, Suggest) and d.params["x"] == pytest.approx(0.75)
 
 
-def test_zoom_does_not_wait_for_pending_trials() -> None:
-    # Exhausted ends the search in the engine, so a round with pending trials
-    # moves on to the next one, centred on the best result known now.
+def test_zoom_waits_for_the_rounds_running_trials() -> None:
+    # The box centres on the round's best result, so it needs all of them.
     space = Space((FloatParam("x", low=0.0, high=1.0),))
     s = GridSearcher(space, zoom=1)
     first = [s.ask() for _ in range(3)]
-    s.tell(first[1].params, 0.0)  # type: ignore[union-attr]
+    s.tell(first[1].params, 1.0)  # type: ignore[union-attr]
     d = s.ask()
-    assert isinstance(d, Suggest) and d.params["x"] == pytest.approx(0.25)
+    assert isinstance(d, Wait) and "zoom round 1 waits for 2 running trials" in d.reason
+    s.tell(first[0].params, 2.0)  # type: ignore[union-attr]
+    assert isinstance(s.ask(), Wait)
+    s.tell(first[2].params, 0.0)  # type: ignore[union-attr]
+    d = s.ask()
+    # Best 1.0 (the last to finish) -> box [.5, 1]: .75 is the only new point.
+    assert isinstance(d, Suggest) and d.params["x"] == pytest.approx(0.75)
     assert "zoom round 1" in d.reason
+
+
+def test_last_round_with_running_trials_is_exhausted_not_waiting() -> None:
+    space = Space((FloatParam("x", low=0.0, high=1.0),))
+    s = GridSearcher(space)
+    for _ in range(3):
+        assert isinstance(s.ask(), Suggest)
+    d = s.ask()
+    assert isinstance(d, Exhausted) and "3 trials still running" in d.reason
 
 
 def test_options_are_validated() -> None:

@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from tuitune.decisions import Exhausted, Exploit, Stop, Suggest
+from tuitune.decisions import Wait as WaitForResults
 from tuitune.engine.actions import CommandActions
 from tuitune.engine.feed import TrialFeed
 from tuitune.engine.gpu_alloc import Wait
@@ -426,6 +427,8 @@ class Supervisor(CommandActions):
         self.searcher.sync(self._history())
         for _ in range(free if left is None else min(free, left)):
             decision = self.searcher.ask()
+            if isinstance(decision, WaitForResults):
+                return  # asked again next tick; a finished trial lets it go on
             if isinstance(decision, Exhausted):
                 self.exhausted = decision.reason
                 self.store.add_event("exhausted", "search", f"search done: {decision.reason}")

@@ -1,7 +1,7 @@
 """The searcher interface shared by every strategy (ask/tell with pending trials).
 
-A searcher only returns decisions (`Suggest` or `Exhausted`); the engine starts the
-trials and records them. Observations are kept as losses (smaller is better) so the
+A searcher only returns decisions (`Suggest`, `Wait` or `Exhausted`); the engine
+starts the trials and records them. Observations are kept as losses (smaller is better) so the
 algorithms never look at the objective's direction again.
 """
 
@@ -16,7 +16,7 @@ from typing import Any, ClassVar
 
 import numpy as np
 
-from ..decisions import Exhausted, Suggest
+from ..decisions import Exhausted, Suggest, Wait
 from ..history import DIVERGED, FAILED, History
 from ..space import CategoricalParam, FixedParam, IntParam, Param, Space, SpaceError
 
@@ -117,11 +117,13 @@ class Searcher(ABC):
         """Replace the set of trials that run or wait and have no result yet."""
         self._pending = [self._complete(p)[0] for p in params_list]
 
-    def ask(self) -> Suggest | Exhausted:
-        """Suggest the next configuration, or say there is none.
+    def ask(self) -> Suggest | Wait | Exhausted:
+        """Suggest the next configuration, say to wait for a pending result, or say
+        there is none.
 
         The suggestion is added to the pending set. It is never a configuration
-        already observed or pending.
+        already observed or pending. `Wait` only comes while something is pending
+        (otherwise no result could ever end the wait).
         """
         if self._space_exhausted():
             n = self.cardinality()
@@ -129,6 +131,8 @@ class Searcher(ABC):
         decision = self._ask()
         if isinstance(decision, Suggest):
             self._pending.append(dict(decision.params))
+        elif isinstance(decision, Wait) and not self._pending:
+            return Exhausted(f"{decision.reason}, but nothing is pending")
         return decision
 
     def sync(self, history: History) -> None:
@@ -165,8 +169,8 @@ class Searcher(ABC):
     # -- for subclasses --------------------------------------------------------
 
     @abstractmethod
-    def _ask(self) -> Suggest | Exhausted:
-        """Return a new configuration (checked with `is_new`) or Exhausted."""
+    def _ask(self) -> Suggest | Wait | Exhausted:
+        """Return a new configuration (checked with `is_new`), Wait or Exhausted."""
 
     def suggest(self, values: Mapping[str, Any], reason: str) -> Suggest:
         """Build a Suggest with the fixed parameters filled in."""

@@ -7,7 +7,7 @@ import re
 from collections.abc import Sequence
 from typing import Any, ClassVar
 
-from ..decisions import Exhausted, Suggest
+from ..decisions import Exhausted, Suggest, Wait
 from ..space import CategoricalParam, Param, Space
 from .base import Searcher, int_option
 
@@ -79,9 +79,9 @@ class CoordinateSearcher(Searcher):
     unit encoding: the whole range in the first sweep, then a window centred on the
     incumbent that halves with each sweep. Categoricals try every choice. A group of
     k parameters tries a product grid of max(2, round(points ** (1/k))) values each.
-    A step starts once every point of the previous one is observed or pending: in
-    a sequential run, after its results; with concurrent trials it moves on with
-    the incumbent known then, since `Exhausted` would end the search.
+    A step starts once every point of the previous one is observed, since it
+    centres on the incumbent; with concurrent trials the searcher says `Wait`
+    while the previous step's last points run.
 
     Options:
         order: Parameter names or lists of names (groups); unlisted parameters
@@ -120,7 +120,7 @@ class CoordinateSearcher(Searcher):
         rest = [g for g in default_order(self.space) if g[0] not in listed]
         return [list(g) for g in order] + rest
 
-    def _ask(self) -> Suggest | Exhausted:
+    def _ask(self) -> Suggest | Wait | Exhausted:
         if not self.groups:
             return self._start_point() or Exhausted("no searchable parameters")
         start = self._start_point()
@@ -139,6 +139,9 @@ class CoordinateSearcher(Searcher):
                     return self.suggest(
                         point, f"sweep {self.sweep + 1}/{self.sweeps}, tuning {shown}"
                     )
+            waiting = sum(1 for p in self._step if self.is_pending(p))
+            if waiting and not self._last_step():
+                return Wait(f"the next step centres on the incumbent: {waiting} trials running")
             self._advance()
         return Exhausted(f"coordinate descent finished {self.sweeps} sweeps")
 
@@ -148,6 +151,9 @@ class CoordinateSearcher(Searcher):
             return None
         defaults = self.space.defaults()
         return self.suggest(defaults, "coordinate descent starts from the defaults")
+
+    def _last_step(self) -> bool:
+        return self.sweep == self.sweeps - 1 and self.group_index == len(self.groups) - 1
 
     def _advance(self) -> None:
         self._step = None

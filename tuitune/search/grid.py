@@ -8,7 +8,7 @@ from typing import Any, ClassVar
 
 import numpy as np
 
-from ..decisions import Exhausted, Suggest
+from ..decisions import Exhausted, Suggest, Wait
 from ..space import CategoricalParam, Param
 from .base import Searcher, int_option
 
@@ -21,9 +21,8 @@ class GridSearcher(Searcher):
     points included) and every value of a discrete dimension when there are at
     most that many. Points are enumerated with the last parameter varying fastest.
 
-    Each zoom round starts once every point of the previous round is observed or
-    pending (in a sequential run: once the round is evaluated; with concurrent
-    trials it does not wait, because `Exhausted` ends the search) and centres a
+    Each zoom round starts once every point of the previous round is observed
+    (with concurrent trials, `Wait` while the round's last points run) and centres a
     box of half the previous span (in the unit encoding, shifted to stay inside
     the cube) on the best observation so far, hand trials included, laying the
     same number of points per dimension over it. Categorical dimensions are held
@@ -63,17 +62,20 @@ class GridSearcher(Searcher):
         """The points of the current round, in enumeration order."""
         return list(self._points)
 
-    def _ask(self) -> Suggest | Exhausted:
+    def _ask(self) -> Suggest | Wait | Exhausted:
         while True:
             total = len(self._points)
             for i, point in enumerate(self._points):
                 if self.is_new(point):
                     label = "coarse grid" if self.round == 0 else f"zoom round {self.round}"
                     return self.suggest(point, f"{label}: point {i + 1} of {total}")
+            waiting = sum(1 for p in self._points if self.is_pending(p))
             if self.round >= self.zoom:
-                waiting = sum(1 for p in self._points if self.is_pending(p))
                 done = f"grid search done ({self.round} zoom rounds)"
                 return Exhausted(done + (f"; {waiting} trials still running" if waiting else ""))
+            if waiting:
+                # The next box centres on the best result: it needs this round's.
+                return Wait(f"zoom round {self.round + 1} waits for {waiting} running trials")
             self._zoom_in()
 
     def _zoom_in(self) -> None:
