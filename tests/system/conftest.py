@@ -75,3 +75,45 @@ def spawn_tree(tmp_path: Path) -> Iterator[Callable[[int], Tree]]:
     finally:
         for popen in started:
             kill_tree(popen)
+
+
+@dataclass
+class Script:
+    """A started ``python -c`` process and the pids it printed on its first line."""
+
+    root: subprocess.Popen[str]
+    printed: list[int]
+    started_at: dict[int, float]
+
+
+@pytest.fixture
+def spawn_py() -> Iterator[Callable[[str], Script]]:
+    """Factory: ``spawn_py(code)`` runs ``code`` in its own session and reads the
+    pids it prints; every printed pid is killed at the end too (a ``setsid``
+    child leaves the root's process group)."""
+    started: list[Script] = []
+
+    def spawn(code: str) -> Script:
+        popen = subprocess.Popen(
+            [sys.executable, "-c", code], stdout=subprocess.PIPE, text=True,
+            start_new_session=True,
+        )
+        assert popen.stdout is not None
+        line = popen.stdout.readline()
+        pids = [int(word) for word in line.split()]
+        script = Script(popen, pids, {pid: psutil.Process(pid).create_time() for pid in pids})
+        started.append(script)
+        assert script.printed, f"script did not start: {line!r}"
+        return script
+
+    try:
+        yield spawn
+    finally:
+        for script in started:
+            for pid, created in script.started_at.items():
+                try:  # only if the pid still names the process we started
+                    if psutil.Process(pid).create_time() == created:
+                        os.kill(pid, signal.SIGKILL)
+                except (psutil.NoSuchProcess, ProcessLookupError):
+                    pass
+            kill_tree(script.root)

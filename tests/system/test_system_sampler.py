@@ -13,8 +13,10 @@ import pytest
 
 from tuitune.system.fake import FakeGpuSource
 from tuitune.system.host import identify
+from tuitune.system.proctable import PsutilTable
 from tuitune.system.sampler import SystemSampler, gpu_mem_key, gpu_util_key, is_stale
-from tuitune.system.types import GpuProcess
+from tuitune.system.trees import ProcessTrees
+from tuitune.system.types import GpuProcess, HostSample
 
 
 class Clock:
@@ -120,21 +122,39 @@ def test_leaf_killed_between_samples_drops_out_of_pids(spawn_tree) -> None:
     assert len(pids) == 2
 
 
-def test_process_vanishing_mid_sample_is_tolerated(spawn_tree, monkeypatch) -> None:
+def test_psutil_reader_tolerates_processes_vanishing_or_denied_mid_sample(
+    spawn_tree, monkeypatch
+) -> None:
     tree = spawn_tree(2)
     ident = identify(tree.root.pid)
-    sampler = SystemSampler(FakeGpuSource(1))
+    middle = next(p for p in tree.pids if p not in (tree.root.pid, tree.leaf_pid))
+    sampler = SystemSampler(FakeGpuSource(1), trees=ProcessTrees(PsutilTable()))
     real_oneshot = psutil.Process.oneshot
 
     def oneshot(self: psutil.Process):
         if self.pid == tree.leaf_pid:  # gone between the tree scan and the read
             raise psutil.NoSuchProcess(self.pid)
+        if self.pid == middle:
+            raise psutil.AccessDenied(self.pid)
         return real_oneshot(self)
 
     monkeypatch.setattr(psutil.Process, "oneshot", oneshot)
-    snap = sampler.sample({1: ident})
-    assert tree.leaf_pid not in snap.trials[1].pids
-    assert tree.root.pid in snap.trials[1].pids
+    usage = sampler.sample({1: ident}).trials[1]
+    assert tree.leaf_pid not in usage.pids  # vanished: dropped
+    assert middle in usage.pids  # alive but unreadable: kept, not summed
+    root_rss = psutil.Process(tree.root.pid).memory_info().rss / 2**20
+    assert usage.rss_mb == pytest.approx(root_rss, rel=0.1)
+
+
+def test_injected_host_and_trees_are_used(spawn_tree) -> None:
+    tree = spawn_tree(0)
+    host = HostSample(cpu_pct=12.0, ncpu=8, ram_used_mb=1000.0, ram_total_mb=4000.0)
+    sampler = SystemSampler(FakeGpuSource(1), host=lambda: host,
+                            trees=ProcessTrees(PsutilTable()))
+    snap = sampler.sample({1: identify(tree.root.pid)})
+    assert snap.host == host
+    assert sampler.history()["host.ram"] == (25.0,)
+    assert snap.trials[1].pids == (tree.root.pid,)
 
 
 def test_history_fixed_scale_nan_for_unavailable_and_aligned() -> None:

@@ -16,8 +16,8 @@ from tuitune.engine.runs import create_run
 from tuitune.spec import load_spec
 from tuitune.store import RunStore
 from tuitune.system import FakeGpuSource
+from tuitune.system.gpu_procs import end_process
 from tuitune.ui.model import SPARK_CELLS, RunModel
-from tuitune.ui.procs import end_process
 from tuitune.ui.series import (
     bar,
     buckets,
@@ -252,9 +252,8 @@ def test_end_process_checks_identity_and_signals_own_process():
             proc.kill()
 
 
-def test_system_feed_reuses_the_last_attribution_between_tree_walks():
+def test_system_feed_attributes_gpu_processes_at_every_sample():
     from tuitune.system import identify
-    from tuitune.ui import system_feed
 
     trial = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
     stranger = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
@@ -264,25 +263,16 @@ def test_system_feed_reuses_the_last_attribution_between_tree_walks():
         source = FakeGpuSource(2)
         source.set_processes(0, {trial.pid: 1000.0})
         feed = SystemFeed(source, host=fixed_host)
-        walks = []
-        sample = feed._sampler.sample
-
-        def counting(roots=None):
-            walks.append(bool(roots))
-            return sample(roots)
-        feed._sampler.sample = counting
         roots = {7: identify(trial.pid)}
-        views = [feed.sample(roots) for _ in range(system_feed.SCAN_EVERY + 1)]
-        assert walks[0] and not all(walks)  # not every sample walks the trees
-        for view in views:
+        for view in [feed.sample(roots) for _ in range(3)]:
             assert view.snapshot.gpu_owners == {trial.pid: 7}
             assert view.snapshot.trials[7].gpu_ids == (0,)
             assert view.snapshot.trials[7].gpu_mem_mb == 1000.0
+            assert view.snapshot.trials[7].pids == (trial.pid,)
             assert view.snapshot.orphans == ()
-        walks.clear()
-        source.set_processes(1, {stranger.pid: 500.0})  # new: walked at once
+            assert view.snapshot.host == fixed_host()
+        source.set_processes(1, {stranger.pid: 500.0})
         view = feed.sample(roots)
-        assert any(walks)
         assert [p.pid for _, p in view.snapshot.orphans] == [stranger.pid]
     finally:
         for p in (trial, stranger):
@@ -292,8 +282,8 @@ def test_system_feed_reuses_the_last_attribution_between_tree_walks():
 
 def test_the_data_layer_does_not_import_textual():
     code = ("import sys, tuitune.ui, tuitune.ui.model, tuitune.ui.view, tuitune.ui.records, "
-            "tuitune.ui.series, tuitune.ui.system_feed, tuitune.ui.procs, tuitune.ui.queries, "
-            "tuitune.ui.fmt; print('textual' in sys.modules)")
+            "tuitune.ui.series, tuitune.ui.system_feed, tuitune.ui.queries, tuitune.ui.fmt; "
+            "print('textual' in sys.modules)")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                          check=True)
     assert out.stdout.strip() == "False"

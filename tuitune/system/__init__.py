@@ -1,4 +1,4 @@
-"""GPU and host sampling: NVML (never raises), psutil process trees, fakes.
+"""GPU and host sampling: NVML (never raises), trial process trees, fakes.
 
 ``NvmlGpuSource`` is imported lazily so that importing this package does not
 load pynvml (and its ctypes setup) until a real GPU source is asked for.
@@ -9,8 +9,10 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from tuitune.system.fake import FakeGpuSource, fake_readout
-from tuitune.system.host import HostProbe, ProcessTable, identify, process_tree, tree_usage
+from tuitune.system.host import HostProbe, identify
+from tuitune.system.proctable import ProcfsTable, PsutilTable, default_table
 from tuitune.system.sampler import SystemSampler, is_stale
+from tuitune.system.trees import ProcessTrees, TreeUsage
 from tuitune.system.types import (
     OK,
     GpuProcess,
@@ -37,15 +39,17 @@ __all__ = [
     "HostSample",
     "NvmlGpuSource",
     "ProcessIdentity",
-    "ProcessTable",
+    "ProcessTrees",
+    "ProcfsTable",
+    "PsutilTable",
     "SystemSampler",
     "SystemSnapshot",
+    "TreeUsage",
     "TrialUsage",
+    "default_table",
     "fake_readout",
     "identify",
     "is_stale",
-    "process_tree",
-    "tree_usage",
 ]
 
 

@@ -16,11 +16,13 @@ from collections import defaultdict, deque
 from collections.abc import Callable, Mapping
 from types import MappingProxyType
 
-from tuitune.system.host import HostProbe, ProcessTable, tree_usage
+from tuitune.system.host import HostProbe
+from tuitune.system.trees import ProcessTrees, TreeUsage
 from tuitune.system.types import (
     GpuProcess,
     GpuReadout,
     GpuSource,
+    HostSample,
     ProcessIdentity,
     SystemSnapshot,
     TrialUsage,
@@ -51,6 +53,10 @@ class SystemSampler:
         gpu_source: ``NvmlGpuSource`` or ``FakeGpuSource``.
         clock: Wall clock for snapshot times, injected for determinism.
         history: Number of samples kept per series.
+        host: Host CPU/RAM reading, injected for tests and snapshots; None
+            reads psutil.
+        trees: Trial tree reader, injected for tests; None picks ``/proc``
+            where it is readable, psutil elsewhere.
     """
 
     def __init__(
@@ -58,11 +64,13 @@ class SystemSampler:
         gpu_source: GpuSource,
         clock: Callable[[], float] = time.time,
         history: int = 120,
+        host: Callable[[], HostSample] | None = None,
+        trees: ProcessTrees | None = None,
     ) -> None:
         self._gpu = gpu_source
         self._clock = clock
-        self._host = HostProbe()
-        self._table = ProcessTable()
+        self._host = host if host is not None else HostProbe().sample
+        self._trees = trees if trees is not None else ProcessTrees()
         self._lock = threading.Lock()
         self._maxlen = history
         self._series: dict[str, deque[float]] = {}
@@ -85,16 +93,15 @@ class SystemSampler:
         with self._lock:
             t = self._clock()
             readout = self._gpu.read()
-            host = self._host.sample()
+            host = self._host()
             if trial_roots:  # the process-table scan is most of the cost
-                self._table.refresh()
+                self._trees.refresh()
             owner: dict[int, int] = {}
-            usage: dict[int, tuple[tuple[int, ...], float, float]] = {}
+            usage: dict[int, TreeUsage] = {}
             for trial_id, identity in (trial_roots or {}).items():
-                procs = self._table.process_tree(identity)
-                for proc in procs:  # vanished mid-scan still counts: NVML may list it
-                    owner.setdefault(proc.pid, trial_id)
-                usage[trial_id] = tree_usage(procs)
+                tree = usage[trial_id] = self._trees.usage(identity)
+                for pid in tree.members:  # zombies too: NVML may still list them
+                    owner.setdefault(pid, trial_id)
             trials, orphans, gpu_owners = _attribute(readout, owner, usage)
             snapshot = SystemSnapshot(
                 t=t,
@@ -158,7 +165,7 @@ def _pct(value: float | None) -> float:
 def _attribute(
     readout: GpuReadout,
     owner: Mapping[int, int],
-    usage: Mapping[int, tuple[tuple[int, ...], float, float]],
+    usage: Mapping[int, TreeUsage],
 ) -> tuple[dict[int, TrialUsage], tuple[tuple[int, GpuProcess], ...], dict[int, int]]:
     """Give each GPU process to the trial that owns its pid, or to the orphans."""
     gpu_owners: dict[int, int] = {}
@@ -179,13 +186,13 @@ def _attribute(
             else:
                 gpu_mem[trial_id] += proc.used_memory_mb
     trials = {}
-    for trial_id, (pids, cpu, rss) in usage.items():
+    for trial_id, tree in usage.items():
         known = readout.ok and trial_id not in mem_unknown
         trials[trial_id] = TrialUsage(
             trial_id=trial_id,
-            pids=pids,
-            cpu_pct=round(cpu, 1),
-            rss_mb=rss,
+            pids=tree.pids,
+            cpu_pct=round(tree.cpu_pct, 1),
+            rss_mb=tree.rss_mb,
             gpu_ids=tuple(sorted(gpu_ids.get(trial_id, ()))),
             gpu_mem_mb=gpu_mem.get(trial_id, 0.0) if known else None,
         )

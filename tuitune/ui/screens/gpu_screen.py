@@ -16,9 +16,9 @@ from textual.binding import Binding
 from textual.screen import Screen
 from textual.widgets import Footer, Static
 
+from tuitune.system.gpu_procs import GpuProc, children_of, end_process
 from tuitune.ui import fmt, palette
 from tuitune.ui.messages import ProcessEnded
-from tuitune.ui.procs import GpuProc, children_of, end_process
 from tuitune.ui.screens.dialogs import ConfirmDialog
 from tuitune.ui.system_feed import SystemView
 from tuitune.ui.widgets.lines import Line, LineWidget, Run

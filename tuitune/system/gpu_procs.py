@@ -1,4 +1,4 @@
-"""GPU processes as the GPU screen lists them, and ending an orphan. No Textual.
+"""GPU processes as the GPU screen lists them, and ending an orphan (psutil).
 
 An orphan is a GPU process that belongs to no live trial of the run (a leaked
 dataloader, a notebook someone forgot). The user may end one from the TUI, but
@@ -14,10 +14,10 @@ from dataclasses import dataclass
 
 import psutil
 
-from tuitune.system import SystemSnapshot
+from tuitune.system.host import CREATE_TIME_TOLERANCE_S
+from tuitune.system.types import SystemSnapshot
 
 _UNREADABLE = (psutil.NoSuchProcess, psutil.ZombieProcess, psutil.AccessDenied)
-_START_TOLERANCE_S = 0.01
 
 
 @dataclass(frozen=True)
@@ -95,7 +95,7 @@ class ProcessInspector:
              trial_id: int | None) -> GpuProc:
         try:
             proc, st = self._static(pid)
-            if abs(proc.create_time() - st.create_time) > _START_TOLERANCE_S:
+            if abs(proc.create_time() - st.create_time) > CREATE_TIME_TOLERANCE_S:
                 raise psutil.NoSuchProcess(pid)  # pid reused: read it afresh next time
             with proc.oneshot():
                 cpu = proc.cpu_percent(None)
@@ -128,7 +128,7 @@ def end_process(pid: int, create_time: float | None) -> str:
         return f"cannot end pid {pid}: it is not visible from here"
     try:
         proc = psutil.Process(pid)
-        if abs(proc.create_time() - create_time) > _START_TOLERANCE_S:
+        if abs(proc.create_time() - create_time) > CREATE_TIME_TOLERANCE_S:
             return f"pid {pid} is now another process; nothing was signalled"
         if hasattr(os, "getuid") and proc.uids().real != os.getuid():
             return f"pid {pid} belongs to {proc.username()}; only your own processes can be ended"
