@@ -646,8 +646,7 @@ class RayExecutor(Executor):
         busy = set(self._sample_refs.values())
         for node_id, node in self._nodes.items():
             if not node.get("Alive", True):
-                self._agents.pop(node_id, None)
-                self._samples.pop(node_id, None)
+                self._agents.pop(node_id, None)  # its last sample stays, shown as lost
                 continue
             if node_id in busy:
                 continue
@@ -668,7 +667,8 @@ class RayExecutor(Executor):
             except Exception:
                 self._agents.pop(node_id, None)  # made again next time if the node lives
                 continue
-            self._samples[node_id] = sample
+            # Ages are measured on this clock: a node's own clock may be off.
+            self._samples[node_id] = {**sample, "seen": time.time()}
             for tid, usage in sample["trials"].items():
                 mem = usage.get("gpu_mem_mb")
                 if mem and tid in self._trials and mem > self._peaks.get(tid, 0.0):
@@ -686,7 +686,7 @@ class RayExecutor(Executor):
                 "alive": bool(node.get("Alive", True)),
                 "resources": dict(node.get("Resources") or {}),
                 "gpu_status": sample.get("gpu_status"), "gpus": sample.get("gpus", []),
-                "host": sample.get("host"), "t": sample.get("t"),
+                "host": sample.get("host"), "t": sample.get("t"), "seen": sample.get("seen"),
                 "trials": sorted(tid for tid, st in self._trials.items()
                                  if st.node_id == node_id),
             })

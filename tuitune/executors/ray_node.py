@@ -425,7 +425,8 @@ class NodeAgent:
 def _gpu_dict(g: Any) -> dict[str, Any]:
     return {"index": g.index, "uuid": g.uuid, "name": g.name, "util_pct": g.util_pct,
             "mem_used_mb": g.mem_used_mb, "mem_total_mb": g.mem_total_mb,
-            "temp_c": g.temp_c, "power_w": g.power_w, "error": g.error}
+            "temp_c": g.temp_c, "power_w": g.power_w, "power_limit_w": g.power_limit_w,
+            "error": g.error}
 
 
 # -- watchdog ---------------------------------------------------------------------------------

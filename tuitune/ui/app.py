@@ -21,6 +21,8 @@ from tuitune.ui.base_app import BaseApp
 from tuitune.ui.commanding import Commanding
 from tuitune.ui.messages import StorePolled, StorePollFailed
 from tuitune.ui.model import RunModel
+from tuitune.ui.node_feed import NodeFeed
+from tuitune.ui.node_sync import NodesRead, node_loop
 from tuitune.ui.screens.detail import DetailScreen
 from tuitune.ui.screens.gpu_screen import GpuScreen
 from tuitune.ui.screens.run_screen import RunScreen
@@ -50,6 +52,7 @@ class TuituneApp(Commanding, BaseApp):
         self.model = RunModel(self.run_dir, spec, clock)
         self._poll_interval = poll_interval
         self.store_loop: Loop | None = None
+        self.node_loop: Loop | None = None
         self._wanted: dict[int, set[tuple[int, str]]] = {}
         self._wanted_union: frozenset[tuple[int, str]] = frozenset()
         self._roots: dict[int, ProcessIdentity] = {}
@@ -65,6 +68,10 @@ class TuituneApp(Commanding, BaseApp):
         self.store_loop = store_loop(self, self.model, self._poll_interval)
         self.store_loop.start()
         self.start_system(lambda: self._roots)
+        if self.spec.executor != "local":  # remote executors publish their nodes
+            self.node_loop = node_loop(self, NodeFeed(self.run_dir, self.clock),
+                                       self._system_interval)
+            self.node_loop.start()
         self.set_interval(1.0, self._fallback_frame)
 
     def on_unmount(self) -> None:
@@ -74,13 +81,18 @@ class TuituneApp(Commanding, BaseApp):
 
     def stop_loops(self) -> None:
         super().stop_loops()
-        if self.store_loop is not None:
-            self.store_loop.stop()
+        for loop in (self.store_loop, self.node_loop):
+            if loop is not None:
+                loop.stop()
 
     def system_arrived(self) -> None:
         # Drawn with the next store poll (at most half a second later): one repaint
         # for both instead of two, which is most of what the TUI's CPU goes to.
         self._system_pending = True
+
+    def on_nodes_read(self, message: NodesRead) -> None:
+        self.view.nodes = message.view
+        self._system_pending = True  # drawn with the local sample, in the next frame
 
     def _frame(self) -> None:
         """Everything that changed since the last frame, painted together."""

@@ -9,6 +9,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 from tuitune.store import EventRecord
+from tuitune.ui.node_feed import NodesView
 from tuitune.ui.records import Curve, RunDelta, RunHeader, TrialRow
 from tuitune.ui.system_feed import SystemView
 
@@ -26,6 +27,7 @@ class RunView:
     curves: dict[tuple[int, str], Curve] = field(default_factory=dict)
     metric_names: tuple[str, ...] = ()
     system: SystemView | None = None
+    nodes: NodesView | None = None  # a remote run's nodes (node_feed.py)
     loaded: bool = False
 
     def apply(self, delta: RunDelta) -> set[int]:

@@ -122,7 +122,7 @@ class RunScreen(HandActions, Screen):
     def refresh_system(self, view: SystemView) -> None:
         if not self._ready:
             return
-        self.query_one(SystemPanel).show(view)
+        self.query_one(SystemPanel).show(view, self.app.view.nodes)
         self.table.set_usage(view.snapshot.trials)
 
     def tick(self) -> None:

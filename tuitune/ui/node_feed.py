@@ -1,0 +1,189 @@
+"""The GPUs and host of every node of a remote (Ray) run, for the system panel.
+
+The supervisor samples each node through a small actor there and writes the
+latest samples to the run store (meta key `ray_nodes`, see
+executors/ray_executor.py). `NodeFeed.read()` turns that key into frozen
+records with their age, and keeps a short utilization history per node so its
+GPU lines draw the same sparklines as the local ones. No Textual.
+
+A sample's age is measured from `seen`, the supervisor's clock when it got the
+sample (node clocks may disagree with ours), so a dead node, a hung agent and a
+dead supervisor all show as old values instead of current ones.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import time
+from collections import deque
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from tuitune.store import RunStore
+from tuitune.system import GpuSample, HostSample
+from tuitune.system.sampler import HOST_CPU_KEY, HOST_RAM_KEY, gpu_mem_key, gpu_util_key
+
+#: The meta key the Ray executor writes.
+NODES_KEY = "ray_nodes"
+#: Samples arrive about every second; older than this, the values are not current.
+STALE_AFTER_S = 5.0
+HISTORY = 120
+
+
+@dataclass(frozen=True)
+class NodeSample:
+    """One node as last sampled. `gpu_status` is "ok", or why no GPU could be read,
+    or None when the node was never sampled."""
+
+    node_id: str
+    label: str
+    alive: bool
+    gpu_status: str | None
+    gpus: tuple[GpuSample, ...]
+    host: HostSample | None
+    seen: float | None
+    trials: tuple[int, ...] = ()
+
+
+@dataclass(frozen=True)
+class NodeState:
+    """How far to trust a node's values at one moment."""
+
+    word: str  # "current", "stale", "lost" (its node died) or "waiting" (no sample yet)
+    age: float | None
+
+    @property
+    def current(self) -> bool:
+        return self.word == "current"
+
+
+@dataclass(frozen=True)
+class NodesView:
+    """Every node at `now`, with each node's history (keys as the local sampler's)."""
+
+    nodes: tuple[NodeSample, ...]
+    now: float
+    history: Mapping[str, Mapping[str, tuple[float, ...]]] = field(default_factory=dict)
+
+    def state(self, node: NodeSample) -> NodeState:
+        age = None if node.seen is None else max(0.0, self.now - node.seen)
+        if not node.alive:
+            return NodeState("lost", age)
+        if age is None:
+            return NodeState("waiting", None)
+        return NodeState("current" if age <= STALE_AFTER_S else "stale", age)
+
+
+def parse_nodes(raw: object) -> tuple[NodeSample, ...]:
+    """The meta value as records; malformed entries are skipped, not fatal (an older
+    or newer supervisor may write fields this TUI does not know)."""
+    if not isinstance(raw, list):
+        return ()
+    nodes = []
+    for entry in raw:
+        if not isinstance(entry, dict):
+            continue
+        try:
+            nodes.append(_node(entry))
+        except (TypeError, ValueError, KeyError):
+            continue
+    return tuple(sorted(nodes, key=lambda n: n.label))
+
+
+def _node(entry: Mapping[str, Any]) -> NodeSample:
+    node_id = str(entry.get("node_id") or "")
+    label = entry.get("node") or f"{entry.get('ip')}#{node_id[:6]}"
+    host = entry.get("host")
+    seen = entry.get("seen", entry.get("t"))
+    return NodeSample(
+        node_id=node_id, label=str(label), alive=bool(entry.get("alive", True)),
+        gpu_status=entry.get("gpu_status"),
+        gpus=tuple(_gpu(g) for g in entry.get("gpus") or ()),
+        host=None if not host else HostSample(
+            cpu_pct=float(host["cpu_pct"]), ncpu=int(host.get("ncpu") or 0),
+            ram_used_mb=float(host["ram_used_mb"]), ram_total_mb=float(host["ram_total_mb"])),
+        seen=None if seen is None else float(seen),
+        trials=tuple(int(t) for t in entry.get("trials") or ()))
+
+
+def _gpu(g: Mapping[str, Any]) -> GpuSample:
+    def number(key: str) -> float | None:
+        v = g.get(key)
+        return None if v is None else float(v)
+    return GpuSample(index=int(g["index"]), uuid=str(g.get("uuid") or ""),
+                     name=str(g.get("name") or ""), util_pct=number("util_pct"),
+                     mem_used_mb=number("mem_used_mb"), mem_total_mb=number("mem_total_mb"),
+                     temp_c=number("temp_c"), power_w=number("power_w"),
+                     power_limit_w=number("power_limit_w"), error=g.get("error"))
+
+
+class NodeHistory:
+    """Utilization and memory per node and GPU, one value per new sample."""
+
+    def __init__(self, length: int = HISTORY) -> None:
+        self._len = length
+        self._series: dict[str, dict[str, deque[float]]] = {}
+        self._seen: dict[str, float | None] = {}
+
+    def add(self, nodes: Iterable[NodeSample]) -> dict[str, dict[str, tuple[float, ...]]]:
+        for node in nodes:
+            if node.seen is None or self._seen.get(node.node_id) == node.seen:
+                continue  # nothing new from this node: its history must not grow
+            self._seen[node.node_id] = node.seen
+            series = self._series.setdefault(node.node_id, {})
+            for key, value in _values(node):
+                series.setdefault(key, deque(maxlen=self._len)).append(value)
+        return {nid: {k: tuple(v) for k, v in s.items()} for nid, s in self._series.items()}
+
+
+def _values(node: NodeSample) -> Iterable[tuple[str, float]]:
+    for gpu in node.gpus:
+        yield gpu_util_key(gpu.index), _nan(gpu.util_pct)
+        yield gpu_mem_key(gpu.index), _nan(gpu.mem_pct)
+    if node.host is not None:
+        yield HOST_CPU_KEY, node.host.cpu_pct
+        yield HOST_RAM_KEY, node.host.ram_pct
+
+
+def _nan(v: float | None) -> float:
+    return math.nan if v is None else v
+
+
+class NodeFeed:
+    """Reads the nodes from a run's store; call `read()` from one thread.
+
+    Args:
+        run_dir: The run folder.
+        clock: Wall clock for the ages (the supervisor's clock wrote `seen`).
+    """
+
+    def __init__(self, run_dir: Path, clock: Callable[[], float] = time.time) -> None:
+        self.run_dir = Path(run_dir)
+        self.clock = clock
+        self._store: RunStore | None = None
+        self._history = NodeHistory()
+        self._text: str | None = None
+        self._nodes: tuple[NodeSample, ...] = ()
+
+    def read(self) -> NodesView | None:
+        """The nodes now; None while the executor has published none."""
+        if self._store is None:
+            self._store = RunStore(self.run_dir, readonly=True)
+        row = self._store._conn.execute(  # noqa: SLF001 - one key; meta() parses all
+            "SELECT value FROM meta WHERE key = ?", (NODES_KEY,)).fetchone()
+        if row is None:
+            return None
+        text = row[0]
+        if text != self._text:  # parsed again only when the supervisor wrote anew
+            self._text = text
+            self._nodes = parse_nodes(json.loads(text))
+        history = self._history.add(self._nodes)
+        return NodesView(self._nodes, self.clock(), history)
+
+    def close(self) -> None:
+        if self._store is not None:
+            self._store.close()
+            self._store = None
