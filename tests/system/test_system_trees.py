@@ -44,6 +44,32 @@ child.wait()
 time.sleep(600)
 """
 
+# A child subreaper (as the launcher is) whose middle child exits: the leaf is
+# reparented to the root.
+SUBREAPER_TREE = """\
+import ctypes, subprocess, sys, time
+ctypes.CDLL(None, use_errno=True).prctl(36, 1, 0, 0, 0)  # PR_SET_CHILD_SUBREAPER
+code = "import subprocess, time; l = subprocess.Popen(['sleep', '600']); "
+code += "print(l.pid, flush=True); time.sleep(600)"
+middle = subprocess.Popen([sys.executable, '-c', code], stdout=subprocess.PIPE, text=True)
+print(middle.pid, middle.stdout.readline().strip(), flush=True)
+middle.wait()
+time.sleep(600)
+"""
+
+# Starts a child each time it gets SIGUSR1, and prints its pid.
+FORKS_ON_SIGNAL = """\
+import os, signal, subprocess, time
+kids = []
+def fork(*_):
+    kids.append(subprocess.Popen(['sleep', '600']))
+    print(kids[-1].pid, flush=True)
+signal.signal(signal.SIGUSR1, fork)
+print(os.getpid(), flush=True)
+while True:
+    time.sleep(600)
+"""
+
 BUSY_CHILD = """\
 import subprocess, sys
 child = subprocess.Popen([sys.executable, '-c', 'while True: pass'])
@@ -137,6 +163,34 @@ def test_process_exiting_mid_sample_is_left_out(spawn_py, reader, monkeypatch) -
         monkeypatch.setattr(psutil, "_ppid_map", kill_child_after(psutil._ppid_map))
     usage = _measure(reader, ident)
     assert usage.pids == usage.members == (script.root.pid,)
+
+
+def test_orphan_reparented_to_a_subreaper_root_stays_in_the_tree(spawn_py, reader) -> None:
+    script = spawn_py(SUBREAPER_TREE)
+    middle, leaf = script.printed
+    ident = identify(script.root.pid)
+    trees = _trees(reader)
+    trees.refresh()
+    assert sorted(trees.usage(ident).pids) == sorted([script.root.pid, middle, leaf])
+    os.kill(middle, signal.SIGKILL)
+    _wait_for(lambda: psutil.Process(leaf).ppid() == script.root.pid)
+    _wait_for(lambda: not psutil.pid_exists(middle))  # reaped by the root
+    trees.refresh()
+    assert sorted(trees.usage(ident).pids) == sorted([script.root.pid, leaf])
+
+
+def test_child_started_between_samples_joins_the_tree(spawn_py, reader) -> None:
+    script = spawn_py(FORKS_ON_SIGNAL)
+    ident = identify(script.root.pid)
+    trees = _trees(reader)
+    for expected in range(1, 4):  # past the first (full) scan of /proc
+        trees.refresh()
+        usage = trees.usage(ident)
+        assert len(usage.pids) == expected and usage.pids[0] == script.root.pid
+        os.kill(script.root.pid, signal.SIGUSR1)
+        assert script.root.stdout.readline().strip().isdigit()  # killed with the group
+    trees.refresh()
+    assert len(trees.usage(ident).pids) == 4
 
 
 def test_cpu_is_zero_at_first_sight_then_measured(spawn_py, reader) -> None:
