@@ -1,8 +1,10 @@
 """The store under stress: concurrent writers, writers killed mid-write, a full disk,
-metric floods, and databases from a newer tuitune."""
+metric floods, databases from a newer tuitune and from an older one; the per-trial
+metric summaries it keeps always agree with the points."""
 
 from __future__ import annotations
 
+import math
 import os
 import random
 import signal
@@ -15,6 +17,7 @@ import pytest
 
 from tuitune.sink import SqliteSink
 from tuitune.store import RunStore, StoreError, StoreVersionError
+from tuitune.store.schema import SCHEMA_VERSION
 
 WRITER = """
 import sys, time
@@ -51,11 +54,14 @@ def test_concurrent_writer_processes_lose_no_point(store_path):
     store = RunStore(store_path)
     for tid in range(1, 9):
         assert len(store.metrics(trial_id=tid)) == 2000
+    kept = store.metric_summaries("m3")
+    assert [(s.trial_id, s.points, s.last_step, s.last_value, s.min_value, s.max_value)
+            for s in kept] == [(tid, 200, 199, 199.0, 0.0, 199.0) for tid in range(1, 9)]
 
 
 def test_writers_killed_at_random_moments_leave_whole_batches(store_path):
     rng = random.Random(7)
-    for round_ in range(12):
+    for _ in range(12):
         procs = [_writer(store_path, tid, 100000) for tid in (1, 2, 3)]
         for p in procs:
             assert p.stdout.readline().strip() == "ready"
@@ -69,6 +75,7 @@ def test_writers_killed_at_random_moments_leave_whole_batches(store_path):
     counts = conn.execute("SELECT COUNT(*) FROM metrics GROUP BY trial_id, step").fetchall()
     assert counts and {c for (c,) in counts} <= {10, 20, 30, 40, 50, 60, 70, 80, 90, 100,
                                                 110, 120}
+    _assert_summaries_match_points(RunStore(store_path))  # written in the same transactions
 
 
 def test_full_disk_is_a_clear_error_and_corrupts_nothing(store_path):
@@ -148,3 +155,104 @@ def test_supervisor_survives_a_full_store_and_says_so(tmp_path, tt_home):
     sup._do_stop({}, "test")
     wait_for(lambda: (sup.tick(), not sup.handles)[1], what="stopped")
     sup.close()
+
+
+# -- metric summaries -----------------------------------------------------------------------
+def _key(s):
+    """A summary as a comparable tuple (NaN equal to NaN)."""
+    last = "nan" if math.isnan(s.last_value) else s.last_value
+    return (s.trial_id, s.name, s.points, s.last_step, last, s.min_value, s.max_value)
+
+
+def _from_curves(store, name):
+    """The summaries worked out in Python from the points read back in step order."""
+    out = []
+    for t in store.trials():
+        points = store.curve(t.id, name)
+        if not points:
+            continue
+        finite = [v for _, v in points if math.isfinite(v)]
+        last = points[-1][1]
+        out.append((t.id, name, len(points), points[-1][0], "nan" if math.isnan(last) else last,
+                    min(finite, default=None), max(finite, default=None)))
+    return out
+
+
+def _assert_summaries_match_points(store):
+    last = store.last_metric_id()
+    for name in store.metric_names():
+        kept = [_key(s) for s in store.metric_summaries(name)]
+        assert kept == [_key(s) for s in store.compute_metric_summaries(name, last)]
+        assert kept == _from_curves(store, name)
+
+
+def test_kept_summaries_match_the_points_whatever_arrives(store_path):
+    """NaN, infinities, steps out of order and repeated, in batches of any size."""
+    rng = random.Random(3)
+    store = RunStore(store_path)
+    assert store.summarized
+    odd = [math.nan, math.inf, -math.inf]
+    for _ in range(300):
+        tid = rng.randint(1, 4)
+        batch = [(rng.randint(0, 60), rng.choice(["loss", "acc", "lr"]),
+                  rng.choice(odd) if rng.random() < 0.15 else rng.uniform(-5, 5), 0.0)
+                 for _ in range(rng.randint(1, 12))]
+        store.add_metrics(tid, batch)
+    store.add_metrics(5, [(1, "loss", math.nan, 0.0), (2, "loss", math.inf, 0.0)])
+    _assert_summaries_match_points(store)
+    only_odd = {s.trial_id: s for s in store.metric_summaries("loss")}[5]
+    assert only_odd.min_value is None and only_odd.best("max") is None
+    assert only_odd.last_step == 2 and only_odd.last_value == math.inf
+
+
+def _as_schema_1(path):
+    """Turn a store into one written by the tuitune before summaries (schema 1)."""
+    conn = sqlite3.connect(path / "store.db")
+    conn.execute("DROP TABLE metric_summary")
+    conn.execute("PRAGMA user_version = 1")
+    conn.commit()
+    conn.close()
+
+
+def test_a_store_from_before_summaries_opens_and_computes_them(store_path):
+    store = RunStore(store_path)
+    store.add_metrics(1, [(s, "loss", 1.0 / s, 0.0) for s in range(1, 50)])
+    store.close()
+    _as_schema_1(store_path)
+    old = RunStore(store_path)
+    assert not old.summarized and old.metric_summaries("loss") is None
+    old.add_metrics(1, [(50, "loss", 0.5, 0.0)])  # still writable, by this tuitune too
+    [s] = old.compute_metric_summaries("loss", old.last_metric_id())
+    assert (s.points, s.last_step, s.last_value, s.min_value) == (50, 50, 0.5, 1.0 / 49)
+    assert old.metric_names() == ["loss"]
+    assert old.compute_metric_summaries("loss", 10)[0].points == 10  # bounded by point id
+    old.close()
+    conn = sqlite3.connect(store_path / "store.db")
+    assert conn.execute("PRAGMA user_version").fetchone()[0] == 1  # opening did not migrate
+
+
+def test_creating_over_a_store_from_before_summaries_migrates_it(store_path):
+    store = RunStore(store_path)
+    store.add_metrics(2, [(s, "acc", s / 100, 0.0) for s in range(30)] + [(3, "acc", math.nan,
+                                                                          0.0)])
+    store.close()
+    _as_schema_1(store_path)
+    migrated = RunStore(store_path, create=True)
+    assert migrated.summarized
+    _assert_summaries_match_points(migrated)
+    migrated.add_metrics(2, [(30, "acc", 0.3, 0.0)])
+    _assert_summaries_match_points(migrated)
+    conn = sqlite3.connect(store_path / "store.db")
+    assert conn.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION
+
+
+def test_a_snapshot_reads_one_state_while_a_writer_goes_on(store_path):
+    reader, writer = RunStore(store_path, readonly=True), RunStore(store_path)
+    writer.add_metrics(1, [(1, "loss", 1.0, 0.0)])
+    with reader.snapshot():
+        before = reader.last_metric_id()
+        writer.add_metrics(1, [(2, "loss", 0.5, 0.0)])  # not blocked by the reader
+        assert reader.last_metric_id() == before
+        assert reader.metric_summaries("loss")[0].points == 1
+    assert reader.last_metric_id() == before + 1
+    assert reader.metric_summaries("loss")[0].points == 2

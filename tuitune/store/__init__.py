@@ -4,6 +4,7 @@ from tuitune.store.records import (
     CommandRecord,
     EventRecord,
     MetricPoint,
+    MetricSummary,
     ParamChangeRecord,
     TrialRecord,
 )
@@ -16,6 +17,7 @@ __all__ = [
     "CommandRecord",
     "EventRecord",
     "MetricPoint",
+    "MetricSummary",
     "ParamChangeRecord",
     "RunStore",
     "StoreError",

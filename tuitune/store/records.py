@@ -83,6 +83,29 @@ class MetricPoint:
 
 
 @dataclass(frozen=True)
+class MetricSummary:
+    """One trial's metric in a few numbers (see store/summary.py)."""
+
+    trial_id: int
+    name: str
+    points: int
+    last_step: int
+    last_value: float  # at the highest step; NaN for NaN
+    min_value: float | None  # finite values only; None when there is none
+    max_value: float | None
+
+    @classmethod
+    def from_tuple(cls, row: tuple) -> MetricSummary:
+        tid, name, points, step, last, low, high = row
+        return cls(int(tid), name, int(points), int(step), math.nan if last is None else last,
+                   low, high)
+
+    def best(self, mode: str) -> float | None:
+        """The best finite value for an objective of this mode ("min" or "max")."""
+        return self.min_value if mode == "min" else self.max_value
+
+
+@dataclass(frozen=True)
 class EventRecord:
     id: int
     t: float

@@ -13,13 +13,16 @@ import os
 import sqlite3
 import time
 from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+from tuitune.store import summary
 from tuitune.store.records import (
     CommandRecord,
     EventRecord,
     MetricPoint,
+    MetricSummary,
     ParamChangeRecord,
     TrialRecord,
 )
@@ -59,7 +62,8 @@ class RunStore:
                 os.umask(old)
         else:
             self._conn = connect(str(path), readonly=readonly)
-            check_version(self._conn)
+        # Fixed for the life of the connection: stores are only migrated on create.
+        self.summarized = check_version(self._conn) >= 2
 
     def close(self) -> None:
         self._conn.close()
@@ -83,6 +87,26 @@ class RunStore:
     def _rows(self, sql: str, args: Sequence[Any] = ()) -> list[sqlite3.Row]:
         return self._conn.execute(sql, args).fetchall()
 
+    def _tuples(self, sql: str, args: Sequence[Any] | dict[str, Any] = ()) -> list[tuple]:
+        """Rows as plain tuples: cheaper than sqlite3.Row when there are many."""
+        cur = self._conn.cursor()
+        cur.row_factory = None
+        return cur.execute(sql, args).fetchall()
+
+    @contextmanager
+    def snapshot(self) -> Iterator[None]:
+        """Reads inside see one state of the database (a read transaction), e.g. the
+        last point id and the summaries that count the points up to it. In WAL mode
+        it never blocks a writer. Reads only: nothing written inside is kept."""
+        if self._conn.in_transaction:
+            yield
+            return
+        self._conn.execute("BEGIN")
+        try:
+            yield
+        finally:
+            self._conn.rollback()
+
     # -- meta -----------------------------------------------------------------------
     def set_meta(self, **values: Any) -> None:
         self._write_many(
@@ -90,8 +114,15 @@ class RunStore:
             for k, v in values.items()
         )
 
-    def meta(self) -> dict[str, Any]:
-        return {r["key"]: json.loads(r["value"]) for r in self._rows("SELECT * FROM meta")}
+    def meta(self, keys: Iterable[str] | None = None) -> dict[str, Any]:
+        """Meta values; only `keys` when given (the stored spec is big to parse)."""
+        if keys is None:
+            rows = self._tuples("SELECT key, value FROM meta")
+        else:
+            keys = list(keys)
+            rows = self._tuples(f"SELECT key, value FROM meta WHERE key IN "
+                                f"({','.join('?' * len(keys))})", keys)
+        return {k: json.loads(v) for k, v in rows}
 
     # -- trials ---------------------------------------------------------------------
     def create_trial(self, params: dict[str, Any], origin: str, actor: str,
@@ -176,6 +207,11 @@ class RunStore:
         rows = self._rows("SELECT * FROM trials WHERE id = ?", (trial_id,))
         return TrialRecord.from_row(rows[0]) if rows else None
 
+    def trial_stamps(self, since: float) -> list[tuple[int, float]]:
+        """(id, updated_at) of trials updated at or after `since`: cheap to ask often."""
+        return self._tuples("SELECT id, updated_at FROM trials WHERE updated_at >= ?",
+                            (since,))
+
     def trials_changed_since(self, t: float) -> list[TrialRecord]:
         rows = self._rows("SELECT * FROM trials WHERE updated_at >= ? ORDER BY id", (t,))
         return [TrialRecord.from_row(r) for r in rows]
@@ -229,6 +265,9 @@ class RunStore:
                 self._conn.executemany(
                     "INSERT INTO metrics(trial_id, step, name, value, t) VALUES (?,?,?,?,?)", rows
                 )
+                if self.summarized:  # same transaction: summaries always match the points
+                    self._conn.executemany(summary.UPSERT, summary.batch_rows(
+                        trial_id, ((s, n, v) for _, s, n, v, _ in rows)))
         except sqlite3.OperationalError as exc:
             raise StoreError(f"cannot write the run store {self.path}: {exc}") from exc
         return len(rows)
@@ -257,8 +296,45 @@ class RunStore:
         for tid, step, value in rows:
             yield tid, step, math.nan if value is None else value
 
+    def new_points(self, after_id: int, limit: int) -> list[tuple[int, int, int, str, float]]:
+        """(id, trial id, step, name, value) after `after_id`, oldest first, NaN for NaN:
+        raw tuples, for readers that follow a run."""
+        rows = self._tuples("SELECT id, trial_id, step, name, value FROM metrics WHERE id > ?"
+                            " ORDER BY id LIMIT ?", (after_id, limit))
+        return [(i, t, s, n, math.nan if v is None else v) for i, t, s, n, v in rows]
+
     def metric_names(self) -> list[str]:
-        return [r[0] for r in self._rows("SELECT DISTINCT name FROM metrics ORDER BY name")]
+        table = "metric_summary" if self.summarized else "metrics"
+        return [r[0] for r in self._tuples(f"SELECT DISTINCT name FROM {table} ORDER BY name")]
+
+    def trial_metric_names(self, trial_ids: Iterable[int]) -> set[str]:
+        """Distinct metric names of some trials, by seeking the (trial, name, step) index
+        name to name (a loose index scan): a few seeks per trial, not a scan of points."""
+        cur = self._conn.cursor()
+        cur.row_factory = None
+        names: set[str] = set()
+        for tid in trial_ids:
+            name = ""
+            while True:
+                row = cur.execute("SELECT MIN(name) FROM metrics WHERE trial_id = ?"
+                                  " AND name > ?", (tid, name)).fetchone()
+                if row is None or row[0] is None:
+                    break
+                name = row[0]
+                names.add(name)
+        return names
+
+    def metric_summaries(self, name: str) -> list[MetricSummary] | None:
+        """Each trial's summary of one metric as kept with the points (a small read);
+        None for a store from before they were kept (see `compute_metric_summaries`)."""
+        if not self.summarized:
+            return None
+        return [MetricSummary.from_tuple(r) for r in self._tuples(summary.READ, (name,))]
+
+    def compute_metric_summaries(self, name: str, up_to_id: int) -> list[MetricSummary]:
+        """The same from the points with id <= `up_to_id`: one pass over them."""
+        rows = self._tuples(summary.COMPUTE, {"name": name, "up_to": up_to_id})
+        return [MetricSummary.from_tuple(r) for r in rows]
 
     def last_metric_id(self) -> int:
         return int(self._rows("SELECT COALESCE(MAX(id), 0) FROM metrics")[0][0])
@@ -266,11 +342,16 @@ class RunStore:
     def count_metrics(self) -> int:
         return int(self._rows("SELECT COUNT(*) FROM metrics")[0][0])
 
-    def curve(self, trial_id: int, name: str) -> list[tuple[int, float]]:
-        rows = self._conn.execute(
-            "SELECT step, value FROM metrics WHERE trial_id = ? AND name = ? ORDER BY step, id",
-            (trial_id, name),
-        )
+    def curve(self, trial_id: int, name: str, up_to_id: int | None = None
+              ) -> list[tuple[int, float]]:
+        """One metric of one trial in step order (NaN for NaN), points with id <=
+        `up_to_id` only when given."""
+        sql, args = "SELECT step, value FROM metrics WHERE trial_id = ? AND name = ?", [
+            trial_id, name]
+        if up_to_id is not None:
+            sql += " AND id <= ?"
+            args.append(up_to_id)
+        rows = self._tuples(sql + " ORDER BY step, id", args)
         return [(s, math.nan if v is None else v) for s, v in rows]
 
     # -- events ---------------------------------------------------------------------
@@ -280,6 +361,9 @@ class RunStore:
             "INSERT INTO events(t, trial_id, kind, actor, message, data) VALUES (?,?,?,?,?,?)",
             (self.clock(), trial_id, kind, actor, message, json.dumps(data) if data else None),
         )
+
+    def last_event_id(self) -> int:
+        return int(self._tuples("SELECT COALESCE(MAX(id), 0) FROM events")[0][0])
 
     def events(self, after_id: int = 0, trial_id: int | None = None) -> list[EventRecord]:
         sql, args = "SELECT * FROM events WHERE id > ?", [after_id]

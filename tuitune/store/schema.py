@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import sqlite3
 
-SCHEMA_VERSION = 1
+from tuitune.store import summary
+
+#: 1: the tables below. 2: `metric_summary` (store/summary.py), kept with the points.
+SCHEMA_VERSION = 2
 
 
 class StoreVersionError(RuntimeError):
@@ -105,23 +108,34 @@ def connect(path: str, timeout: float = 30.0, readonly: bool = False) -> sqlite3
 
 
 def ensure_schema(conn: sqlite3.Connection) -> None:
-    """Create the tables, or check that an existing database is one we can read."""
-    version = conn.execute("PRAGMA user_version").fetchone()[0]
+    """Create the tables, or bring an older store up to this version (in one
+    transaction holding the write lock, so no writer sees it half done)."""
+    version = check_version(conn)
+    if version == SCHEMA_VERSION:
+        return
+    conn.execute("BEGIN IMMEDIATE")
+    try:
+        version = check_version(conn)  # again, now that no one else can write
+        if version == 0:
+            # executescript() would commit first: one statement at a time instead.
+            for statement in (SCHEMA + summary.TABLE).split(";"):
+                if statement.strip():
+                    conn.execute(statement)
+        elif version == 1:
+            summary.migrate(conn)
+        conn.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
+        conn.execute("COMMIT")
+    except BaseException:
+        conn.execute("ROLLBACK")
+        raise
+
+
+def check_version(conn: sqlite3.Connection) -> int:
+    """The store's schema version; an error if a newer tuitune wrote it."""
+    version = int(conn.execute("PRAGMA user_version").fetchone()[0])
     if version > SCHEMA_VERSION:
         raise StoreVersionError(
             f"this run was written by a newer tuitune (schema {version}, this one reads "
             f"up to {SCHEMA_VERSION}); upgrade tuitune to open it"
         )
-    if version == SCHEMA_VERSION:
-        return
-    with conn:
-        conn.executescript(SCHEMA)
-        conn.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
-
-
-def check_version(conn: sqlite3.Connection) -> None:
-    version = conn.execute("PRAGMA user_version").fetchone()[0]
-    if version > SCHEMA_VERSION:
-        raise StoreVersionError(
-            f"this run was written by a newer tuitune (schema {version}); upgrade tuitune"
-        )
+    return version

@@ -2,14 +2,16 @@
 
 `RunModel.poll()` runs in one worker thread, which owns the model and its store
 connection; it returns a `RunDelta` of frozen records that the UI thread applies.
-The first poll reads per-trial aggregates of the objective in one SQL pass (no
-curve is read whole), later polls read only what changed: trials updated since
-the last poll, metric points and events after the last seen id.
+The first poll reads the trials with the per-trial summaries of the objective that
+the store keeps as points arrive (no point is read), later polls read only what
+changed: trials updated since the last poll, metric points and events after the
+last seen id. A store from before summaries were kept computes them in one pass
+over the objective's points, after the rows are on screen.
 
 Full objective curves are kept only for the trials that need them: active ones
 (their sparklines move), visible ones (their sparklines are drawn) and charted
 ones (`set_wanted`). That keeps opening a run of 1,000 trials x 1,000 points
-bounded by one aggregate query, not by a million Python objects.
+bounded by the number of trials, not by a million points.
 """
 
 from __future__ import annotations
@@ -28,8 +30,7 @@ import numpy as np
 from tuitune.executors.local import process_matches
 from tuitune.history import ACTIVE_STATES, Objective
 from tuitune.spec import Spec
-from tuitune.store import RunStore, TrialRecord
-from tuitune.ui import queries
+from tuitune.store import MetricSummary, RunStore, TrialRecord
 from tuitune.ui.records import Change, Curve, RunDelta, RunHeader, TrialRow
 from tuitune.ui.series import buckets
 
@@ -42,10 +43,14 @@ TRIAL_OVERLAP_S = 5.0
 MAX_POINTS_PER_POLL = 100_000
 #: Seconds between checks that the supervisor process is alive.
 SUPERVISOR_CHECK_S = 2.0
-#: Trials whose metric names are read when a run opens (the most recent ones).
+#: Trials whose metric names are read when a run without summaries opens (the most
+#: recent ones).
 NAME_TRIALS = 200
 #: Rows assumed on screen when a run opens (the table starts at the lowest ids).
 OPENING_ROWS = 60
+#: The meta keys the header needs (the stored spec, the biggest value, is not one).
+HEADER_META = ("name", "strategy", "max_trials", "max_concurrent", "started_at", "state",
+               "finished_reason", "heartbeat", "supervisor_pid", "supervisor_start")
 #: Events whose arrival means tweaks (param_changes) must be read again.
 _TWEAK_EVENTS = frozenset({"tweak_requested", "tweak_applied", "created"})
 
@@ -58,6 +63,10 @@ class _Agg:
     step: int | None = None
     latest: float | None = None
     best: float | None = None
+
+    @classmethod
+    def of(cls, s: MetricSummary, objective: Objective) -> _Agg:
+        return cls(s.points, s.last_step, s.last_value, s.best(objective.mode))
 
 
 class _Series:
@@ -121,6 +130,7 @@ class RunModel:
         self._sup_checked = float("-inf")
         self._sup_alive = False
         self._phase = 0  # opening: 0 nothing read, 1 trials, 2 visible rows; 3 open
+        self._summarized = False  # every trial's values came with the trials
         self._sent: set[tuple[int, str]] = set()
 
     # -- thread-safe inputs from the UI -----------------------------------------------------
@@ -147,8 +157,9 @@ class RunModel:
             self._store = None
 
     def poll(self) -> RunDelta:
-        """Read what changed since the last poll; opening a run takes three polls
-        (trials; the rows on screen; every trial's values), done back to back."""
+        """Read what changed since the last poll; opening a run takes two polls
+        (trials with their values; the rows on screen), back to back, and a third for
+        every trial's values from a store without summaries."""
         if self._phase == 0:
             return self._open_trials()
         if self._phase == 1:
@@ -163,15 +174,21 @@ class RunModel:
         return self._phase < 3
 
     def _open_trials(self) -> RunDelta:
-        """Trials, tweaks and events: the table can show its rows."""
+        """Trials, tweaks, events and every trial's values, as of one moment: the
+        table can show its rows, the header the best trial."""
         store = self.store
-        self._last_metric = store.last_metric_id()
-        self._last_event = queries.last_event_id(store)
-        trials = store.trials()
+        with store.snapshot():  # the summaries count exactly the points up to the last id
+            self._last_metric = store.last_metric_id()
+            self._last_event = store.last_event_id()
+            trials = store.trials()
+            self._read_changes()
+            events = tuple(store.events(0))
+            summaries = store.metric_summaries(self.objective.metric)
         self._trials_seen = max((t.updated_at or 0.0 for t in trials), default=0.0)
         self._records = {t.id: t for t in trials}
-        self._read_changes()
-        events = tuple(store.events(0))
+        if summaries is not None:
+            self._summarized = True
+            self._aggs = {s.trial_id: _Agg.of(s, self.objective) for s in summaries}
         self._phase = 1
         rows = {tid: self._row(tid) for tid in self._records}
         return RunDelta(self._header(), rows, events, {}, None, full=True, opening=True)
@@ -179,28 +196,25 @@ class RunModel:
     def _open_visible(self) -> RunDelta:
         """Whole curves of the rows on screen, active and charted trials: their
         values and sparklines, read through the index (cheap)."""
-        # Names from the latest trials (a few index seeks each); later ones arrive with
-        # their points. A name only the oldest of thousands of trials used is missed.
-        recent = sorted(self._records)[-NAME_TRIALS:]
-        self._names = queries.metric_names(self.store, recent) | {self.objective.metric}
+        self._names = self._read_names() | {self.objective.metric}
         with self._lock:
             wanted, visible = self._wanted, self._visible
         if not visible:  # the table has not said yet: it opens on the first ids
             visible = frozenset(sorted(self._records)[:OPENING_ROWS])
         fresh = self._track(visible, wanted)
         curves = self._load_wanted(wanted)
-        self._phase = 2
+        self._phase = 3 if self._summarized else 2
         rows = {tid: self._row(tid) for tid in fresh | set(self._curves)}
         return RunDelta(self._header(), rows, (), curves, tuple(sorted(self._names)),
-                        opening=True)
+                        opening=self.pending)
 
     def _open_values(self) -> RunDelta:
-        """Every trial's latest and best objective value: one grouped pass over the
-        objective's points (the slow part of opening a big run)."""
-        for tid, n, step, latest, best in queries.objective_aggregates(
-                self.store, self.objective, self._last_metric):
-            if tid not in self._curves:  # those read whole already have theirs
-                self._aggs[tid] = _Agg(n, step, latest, best)
+        """Every trial's latest and best objective value, for a store that keeps no
+        summaries: one pass over the objective's points (slow on a big run)."""
+        for s in self.store.compute_metric_summaries(self.objective.metric,
+                                                     self._last_metric):
+            if s.trial_id not in self._curves:  # those read whole already have theirs
+                self._aggs[s.trial_id] = _Agg.of(s, self.objective)
         self._phase = 3
         rows = {tid: self._row(tid) for tid in self._records}
         return RunDelta(self._header(), rows)
@@ -208,7 +222,7 @@ class RunModel:
     def _update(self) -> RunDelta:
         store = self.store
         changed: set[int] = set()
-        stamps = queries.trial_stamps(store, self._trials_seen - TRIAL_OVERLAP_S)
+        stamps = store.trial_stamps(self._trials_seen - TRIAL_OVERLAP_S)
         stale = [tid for tid, stamp in stamps
                  if tid not in self._records or self._records[tid].updated_at != stamp]
         if stale:
@@ -233,6 +247,14 @@ class RunModel:
         return RunDelta(self._header(), rows, events, curves, names)
 
     # -- pieces -------------------------------------------------------------------------------
+    def _read_names(self) -> set[str]:
+        """Metric names, from the summaries; without them, from the latest trials (a few
+        index seeks each): a name only the oldest of thousands of trials used is missed
+        until it is reported again."""
+        if self.store.summarized:
+            return set(self.store.metric_names())
+        return self.store.trial_metric_names(sorted(self._records)[-NAME_TRIALS:])
+
     def _read_changes(self) -> set[int]:
         by_trial: dict[int, list[Change]] = {}
         for c in self.store.param_changes():
@@ -248,7 +270,7 @@ class RunModel:
                      ) -> tuple[set[tuple[int, str]], bool]:
         """New metric points: update aggregates and tracked curves. Returns the
         (trial, metric) pairs that grew and whether a new metric name appeared."""
-        points = queries.metric_points(self.store, self._last_metric, MAX_POINTS_PER_POLL)
+        points = self.store.new_points(self._last_metric, MAX_POINTS_PER_POLL)
         grown: set[tuple[int, str]] = set()
         new_name = False
         metric = self.objective.metric
@@ -302,8 +324,7 @@ class RunModel:
             del self._curves[tid]
         fresh: set[int] = set()
         for tid in need - set(self._curves):
-            series = _Series(*queries.curve(self.store, tid, self.objective.metric,
-                                            self._last_metric))
+            series = self._read_curve(tid, self.objective.metric)
             self._curves[tid] = series
             if tid not in self._aggs:  # opening: the curve gives the values too
                 self._aggs[tid] = _aggregate(series, self.objective)
@@ -331,14 +352,18 @@ class RunModel:
                 series = self._extra.get(key)
                 fresh = series is None
                 if series is None:
-                    series = self._extra[key] = _Series(*queries.curve(
-                        self.store, tid, name, self._last_metric))
+                    series = self._extra[key] = self._read_curve(tid, name)
             if series is None:
                 continue
             if grown is None or fresh or key in grown or key not in self._sent:
                 out[key] = series.freeze(tid, name)
         self._sent = set(wanted)
         return out
+
+    def _read_curve(self, tid: int, name: str) -> _Series:
+        """Up to the last point read, so the next poll's points are not counted twice."""
+        points = self.store.curve(tid, name, up_to_id=self._last_metric)
+        return _Series((s for s, _ in points), (v for _, v in points))
 
     def _row(self, tid: int) -> TrialRow:
         t = self._records[tid]
@@ -371,7 +396,7 @@ class RunModel:
 
     def _header(self) -> RunHeader:
         store = self.store
-        meta = queries.meta_subset(store)
+        meta = store.meta(HEADER_META)
         counts: dict[str, int] = {}
         used = 0
         for t in self._records.values():
