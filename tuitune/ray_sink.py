@@ -25,16 +25,15 @@ one past SEGMENT_BYTES; the reader deletes segments once the supervisor stored t
 
 from __future__ import annotations
 
-import atexit
 import json
 import os
-import queue
 import sys
 import threading
-import time
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
+
+from tuitune._queued_writer import Item, QueuedWriter
 
 FLUSH_INTERVAL = 0.05  # seconds; appending to a local file is cheap, latency matters
 SEGMENT_BYTES = 4 << 20
@@ -72,6 +71,11 @@ def read_control(folder: Path) -> tuple[bool, list[tuple[int, str, Any]]]:
     return bool(data.get("stop")), [(int(i), str(n), v) for i, n, v in data.get("changes", [])]
 
 
+def _say_retry(exc: Exception) -> None:
+    print(f"tuitune: could not write reports to the relay yet ({exc}); will retry",
+          file=sys.stderr, flush=True)
+
+
 def write_control(folder: Path, stop: bool, changes: Sequence[tuple[int, str, Any]]) -> None:
     """Replace control.json atomically: a reader sees the old or the new one, whole."""
     tmp = folder / f".{CONTROL_FILE}.{os.getpid()}.{threading.get_ident()}"
@@ -88,66 +92,39 @@ class RaySink:
         self._dir.mkdir(parents=True, exist_ok=True, mode=0o700)
         self._trial_id = trial_id
         self._limit = int(limit_mb * (1 << 20))
-        self._interval = flush_interval
-        self._queue: queue.Queue[tuple[str, Any]] = queue.Queue()
-        self._lock = threading.Lock()
         segments = list_segments(self._dir)
         self._segment = segments[-1] if segments else 1
         self._segment_size = self._size(self._segment)
         self._dropped = 0  # points dropped and not yet reported
         self._full = False
         self._acked: set[int] = set()  # tweaks applied here; control.json may lag behind
-        self._thread = threading.Thread(target=self._run, name="tuitune-ray-sink", daemon=True)
-        self._thread.start()
-        atexit.register(self.flush)
+        self._writer = QueuedWriter(self._write, flush_interval, "tuitune-ray-sink",
+                                    _say_retry, retry_after=1.0)
 
     # -- Sink protocol ------------------------------------------------------------------
     def write_points(self, points: Sequence[tuple[int, str, float, float]]) -> None:
-        self._queue.put(("p", [list(p) for p in points]))
+        self._writer.put("p", [list(p) for p in points])
 
     def set_checkpoint(self, path: str, step: int) -> None:
-        self._queue.put(("c", [str(path), int(step)]))
+        self._writer.put("c", [str(path), int(step)])
 
     def ack_changes(self, change_ids: Sequence[int], step: int) -> None:
         self._acked.update(int(c) for c in change_ids)
-        self._queue.put(("a", [[int(c) for c in change_ids], int(step)]))
+        self._writer.put("a", [[int(c) for c in change_ids], int(step)])
 
     def poll_control(self) -> tuple[bool, list[tuple[int, str, Any]]]:
         stop, changes = read_control(self._dir)
         return stop, [c for c in changes if c[0] not in self._acked]
 
     def flush(self) -> None:
-        self._drain()
+        self._writer.flush()
+
+    def close(self) -> None:
+        """Write what is queued and stop the writer thread."""
+        self._writer.close()
 
     # -- writing --------------------------------------------------------------------------
-    def _run(self) -> None:
-        while True:
-            time.sleep(self._interval)
-            try:
-                self._drain()
-            except Exception as exc:  # keep training alive; the items stay queued
-                print(f"tuitune: could not write reports to the relay yet ({exc}); will retry",
-                      file=sys.stderr, flush=True)
-                time.sleep(1.0)
-
-    def _drain(self) -> None:
-        with self._lock:
-            items: list[tuple[str, Any]] = []
-            while True:
-                try:
-                    items.append(self._queue.get_nowait())
-                except queue.Empty:
-                    break
-            if not items:
-                return
-            try:
-                self._write(items)
-            except Exception:
-                for item in items:  # put back, in order, so nothing is lost
-                    self._queue.put(item)
-                raise
-
-    def _write(self, items: list[tuple[str, Any]]) -> None:
+    def _write(self, items: list[Item]) -> None:
         full = self._buffered() >= self._limit
         if full and not self._full:
             print(f"tuitune: the relay buffer on this node is full ({self._limit >> 20} MB "

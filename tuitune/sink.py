@@ -8,13 +8,11 @@ the training loop, and are flushed at exit.
 
 from __future__ import annotations
 
-import atexit
 import os
-import queue
-import threading
-import time
 from collections.abc import Sequence
 from typing import Any, Protocol
+
+from tuitune._queued_writer import Item, QueuedWriter
 
 FLUSH_INTERVAL = 0.2  # seconds; bounds report-to-store latency
 
@@ -55,21 +53,17 @@ class SqliteSink:
         self._trial_id = trial_id
         self._store = RunStore(db_path)
         self._reader = RunStore(db_path)  # control polls never wait behind a write batch
-        self._queue: queue.Queue[tuple[str, Any]] = queue.Queue()
         self._api_marked = False
-        self._lock = threading.Lock()
-        self._thread = threading.Thread(target=self._run, name="tuitune-sink", daemon=True)
-        self._thread.start()
-        atexit.register(self.flush)
+        self._writer = QueuedWriter(self._write, FLUSH_INTERVAL, "tuitune-sink", _say_retry)
 
     def write_points(self, points: Sequence[tuple[int, str, float, float]]) -> None:
-        self._queue.put(("points", list(points)))
+        self._writer.put("points", list(points))
 
     def set_checkpoint(self, path: str, step: int) -> None:
-        self._queue.put(("checkpoint", (path, step)))
+        self._writer.put("checkpoint", (path, step))
 
     def ack_changes(self, change_ids: Sequence[int], step: int) -> None:
-        self._queue.put(("ack", (list(change_ids), step)))
+        self._writer.put("ack", (list(change_ids), step))
 
     def poll_control(self) -> tuple[bool, list[tuple[int, str, Any]]]:
         trial = self._reader.trial(self._trial_id)
@@ -78,32 +72,15 @@ class SqliteSink:
 
     def flush(self) -> None:
         """Write everything queued so far, from the calling thread."""
-        self._drain()
+        self._writer.flush()
 
-    def _run(self) -> None:
-        while True:
-            time.sleep(FLUSH_INTERVAL)
-            try:
-                self._drain()
-            except Exception as exc:  # keep training alive; the points stay queued
-                print(f"tuitune: could not write metrics yet ({exc}); will retry", flush=True)
+    def close(self) -> None:
+        """Write what is queued, stop the writer thread, close the store."""
+        self._writer.close()
+        self._store.close()
+        self._reader.close()
 
-    def _drain(self) -> None:
-        with self._lock:
-            items: list[tuple[str, Any]] = []
-            while True:
-                try:
-                    items.append(self._queue.get_nowait())
-                except queue.Empty:
-                    break
-            try:
-                self._write(items)
-            except Exception:
-                for item in items:  # put back, in order, so nothing is lost
-                    self._queue.put(item)
-                raise
-
-    def _write(self, items: list[tuple[str, Any]]) -> None:
+    def _write(self, items: list[Item]) -> None:
         points = [p for kind, batch in items if kind == "points" for p in batch]
         if points:
             self._store.add_metrics(self._trial_id, points)
@@ -116,6 +93,10 @@ class SqliteSink:
                 self._store.update_trial(self._trial_id, checkpoint=path, checkpoint_step=step)
             elif kind == "ack":
                 self._store.ack_param_changes(*payload)
+
+
+def _say_retry(exc: Exception) -> None:
+    print(f"tuitune: could not write metrics yet ({exc}); will retry", flush=True)
 
 
 def make_sink(environ: dict[str, str] | None = None) -> Sink:

@@ -1,0 +1,118 @@
+"""The queued background writer behind both trial-side sinks: nothing queued is lost
+or written twice, a failed batch keeps its place ahead of later reports, and
+close() writes the rest. The SQLite sink is driven against a real run store."""
+
+from __future__ import annotations
+
+import threading
+
+import pytest
+
+from tuitune._queued_writer import QueuedWriter
+from tuitune.sink import SqliteSink
+from tuitune.store import RunStore, StoreError
+
+
+class FlakyTarget:
+    """Records batches; the first `fail` writes raise."""
+
+    def __init__(self, fail: int = 0) -> None:
+        self.fail = fail
+        self.batches: list[list[tuple[str, object]]] = []
+
+    def write(self, items):
+        if self.fail:
+            self.fail -= 1
+            raise OSError("disk full")
+        self.batches.append(list(items))
+
+
+def test_a_failed_batch_keeps_its_place_ahead_of_reports_made_during_the_write():
+    writer: QueuedWriter | None = None
+    batches: list[list[tuple[str, object]]] = []
+
+    def write(items):
+        if not batches and ("c", "second") not in items:
+            writer.put("c", "second")  # the training thread reports while the disk hangs
+            batches.append([])
+            raise OSError("disk full")
+        batches.append(list(items))
+    writer = QueuedWriter(write, 3600, "test-writer", lambda exc: None)
+    try:
+        writer.put("c", "first")
+        with pytest.raises(OSError):
+            writer.flush()
+        writer.flush()
+        assert batches[1:] == [[("c", "first"), ("c", "second")]]  # the latest stays last
+        writer.flush()  # nothing new: no empty batch
+        assert len(batches) == 2
+    finally:
+        writer.close()
+
+
+def test_the_thread_retries_and_says_so_and_close_writes_the_rest():
+    target = FlakyTarget(fail=2)
+    errors: list[Exception] = []
+    failed_twice = threading.Event()
+
+    def on_error(exc: Exception) -> None:
+        errors.append(exc)
+        if len(errors) == 2:
+            failed_twice.set()
+    writer = QueuedWriter(target.write, 0.01, "test-writer", on_error)
+    writer.put("p", 1)
+    assert failed_twice.wait(10)
+    writer.put("p", 2)
+    writer.close()
+    assert [v for b in target.batches for _, v in b] == [1, 2]  # each once, in order
+    assert len(errors) == 2 and all(isinstance(e, OSError) for e in errors)
+    writer.put("p", 3)  # after close: written only by an explicit flush
+    writer.flush()
+    assert target.batches[-1] == [("p", 3)]
+
+
+def test_concurrent_reporters_lose_nothing_and_keep_their_order():
+    target = FlakyTarget()
+    writer = QueuedWriter(target.write, 0.001, "test-writer", lambda exc: None)
+
+    def report(who: int) -> None:
+        for i in range(5000):
+            writer.put("p", (who, i))
+            if i % 1000 == 0:
+                writer.flush()  # the training thread flushing beside the writer thread
+    threads = [threading.Thread(target=report, args=(w,)) for w in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    writer.close()
+    written = [v for b in target.batches for _, v in b]
+    assert len(written) == 20000
+    for who in range(4):
+        assert [i for w, i in written if w == who] == list(range(5000))
+
+
+def test_sqlite_sink_loses_nothing_across_a_full_disk_and_the_last_checkpoint_wins(
+        tmp_path):
+    store = RunStore(tmp_path, create=True)
+    tid = store.create_trial({"x": 1}, "manual", "test")
+    store.close()
+    sink = SqliteSink(str(tmp_path / "store.db"), tid)
+    try:
+        sink._store._conn.execute("PRAGMA max_page_count = 30")  # noqa: SLF001
+        for step in range(2000):
+            sink.write_points([(step, "loss", 1.0 / (step + 1), 0.0)])
+        sink.set_checkpoint("ckpt-a", 1999)
+        with pytest.raises(StoreError):
+            sink.flush()
+        sink.set_checkpoint("ckpt-b", 2500)  # a later checkpoint, reported meanwhile
+        sink._store._conn.execute("PRAGMA max_page_count = 1000000")  # noqa: SLF001
+    finally:
+        sink.close()
+    store = RunStore(tmp_path)
+    try:
+        assert len(store.metrics(trial_id=tid, name="loss")) == 2000
+        trial = store.trial(tid)
+        assert (trial.checkpoint, trial.checkpoint_step) == ("ckpt-b", 2500)
+    finally:
+        store.close()
