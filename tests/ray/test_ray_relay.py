@@ -189,6 +189,28 @@ def test_relay_buffer_is_bounded_and_says_so(tmp_path, capfd):
     assert lines[0]["d"] > 0 and lines[1]["p"] == [[9999, "loss", 0.1, 2.0]]
 
 
+def test_a_relay_write_that_fails_is_retried_first_and_nothing_is_lost(tmp_path, capfd):
+    relay = tmp_path / "relay"
+    sink = RaySink(str(relay), 1, flush_interval=0.01)
+    try:
+        relay.rename(tmp_path / "away")
+        relay.write_text("not a folder")  # every append fails (even as root)
+        sink.write_points([(1, "loss", 0.5, 1.0)])
+        sink.set_checkpoint("ckpt-1", 1)
+        deadline = time.monotonic() + 20
+        while "could not write reports to the relay yet" not in capfd.readouterr().err:
+            assert time.monotonic() < deadline, "the writer thread never said it failed"
+            time.sleep(0.05)
+        sink.set_checkpoint("ckpt-2", 2)  # reported while the relay cannot be written
+        relay.unlink()
+        (tmp_path / "away").rename(relay)
+    finally:
+        sink.close()
+    lines = [json.loads(x) for seg in sorted(relay.glob("seg-*")) for x in
+             seg.read_text().splitlines()]
+    assert lines == [{"p": [[1, "loss", 0.5, 1.0]]}, {"c": ["ckpt-1", 1]}, {"c": ["ckpt-2", 2]}]
+
+
 def test_segments_rotate_and_are_deleted_once_stored(tmp_path, monkeypatch):
     import tuitune.ray_sink as rs
 
