@@ -30,7 +30,8 @@ from tuitune.system.sampler import HOST_CPU_KEY, HOST_RAM_KEY, gpu_mem_key, gpu_
 NODES_KEY = "ray_nodes"
 #: Samples arrive about every second; older than this, the values are not current.
 STALE_AFTER_S = 5.0
-HISTORY = 120
+#: Values kept per series: as many as the widest sparkline draws (gpu_lines.Layout).
+HISTORY = 24
 
 
 @dataclass(frozen=True)
@@ -127,8 +128,12 @@ class NodeHistory:
         self._len = length
         self._series: dict[str, dict[str, deque[float]]] = {}
         self._seen: dict[str, float | None] = {}
+        self._frozen: dict[str, dict[str, tuple[float, ...]]] = {}
 
     def add(self, nodes: Iterable[NodeSample]) -> dict[str, dict[str, tuple[float, ...]]]:
+        """Adds what is new; returns every node's history, copied only where it grew
+        (the UI thread reads the copies while this thread adds)."""
+        grown = False
         for node in nodes:
             if node.seen is None or self._seen.get(node.node_id) == node.seen:
                 continue  # nothing new from this node: its history must not grow
@@ -136,7 +141,11 @@ class NodeHistory:
             series = self._series.setdefault(node.node_id, {})
             for key, value in _values(node):
                 series.setdefault(key, deque(maxlen=self._len)).append(value)
-        return {nid: {k: tuple(v) for k, v in s.items()} for nid, s in self._series.items()}
+            if not grown:  # the dict returned last may be in use: change a copy
+                self._frozen = dict(self._frozen)
+            self._frozen[node.node_id] = {k: tuple(v) for k, v in series.items()}
+            grown = True
+        return self._frozen
 
 
 def _values(node: NodeSample) -> Iterable[tuple[str, float]]:

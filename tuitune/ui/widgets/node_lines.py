@@ -22,20 +22,27 @@ LABEL_MAX = 22
 
 
 def draw_nodes(nodes: NodesView, width: int, height: int) -> list[Line]:
-    """Every node in full if all fit in `height` lines, else a line each."""
+    """Every node in full if all fit in `height` lines, else a line each. Only the
+    lines shown are built (a cluster may have many nodes)."""
     layout = Layout.fit(width)
-    full = [line for node in nodes.nodes for line in node_block(nodes, node, width, layout)]
-    if len(full) <= height:
-        return full
+    if sum(block_height(node) for node in nodes.nodes) <= height:
+        return [line for node in nodes.nodes for line in node_block(nodes, node, width, layout)]
+    shown = nodes.nodes if len(nodes.nodes) <= height else nodes.nodes[:max(0, height - 1)]
     label_width = min(LABEL_MAX, max(len(n.label) for n in nodes.nodes))
-    lines = [node_summary(nodes, node, width, label_width) for node in nodes.nodes]
-    if len(lines) > height > 0:
-        left_out = nodes.nodes[height - 1:]
+    lines = [node_summary(nodes, node, width, label_width) for node in shown]
+    left_out = nodes.nodes[len(shown):]
+    if left_out and height > 0:
         bad = sum(not nodes.state(n).current for n in left_out)
-        lines = lines[:height - 1] + [[(
-            f" … {len(left_out)} more nodes" + (f" ({bad} not current)" if bad else ""),
-            palette.WARN if bad else palette.DIM)]]
+        lines.append([(f" … {len(left_out)} more nodes" + (f" ({bad} not current)" if bad
+                                                            else ""),
+                       palette.WARN if bad else palette.DIM)])
     return lines
+
+
+def block_height(node: NodeSample) -> int:
+    """Lines of a node's full block: its title, GPUs (or the no-GPU line), host."""
+    gpus = len(node.gpus) or (1 if node.gpu_status is not None else 0)
+    return 1 + gpus + (node.host is not None)
 
 
 def node_block(nodes: NodesView, node: NodeSample, width: int, layout: Layout
