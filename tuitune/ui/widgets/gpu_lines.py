@@ -24,8 +24,9 @@ class Layout:
 
     IDX, UTIL, MEM, TEMP, POWER = 4, 9, 22, 5, 11
 
-    def __init__(self, spark: int, temp: bool, power: bool, name: int) -> None:
+    def __init__(self, spark: int, temp: bool, power: bool, name: int, width: int = 0) -> None:
         self.spark, self.temp, self.power, self.name = spark, temp, power, name
+        self.width = width
 
     @classmethod
     def fit(cls, width: int) -> Layout:
@@ -41,7 +42,7 @@ class Layout:
                 break
         left -= (2 + spark + spark // 2) if spark else 0
         name = left - 2 if left >= 12 else 0
-        return cls(spark, temp, power, min(name, 28))
+        return cls(spark, temp, power, min(name, 28), width)
 
 
 def gpu_line(gpu: GpuSample, history: History, layout: Layout) -> Line:
@@ -85,8 +86,9 @@ def host_line(host: HostSample, history: History, layout: Layout) -> Line:
     if layout.spark:
         runs += [(" ", None), (sparkline(history.get(HOST_RAM_KEY, ()),
                                          layout.spark // 2, 0, 100), palette.BAR)]
-    if layout.power:  # as wide as the GPU lines' power field
-        runs.append((f"  {host.ncpu} cpus", palette.DIM))
+    cpus = f"  {host.ncpu} cpus"
+    if layout.temp and sum(len(text) for text, _ in runs) + len(cpus) <= layout.width:
+        runs.append((cpus, palette.DIM))
     return runs
 
 
