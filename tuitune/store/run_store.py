@@ -266,8 +266,7 @@ class RunStore:
                     "INSERT INTO metrics(trial_id, step, name, value, t) VALUES (?,?,?,?,?)", rows
                 )
                 if self.summarized:  # same transaction: summaries always match the points
-                    self._conn.executemany(summary.UPSERT, summary.batch_rows(
-                        trial_id, ((s, n, v) for _, s, n, v, _ in rows)))
+                    self._conn.executemany(summary.UPSERT, summary.batch_rows(trial_id, rows))
         except sqlite3.OperationalError as exc:
             raise StoreError(f"cannot write the run store {self.path}: {exc}") from exc
         return len(rows)
