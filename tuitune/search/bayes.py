@@ -3,7 +3,8 @@
 Every observation counts, hand-run trials included; the initial quasi-random
 design only fills up what is missing to `n_initial` results. Pending trials enter
 the model as fantasies (kriging believer or constant liar) so that concurrent
-asks spread out.
+asks spread out. With early stopping the model is fit at one common fidelity and
+trials stopped below it enter as imputed, noisier observations (fidelity.py).
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from typing import Any, ClassVar
 import numpy as np
 
 from ..decisions import Exhausted, Suggest
+from ..history import History
 from ..space import CategoricalParam, FloatParam, IntParam, MomentumParam, Param, Space
 from .acquisition import LogEI, MixedDims, optimize_acquisition
 from .base import (
@@ -27,9 +29,17 @@ from .base import (
     int_option,
     n_values,
 )
+from .fidelity import FidelityView, Stopped, fidelity_view, impute
 from .gp import GaussianProcess, Hyper
 from .gp_fit import fit_gp
-from .transforms import AUTO_MIN_RATIO, TRANSFORMS, log_jacobian, standardize, transform_losses
+from .transforms import (
+    AUTO_MIN_RATIO,
+    TRANSFORMS,
+    fitted_warp,
+    log_jacobian,
+    standardize,
+    transform_losses,
+)
 
 #: Integer dimensions with more values than this are moved by gradient and
 #: rounded; smaller ones are searched value by value.
@@ -90,6 +100,11 @@ class BayesSearcher(Searcher):
             few results; see transforms.py), "log" or "none".
         fit_restarts: Random restarts of the hyperparameter fit besides the warm
             start (the previous fit, or the defaults at first); default 1.
+        fidelity: "common" (default: with trials cut short by early stopping, fit
+            at the highest step enough trials reached and impute the others, see
+            fidelity.py) or "best" (every trial counts with its best value so far).
+        fidelity_trials: How many trials must reach a step for it to be the common
+            fidelity (default max(3, d + 1), BOHB's minimum points in a model).
     """
 
     name: ClassVar[str] = "bayes"
@@ -101,6 +116,8 @@ class BayesSearcher(Searcher):
         "deterministic": bool_option,
         "transform": choice_option("auto", "log", "none"),
         "fit_restarts": int_option(0),
+        "fidelity": choice_option("common", "best"),
+        "fidelity_trials": int_option(2),
     }
 
     def __init__(self, space: Space, seed: int = 0, mode: str = "min", **options: Any) -> None:
@@ -119,6 +136,31 @@ class BayesSearcher(Searcher):
         self._auto_next = 0
         self._model_key: str | None = None
         self._model: tuple[GaussianProcess, np.ndarray] | None = None
+        self._warp = fitted_warp(np.zeros(0), "none")  # the fitted model's loss -> target map
+        self.fidelity: str = self.option("fidelity", "common")
+        self.fidelity_trials: int = self.option("fidelity_trials", max(3, len(space.dims) + 1))
+        self._view = FidelityView(None)  # the last sync's split of results by fidelity
+
+    # -- results -------------------------------------------------------------
+
+    def sync(self, history: History) -> None:
+        """As `Searcher.sync`, at a common fidelity (unless `fidelity = "best"`):
+        trials that reached it are observations with their best value up to it;
+        trials stopped below it are kept apart, to be imputed when the model is built."""
+        if self.fidelity == "best":
+            self._view = FidelityView(None)
+            super().sync(history)
+            return
+        self._observations.clear()
+        self._observed_keys.clear()
+        self._view = view = fidelity_view(history, self.fidelity_trials)
+        for params, value in view.reached:
+            self.tell(params, value)
+        for params in view.failed:
+            self.tell(params, math.nan)
+        for stopped in view.stopped:
+            self._observed_keys.add(self.space.key(self._complete(stopped.params)[0]))
+        self.set_pending([t.effective_params() for t in history.pending])
 
     @property
     def min_noise(self) -> float:
@@ -135,7 +177,8 @@ class BayesSearcher(Searcher):
             return self.suggest({}, "the space has no searchable parameter")
         x, y = self._training_data()
         n_finite = int(np.isfinite(y).sum())
-        if len(self._observations) + len(self._pending) < self.n_initial or n_finite < 2:
+        results = len(self._observations) + len(self._view.stopped)
+        if results + len(self._pending) < self.n_initial or n_finite < 2:
             return self._initial_design()
         return self._model_suggestion(x, y)
 
@@ -169,7 +212,7 @@ class BayesSearcher(Searcher):
 
     def _model_suggestion(self, x: np.ndarray, y: np.ndarray) -> Suggest | Exhausted:
         gp, y_std = self.fit_model(x, y)
-        gp_all, threshold = self._with_pending(gp, y_std)
+        gp_all, threshold = self._with_pending(self._with_stopped(gp), y_std, x)
         acq = LogEI(gp_all, threshold)
         from scipy.stats import qmc  # slow to import: only when needed
 
@@ -194,8 +237,12 @@ class BayesSearcher(Searcher):
     def _reason(self, gp: GaussianProcess, u: np.ndarray, log_ei: float, y: np.ndarray) -> str:
         mean, _ = gp.posterior(u[None, :])
         finite = y[np.isfinite(y)]
+        at = ""
+        if self._view.step is not None:
+            at = (f" at step {self._view.step} ({len(self._view.stopped)} trials stopped "
+                  "earlier imputed)")
         return (
-            f"GP: log expected improvement {log_ei:.3g}, predicted {float(mean[0]):+.2f} sd "
+            f"GP{at}: log expected improvement {log_ei:.3g}, predicted {float(mean[0]):+.2f} sd "
             f"from the mean of {len(finite)} results"
         )
 
@@ -214,7 +261,8 @@ class BayesSearcher(Searcher):
         worst = float(np.max(y[finite]))
         y_imp = np.where(finite, y, worst)
         how = self._transform_for(x, y_imp)
-        y_std = standardize(transform_losses(y_imp, how))
+        self._warp = fitted_warp(y_imp, how)
+        y_std = self._warp(y_imp)
         n_random = self.option("fit_restarts", 1)
         rng = np.random.default_rng([self.seed, len(y), 3])
         gp = fit_gp(
@@ -262,10 +310,40 @@ class BayesSearcher(Searcher):
             - len(y) * math.log(float(np.std(t)))
         )
 
+    def _with_stopped(self, gp: GaussianProcess) -> GaussianProcess:
+        """Add the trials stopped below the common fidelity, imputed (fidelity.py) in
+        the model's own units, with the imputation's variance as extra noise."""
+        if not self._view.stopped:
+            return gp
+        rows, means, variances = [], [], []
+        by_step: dict[int, list[tuple[Stopped, np.ndarray]]] = {}
+        for stopped in self._view.stopped:
+            u = self.encode(self._complete(stopped.params)[0])
+            if u is not None:
+                by_step.setdefault(stopped.step, []).append((stopped, u))
+        for step, group in by_step.items():
+            pairs = np.array(self._view.references.get(step, []), dtype=float).reshape(-1, 2)
+            ref = np.column_stack([self._warp(self._loss(pairs[:, 0])),
+                                   self._warp(self._loss(pairs[:, 1]))])
+            ref = ref[np.all(np.isfinite(ref), axis=1)]
+            early = self._warp(self._loss(np.array([s.value for s, _ in group])))
+            mean, var = impute(ref, np.nan_to_num(early, nan=float(np.max(ref[:, 0], initial=0))))
+            for (_, u), m, v in zip(group, mean, var, strict=True):
+                rows.append(u)
+                means.append(m)
+                variances.append(v)
+        if not rows:
+            return gp
+        return gp.condition_on(np.array(rows), np.array(means), np.array(variances))
+
+    def _loss(self, values: np.ndarray) -> np.ndarray:
+        return values if self.mode == "min" else -values
+
     def _with_pending(
-        self, gp: GaussianProcess, y_std: np.ndarray
+        self, gp: GaussianProcess, y_std: np.ndarray, x: np.ndarray
     ) -> tuple[GaussianProcess, float]:
-        """Add fantasies for pending trials; the threshold is the best posterior mean."""
+        """Add fantasies for pending trials; the threshold is the best posterior mean
+        at the observed and pending points (imputed ones are not results)."""
         rows = [u for u in (self.encode(p) for p in self._pending) if u is not None]
         if rows:
             xp = np.array(rows)
@@ -274,7 +352,8 @@ class BayesSearcher(Searcher):
             else:
                 yp = np.full(len(xp), float(np.min(y_std)))
             gp = gp.condition_on(xp, yp)
-        return gp, float(np.min(gp.posterior(gp.x)[0]))
+            x = np.vstack([x, xp])
+        return gp, float(np.min(gp.posterior(x)[0]))
 
     def incumbent(self) -> dict[str, Any] | None:
         """The observed configuration with the lowest posterior mean (robust to noise)."""

@@ -75,15 +75,21 @@ class GaussianProcess:
         y: Training targets (already transformed and standardised), shape (n,).
         is_cat: Boolean mask of categorical dimensions, shape (d,).
         hyper: Kernel hyperparameters.
+        extra_noise: Per-point variance added to the noise, shape (n,): imputed
+            observations are known less well than measured ones (default zeros).
     """
 
-    def __init__(self, x: np.ndarray, y: np.ndarray, is_cat: np.ndarray, hyper: Hyper) -> None:
+    def __init__(self, x: np.ndarray, y: np.ndarray, is_cat: np.ndarray, hyper: Hyper,
+                 extra_noise: np.ndarray | None = None) -> None:
         self.x = np.asarray(x, dtype=float)
         self.y = np.asarray(y, dtype=float)
         self.is_cat = np.asarray(is_cat, dtype=bool)
         self.hyper = hyper
+        self.extra_noise = (
+            np.zeros(len(self.y)) if extra_noise is None else np.asarray(extra_noise, float)
+        )
         k = self.kernel(self.x, self.x)
-        k[np.diag_indices_from(k)] += hyper.noise
+        k[np.diag_indices_from(k)] += hyper.noise + self.extra_noise
         self.chol = _robust_cholesky(k)
         self.alpha = cho_solve((self.chol, True), self.y, check_finite=False)
         self._k_inv: np.ndarray | None = None
@@ -150,10 +156,13 @@ class GaussianProcess:
             -0.5 * self.y @ self.alpha - np.log(np.diag(self.chol)).sum() - 0.5 * n * LOG_2PI
         )
 
-    def condition_on(self, x_new: np.ndarray, y_new: np.ndarray) -> GaussianProcess:
-        """The same model with extra (e.g. fantasised) observations, no refit."""
+    def condition_on(self, x_new: np.ndarray, y_new: np.ndarray,
+                     extra_noise: np.ndarray | None = None) -> GaussianProcess:
+        """The same model with extra (fantasised or imputed) observations, no refit."""
+        added = np.zeros(len(y_new)) if extra_noise is None else np.asarray(extra_noise, float)
         return GaussianProcess(
-            np.vstack([self.x, x_new]), np.concatenate([self.y, y_new]), self.is_cat, self.hyper
+            np.vstack([self.x, x_new]), np.concatenate([self.y, y_new]), self.is_cat, self.hyper,
+            np.concatenate([self.extra_noise, added]),
         )
 
 

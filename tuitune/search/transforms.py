@@ -12,6 +12,8 @@ chooses its exponent.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import numpy as np
 
 TRANSFORMS = ("none", "log")
@@ -39,6 +41,25 @@ def log_jacobian(y: np.ndarray, how: str) -> float:
 def _shift(y: np.ndarray) -> float:
     lo, hi = float(np.min(y)), float(np.max(y))
     return 0.0 if lo > 0.0 else -lo + 0.01 * max(hi - lo, 1e-12)
+
+
+def fitted_warp(y: np.ndarray, how: str) -> Callable[[np.ndarray], np.ndarray]:
+    """The transform-then-standardise map fitted on losses `y`, to apply to other
+    losses on the same scale (NaN where a log's argument is not positive).
+    `fitted_warp(y, how)(y)` is `standardize(transform_losses(y, how))`."""
+    y = np.asarray(y, dtype=float)
+    shift = _shift(y) if how != "none" and len(y) else 0.0
+
+    def warp(v: np.ndarray) -> np.ndarray:
+        v = np.asarray(v, dtype=float)
+        if how == "none":
+            return v
+        with np.errstate(invalid="ignore", divide="ignore"):
+            return np.where(v + shift > 0.0, np.log(np.maximum(v + shift, 1e-300)), np.nan)
+
+    t = warp(y)
+    mean, std = (float(np.mean(t)), float(np.std(t))) if len(t) else (0.0, 1.0)
+    return lambda v: (warp(v) - mean) / (std if std > 0.0 else 1.0)
 
 
 def standardize(y: np.ndarray) -> np.ndarray:
