@@ -3,6 +3,7 @@ chart and panel drawing, column fitting, ending processes."""
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import subprocess
 import sys
@@ -35,16 +36,19 @@ from tuitune.ui.widgets.system_panel import draw_system
 
 
 def _open(model):
-    """The opening polls (trials; rows on screen; every value), as the app does them."""
+    """The opening polls, as the app does them: the trials with every value, then the
+    rows on screen (a store without summaries reads the values in a third). Returns
+    the last delta with the rows of them all."""
     first = model.poll()
     assert first.opening and first.full and model.pending
-    assert all(r.best is None for r in first.rows.values())  # values come next
-    second = model.poll()
-    assert second.opening and model.pending
-    last = model.poll()
-    assert not model.pending and not last.opening
-    _open.curves = {**second.curves, **last.curves}  # wanted curves come with the second
-    return last
+    rows, curves, last = dict(first.rows), {}, first
+    while model.pending:
+        last = model.poll()
+        rows.update(last.rows)
+        curves.update(last.curves)
+    assert not last.opening
+    _open.curves = curves  # wanted curves come with the rows on screen
+    return dataclasses.replace(last, rows=rows)
 
 
 def _model(run_dir):
@@ -144,11 +148,10 @@ def test_view_applies_deltas_and_walks_lineage(tmp_path):
     model, _ = _model(run_dir)
     view = RunView()
     view.apply(model.poll())
-    assert not view.loaded and len(view.rows) == 13  # trials shown, values pending
+    assert not view.loaded and len(view.rows) == 13  # trials shown, sparklines pending
+    assert view.rows[6].best is not None  # every trial's values come with the trials
     view.apply(model.poll())
-    assert view.rows[1].best is not None and view.rows[1].spark  # the first rows' values
-    changed = view.apply(model.poll())
-    assert view.loaded and len(changed) == 13
+    assert view.loaded and view.rows[1].spark  # the sparklines of the rows on screen
     assert [r.id for r in view.lineage(13)] == [13, 2]
     assert [r.id for r in view.children(2)] == [13]
     assert view.starred == [3, 4]
@@ -282,7 +285,7 @@ def test_system_feed_attributes_gpu_processes_at_every_sample():
 
 def test_the_data_layer_does_not_import_textual():
     code = ("import sys, tuitune.ui, tuitune.ui.model, tuitune.ui.view, tuitune.ui.records, "
-            "tuitune.ui.series, tuitune.ui.system_feed, tuitune.ui.queries, tuitune.ui.fmt; "
+            "tuitune.ui.series, tuitune.ui.system_feed, tuitune.ui.fmt; "
             "print('textual' in sys.modules)")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                          check=True)
