@@ -29,6 +29,7 @@ pytest.importorskip("ray", reason='Ray is not installed: pip install "tuitune[ra
 from raycluster import ClusterUnavailable, LocalRayCluster  # noqa: E402
 
 from tuitune.store import RunStore  # noqa: E402
+from tuitune.ui.node_feed import NodeFeed  # noqa: E402
 
 pytestmark = [pytest.mark.ray, pytest.mark.timeout(300)]
 
@@ -361,6 +362,7 @@ async def test_quickstart_headless_and_in_the_tui_give_the_same_results_as_local
     from tuitune.spec import load_spec
     from tuitune.system import FakeGpuSource
     from tuitune.ui.app import build_app
+    from tuitune.ui.widgets.system_panel import SystemPanel
 
     local = _headless_quickstart(tmp_path / "local")
     headless = _headless_quickstart(tmp_path / "headless", "--ray", cluster.address)
@@ -378,6 +380,11 @@ async def test_quickstart_headless_and_in_the_tui_give_the_same_results_as_local
             assert read(tui_run, lambda s: s.meta().get("state")) == "finished"
             await pilot.pause(0.5)
             assert sorted(app.screen.table.order) == list(range(1, 9))  # all on screen
+            # The system panel shows both nodes of the cluster, each with its host.
+            labels = {n.label for n in app.view.nodes.nodes}
+            assert len(labels) == 2 and all(n.host for n in app.view.nodes.nodes)
+            panel = "\n".join(app.screen.query_one(SystemPanel).lines_text())
+            assert all(label in panel for label in labels), panel
         local_run = _finished_run(local, tmp_path / "local")
         headless_run = _finished_run(headless, tmp_path / "headless")
     finally:
@@ -424,6 +431,12 @@ def test_a_restarted_supervisor_adopts_remote_trials(cluster, tt_home, tmp_path)
         run.stop()
 
 
+def _sampled_nodes(run_dir: Path) -> list[dict]:
+    """The nodes in the store's `ray_nodes` that have a GPU/host sample."""
+    return [n for n in read(run_dir, lambda s: s.meta().get("ray_nodes")) or []
+            if n.get("host") and n.get("seen")]
+
+
 def test_node_death_marks_its_trials_lost_with_their_metrics(cluster, tt_home, tmp_path):
     """Runs last: it kills the second node."""
     spec = write_spec(tmp_path / "d", cluster,
@@ -439,6 +452,7 @@ def test_node_death_marks_its_trials_lost_with_their_metrics(cluster, tt_home, t
                      f"trial {tid} reporting")
         procs = [p for tid in (1, 2) for p in trial_processes(run.run_dir, tid)]
         assert procs
+        wait_for(lambda: len(_sampled_nodes(run.run_dir)) == 2, 30, "both nodes sampled")
 
         cluster.kill_node2()
         for tid in (1, 2):
@@ -447,6 +461,16 @@ def test_node_death_marks_its_trials_lost_with_their_metrics(cluster, tt_home, t
             assert len(points(run.run_dir, tid)) >= 3  # what it reported is kept
         messages = [e.message for e in read(run.run_dir, lambda s: s.events())]
         assert any("trial 1 lost" in m for m in messages), messages
+        # The system panel's data: node2 is shown lost, with its last sample kept.
+        def node_states() -> list[str]:
+            feed = NodeFeed(run.run_dir)
+            try:
+                nodes = feed.read()
+            finally:
+                feed.close()
+            assert all(n.host is not None and n.gpu_status for n in nodes.nodes)
+            return sorted(nodes.state(n).word for n in nodes.nodes)
+        wait_for(lambda: node_states() == ["current", "lost"], 30, "node2 shown lost")
         assert not [p for p in procs if p.is_running()]
 
         # Re-queued from their last checkpoints (they wait for a node with `node2`).
