@@ -8,16 +8,14 @@ the HTML report of the differences.
 from __future__ import annotations
 
 import os
+import threading
 import time
 
 import pytest
-from ui_helpers import FixedClock, fixed_host, make_fixed_app, settle, wait_for
+from ui_helpers import FixedClock, fixed_host, make_fixed_app, screen_text, settle, wait_for
 
 from tuitune.system import FakeGpuSource
-
-# Known flake: how many system samples reach the first paint varies (about one run in
-# three differs in the GPU history or the help overlay). Rerun until fixed at the source.
-pytestmark = pytest.mark.flaky(reruns=2)
+from tuitune.ui.factory import build_app
 
 
 @pytest.fixture(autouse=True)
@@ -102,8 +100,6 @@ def test_help_screen(snap_compare, fixed_run):
 
 
 def test_no_nvidia_driver(snap_compare, fixed_run):
-    from tuitune.ui.factory import build_app
-
     app = build_app(fixed_run, clock=FixedClock(), gpu_source=FakeGpuSource.library_missing(),
                     host=fixed_host, steady=True, poll_interval=60.0, system_interval=60.0)
     assert snap_compare(app, terminal_size=(80, 24), press=["v"], run_before=_ready(app))
@@ -124,6 +120,34 @@ def test_gpu_monitor_8_gpus(snap_compare, size):
         await wait_for(pilot, lambda: app.view.system is not None, what="a sample")
         await pilot.pause(0.2)
     assert snap_compare(app, terminal_size=size, run_before=run_before)
+
+
+class _HeldGpus(FakeGpuSource):
+    """A GPU source whose readings wait until the test lets them go."""
+
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.go = threading.Event()
+
+    def read(self):
+        self.go.wait(30)
+        return super().read()
+
+
+async def test_a_first_sample_after_the_opening_is_drawn_at_once(fixed_run):
+    """What made first paints differ: a system sample that came after the store's
+    opening polls waited for the next poll (a minute away here) to be drawn."""
+    source = _HeldGpus(4, name="Fake A100 80GB", mem_total_mb=81920.0)
+    source.set_util(0, 95.0)
+    app = build_app(fixed_run, clock=FixedClock(), gpu_source=source, host=fixed_host,
+                    steady=True, poll_interval=60.0, system_interval=60.0)
+    async with app.run_test(size=(160, 48)) as pilot:
+        await wait_for(pilot, lambda: app.view.loaded, what="the opening")
+        assert "util  95%" not in screen_text(app)
+        source.go.set()
+        await wait_for(pilot, lambda: app.view.system is not None, what="the sample")
+        await pilot.pause()
+        assert "util  95%" in screen_text(app)
 
 
 def test_snapshots_do_not_depend_on_the_local_zone():

@@ -23,7 +23,6 @@ from tuitune.ui.messages import StorePolled, StorePollFailed
 from tuitune.ui.model import RunModel
 from tuitune.ui.node_feed import NodeFeed
 from tuitune.ui.node_sync import NodesRead, node_loop
-from tuitune.ui.screens.detail import DetailScreen
 from tuitune.ui.screens.gpu_screen import GpuScreen
 from tuitune.ui.screens.run_screen import RunScreen
 from tuitune.ui.sync import Loop, store_loop
@@ -59,6 +58,7 @@ class TuituneApp(Commanding, BaseApp):
         self.last_poll_s = 0.0
         self.sub_title = self.run_dir.name
         self._system_pending = False
+        self._system_drawn = False
         self._last_frame = 0.0
         self._last_second = 0
 
@@ -86,9 +86,15 @@ class TuituneApp(Commanding, BaseApp):
                 loop.stop()
 
     def system_arrived(self) -> None:
-        # Drawn with the next store poll (at most half a second later): one repaint
-        # for both instead of two, which is most of what the TUI's CPU goes to.
-        self._system_pending = True
+        if self._system_drawn:
+            # Drawn with the next store poll (at most half a second later): one repaint
+            # for both instead of two, which is most of what the TUI's CPU goes to.
+            self._system_pending = True
+            return
+        # The first sample at once: the panel is not left empty until the next poll,
+        # and what the first screen shows does not depend on which loop answered first.
+        self._system_drawn = True
+        super().system_arrived()
 
     def on_nodes_read(self, message: NodesRead) -> None:
         self.view.nodes = message.view
@@ -151,6 +157,9 @@ class TuituneApp(Commanding, BaseApp):
 
     # -- navigation --------------------------------------------------------------------------
     def open_trial(self, trial_id: int) -> None:
+        # Imported on first use: the detail screen is not needed to open a run (50 ms).
+        from tuitune.ui.screens.detail import DetailScreen
+
         self.push_screen(DetailScreen(trial_id))
 
     def open_gpus(self) -> None:

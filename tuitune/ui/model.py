@@ -363,7 +363,7 @@ class RunModel:
     def _read_curve(self, tid: int, name: str) -> _Series:
         """Up to the last point read, so the next poll's points are not counted twice."""
         points = self.store.curve(tid, name, up_to_id=self._last_metric)
-        return _Series((s for s, _ in points), (v for _, v in points))
+        return _Series(*zip(*points, strict=True)) if points else _Series()
 
     def _row(self, tid: int) -> TrialRow:
         t = self._records[tid]

@@ -99,6 +99,8 @@ class RunScreen(HandActions, Screen):
         self.table.focus()
         self._layout()
         self.refresh_from_view(set(), full=True)
+        if self.app.view.system is not None:  # a sample that came before this screen
+            self.refresh_system(self.app.view.system)
 
     def on_resize(self) -> None:
         self._layout()
