@@ -12,6 +12,7 @@ system loop does, and that thread's CPU time is measured.
 
 Run:
     python benchmarks/bench_system_sample.py [--trees 64] [--samples 30] [--feed-seconds 20]
+        [--strangers 0]
 """
 
 from __future__ import annotations
@@ -116,10 +117,13 @@ def main() -> int:
     parser.add_argument("--samples", type=int, default=30)
     parser.add_argument("--feed-seconds", type=float, default=20.0,
                         help="how long the 1 Hz feed thread runs (0: skip)")
+    parser.add_argument("--strangers", type=int, default=0,
+                        help="idle processes outside any trial (a GPU server's daemons)")
     args = parser.parse_args()
     readers = [name for name in READERS if name != "procfs" or procfs_readable()]
 
     load = os.getloadavg()
+    strangers = [subprocess.Popen(["sleep", "600"]) for _ in range(args.strangers)]
     roots, children = start_trees(args.trees)
     rows = []
     try:
@@ -145,9 +149,13 @@ def main() -> int:
         feed = feed_thread_cpu(gpus, trial_roots, args.feed_seconds) if args.feed_seconds else None
     finally:
         kill_trees(roots)
+        for proc in strangers:
+            proc.kill()
+            proc.wait()
 
     print(f"`python benchmarks/bench_system_sample.py --trees {args.trees} "
-          f"--samples {args.samples} --feed-seconds {args.feed_seconds:g}`")
+          f"--samples {args.samples} --feed-seconds {args.feed_seconds:g} "
+          f"--strangers {args.strangers}`")
     print()
     print(f"{platform.processor() or platform.machine()}, {psutil.cpu_count()} CPUs, "
           f"Python {platform.python_version()}, psutil {psutil.__version__}, "
