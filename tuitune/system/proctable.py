@@ -1,4 +1,4 @@
-"""The machine's process table, read once per sample: parent, start, CPU time, RSS.
+"""The machine's process table as trial trees need it: parent, start, CPU time, RSS.
 
 Two readers behind one small interface:
 
