@@ -16,9 +16,6 @@ from ui_helpers import make_fixed_app, settle, wait_for
 
 from tuitune.ui.widgets.system_panel import SystemPanel
 
-# The same first-paint flake as test_ui_snapshots.py (the local system sample count).
-pytestmark = pytest.mark.flaky(reruns=2)
-
 
 @pytest.fixture(autouse=True)
 def _utc(monkeypatch):
