@@ -82,17 +82,15 @@ class SqliteSink:
 
     def _write(self, items: list[Item]) -> None:
         points = [p for kind, batch in items if kind == "points" for p in batch]
+        checkpoints = [payload for kind, payload in items if kind == "checkpoint"]
+        acks = [payload for kind, payload in items if kind == "ack"]
+        # One transaction for the whole batch: if it fails, the writer retries all of
+        # it and nothing is stored twice.
+        self._store.record_reports(self._trial_id, points,
+                                   checkpoint=checkpoints[-1] if checkpoints else None,
+                                   acks=acks, mark_api_seen=not self._api_marked)
         if points:
-            self._store.add_metrics(self._trial_id, points)
-            if not self._api_marked:
-                self._store.update_trial(self._trial_id, api_seen=1)
-                self._api_marked = True
-        for kind, payload in items:
-            if kind == "checkpoint":
-                path, step = payload
-                self._store.update_trial(self._trial_id, checkpoint=path, checkpoint_step=step)
-            elif kind == "ack":
-                self._store.ack_param_changes(*payload)
+            self._api_marked = True
 
 
 def _say_retry(exc: Exception) -> None:

@@ -116,3 +116,33 @@ def test_sqlite_sink_loses_nothing_across_a_full_disk_and_the_last_checkpoint_wi
         assert (trial.checkpoint, trial.checkpoint_step) == ("ckpt-b", 2500)
     finally:
         store.close()
+
+
+def test_a_batch_that_fails_after_its_points_is_retried_without_storing_them_twice(tmp_path):
+    store = RunStore(tmp_path, create=True)
+    tid = store.create_trial({"x": 1}, "manual", "test")
+    change = store.add_param_change(tid, "x", 2, "test")
+    store.close()
+    sink = SqliteSink(str(tmp_path / "store.db"), tid)
+    conn = sink._store._conn  # noqa: SLF001
+    try:
+        # The points insert fine; the checkpoint update in the same batch then fails.
+        conn.execute("CREATE TEMP TRIGGER no_ckpt BEFORE UPDATE OF checkpoint ON trials"
+                     " BEGIN SELECT RAISE(ABORT, 'checkpoint refused'); END")
+        sink.write_points([(step, "loss", 1.0 / step, 0.0) for step in range(1, 11)])
+        sink.ack_changes([change], 5)
+        sink.set_checkpoint("ckpt-10", 10)
+        with pytest.raises(Exception, match="checkpoint refused"):
+            sink.flush()
+        conn.execute("DROP TRIGGER no_ckpt")
+        sink.flush()
+    finally:
+        sink.close()
+    store = RunStore(tmp_path)
+    try:
+        assert [p.step for p in store.metrics(trial_id=tid, name="loss")] == list(range(1, 11))
+        trial = store.trial(tid)
+        assert (trial.checkpoint, trial.checkpoint_step, trial.api_seen) == ("ckpt-10", 10, 1)
+        assert [c.applied_step for c in store.param_changes(tid)] == [5]
+    finally:
+        store.close()

@@ -247,26 +247,42 @@ class RunStore:
         return [ParamChangeRecord.from_row(r) for r in self._rows(sql + " ORDER BY id", args)]
 
     def ack_param_changes(self, change_ids: Sequence[int], step: int) -> None:
-        now = self.clock()
-        self._write_many(
-            ("UPDATE param_changes SET applied_step = ?, applied_at = ? WHERE id = ?"
-             " AND applied_step IS NULL", (step, now, cid))
-            for cid in change_ids
-        )
+        self.record_reports(0, (), acks=[(change_ids, step)])
 
     # -- metrics --------------------------------------------------------------------
     def add_metrics(self, trial_id: int, points: Iterable[tuple[int, str, float, float]]) -> int:
         """Append (step, name, value, t) points for one trial in one transaction."""
+        return self.record_reports(trial_id, points)
+
+    def record_reports(self, trial_id: int, points: Iterable[tuple[int, str, float, float]],
+                       checkpoint: tuple[str, int] | None = None,
+                       acks: Sequence[tuple[Sequence[int], int]] = (),
+                       mark_api_seen: bool = False) -> int:
+        """A trial's batch of reports (points, its latest checkpoint, tweak acks) in one
+        transaction: a failed write leaves nothing half done, so retrying the whole
+        batch never stores a point twice."""
         rows = [(trial_id, int(s), str(n), _finite_or_none(v), float(t)) for s, n, v, t in points]
-        if not rows:
-            return 0
+        fields: dict[str, Any] = {}
+        if rows and mark_api_seen:
+            fields["api_seen"] = 1
+        if checkpoint is not None:
+            fields.update(checkpoint=checkpoint[0], checkpoint_step=checkpoint[1])
+        now = self.clock()
         try:
             with self._conn:
-                self._conn.executemany(
-                    "INSERT INTO metrics(trial_id, step, name, value, t) VALUES (?,?,?,?,?)", rows
-                )
-                if self.summarized:  # same transaction: summaries always match the points
-                    self._conn.executemany(summary.UPSERT, summary.batch_rows(trial_id, rows))
+                if rows:
+                    self._conn.executemany(
+                        "INSERT INTO metrics(trial_id, step, name, value, t) VALUES (?,?,?,?,?)",
+                        rows,
+                    )
+                    if self.summarized:  # same transaction: summaries always match the points
+                        self._conn.executemany(summary.UPSERT, summary.batch_rows(trial_id, rows))
+                if fields:
+                    self._conn.execute(*self._trial_update_sql(trial_id, fields))
+                for change_ids, step in acks:
+                    self._conn.executemany(
+                        "UPDATE param_changes SET applied_step = ?, applied_at = ? WHERE id = ?"
+                        " AND applied_step IS NULL", [(step, now, cid) for cid in change_ids])
         except sqlite3.OperationalError as exc:
             raise StoreError(f"cannot write the run store {self.path}: {exc}") from exc
         return len(rows)
