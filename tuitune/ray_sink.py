@@ -131,28 +131,38 @@ class RaySink:
                   "not yet collected by the supervisor); metric points are dropped until it "
                   "catches up", file=sys.stderr, flush=True)
         self._full = full
+        # Counted locally and kept only once the write succeeds: a failed batch is
+        # retried whole, so its drops must not be counted (or reported) twice.
+        dropped = self._dropped
         lines: list[str] = []
-        if not full and self._dropped:
-            lines.append(json.dumps({"d": self._dropped}))
-            self._dropped = 0
+        if not full and dropped:
+            lines.append(json.dumps({"d": dropped}))
+            dropped = 0
         for kind, payload in items:
             if kind == "p" and full:
-                self._dropped += len(payload)
+                dropped += len(payload)
                 continue
             lines.append(json.dumps({kind: payload}))
-        if not lines:
-            return
-        data = ("\n".join(lines) + "\n").encode()
+        if lines:
+            self._append(("\n".join(lines) + "\n").encode())
+        self._dropped = dropped
+
+    def _append(self, data: bytes) -> None:
         if self._segment_size and self._segment_size + len(data) > SEGMENT_BYTES:
             self._segment += 1
             self._segment_size = 0
         fd = os.open(self._dir / segment_name(self._segment),
                      os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
         try:
-            view = memoryview(data)
-            while view:  # whole lines only, so the reader never sees half a record
-                written = os.write(fd, view)
-                view = view[written:]
+            start = os.fstat(fd).st_size
+            try:
+                view = memoryview(data)
+                while view:  # whole lines only, so the reader never sees half a record
+                    written = os.write(fd, view)
+                    view = view[written:]
+            except OSError:
+                os.ftruncate(fd, start)  # the batch is retried whole: drop the part written
+                raise
         finally:
             os.close(fd)
         self._segment_size += len(data)

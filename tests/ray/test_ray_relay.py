@@ -278,3 +278,40 @@ def test_unknown_executor_options_are_named():
 
     with pytest.raises(ValueError, match="unknown .*option.*adress"):
         RayExecutor(adress="x")
+
+
+def test_a_relay_write_cut_short_leaves_no_half_record_and_is_retried_once(
+        tmp_path, monkeypatch):
+    """A disk that fills mid-append: the part written is taken back, and the retry
+    writes every record once, whole."""
+    import errno
+
+    relay = tmp_path / "relay"
+    sink = RaySink(str(relay), 1, flush_interval=3600)
+    real_write = os.write
+    state = {"cut": False, "done": False}
+
+    def write_then_fill_up(fd, data):
+        if not state["done"] and state["cut"]:  # the rest of the cut-short batch
+            state["done"] = True
+            raise OSError(errno.ENOSPC, "No space left on device")
+        if not state["cut"] and bytes(data[:5]) == b'{"p":':
+            state["cut"] = True
+            return real_write(fd, bytes(data[: len(data) // 2]))
+        return real_write(fd, data)
+
+    monkeypatch.setattr(os, "write", write_then_fill_up)
+    try:
+        sink.write_points([(step, "loss", 1.0 / step, 1.0) for step in range(1, 51)])
+        sink.set_checkpoint("ckpt-50", 50)
+        with pytest.raises(OSError, match="No space left"):
+            sink.flush()
+        sink.flush()
+    finally:
+        monkeypatch.undo()
+        sink.close()
+    records = [json.loads(line) for seg in sorted(relay.glob("seg-*"))
+               for line in seg.read_text().splitlines()]
+    assert [r["p"][0][0] for r in records if "p" in r] == [1]
+    assert len([r for r in records if "p" in r][0]["p"]) == 50
+    assert [r["c"] for r in records if "c" in r] == [["ckpt-50", 50]]
