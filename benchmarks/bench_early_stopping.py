@@ -242,6 +242,11 @@ def strategies(min_steps: int, eta: int) -> dict[str, Factory]:
         bayes_factory(fidelity="best"),
         lambda: ASHA(min_steps, eta, MAX_STEPS),
     )
+    # Without BOHB's random fraction: every ask after the initial design from the model.
+    out["bayes + ASHA, no random fraction"] = (
+        bayes_factory(random_fraction=0.0),
+        lambda: ASHA(min_steps, eta, MAX_STEPS),
+    )
     return out
 
 

@@ -7,7 +7,9 @@ import math
 import numpy as np
 import pytest
 
+from tuitune.decisions import Suggest
 from tuitune.history import History, Objective, TrialView
+from tuitune.search import make_searcher
 from tuitune.search.bayes import BayesSearcher
 from tuitune.search.fidelity import common_step, fidelity_view, impute
 from tuitune.space import FloatParam, Space
@@ -130,3 +132,74 @@ def test_best_fidelity_option_keeps_every_trials_best_value() -> None:
     s.sync(HISTORY)
     # Every finished trial with a finite best value, the diverged one included (1.0).
     assert len([o for o in s.observations if math.isfinite(o.loss)]) == 10
+
+
+# -- BOHB's random fraction: while early stopping censors the results, some asks are random
+
+#: The same kind of run without early stopping: every finished trial completed.
+UNCENSORED = History(Objective("loss"), (
+    trial(1, "completed", curve([0.9, 0.7, 0.5, 0.4])),
+    trial(2, "completed", curve([0.8, 0.6, 0.55, 0.45])),
+    trial(3, "completed", curve([0.7, 0.65, 0.6, 0.58])),
+    trial(4, "completed", curve([0.6, 0.5, 0.52, 0.5])),
+    trial(5, "running", curve([0.4, 0.3])),
+))
+
+
+def asks(history: History, n: int = 8, **options: object) -> list[Suggest]:
+    s = BayesSearcher(SPACE, seed=3, n_initial=2, candidates=64, restarts=2, **options)
+    s.sync(history)
+    out = []
+    for _ in range(n):
+        d = s.ask()
+        assert isinstance(d, Suggest)
+        out.append(d)
+    return out
+
+
+def is_random(d: Suggest) -> bool:
+    return d.reason.startswith("random (random_fraction")
+
+
+def test_censored_views() -> None:
+    assert fidelity_view(HISTORY, 3).censored  # full fidelity, six trials stopped below it
+    assert fidelity_view(HISTORY, 5).censored  # common step 9
+    assert not fidelity_view(UNCENSORED, 3).censored
+    assert not fidelity_view(History(Objective("loss"), ()), 3).censored
+
+
+def test_which_asks_are_random_for_a_seed_and_a_censored_history() -> None:
+    decisions = asks(HISTORY)
+    # Keyed by (seed 3, 10 results, pending 1, 2, ... as each ask joins the pending set).
+    assert [is_random(d) for d in decisions] == [
+        True, False, True, True, True, True, True, False,
+    ]
+    assert all(d.reason.startswith("GP") for d in decisions if not is_random(d))
+    # Deterministic: the same seed and history give the same suggestions.
+    assert [d.params for d in asks(HISTORY)] == [d.params for d in decisions]
+    # The old fidelity policy sees the same censoring, so the same asks are random.
+    best = asks(HISTORY, fidelity="best")
+    assert [is_random(d) for d in best] == [is_random(d) for d in decisions]
+
+
+def test_fraction_bounds() -> None:
+    assert all(is_random(d) for d in asks(HISTORY, random_fraction=1.0))
+    assert not any(is_random(d) for d in asks(HISTORY, random_fraction=0.0))
+
+
+def test_no_random_asks_without_early_stopping() -> None:
+    assert not any(is_random(d) for d in asks(UNCENSORED, random_fraction=1.0))
+    # ... nor for results told without a history (no fidelity is known).
+    s = BayesSearcher(SPACE, seed=3, n_initial=2, candidates=64, restarts=2, random_fraction=1.0)
+    for x, y in ((0.1, 0.5), (0.5, 0.2), (0.9, 0.7)):
+        s.tell({"x": x}, y)
+    d = s.ask()
+    assert isinstance(d, Suggest) and d.reason.startswith("GP")
+
+
+def test_random_fraction_option_is_validated() -> None:
+    assert make_searcher("bayes", SPACE, options={"random_fraction": 0}).random_fraction == 0.0
+    assert BayesSearcher(SPACE).random_fraction == pytest.approx(1 / 3)
+    for bad in (-0.1, 1.5, True, "1/3"):
+        with pytest.raises(ValueError):
+            make_searcher("bayes", SPACE, options={"random_fraction": bad})

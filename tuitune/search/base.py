@@ -300,6 +300,13 @@ def int_option(minimum: int) -> Callable[[Any], int]:
     return check
 
 
+def fraction_option(value: Any) -> float:
+    """A number in [0, 1]."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 <= value <= 1:
+        raise ValueError(f"expected a number between 0 and 1, got {value!r}")
+    return float(value)
+
+
 def choice_option(*choices: str) -> Callable[[Any], str]:
     def check(value: Any) -> str:
         if value not in choices:

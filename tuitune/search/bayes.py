@@ -4,7 +4,8 @@ Every observation counts, hand-run trials included; the initial quasi-random
 design only fills up what is missing to `n_initial` results. Pending trials enter
 the model as fantasies (kriging believer or constant liar) so that concurrent
 asks spread out. With early stopping the model is fit at one common fidelity and
-trials stopped below it enter as imputed, noisier observations (fidelity.py).
+trials stopped below it enter as imputed, noisier observations (fidelity.py),
+and a fraction of the asks (`random_fraction`, BOHB's rho) is drawn at random.
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ from .base import (
     bool_option,
     choice_option,
     discrete_values,
+    fraction_option,
     int_option,
     n_values,
 )
@@ -105,6 +107,12 @@ class BayesSearcher(Searcher):
             fidelity.py) or "best" (every trial counts with its best value so far).
         fidelity_trials: How many trials must reach a step for it to be the common
             fidelity (default max(3, d + 1), BOHB's minimum points in a model).
+        random_fraction: While early stopping censors the results (some finished
+            trial was stopped before completing), this fraction of the model's asks
+            is a random configuration instead (default 1/3, BOHB's rho), so that a
+            model fit on censored values cannot starve exploration. Which asks are
+            random is a seeded draw keyed by the seed and the numbers of results and
+            pending trials. Without early stopping it has no effect.
     """
 
     name: ClassVar[str] = "bayes"
@@ -118,6 +126,7 @@ class BayesSearcher(Searcher):
         "fit_restarts": int_option(0),
         "fidelity": choice_option("common", "best"),
         "fidelity_trials": int_option(2),
+        "random_fraction": fraction_option,
     }
 
     def __init__(self, space: Space, seed: int = 0, mode: str = "min", **options: Any) -> None:
@@ -140,6 +149,8 @@ class BayesSearcher(Searcher):
         self.fidelity: str = self.option("fidelity", "common")
         self.fidelity_trials: int = self.option("fidelity_trials", max(3, len(space.dims) + 1))
         self._view = FidelityView(None)  # the last sync's split of results by fidelity
+        self.random_fraction: float = self.option("random_fraction", 1 / 3)
+        self._censored = False  # did the last sync see trials cut short by early stopping?
 
     # -- results -------------------------------------------------------------
 
@@ -149,11 +160,13 @@ class BayesSearcher(Searcher):
         trials stopped below it are kept apart, to be imputed when the model is built."""
         if self.fidelity == "best":
             self._view = FidelityView(None)
+            self._censored = fidelity_view(history, self.fidelity_trials).censored
             super().sync(history)
             return
         self._observations.clear()
         self._observed_keys.clear()
         self._view = view = fidelity_view(history, self.fidelity_trials)
+        self._censored = view.censored
         for params, value in view.reached:
             self.tell(params, value)
         for params in view.failed:
@@ -180,6 +193,16 @@ class BayesSearcher(Searcher):
         results = len(self._observations) + len(self._view.stopped)
         if results + len(self._pending) < self.n_initial or n_finite < 2:
             return self._initial_design()
+        if self._censored and self.random_fraction > 0:
+            rng = np.random.default_rng([self.seed, results, len(self._pending), 11])
+            if rng.random() < self.random_fraction:
+                params = self.random_new(rng)
+                if params is not None:
+                    return self.suggest(
+                        params,
+                        f"random (random_fraction {self.random_fraction:.2g}): early "
+                        "stopping censors the results, so some asks explore at random",
+                    )
         return self._model_suggestion(x, y)
 
     def _training_data(self) -> tuple[np.ndarray, np.ndarray]:

@@ -55,6 +55,12 @@ class FidelityView:
     failed: list[dict[str, Any]] = field(default_factory=list)
     references: dict[int, list[tuple[float, float]]] = field(default_factory=dict)
 
+    @property
+    def censored(self) -> bool:
+        """Whether early stopping cut some finished trial short: the common step is
+        below full fidelity, or trials stopped below it."""
+        return self.step is not None or bool(self.stopped)
+
 
 def reach(trial: TrialView) -> float:
     """How far a trial got: its last step, or without end once it completed (or
