@@ -90,8 +90,8 @@ def main() -> None:
         lines.append(f"| {what} | {r['cpu_pct']:.2f}% | {r['main_pct']:.2f}% | "
                      f"{r['bytes_per_s'] / 1000:.2f} KB/s |")
     lines += ["", "Targets: under 3% of one core; under 20 KB/s. The rest of the CPU is the "
-              "store poller (2 Hz), the system sampler (1 Hz, walking the trials' process "
-              "trees every third sample) and Textual's input thread. All trials are in their "
+              "store poller (2 Hz), the system sampler (1 Hz, walking every trial's process "
+              "tree) and Textual's input thread. All trials are in their "
               "first minute, so every row's elapsed time changes each second (later it "
               "changes each minute): the worst case for the table.", "",
               "Command: `python benchmarks/bench_tui_cost.py --seconds "

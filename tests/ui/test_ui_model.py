@@ -80,6 +80,9 @@ def test_sparkline_fixed_scale_and_one_glyph_per_value():
 def test_buckets_ema_bar_and_numbers():
     assert buckets([1, 2, 3, 4], 2) == [1.5, 3.5]
     assert len(buckets(list(range(1000)), SPARK_CELLS)) == SPARK_CELLS
+    # Slices of 3 and 4 values; non-finite values are left out, an all-NaN slice is NaN.
+    got = buckets([1, math.nan, 3, math.inf, math.nan, math.nan, 5, 6, 7, 8], 3)
+    assert got[0] == 2.0 and math.isnan(got[1]) and got[2] == 6.5
     smoothed = ema([1.0, 1.0, 1.0])
     assert np.allclose(smoothed, 1.0)  # debiased: a constant stays constant
     assert bar(0.5, 4) == "██  " and bar(None, 3) == "   "
