@@ -295,6 +295,8 @@ class Row:
     at_fifth: float
     at_budget: float
     trials: float
+    # compute -> (25th percentile, median, 75th percentile) of the regret over seeds
+    points: dict[int, tuple[float, float, float]]
 
 
 def summarise(name: str, outcomes: list[Outcome], target: float, budget: int, cap: int) -> Row:
@@ -309,6 +311,12 @@ def summarise(name: str, outcomes: list[Outcome], target: float, budget: int, ca
         at_fifth=float(median[budget // 5 - 1]),
         at_budget=float(median[budget - 1]) if budget <= cap else math.nan,
         trials=float(np.median([o.trials for o in outcomes])),
+        points={
+            c: tuple(float(q) for q in np.percentile([o.regret_at(np.array([c]))[0]
+                                                      for o in outcomes], [25, 50, 75]))
+            for c in (budget // 10, budget // 5, 3 * budget // 10, 2 * budget // 5, budget)
+            if c <= cap
+        },
     )
 
 
@@ -393,6 +401,22 @@ def render(args: Any, rows: list[Row], target: float, optimum: float, argv: Any)
             f"| {r.name} | {r.seeds} | {to_target} | {ratio} | {r.at_fifth:.4f} | {at_b} | "
             f"{r.trials:.0f} |"
         )
+    # The regret curves at a few budgets: where the bayes rows stop (their cap), too.
+    budgets = sorted({c for r in rows for c in r.points})
+    lines += [
+        "",
+        "Median regret [25th, 75th percentile] over seeds at a compute of:",
+        "",
+        "| strategy | " + " | ".join(f"{c}" for c in budgets) + " |",
+        "|---|" + "---:|" * len(budgets),
+    ]
+    for r in rows:
+        cells = [
+            f"{r.points[c][1]:.4f} [{r.points[c][0]:.4f}, {r.points[c][2]:.4f}]"
+            if c in r.points else "n/a (cap)"
+            for c in budgets
+        ]
+        lines.append(f"| {r.name} | " + " | ".join(cells) + " |")
     command = shlex.join(["python", "benchmarks/bench_early_stopping.py", *(argv or sys.argv[1:])])
     lines += ["", f"Command: `{command}`"]
     return "\n".join(lines)
