@@ -1,7 +1,9 @@
-"""A staged search (grid zoom) with two concurrent trials: its second stage waits
+"""A staged search (grid zoom) with three concurrent trials: its second stage waits
 for the first stage's running trials instead of ending the search (issue #4)."""
 
 from __future__ import annotations
+
+import re
 
 from tuitune.engine.runs import create_run
 from tuitune.engine.supervisor import Supervisor
@@ -11,7 +13,9 @@ from .helpers import wait_for, write_spec
 
 
 def test_grid_zoom_waits_for_running_trials_and_completes_its_second_round(tmp_path, tt_home):
-    spec = write_spec(tmp_path / "exp", steps=3, sleep=0.05, strategy="grid", concurrent=2,
+    # Three slots, four coarse points: the fourth starts only when a first one ends, so
+    # it is still running (about a second of steps) when the other two end: a wait.
+    spec = write_spec(tmp_path / "exp", steps=20, sleep=0.05, strategy="grid", concurrent=3,
                       extra="points_per_dim = 2\nzoom = 1\n")
     sup = Supervisor(create_run(load_spec(spec), tt_home / "runs"))
     sup.register()
@@ -25,10 +29,15 @@ def test_grid_zoom_waits_for_running_trials_and_completes_its_second_round(tmp_p
         # Round 1 was laid out once every coarse result was in, not before.
         last_coarse_end = max(t.ended_at for t in coarse)
         assert zoom and all(t.created_at >= last_coarse_end for t in zoom)
-        # lr = 1 wins the coarse grid (loss 1 / (3 lr + 1)); the box is lr in [1e-2, 1].
+        # lr = 1 wins the coarse grid (loss 1 / (20 lr + 1)); the box is lr in [1e-2, 1].
         assert {round(t.params["lr"], 6) for t in coarse} == {1e-4, 1.0}
         assert {round(t.params["lr"], 6) for t in zoom} <= {0.01, 1.0}
         keys = [sup.spec.space.key(t.params) for t in trials]
         assert len(set(keys)) == len(keys)
+        # The empty slot was explained once in the event log, not silently left empty.
+        waits = [e.message for e in store.events() if e.kind == "waiting"]
+        assert waits and all(
+            re.fullmatch(r"search waits: zoom round 1 waits for \d running trials", m)
+            for m in waits), waits
     finally:
         sup.close()

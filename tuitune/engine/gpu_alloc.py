@@ -13,7 +13,7 @@ Rules (pinned by tests/system/test_system_gpu_alloc.py):
   ``peak_mb``, and, for shared GPUs, if every trial on it, including the
   new one, can reach that peak (trials that started together have not
   allocated yet, so measured free memory alone would admit them all).
-* A request no release could ever satisfy is a ``Wait`` with ``permanent``.
+* A request no release could ever satisfy is a ``GpuWait`` with ``permanent``.
 
 NVML numbers GPUs in PCI bus order; CUDA by default does not. Start trials
 with ``Assignment.env()``, which sets ``CUDA_DEVICE_ORDER=PCI_BUS_ID`` too.
@@ -58,14 +58,14 @@ class Assignment:
 
 
 @dataclass(frozen=True, slots=True)
-class Wait:
+class GpuWait:
     """The trial cannot start now; ``reason`` is shown to the user as is."""
 
     reason: str
     permanent: bool = False
 
 
-Decision = Assignment | Wait
+Decision = Assignment | GpuWait
 AssignmentLike = Assignment | tuple[Sequence[int], float]
 
 
@@ -110,12 +110,12 @@ def decide(
     if count == 0:
         return Assignment((), 0.0)
     if not gpus:
-        return Wait(f"no GPU is visible, but gpus_per_trial={gpus_per_trial:g}", permanent=True)
+        return GpuWait(f"no GPU is visible, but gpus_per_trial={gpus_per_trial:g}", permanent=True)
     if count > len(gpus):
-        return Wait(f"asks for {count} GPUs, only {len(gpus)} visible", permanent=True)
+        return GpuWait(f"asks for {count} GPUs, only {len(gpus)} visible", permanent=True)
     biggest = max(gpus, key=lambda g: g.total_mb)
     if peak_mb is not None and peak_mb > biggest.total_mb:
-        return Wait(
+        return GpuWait(
             f"similar trials peaked at {_gb(peak_mb)}, the largest GPU has {_gb(biggest.total_mb)}",
             permanent=True,
         )
@@ -170,8 +170,8 @@ def _decide_fraction(
     if fits:
         return Assignment((min(fits)[3].index,), share)
     if problems:
-        return Wait(problems[0] if len(problems) == 1 else "; ".join(problems))
-    return Wait(f"every GPU is full ({slots} trials per GPU at {share:g} each)")
+        return GpuWait(problems[0] if len(problems) == 1 else "; ".join(problems))
+    return GpuWait(f"every GPU is full ({slots} trials per GPU at {share:g} each)")
 
 
 def _decide_whole(
@@ -189,7 +189,7 @@ def _decide_whole(
             for g in sorted(gpus, key=lambda g: g.index)
             if holders[g.index]
         )
-        return Wait(
+        return GpuWait(
             f"needs {count} free GPU{'s' if count > 1 else ''}, {len(unheld)} free ({busy})"
         )
     chosen: list[int] = []
@@ -202,7 +202,7 @@ def _decide_whole(
             problems.append(problem)
         if len(chosen) == count:
             return Assignment(tuple(chosen), 1.0)
-    return Wait("; ".join(problems))
+    return GpuWait("; ".join(problems))
 
 
 class GpuAllocator:

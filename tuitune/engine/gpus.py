@@ -11,7 +11,7 @@ import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
-from tuitune.engine.gpu_alloc import Assignment, GpuAllocator, Wait, parse_cuda_visible_devices
+from tuitune.engine.gpu_alloc import Assignment, GpuAllocator, GpuWait, parse_cuda_visible_devices
 from tuitune.spec import Resources
 from tuitune.system import GpuReadout, GpuSource, ProcessIdentity, SystemSampler, SystemSnapshot
 
@@ -75,7 +75,7 @@ class GpuScheduler:
             return 1.0 if self.has_gpus else 0.0
         return share if self.has_gpus else 0.0
 
-    def assign(self, trial_id: int, peak_mb: float | None) -> Assignment | Wait:
+    def assign(self, trial_id: int, peak_mb: float | None) -> Assignment | GpuWait:
         """GPUs for a trial about to start, or why it must wait."""
         free = {g.index: g.mem_free_mb for g in self.snapshot.gpus
                 if g.mem_free_mb is not None}

@@ -21,11 +21,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from tuitune.decisions import Exhausted, Exploit, Stop, Suggest
-from tuitune.decisions import Wait as WaitForResults
+from tuitune.decisions import Exhausted, Exploit, Stop, Suggest, Wait
 from tuitune.engine.actions import CommandActions
 from tuitune.engine.feed import TrialFeed
-from tuitune.engine.gpu_alloc import Wait
+from tuitune.engine.gpu_alloc import GpuWait
 from tuitune.engine.gpus import GpuScheduler
 from tuitune.engine.launch import build_launch
 from tuitune.engine.logs import log_tail
@@ -238,7 +237,7 @@ class Supervisor(CommandActions):
             if self._running_count() >= self.max_concurrent or self.finished or self.stopping:
                 return
             decision = self.gpus.assign(t.id, self.gpus.peak_mb())
-            if isinstance(decision, Wait):
+            if isinstance(decision, GpuWait):
                 self._say_once(f"wait-gpu-{t.id}-{decision.reason}",
                                f"trial {t.id} waits: {decision.reason}")
                 return
@@ -427,8 +426,11 @@ class Supervisor(CommandActions):
         self.searcher.sync(self._history())
         for _ in range(free if left is None else min(free, left)):
             decision = self.searcher.ask()
-            if isinstance(decision, WaitForResults):
-                return  # asked again next tick; a finished trial lets it go on
+            if isinstance(decision, Wait):
+                # Asked again next tick; a finished trial lets it go on. Said once per
+                # reason, so a slot left empty (e.g. behind a paused trial) is explained.
+                self._say_once(f"search-wait-{decision.reason}", f"search waits: {decision.reason}")
+                return
             if isinstance(decision, Exhausted):
                 self.exhausted = decision.reason
                 self.store.add_event("exhausted", "search", f"search done: {decision.reason}")
