@@ -33,7 +33,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from tuitune._queued_writer import Item, QueuedWriter
+from tuitune._queued_writer import Item, QueuedWriter, say_write_error
 
 FLUSH_INTERVAL = 0.05  # seconds; appending to a local file is cheap, latency matters
 SEGMENT_BYTES = 4 << 20
@@ -71,11 +71,6 @@ def read_control(folder: Path) -> tuple[bool, list[tuple[int, str, Any]]]:
     return bool(data.get("stop")), [(int(i), str(n), v) for i, n, v in data.get("changes", [])]
 
 
-def _say_retry(exc: Exception) -> None:
-    print(f"tuitune: could not write reports to the relay yet ({exc}); will retry",
-          file=sys.stderr, flush=True)
-
-
 def write_control(folder: Path, stop: bool, changes: Sequence[tuple[int, str, Any]]) -> None:
     """Replace control.json atomically: a reader sees the old or the new one, whole."""
     tmp = folder / f".{CONTROL_FILE}.{os.getpid()}.{threading.get_ident()}"
@@ -99,7 +94,7 @@ class RaySink:
         self._full = False
         self._acked: set[int] = set()  # tweaks applied here; control.json may lag behind
         self._writer = QueuedWriter(self._write, flush_interval, "tuitune-ray-sink",
-                                    _say_retry, retry_after=1.0)
+                                    say_write_error("reports to the relay"), retry_after=1.0)
 
     # -- Sink protocol ------------------------------------------------------------------
     def write_points(self, points: Sequence[tuple[int, str, float, float]]) -> None:

@@ -9,10 +9,11 @@ the training loop, and are flushed at exit.
 from __future__ import annotations
 
 import os
+import sqlite3
 from collections.abc import Sequence
 from typing import Any, Protocol
 
-from tuitune._queued_writer import Item, QueuedWriter
+from tuitune._queued_writer import Item, QueuedWriter, say_write_error
 
 FLUSH_INTERVAL = 0.2  # seconds; bounds report-to-store latency
 
@@ -48,13 +49,16 @@ class SqliteSink:
     """Batches a trial's writes into the run store from a daemon thread."""
 
     def __init__(self, db_path: str, trial_id: int) -> None:
-        from tuitune.store import RunStore
+        from tuitune.store import RunStore, StoreError
 
         self._trial_id = trial_id
         self._store = RunStore(db_path)
         self._reader = RunStore(db_path)  # control polls never wait behind a write batch
         self._api_marked = False
-        self._writer = QueuedWriter(self._write, FLUSH_INTERVAL, "tuitune-sink", _say_retry)
+        # Database and disk errors pass (a lock, a full disk): those batches are retried.
+        self._writer = QueuedWriter(self._write, FLUSH_INTERVAL, "tuitune-sink",
+                                    say_write_error("metrics"),
+                                    transient=(sqlite3.Error, StoreError, OSError))
 
     def write_points(self, points: Sequence[tuple[int, str, float, float]]) -> None:
         self._writer.put("points", list(points))
@@ -91,10 +95,6 @@ class SqliteSink:
                                    acks=acks, mark_api_seen=not self._api_marked)
         if points:
             self._api_marked = True
-
-
-def _say_retry(exc: Exception) -> None:
-    print(f"tuitune: could not write metrics yet ({exc}); will retry", flush=True)
 
 
 def make_sink(environ: dict[str, str] | None = None) -> Sink:

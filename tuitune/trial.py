@@ -27,6 +27,7 @@ from pathlib import Path
 from typing import Any
 
 from tuitune.sink import Sink, make_sink
+from tuitune.steps import to_step
 
 CONTROL_POLL_INTERVAL = 0.5  # seconds between reads of stop requests and tweaks
 
@@ -83,17 +84,27 @@ def _install_flush_on_sigterm() -> None:
     signal.signal(signal.SIGTERM, _flush_and_die)
 
 
+def _checked_step(step: Any, caller: str) -> int:
+    at = to_step(step)
+    if at is None:
+        raise ValueError(f"tuitune.trial.{caller}: step must be a whole number between "
+                         f"-2**63 and 2**63-1, got {step!r}")
+    return at
+
+
 def report(step: int, **metrics: float) -> None:
     """Record metric values at `step` (an epoch or a batch count). Never blocks.
 
-    Non-finite values are kept (as NaN/inf) so divergence can be detected.
+    Non-finite values are kept (as NaN/inf) so divergence can be detected. A step
+    that is not a whole number the store can hold raises ValueError here, at the call.
     """
+    at = _checked_step(step, "report")
     now = time.time()
     points = []
     for name, value in metrics.items():
         try:
-            points.append((int(step), name, float(value), now))
-        except (TypeError, ValueError):
+            points.append((at, name, float(value), now))
+        except (TypeError, ValueError, OverflowError):
             continue  # a non-numeric value is not a metric; skip it quietly
     if points:
         _get_sink().write_points(points)
@@ -134,6 +145,7 @@ def apply_tweaks(step: int) -> dict[str, Any]:
     apply what it returns. The store records each value with the step it took effect.
     """
     global _pending
+    at = _checked_step(step, "apply_tweaks")  # before taking anything: a bad step keeps them
     _poll(force=True)
     if not _pending:
         return {}
@@ -142,7 +154,7 @@ def apply_tweaks(step: int) -> dict[str, Any]:
     params()  # load the initial values first
     assert _params is not None
     _params.update(changes)
-    _get_sink().ack_changes([cid for cid, _, _ in taken], int(step))
+    _get_sink().ack_changes([cid for cid, _, _ in taken], at)
     return changes
 
 
@@ -162,7 +174,7 @@ def checkpoint_saved(path: str | os.PathLike[str], step: int) -> None:
     this call: a clone copies the file the store names, and the store learns of a new
     file a moment after it is written.
     """
-    _get_sink().set_checkpoint(str(path), int(step))
+    _get_sink().set_checkpoint(str(path), _checked_step(step, "checkpoint_saved"))
 
 
 def initial_checkpoint() -> Path | None:

@@ -8,7 +8,7 @@ import threading
 
 import pytest
 
-from tuitune._queued_writer import QueuedWriter
+from tuitune._queued_writer import QueuedWriter, RejectedItems
 from tuitune.sink import SqliteSink
 from tuitune.store import RunStore, StoreError
 
@@ -146,3 +146,87 @@ def test_a_batch_that_fails_after_its_points_is_retried_without_storing_them_twi
         assert [c.applied_step for c in store.param_changes(tid)] == [5]
     finally:
         store.close()
+
+
+def test_a_bad_item_is_set_aside_and_the_rest_written_in_order():
+    """A failure that will not pass (not `transient`) must not block later reports
+    forever: the batch is written item by item and only the bad item is set aside."""
+    stored: list[object] = []
+    errors: list[Exception] = []
+
+    def write(items):
+        if any(v == "poison" for _, v in items):
+            raise OverflowError("Python int too large to convert to SQLite INTEGER")
+        stored.extend(v for _, v in items)
+    writer = QueuedWriter(write, 3600, "test-writer", errors.append)
+    try:
+        for value in ("a", "poison", "b"):
+            writer.put("p", value)
+        writer.flush()
+        writer.put("p", "c")
+        writer.flush()
+    finally:
+        writer.close()
+    assert stored == ["a", "b", "c"]
+    assert len(errors) == 1 and isinstance(errors[0], RejectedItems)
+    assert errors[0].items == [("p", "poison")]
+    assert "1 report(s) could not be stored" in str(errors[0])
+
+
+def test_ctrl_c_during_a_write_keeps_what_was_drained():
+    stored: list[object] = []
+    interrupt = [True]
+
+    def write(items):
+        if interrupt.pop() if interrupt else False:
+            raise KeyboardInterrupt
+        stored.extend(v for _, v in items)
+    writer = QueuedWriter(write, 3600, "test-writer", lambda exc: None)
+    try:
+        writer.put("p", 1)
+        writer.put("p", 2)
+        with pytest.raises(KeyboardInterrupt):
+            writer.flush()
+        writer.flush()
+    finally:
+        writer.close()
+    assert stored == [1, 2]
+
+
+def test_sqlite_sink_stores_good_reports_around_one_it_cannot(tmp_path, capfd):
+    store = RunStore(tmp_path, create=True)
+    tid = store.create_trial({"x": 1}, "manual", "test")
+    store.close()
+    sink = SqliteSink(str(tmp_path / "store.db"), tid)
+    try:
+        sink.write_points([(1, "loss", 0.5, 0.0)])
+        sink.write_points([(1 << 70, "loss", 0.4, 0.0)])  # past SQLite's INTEGER
+        sink.write_points([(2, "loss", 0.3, 0.0)])
+        sink.flush()
+        sink.write_points([(3, "loss", 0.2, 0.0)])
+    finally:
+        sink.close()
+    store = RunStore(tmp_path)
+    try:
+        assert [(p.step, p.value) for p in store.metrics(trial_id=tid)] == [
+            (1, 0.5), (2, 0.3), (3, 0.2)]
+    finally:
+        store.close()
+    err = capfd.readouterr().err
+    assert err.count("could not be stored and were set aside") == 1
+
+
+def test_report_refuses_a_step_the_store_cannot_hold(monkeypatch, tmp_path):
+    import tuitune.trial as tt
+
+    written: list[object] = []
+
+    class Recorder:
+        def write_points(self, points):
+            written.extend(points)
+    monkeypatch.setattr(tt, "_get_sink", lambda: Recorder())
+    for bad in (1 << 63, float("inf"), float("nan"), "three"):
+        with pytest.raises(ValueError, match="step must be a whole number"):
+            tt.report(bad, loss=1.0)
+    tt.report(7.0, loss=1.0, note="not a number", big=10 ** 400)
+    assert [(s, n, v) for s, n, v, _ in written] == [(7, "loss", 1.0)]

@@ -168,3 +168,12 @@ def test_kill_ends_the_whole_tree_even_outside_the_group(tmp_path, tt_home, paus
         gone = not proc.is_running() or proc.status() == psutil.STATUS_ZOMBIE
         assert gone, f"{proc.pid} survived the kill"
     sup.close()
+
+
+def test_stdout_steps_the_store_cannot_hold_fall_back_to_counting():
+    from tuitune.engine.stdout_metrics import StdoutMetricParser
+
+    parser = StdoutMetricParser()
+    assert parser.feed("step=1e30 loss=0.3") == [(1, "loss", 0.3)]
+    assert parser.feed("epoch 99999999999999999999999: loss=0.2") == [(2, "loss", 0.2)]
+    assert parser.feed("step=5 loss=0.1") == [(5, "loss", 0.1)]

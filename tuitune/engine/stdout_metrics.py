@@ -10,6 +10,8 @@ from __future__ import annotations
 import math
 import re
 
+from tuitune.steps import to_step
+
 _NUMBER = r"[-+]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][-+]?\d+)?|[-+]?inf|nan"
 _PAIR = re.compile(rf"([A-Za-z_][\w./]*)\s*(?:=|:)\s*({_NUMBER})(?=[\s,;|)]|$)", re.IGNORECASE)
 _KERAS_EPOCH = re.compile(r"^\s*Epoch\s+(\d+)\s*/\s*\d+\s*$")
@@ -31,7 +33,7 @@ class StdoutMetricParser:
         line = line.replace("\b", "\r").rsplit("\r", 1)[-1]
         m = _KERAS_EPOCH.match(line)
         if m:
-            self._epoch = int(m.group(1))
+            self._epoch = to_step(m.group(1))
             return []
         pairs = [(k, _to_float(v)) for k, v in _PAIR.findall(line)]
         pairs = [(k, v) for k, v in pairs if k.lower() not in _IGNORED]
@@ -53,11 +55,11 @@ class StdoutMetricParser:
     def _step(self, line: str, pairs: list[tuple[str, float]]) -> int | None:
         for key in STEP_KEYS:
             for k, v in pairs:
-                if k.lower() == key and math.isfinite(v):
-                    return int(v)
+                if k.lower() == key and (step := to_step(v)) is not None:
+                    return step
         m = _EPOCH_PREFIX.match(line)
-        if m:
-            return int(m.group(1))
+        if m and (step := to_step(m.group(1))) is not None:
+            return step
         return self._epoch
 
 

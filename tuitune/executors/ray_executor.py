@@ -98,6 +98,7 @@ class _Remote:
     pause_wanted: bool = False
     actor_gone: bool = False
     placed_unrecorded: bool = False  # started after its supervisor died: store the pid
+    log_backlog: bytes = b""  # output pulled but not yet appended to the log copy
     said: set[str] = field(default_factory=set)
 
 
@@ -498,13 +499,18 @@ class RayExecutor(Executor):
             for p in store.metrics(trial_id=tid):
                 stored[p.name] = max(stored.get(p.name, p.step), p.step)
             points = [p for p in points if p[0] > stored.get(p[1], -1 << 62)]
-        if points:
-            store.add_metrics(tid, points)
-            if not st.api_seen:
-                store.update_trial(tid, api_seen=1)
-                st.api_seen = True
-        for ids, step in answer["acks"]:
-            store.ack_param_changes(ids, step)
+        # Points and tweak acks in one transaction, and the cursor moved right after:
+        # if the write fails nothing is stored and the same answer comes again, so no
+        # point is stored twice. What follows only informs (a lost one is not data).
+        store.record_reports(tid, points, acks=answer["acks"], mark_api_seen=not st.api_seen)
+        st.api_seen = st.api_seen or bool(points)
+        st.cursor = answer["cursor"]
+        st.more = answer["more"]
+        st.tree_alive = answer["tree_alive"]
+        if answer["exit"] is not None:
+            st.exit = tuple(answer["exit"])  # type: ignore[assignment]
+        st.log_backlog += answer["log"]
+        self._append_log(st)
         if answer["checkpoints"]:
             self._on_checkpoint(st, store, *answer["checkpoints"][-1])
         if answer["dropped"]:
@@ -513,14 +519,18 @@ class RayExecutor(Executor):
                             f"node {st.handle.node}: its relay buffer ({self.relay_limit_mb:g} "
                             "MB) filled while the supervisor was not collecting",
                             trial_id=tid, data={"dropped": answer["dropped"]})
-        if answer["log"]:
+
+    def _append_log(self, st: _Remote) -> None:
+        """Append the trial's new output to its log copy here; kept for the next pull
+        if the disk refuses (the node has already handed it over)."""
+        if not st.log_backlog:
+            return
+        try:
             with open(st.trial_dir / "log.txt", "ab") as fh:
-                fh.write(answer["log"])
-        st.cursor = answer["cursor"]
-        st.more = answer["more"]
-        st.tree_alive = answer["tree_alive"]
-        if answer["exit"] is not None:
-            st.exit = tuple(answer["exit"])  # type: ignore[assignment]
+                fh.write(st.log_backlog)
+        except OSError:
+            return
+        st.log_backlog = b""
 
     def _on_checkpoint(self, st: _Remote, store: Any, path: str, step: int) -> None:
         """Record where the trial's latest checkpoint is, readable from this machine:

@@ -62,7 +62,10 @@ class RunStore:
                 os.umask(old)
         else:
             self._conn = connect(str(path), readonly=readonly)
-        # Fixed for the life of the connection: stores are only migrated on create.
+        # Fixed for the life of the connection. An existing schema-1 store is never
+        # migrated: trials started by the older tuitune that wrote it may still be
+        # writing points without summaries, which would leave the summaries wrong.
+        # Readers compute its values from the points instead (one pass on open).
         self.summarized = check_version(self._conn) >= 2
 
     def close(self) -> None:
@@ -247,6 +250,7 @@ class RunStore:
         return [ParamChangeRecord.from_row(r) for r in self._rows(sql + " ORDER BY id", args)]
 
     def ack_param_changes(self, change_ids: Sequence[int], step: int) -> None:
+        # Acks alone: with no points and no fields, record_reports touches no trial row.
         self.record_reports(0, (), acks=[(change_ids, step)])
 
     # -- metrics --------------------------------------------------------------------
