@@ -77,7 +77,11 @@ class ProcfsTable:
     ``full_every`` scans (in case a pid was reused between two scans). ``row()``
     reads a process's ``stat`` afresh the first time it is asked for after a
     scan: only the trial trees' processes are, not the hundreds of kernel
-    threads and daemons of a GPU server.
+    threads and daemons of a GPU server. A fresh row whose parent is not the one
+    the scan assumed (its pid was reused, or it was reparented) corrects the
+    table: ``children()`` of its new parent lists it from then on, and the walk
+    in ``trees`` takes a child only when its fresh parent is in the tree.
+    Boot time is read on full scans only: it moves only when the clock is set.
     """
 
     def __init__(self, proc: str = "/proc", full_every: int = FULL_SCAN_EVERY) -> None:
@@ -90,10 +94,11 @@ class ProcfsTable:
         self._children: dict[int, list[int]] = {}
 
     def scan(self) -> None:
-        self._boot = _boot_time(self._proc)
         listed = _list_pids(self._proc)
         alive = set(listed)
         full = self._scans % self._full_every == 0
+        if full:  # every start is computed afresh from it on this scan
+            self._boot = _boot_time(self._proc)
         self._scans += 1
         old, known, rows = self._known, {}, {}
         children: dict[int, list[int]] = defaultdict(list)
@@ -116,7 +121,13 @@ class ProcfsTable:
     def row(self, pid: int) -> ProcRow | None:
         if pid in self._rows:
             return self._rows[pid]
-        row = self._rows[pid] = self._read_row(pid) if pid in self._known else None
+        known = self._known.get(pid)
+        row = self._rows[pid] = None if known is None else self._read_row(pid)
+        if row is not None and known != (row.ppid, row.start):
+            # Reused since it was last read, or reparented: its parent lists it now.
+            self._known[pid] = (row.ppid, row.start)
+            if row.ppid != known[0] and row.ppid != pid:
+                self._children.setdefault(row.ppid, []).append(pid)
         return row
 
     def _read_row(self, pid: int) -> ProcRow | None:
@@ -157,12 +168,15 @@ def _read(path: str) -> bytes | None:
 
 
 def _boot_time(proc: str) -> float:
-    # Read each scan, as psutil does for every create_time(): btime can step
-    # when the wall clock is set, and identities must keep matching psutil's.
-    data = _read(f"{proc}/stat") or b""
-    for line in data.splitlines():
-        if line.startswith(b"btime"):
-            return float(line.split()[1])
+    # The whole file: btime follows a line per CPU, past 2 KiB on a big host. It
+    # moves only when the wall clock is set (psutil's create_time() adds it too).
+    try:
+        with open(f"{proc}/stat", "rb") as f:
+            for line in f:
+                if line.startswith(b"btime"):
+                    return float(line.split()[1])
+    except (OSError, ValueError, IndexError):
+        pass
     return psutil.boot_time()
 
 
@@ -172,9 +186,12 @@ class PsutilTable:
     def __init__(self) -> None:
         self._parents: dict[int, int] = {}
         self._children: dict[int, list[int]] = {}
-        # Process objects (and their start times) live while their pid stays in
-        # the table: a new object costs two more file reads than a cached one.
-        self._procs: dict[int, tuple[psutil.Process, float]] = {}
+        # Process objects (with their start time, parent and last CPU seconds) live
+        # while their pid stays in the table under the same parent, with CPU time
+        # that never goes down: a new object costs two more file reads than a
+        # cached one, and a pid reused by another process must not keep the old
+        # start (the trial's identity would match it).
+        self._procs: dict[int, tuple[psutil.Process, float, int, float]] = {}
 
     def scan(self) -> None:
         # psutil's own Process.children() uses this private helper; it reads one
@@ -189,23 +206,25 @@ class PsutilTable:
             if pid != ppid:
                 children[ppid].append(pid)
         self._parents, self._children = parents, children
-        # A pid that left the table may come back as another process: forget it.
-        for pid in [pid for pid in self._procs if pid not in parents]:
+        # A pid that left the table, or that has another parent now, may be
+        # another process: forget it.
+        for pid in [pid for pid, cached in self._procs.items()
+                    if parents.get(pid) != cached[2]]:
             del self._procs[pid]
 
     def children(self, pid: int) -> Sequence[int]:
         return self._children.get(pid, _NO_CHILDREN)
 
     def row(self, pid: int) -> ProcRow | None:
+        ppid = self._parents.get(pid, -1)
         cached = self._procs.get(pid)
         if cached is None:
             try:
                 proc = psutil.Process(pid)
             except (psutil.NoSuchProcess, psutil.AccessDenied):
                 return None
-            cached = self._procs[pid] = (proc, proc.create_time())
-        proc, start = cached
-        ppid = self._parents.get(pid, -1)
+            cached = self._procs[pid] = (proc, proc.create_time(), ppid, 0.0)
+        proc, start, _, last_cpu = cached
         try:
             with proc.oneshot():
                 rss = proc.memory_info().rss
@@ -220,7 +239,12 @@ class PsutilTable:
             return None
         except psutil.AccessDenied:  # alive but not ours to read
             return ProcRow(ppid, start, readable=False)
-        return ProcRow(ppid, start, times.user + times.system, rss)
+        cpu_s = times.user + times.system
+        if cpu_s < last_cpu:  # less CPU than this pid had: another process, same parent
+            del self._procs[pid]
+            return self.row(pid)
+        self._procs[pid] = (proc, start, ppid, cpu_s)
+        return ProcRow(ppid, start, cpu_s, rss)
 
 
 def procfs_readable(proc: str = "/proc") -> bool:

@@ -82,8 +82,11 @@ class ProcessTrees:
                 rss += row.rss
             for child in self._table.children(pid):
                 child_row = self._table.row(child)
-                # A "child" older than the root is a reused pid (psutil's rule too).
-                if (child_row is None or child in seen
+                # The table's parents may be as old as its last full scan: the row
+                # is fresh, and a pid reused outside the tree has a parent outside
+                # it (an orphan reparented to a tree member stays). A "child" older
+                # than the root is a reused pid too (psutil's rule).
+                if (child_row is None or child in seen or child_row.ppid not in seen
                         or child_row.start + CREATE_TIME_TOLERANCE_S < root.start):
                     continue
                 seen.add(child)
