@@ -15,8 +15,9 @@ import os
 import sys
 import tempfile
 import time
-import tomllib
 from pathlib import Path
+
+import tomllib
 
 from tuitune.engine.runs import create_run
 from tuitune.engine.supervisor import Supervisor

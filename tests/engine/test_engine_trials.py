@@ -133,7 +133,8 @@ TREE = """
 import os, subprocess, sys, time
 import tuitune.trial as tt
 # a child, a grandchild, and a grandchild that left the process group (setsid)
-code = "import subprocess, sys, time; subprocess.Popen([sys.executable, '-c', 'import time; time.sleep(600)']); time.sleep(600)"
+code = ("import subprocess, sys, time; "
+        "subprocess.Popen([sys.executable, '-c', 'import time; time.sleep(600)']); time.sleep(600)")
 subprocess.Popen([sys.executable, "-c", code])
 subprocess.Popen([sys.executable, "-c", "import time; time.sleep(600)"], start_new_session=True)
 for s in range(1, 10000):
