@@ -5,6 +5,8 @@ importable."""
 
 from __future__ import annotations
 
+import math
+
 import pytest
 from ray_nodes_data import build_ray_run, ray_nodes
 from ui_helpers import FIXED_NOW, FixedClock, fixed_host, make_fixed_app, settle, wait_for
@@ -12,7 +14,7 @@ from ui_helpers import FIXED_NOW, FixedClock, fixed_host, make_fixed_app, settle
 from tuitune.store import RunStore
 from tuitune.system import FakeGpuSource
 from tuitune.system.sampler import HOST_CPU_KEY, gpu_util_key
-from tuitune.ui.node_feed import NodeFeed, NodeHistory, NodesView, parse_nodes
+from tuitune.ui.node_feed import NodeFeed, NodeHistory, NodeState, NodesView, parse_nodes
 from tuitune.ui.widgets.lines import to_strip
 from tuitune.ui.widgets.node_lines import draw_nodes
 from tuitune.ui.widgets.system_panel import SystemPanel
@@ -70,6 +72,62 @@ def test_feed_reads_the_store_and_none_while_nothing_is_published(tmp_path):
     finally:
         feed.close()
         store.close()
+
+
+def test_one_bad_value_leaves_the_node_shown_with_that_value_unknown():
+    raw = ray_nodes()
+    raw[0]["host"]["cpu_pct"] = None
+    raw[0]["gpus"][0]["util_pct"] = "n/a"
+    raw[2]["host"]["ram_total_mb"] = "lots"
+    raw[2]["seen"] = "yesterday"
+    nodes = {n.label: n for n in parse_nodes(raw)}
+    assert list(nodes) == ["10.0.0.1#a1b2c3", "10.0.0.2#d4e5f6", "10.0.0.3#778899",
+                           "10.0.0.4#bbccdd"]
+    first, third = nodes["10.0.0.1#a1b2c3"], nodes["10.0.0.3#778899"]
+    assert math.isnan(first.host.cpu_pct) and first.host.ram_used_mb == 100_000
+    assert first.gpus[0].util_pct is None and first.gpus[0].temp_c == 71.0
+    assert first.gpus[1].util_pct == 40.0
+    assert math.isnan(third.host.ram_total_mb) and third.seen is None
+
+
+def _put_raw_nodes(run_dir, sql_value: str) -> None:
+    """Writes the meta value as SQL (bytes that are not JSON, or not even UTF-8)."""
+    store = RunStore(run_dir)
+    try:
+        store._conn.execute(f"UPDATE meta SET value = {sql_value} "  # noqa: SLF001
+                            "WHERE key = 'ray_nodes'")
+        store._conn.commit()  # noqa: SLF001
+    finally:
+        store.close()
+
+
+def test_feed_retries_an_unparsable_value_and_ages_the_last_nodes(tmp_path):
+    pytest.importorskip("ray")
+    run_dir = build_ray_run(tmp_path)
+    clock = FixedClock()
+    feed = NodeFeed(run_dir, clock)
+    try:
+        assert feed.aged() is None  # nothing read yet
+        first = feed.read()
+        assert first.state(first.nodes[0]).word == "current"
+        _put_raw_nodes(run_dir, "'[{\"node\": '")  # cut short
+        for _ in range(2):  # not parsed once and then taken as read
+            with pytest.raises(ValueError):
+                feed.read()
+        clock.t += 10
+        aged = feed.aged()
+        assert aged.nodes == first.nodes and aged.now == FIXED_NOW + 10
+        assert aged.state(aged.nodes[0]) == NodeState("stale", 11.0)
+        fresh = ray_nodes(clock.t)
+        fresh[0]["gpus"][0]["util_pct"] = 12.0
+        store = RunStore(run_dir)
+        store.set_meta(ray_nodes=fresh)
+        store.close()
+        view = feed.read()
+        assert view.nodes[0].gpus[0].util_pct == 12.0
+        assert view.state(view.nodes[0]) == NodeState("current", 1.0)
+    finally:
+        feed.close()
 
 
 # -- drawing ---------------------------------------------------------------------------------
@@ -144,6 +202,21 @@ async def test_run_screen_shows_every_node_and_ages_move_without_new_samples(tmp
         text = _panel(app)
         a = text.index(" 10.0.0.1#a1b2c3  2 trials  1s ago")
         assert text[a + 1].split()[:3] == ["0", "util", "12%"]
+
+
+async def test_nodes_turn_stale_while_the_store_cannot_be_read(tmp_path):
+    pytest.importorskip("ray")
+    run_dir = build_ray_run(tmp_path)
+    clock = FixedClock()
+    app = _ray_app(run_dir, clock)
+    async with app.run_test(size=(200, 50)) as pilot:
+        await settle(pilot, app)
+        await wait_for(pilot, lambda: any("10.0.0.1#a1b2c3  2 trials  1s ago" in t
+                                          for t in _panel(app)), what="node 1 current")
+        _put_raw_nodes(run_dir, "CAST(x'ff' AS TEXT)")  # every read fails: not UTF-8
+        clock.t += 10
+        await wait_for(pilot, lambda: any("10.0.0.1#a1b2c3  2 trials  stale: 11s old" in t
+                                          for t in _panel(app)), what="node 1 stale")
 
 
 async def test_small_terminal_collapses_nodes_to_a_line_each(tmp_path):

@@ -13,7 +13,6 @@ dead supervisor all show as old values instead of current ones.
 
 from __future__ import annotations
 
-import json
 import math
 import time
 from collections import deque
@@ -80,7 +79,9 @@ class NodesView:
 
 def parse_nodes(raw: object) -> tuple[NodeSample, ...]:
     """The meta value as records; malformed entries are skipped, not fatal (an older
-    or newer supervisor may write fields this TUI does not know)."""
+    or newer supervisor may write fields this TUI does not know). A value missing
+    or malformed within a node is only that value unknown: None for a GPU's, NaN
+    for the host's, no age for `seen`."""
     if not isinstance(raw, list):
         return ()
     nodes = []
@@ -98,22 +99,39 @@ def _node(entry: Mapping[str, Any]) -> NodeSample:
     node_id = str(entry.get("node_id") or "")
     label = entry.get("node") or f"{entry.get('ip')}#{node_id[:6]}"
     host = entry.get("host")
-    seen = entry.get("seen", entry.get("t"))
+    seen = _number(entry.get("seen", entry.get("t")))
     return NodeSample(
         node_id=node_id, label=str(label), alive=bool(entry.get("alive", True)),
         gpu_status=entry.get("gpu_status"),
         gpus=tuple(_gpu(g) for g in entry.get("gpus") or ()),
-        host=None if not host else HostSample(
-            cpu_pct=float(host["cpu_pct"]), ncpu=int(host.get("ncpu") or 0),
-            ram_used_mb=float(host["ram_used_mb"]), ram_total_mb=float(host["ram_total_mb"])),
-        seen=None if seen is None else float(seen),
-        trials=tuple(int(t) for t in entry.get("trials") or ()))
+        host=_host(host) if isinstance(host, Mapping) and host else None,
+        seen=None if seen is None or math.isnan(seen) else seen,
+        trials=tuple(int(t) for t in map(_number, entry.get("trials") or ())
+                     if t is not None and math.isfinite(t)))
+
+
+def _number(v: object) -> float | None:
+    """`v` as a float; None when it is missing or not a number."""
+    if v is None or isinstance(v, bool):
+        return None
+    try:
+        return float(v)  # type: ignore[arg-type]
+    except (TypeError, ValueError):
+        return None
+
+
+def _host(h: Mapping[str, Any]) -> HostSample:
+    def number(key: str) -> float:
+        v = _number(h.get(key))
+        return math.nan if v is None else v
+    ncpu = _number(h.get("ncpu"))
+    return HostSample(cpu_pct=number("cpu_pct"), ncpu=0 if ncpu is None else int(ncpu),
+                      ram_used_mb=number("ram_used_mb"), ram_total_mb=number("ram_total_mb"))
 
 
 def _gpu(g: Mapping[str, Any]) -> GpuSample:
     def number(key: str) -> float | None:
-        v = g.get(key)
-        return None if v is None else float(v)
+        return _number(g.get(key))
     return GpuSample(index=int(g["index"]), uuid=str(g.get("uuid") or ""),
                      name=str(g.get("name") or ""), util_pct=number("util_pct"),
                      mem_used_mb=number("mem_used_mb"), mem_total_mb=number("mem_total_mb"),
@@ -161,6 +179,9 @@ def _nan(v: float | None) -> float:
     return math.nan if v is None else v
 
 
+_UNREAD = object()
+
+
 class NodeFeed:
     """Reads the nodes from a run's store; call `read()` from one thread.
 
@@ -174,23 +195,31 @@ class NodeFeed:
         self.clock = clock
         self._store: RunStore | None = None
         self._history = NodeHistory()
-        self._text: str | None = None
+        self._raw: object = _UNREAD
         self._nodes: tuple[NodeSample, ...] = ()
 
     def read(self) -> NodesView | None:
-        """The nodes now; None while the executor has published none."""
+        """The nodes now; None while the executor has published none. Raises when
+        the store cannot be read (`aged()` then gives the last nodes, older)."""
         if self._store is None:
             self._store = RunStore(self.run_dir, readonly=True)
-        row = self._store._conn.execute(  # noqa: SLF001 - one key; meta() parses all
-            "SELECT value FROM meta WHERE key = ?", (NODES_KEY,)).fetchone()
-        if row is None:
+        # meta() parses the value at every read: a few KB a node, once a second.
+        meta = self._store.meta([NODES_KEY])
+        if NODES_KEY not in meta:
             return None
-        text = row[0]
-        if text != self._text:  # parsed again only when the supervisor wrote anew
-            self._text = text
-            self._nodes = parse_nodes(json.loads(text))
-        history = self._history.add(self._nodes)
-        return NodesView(self._nodes, self.clock(), history)
+        raw = meta[NODES_KEY]
+        if raw != self._raw:  # made records again only when the supervisor wrote anew
+            self._nodes = parse_nodes(raw)
+            self._raw = raw
+        return self.aged()
+
+    def aged(self) -> NodesView | None:
+        """The nodes last read, their ages measured now; None if none were ever read.
+        For when reading fails: the values grow old and turn stale instead of
+        staying "current" with the age they had at the last good read."""
+        if self._raw is _UNREAD:
+            return None
+        return NodesView(self._nodes, self.clock(), self._history.add(self._nodes))
 
     def close(self) -> None:
         if self._store is not None:

@@ -28,7 +28,7 @@ def node_loop(app: App, feed: NodeFeed, interval: float) -> Loop:
             view = feed.read()
         except Exception as exc:  # a locked or vanished store must not kill the loop
             app.log.error(f"reading the run's nodes failed: {exc}")
-            return
+            view = feed.aged()  # the last nodes, growing old: they turn stale
         if view is not None:
             app.post_message(NodesRead(view))
     return Loop(app, "node-poller", interval, step, on_exit=feed.close)
