@@ -88,6 +88,11 @@ def test_one_bad_value_leaves_the_node_shown_with_that_value_unknown():
     assert first.gpus[0].util_pct is None and first.gpus[0].temp_c == 71.0
     assert first.gpus[1].util_pct == 40.0
     assert math.isnan(third.host.ram_total_mb) and third.seen is None
+    # Drawn as unknown, never as "nan": in full and collapsed to a line.
+    view = NodesView(parse_nodes(raw), FIXED_NOW)
+    for height in (40, 6):
+        text = "\n".join(_text(draw_nodes(view, 120, height), 120))
+        assert "nan" not in text.lower() and "n/a" in text
 
 
 def _put_raw_nodes(run_dir, sql_value: str) -> None:

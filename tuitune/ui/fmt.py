@@ -41,7 +41,7 @@ def duration(seconds: float | None, precise: bool = False) -> str:
 
 def mb(value_mb: float | None) -> str:
     """Memory: '512M', '1.2G', '80G'."""
-    if value_mb is None:
+    if value_mb is None or math.isnan(value_mb):
         return "-"
     if value_mb < 1000:
         return f"{value_mb:.0f}M"

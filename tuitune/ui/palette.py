@@ -66,6 +66,6 @@ def state_style(state: str) -> Style:
 
 def level_style(pct: float | None) -> Style:
     """Green, yellow, red for a 0-100 load."""
-    if pct is None:
+    if pct is None or pct != pct:  # unknown (None or NaN): not a load to colour
         return DIM
     return GOOD if pct < 70 else WARN if pct < 90 else BAD

@@ -76,13 +76,13 @@ def gpu_line(gpu: GpuSample, history: History, layout: Layout) -> Line:
 
 def host_line(host: HostSample, history: History, layout: Layout) -> Line:
     runs: list[Run] = [(" host ", palette.BOLD), ("cpu ", palette.DIM),
-                       (f"{host.cpu_pct:.0f}%".rjust(4), palette.level_style(host.cpu_pct))]
+                       (fmt.pct(host.cpu_pct).rjust(4), palette.level_style(host.cpu_pct))]
     if layout.spark:
         runs += [(" ", None), (sparkline(history.get(HOST_CPU_KEY, ()), layout.spark,
                                          0, 100), palette.SPARK)]
     ram = f"{fmt.mb(host.ram_used_mb)}/{fmt.mb(host.ram_total_mb)}"
     runs += [("  ram ", palette.DIM), (ram.rjust(11), None),
-             (f" {host.ram_pct:.0f}%".rjust(5), palette.level_style(host.ram_pct))]
+             (f" {fmt.pct(host.ram_pct)}".rjust(5), palette.level_style(host.ram_pct))]
     if layout.spark:
         runs += [(" ", None), (sparkline(history.get(HOST_RAM_KEY, ()),
                                          layout.spark // 2, 0, 100), palette.BAR)]

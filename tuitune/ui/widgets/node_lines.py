@@ -97,9 +97,9 @@ def machine_summary(label: str, host: HostSample | None, gpus: Sequence[GpuSampl
 def _host_fields(host: HostSample | None) -> list[list[Run]]:
     if host is None:
         return []
-    return [[(" cpu ", palette.DIM), (f"{host.cpu_pct:.0f}%".rjust(4),
+    return [[(" cpu ", palette.DIM), (fmt.pct(host.cpu_pct).rjust(4),
                                       palette.level_style(host.cpu_pct))],
-            [(" ram ", palette.DIM), (f"{host.ram_pct:.0f}%".rjust(4),
+            [(" ram ", palette.DIM), (fmt.pct(host.ram_pct).rjust(4),
                                       palette.level_style(host.ram_pct))]]
 
 
