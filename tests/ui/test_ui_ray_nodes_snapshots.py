@@ -8,23 +8,13 @@ Accept intended changes with `pytest tests/ui/test_ui_ray_nodes_snapshots.py
 
 from __future__ import annotations
 
-import time
-
 import pytest
 from ray_nodes_data import build_ray_run
 from ui_helpers import make_fixed_app, settle, wait_for
 
 from tuitune.ui.widgets.system_panel import SystemPanel
 
-
-@pytest.fixture(autouse=True)
-def _utc(monkeypatch):
-    """Event times print in local time: pin the zone so snapshots match anywhere."""
-    monkeypatch.setenv("TZ", "UTC")
-    time.tzset()
-    yield
-    monkeypatch.undo()
-    time.tzset()
+pytestmark = pytest.mark.usefixtures("utc")
 
 
 @pytest.mark.parametrize("size,press", [((80, 24), ["v"]), ((160, 48), [])],

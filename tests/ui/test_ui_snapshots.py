@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import os
 import threading
-import time
 
 import pytest
 from ui_helpers import FixedClock, fixed_host, make_fixed_app, screen_text, settle, wait_for
@@ -17,15 +16,7 @@ from ui_helpers import FixedClock, fixed_host, make_fixed_app, screen_text, sett
 from tuitune.system import FakeGpuSource
 from tuitune.ui.factory import build_app
 
-
-@pytest.fixture(autouse=True)
-def _utc(monkeypatch):
-    """Event times print in local time: pin the zone so snapshots match anywhere."""
-    monkeypatch.setenv("TZ", "UTC")
-    time.tzset()
-    yield
-    monkeypatch.undo()
-    time.tzset()
+pytestmark = pytest.mark.usefixtures("utc")
 
 
 def _ready(app):
