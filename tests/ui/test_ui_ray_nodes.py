@@ -5,6 +5,7 @@ importable."""
 
 from __future__ import annotations
 
+import contextlib
 import math
 
 import pytest
@@ -173,7 +174,9 @@ def _panel(app) -> list[str]:
     return [line.rstrip() for line in app.screen.query_one(SystemPanel).lines_text()]
 
 
-async def test_run_screen_shows_every_node_and_ages_move_without_new_samples(tmp_path):
+@contextlib.asynccontextmanager
+async def _watching_nodes(tmp_path):
+    """A Ray run's app at 200x50 with every node in its panel: (pilot, app, run, clock)."""
     pytest.importorskip("ray")
     run_dir = build_ray_run(tmp_path)
     clock = FixedClock()
@@ -182,6 +185,11 @@ async def test_run_screen_shows_every_node_and_ages_move_without_new_samples(tmp
         await settle(pilot, app)
         await wait_for(pilot, lambda: any("10.0.0.4#bbccdd" in t for t in _panel(app)),
                        what="the nodes in the system panel")
+        yield pilot, app, run_dir, clock
+
+
+async def test_run_screen_shows_every_node_and_ages_move_without_new_samples(tmp_path):
+    async with _watching_nodes(tmp_path) as (pilot, app, run_dir, clock):
         text = _panel(app)
         start = text.index(" this machine (the supervisor's)")
         titles = [t.strip() for t in text[start:] if t.startswith(" 10.0.0.")]
@@ -210,14 +218,8 @@ async def test_run_screen_shows_every_node_and_ages_move_without_new_samples(tmp
 
 
 async def test_nodes_turn_stale_while_the_store_cannot_be_read(tmp_path):
-    pytest.importorskip("ray")
-    run_dir = build_ray_run(tmp_path)
-    clock = FixedClock()
-    app = _ray_app(run_dir, clock)
-    async with app.run_test(size=(200, 50)) as pilot:
-        await settle(pilot, app)
-        await wait_for(pilot, lambda: any("10.0.0.1#a1b2c3  2 trials  1s ago" in t
-                                          for t in _panel(app)), what="node 1 current")
+    async with _watching_nodes(tmp_path) as (pilot, app, run_dir, clock):
+        assert any("10.0.0.1#a1b2c3  2 trials  1s ago" in t for t in _panel(app))
         _put_raw_nodes(run_dir, "CAST(x'ff' AS TEXT)")  # every read fails: not UTF-8
         clock.t += 10
         await wait_for(pilot, lambda: any("10.0.0.1#a1b2c3  2 trials  stale: 11s old" in t
