@@ -169,6 +169,17 @@ class LocalRayCluster:
                               text=True, timeout=120, check=True)
         return json.loads(done.stdout.strip().splitlines()[-1])
 
+    def idle_cpus(self) -> bool:
+        """Whether every CPU of the cluster is free again (no actor holds one)."""
+        code = ("import ray\n"
+                f"ray.init(address='{self.address}', log_to_driver=False,"
+                " logging_level='ERROR')\n"
+                "print(ray.available_resources().get('CPU', 0) >="
+                " ray.cluster_resources().get('CPU', 0))\n")
+        done = subprocess.run([sys.executable, "-c", code], env=self.env, capture_output=True,
+                              text=True, timeout=120, check=True)
+        return done.stdout.strip().splitlines()[-1] == "True"
+
     def node_id(self, resource: str) -> str:
         """The id of the live node that has the custom resource ("head" or "node2")."""
         return next(n["NodeID"] for n in self.nodes()

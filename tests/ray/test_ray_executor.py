@@ -387,6 +387,8 @@ async def test_quickstart_headless_and_in_the_tui_give_the_same_results_as_local
             assert all(label in panel for label in labels), panel
         local_run = _finished_run(local, tmp_path / "local")
         headless_run = _finished_run(headless, tmp_path / "headless")
+        # Finished runs leave no trial actor behind holding a node's CPUs.
+        wait_for(cluster.idle_cpus, 30, "every trial actor released")
     finally:
         for proc in (local, headless):
             if proc.poll() is None:

@@ -167,6 +167,7 @@ class Supervisor(CommandActions):
         return self.finished
 
     def close(self) -> None:
+        self.executor.close()  # running trials stay; an executor may finish what it started
         self._echo_events()
         self.store.set_meta(state="finished" if self.finished else "detached",
                             supervisor_pid=None, finished_reason=self.finished)

@@ -428,8 +428,23 @@ class RayExecutor(Executor):
         return True
 
     def close(self) -> None:
-        """Running trials are left running: their actors are detached."""
+        """Running trials are left running: their actors are detached. Ended trials
+        whose actors are still being released are finished now: a detached actor that
+        outlives its supervisor would hold its node's CPUs and GPUs for good."""
+        self._finish_releases()
         self._trials.clear()
+
+    def _finish_releases(self, timeout: float = 5.0) -> None:
+        if not self._releasing or self._ray is None:
+            return
+        refs = list(self._releasing)
+        try:
+            self._ray.wait(refs, num_returns=len(refs), timeout=timeout)
+        except Exception:
+            pass  # kill them anyway
+        for actor in self._releasing.values():
+            self._kill_actor(actor)
+        self._releasing.clear()
 
     # -- pump: reports in, control out -----------------------------------------------------------
     def pump(self, store: Any) -> None:
