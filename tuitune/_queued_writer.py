@@ -101,6 +101,9 @@ class QueuedWriter:
                     raise
                 bad.append(item)
                 reason = exc
+            except BaseException:  # Ctrl-C: keep what is not written yet
+                self._failed = items[i:]
+                raise
         if bad:
             self._on_error(RejectedItems(bad, reason))
 
