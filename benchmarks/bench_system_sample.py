@@ -30,6 +30,7 @@ import time
 import psutil
 
 from tuitune.system.fake import FakeGpuSource
+from tuitune.system.gpu import NvmlGpuSource
 from tuitune.system.host import identify
 from tuitune.system.proctable import ProcfsTable, PsutilTable, procfs_readable
 from tuitune.system.sampler import SystemSampler
@@ -119,6 +120,8 @@ def main() -> int:
                         help="how long the 1 Hz feed thread runs (0: skip)")
     parser.add_argument("--strangers", type=int, default=0,
                         help="idle processes outside any trial (a GPU server's daemons)")
+    parser.add_argument("--nvml", action="store_true",
+                        help="also time samples through the real NVML (needs a GPU)")
     args = parser.parse_args()
     readers = [name for name in READERS if name != "procfs" or procfs_readable()]
 
@@ -143,6 +146,16 @@ def main() -> int:
             check(sampler.latest, on_gpu)
             rows.append(row(f"{name}: first", args.trees, *first))
             rows.append(row(f"{name}: steady, mean of {args.samples}", args.trees, walls, cpus))
+        if args.nvml:  # the same trees, the machine's real GPUs through NVML
+            real = NvmlGpuSource()
+            sampler = SystemSampler(real)
+            readout = real.read()
+            label = f"{len(readout.gpus)} GPUs" if readout.ok else readout.status
+            sampler.sample(trial_roots)
+            walls, cpus = measure(sampler, trial_roots, args.samples)
+            rows.append(row(f"real NVML ({label}): steady, mean of {args.samples}",
+                            args.trees, walls, cpus))
+            sampler.close()
         empty = measure(SystemSampler(gpus), {}, args.samples)
         rows.append(row(f"no trials, mean of {args.samples}", 0, *empty))
         nprocs = len(psutil.pids())
@@ -155,7 +168,7 @@ def main() -> int:
 
     print(f"`python benchmarks/bench_system_sample.py --trees {args.trees} "
           f"--samples {args.samples} --feed-seconds {args.feed_seconds:g} "
-          f"--strangers {args.strangers}`")
+          f"--strangers {args.strangers}{' --nvml' if args.nvml else ''}`")
     print()
     print(f"{platform.processor() or platform.machine()}, {psutil.cpu_count()} CPUs, "
           f"Python {platform.python_version()}, psutil {psutil.__version__}, "

@@ -1,8 +1,10 @@
-"""On a real NVIDIA GPU: two TensorFlow trials on GPU 0, mapped through their trees.
+"""On a real NVIDIA GPU: two trials on GPU 0, mapped through their trees.
 
-Skipped unless NVML finds a readable GPU and TensorFlow is importable. Each
-trial is a small wrapper process whose *child* runs TensorFlow, so the pid
-NVML reports is found only by walking the trial's process tree.
+Skipped unless NVML finds a readable GPU. Each trial is a small wrapper process
+whose *child* allocates on the GPU, so the pid NVML reports is found only by
+walking the trial's process tree. The trials use TensorFlow (the issue's case)
+or PyTorch, each where it is importable: the mapping, the kill and the release
+check are the same code whatever holds the memory.
 """
 
 from __future__ import annotations
@@ -34,8 +36,6 @@ def _gpu_skip_reason() -> str | None:
         return f"needs an NVIDIA GPU: {readout.status}"
     if readout.gpus[0].error is not None:
         return f"GPU 0 is unreadable: {readout.gpus[0].error}"
-    if importlib.util.find_spec("tensorflow") is None:
-        return "needs TensorFlow with GPU support (pip install tensorflow)"
     return None
 
 
@@ -56,6 +56,21 @@ print("READY", os.getpid(), flush=True)
 time.sleep(600)
 """
 
+TORCH_SCRIPT = """\
+import os, sys, time
+import torch
+if not torch.cuda.is_available():
+    print("NOGPU", flush=True)
+    sys.exit(3)
+x = torch.rand((2048, 2048), device="cuda:0")
+y = x @ x
+torch.cuda.synchronize()  # forces the context and the allocation
+print("READY", os.getpid(), flush=True)
+time.sleep(600)
+"""
+
+SCRIPTS = {"tensorflow": TF_SCRIPT, "torch": TORCH_SCRIPT}
+
 WRAPPER = """\
 import subprocess, sys
 sys.exit(subprocess.call([sys.executable, sys.argv[1]]))
@@ -65,9 +80,9 @@ START_TIMEOUT_S = 180.0  # a cold TensorFlow import plus CUDA init can be slow
 RELEASE_TIMEOUT_S = 10.0
 
 
-def _start_trial(tmp_path: Path) -> subprocess.Popen[str]:
-    tf_script, wrapper = tmp_path / "tf_trial.py", tmp_path / "wrapper.py"
-    tf_script.write_text(TF_SCRIPT)
+def _start_trial(tmp_path: Path, framework: str) -> subprocess.Popen[str]:
+    tf_script, wrapper = tmp_path / f"{framework}_trial.py", tmp_path / "wrapper.py"
+    tf_script.write_text(SCRIPTS[framework])
     wrapper.write_text(WRAPPER)
     env = dict(
         os.environ,
@@ -99,12 +114,12 @@ def _wait_ready(popen: subprocess.Popen[str]) -> int:
             continue
         line = popen.stdout.readline()
         if line.startswith("NOGPU"):
-            pytest.skip("TensorFlow sees no GPU (CPU-only build?)")
+            pytest.skip("the framework sees no GPU (a CPU-only build?)")
         if line.startswith("READY"):
             return int(line.split()[1])
         if line == "" and popen.poll() is not None:
             raise AssertionError(f"trial exited early with {popen.returncode}")
-    raise AssertionError("TensorFlow trial did not become ready")
+    raise AssertionError("the trial did not become ready")
 
 
 def _kill(popen: subprocess.Popen[str]) -> None:
@@ -128,12 +143,15 @@ def _sample_until(sampler: SystemSampler, roots, done, timeout: float) -> System
     return snap
 
 
-def test_two_tensorflow_trials_are_mapped_and_memory_released(tmp_path: Path) -> None:
+@pytest.mark.parametrize("framework", ["tensorflow", "torch"])
+def test_two_trials_are_mapped_and_memory_released(tmp_path: Path, framework: str) -> None:
+    if importlib.util.find_spec(framework) is None:
+        pytest.skip(f"{framework} is not installed here")
     trials: dict[int, subprocess.Popen[str]] = {}
     sampler = SystemSampler(NvmlGpuSource())
     try:
         for trial_id in (1, 2):
-            trials[trial_id] = _start_trial(tmp_path)
+            trials[trial_id] = _start_trial(tmp_path, framework)
         tf_pid = {trial_id: _wait_ready(p) for trial_id, p in trials.items()}
         roots = {trial_id: identify(p.pid) for trial_id, p in trials.items()}
         assert all(roots.values()), "a trial root exited"
