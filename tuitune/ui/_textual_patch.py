@@ -13,10 +13,11 @@ written for (Textual 8.x).
 
 from __future__ import annotations
 
-from rich.cells import cell_len
 from rich.color import ColorSystem
 from rich.console import Console
 from rich.control import Control
+
+from tuitune.ui.widgets.lines import single_width
 
 _PATCHED = False
 
@@ -80,7 +81,7 @@ def _slice(strip, start: int, stop: int, render_style, color_system) -> str | No
         n = len(text)
         end = pos + n
         if end > start:
-            if not (text.isascii() or _single(text)):
+            if not single_width(text):
                 return None
             part = text[max(0, start - pos):stop - pos]
             if part:
@@ -89,15 +90,3 @@ def _slice(strip, start: int, stop: int, render_style, color_system) -> str | No
         if pos >= stop:
             break
     return "".join(out)
-
-
-_WIDTHS: dict[str, bool] = {}
-
-
-def _single(text: str) -> bool:
-    known = _WIDTHS.get(text)
-    if known is None:
-        known = cell_len(text) == len(text)
-        if len(_WIDTHS) < 4096:
-            _WIDTHS[text] = known
-    return known
