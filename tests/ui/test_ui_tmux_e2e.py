@@ -69,17 +69,35 @@ def _rows(text: str) -> dict[int, str]:
     return out
 
 
-def test_run_in_tmux_steer_then_detach_leaves_trials_running(tmp_path):
-    home = tmp_path / "home"
+def _two_random_trials(tmp_path: Path, name: str) -> Path:
+    """A spec for random search over two trials, two at a time, with its script."""
     spec_dir = tmp_path / "spec"
     spec_dir.mkdir()
     (spec_dir / "trial.py").write_text(TRIAL_SCRIPT)
-    spec = SPEC.format(name="e2e").replace('strategy = "manual"', 'strategy = "random"')
+    spec = SPEC.format(name=name).replace('strategy = "manual"', 'strategy = "random"')
     spec = spec.replace("max_concurrent = 16", "max_concurrent = 2\nmax_trials = 2")
     (spec_dir / "spec.toml").write_text(spec)
+    return spec_dir / "spec.toml"
+
+
+def _stop(run_dir: Path | None) -> None:
+    """Teardown: end the experiment the test left running, and anything it left."""
+    if run_dir is None:
+        return
+    client = RunClient(run_dir, actor="test-teardown")
+    try:
+        client.send("stop", {}, wait=5.0)
+    finally:
+        client.close()
+    _kill_leftovers(run_dir, None)
+
+
+def test_run_in_tmux_steer_then_detach_leaves_trials_running(tmp_path):
+    home = tmp_path / "home"
+    spec_file = _two_random_trials(tmp_path, "e2e")
     tmux = Tmux(f"tuitune-e2e-{os.getpid()}", 100, 30)
     tuitune = Path(sys.executable).parent / "tuitune"
-    command = f"{tuitune} run {spec_dir / 'spec.toml'} --no-mouse"
+    command = f"{tuitune} run {spec_file} --no-mouse"
     run_dir = None
     try:
         tmux.start(command, {"TUITUNE_HOME": str(home), "TERM": "xterm-256color"})
@@ -119,36 +137,25 @@ def test_run_in_tmux_steer_then_detach_leaves_trials_running(tmp_path):
         assert all(psutil.pid_exists(t.pid) for t in running)
     finally:
         tmux.kill()
-        if run_dir is not None:
-            client = RunClient(run_dir, actor="test-teardown")
-            try:
-                client.send("stop", {}, wait=5.0)
-            finally:
-                client.close()
-            _kill_leftovers(run_dir, None)
+        _stop(run_dir)
 
 
 def test_hangup_of_the_terminal_leaves_the_experiment_running(tmp_path):
     """A dropped SSH session: the terminal goes away and the TUI gets SIGHUP."""
     home = tmp_path / "home"
-    spec_dir = tmp_path / "spec"
-    spec_dir.mkdir()
-    (spec_dir / "trial.py").write_text(TRIAL_SCRIPT)
-    spec = SPEC.format(name="hup").replace('strategy = "manual"', 'strategy = "random"')
-    spec = spec.replace("max_concurrent = 16", "max_concurrent = 2\nmax_trials = 2")
-    (spec_dir / "spec.toml").write_text(spec)
+    spec_file = _two_random_trials(tmp_path, "hup")
     tmux = Tmux(f"tuitune-hup-{os.getpid()}", 100, 30)
     tuitune = Path(sys.executable).parent / "tuitune"
     run_dir = None
     try:
-        tmux.start(f"{tuitune} run {spec_dir / 'spec.toml'} --no-mouse",
+        tmux.start(f"{tuitune} run {spec_file} --no-mouse",
                    {"TUITUNE_HOME": str(home), "TERM": "xterm-256color"})
         tmux.wait(lambda t: len(_rows(t)) == 2 and all(
             "running" in line for line in _rows(t).values()), what="two running trials")
         run_dir = list_runs(home / "runs")[0]
         tui = [p for p in psutil.process_iter(["cmdline"])
                if p.info["cmdline"] and "run" in p.info["cmdline"]
-               and str(spec_dir / "spec.toml") in p.info["cmdline"]]
+               and str(spec_file) in p.info["cmdline"]]
         assert tui, "the TUI process"
         tmux.kill()  # the terminal is gone: the TUI gets SIGHUP
         psutil.wait_procs(tui, timeout=15)
@@ -171,10 +178,4 @@ def test_hangup_of_the_terminal_leaves_the_experiment_running(tmp_path):
             store.close()
     finally:
         tmux.kill()
-        if run_dir is not None:
-            client = RunClient(run_dir, actor="test-teardown")
-            try:
-                client.send("stop", {}, wait=5.0)
-            finally:
-                client.close()
-            _kill_leftovers(run_dir, None)
+        _stop(run_dir)
