@@ -14,7 +14,8 @@ from typing import Any
 from tuitune.store import RunStore
 
 #: A trial script using the in-trial API: reports `loss` and `lr` each step,
-#: applies tweaks, saves a checkpoint each step, honours stop requests.
+#: applies tweaks, saves a checkpoint each step, prints "step N", honours stop
+#: requests. The Ray tests run it on their nodes too.
 STEPPER = """
 import os, sys, time
 import tuitune.trial as tt
@@ -31,6 +32,7 @@ for step in range(start + 1, steps + 1):
     ckpt.with_suffix(".tmp").write_text(str(step))
     ckpt.with_suffix(".tmp").replace(ckpt)
     tt.checkpoint_saved(ckpt, step)
+    print("step", step, flush=True)
     if tt.should_stop():
         break
     time.sleep(float(p.get("sleep", 0.1)))

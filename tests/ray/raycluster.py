@@ -160,25 +160,24 @@ class LocalRayCluster:
 
     def nodes(self) -> list[dict]:
         """[{"NodeID", "Alive", "Resources"}] as Ray's GCS sees them."""
-        code = ("import json,ray\n"
-                f"ray.init(address='{self.address}', log_to_driver=False,"
-                " logging_level='ERROR')\n"
-                "print(json.dumps([{k: n[k] for k in ('NodeID', 'Alive', 'Resources')}"
-                " for n in ray.nodes()]))\n")
-        done = subprocess.run([sys.executable, "-c", code], env=self.env, capture_output=True,
-                              text=True, timeout=120, check=True)
-        return json.loads(done.stdout.strip().splitlines()[-1])
+        return json.loads(self._ask("json.dumps([{k: n[k] for k in ('NodeID', 'Alive', "
+                                    "'Resources')} for n in ray.nodes()])"))
 
     def idle_cpus(self) -> bool:
         """Whether every CPU of the cluster is free again (no actor holds one)."""
-        code = ("import ray\n"
+        return self._ask("ray.available_resources().get('CPU', 0) >= "
+                         "ray.cluster_resources().get('CPU', 0)") == "True"
+
+    def _ask(self, expression: str) -> str:
+        """`expression` evaluated by a driver in a child process (so this one never
+        becomes a Ray driver by accident); its printed value."""
+        code = ("import json,ray\n"
                 f"ray.init(address='{self.address}', log_to_driver=False,"
                 " logging_level='ERROR')\n"
-                "print(ray.available_resources().get('CPU', 0) >="
-                " ray.cluster_resources().get('CPU', 0))\n")
+                f"print({expression})\n")
         done = subprocess.run([sys.executable, "-c", code], env=self.env, capture_output=True,
                               text=True, timeout=120, check=True)
-        return done.stdout.strip().splitlines()[-1] == "True"
+        return done.stdout.strip().splitlines()[-1]
 
     def node_id(self, resource: str) -> str:
         """The id of the live node that has the custom resource ("head" or "node2")."""

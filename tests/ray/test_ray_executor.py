@@ -17,7 +17,6 @@ import math
 import os
 import subprocess
 import sys
-import textwrap
 import time
 from pathlib import Path
 
@@ -26,6 +25,8 @@ import pytest
 
 pytest.importorskip("ray", reason='Ray is not installed: pip install "tuitune[ray]"')
 
+from engine.helpers import cli, trial, wait_for  # noqa: E402  (tests/ is on sys.path)
+from engine.helpers import write_spec as engine_spec  # noqa: E402
 from raycluster import ClusterUnavailable, LocalRayCluster  # noqa: E402
 
 from tuitune.store import RunStore  # noqa: E402
@@ -34,65 +35,6 @@ from tuitune.ui.node_feed import NodeFeed  # noqa: E402
 pytestmark = [pytest.mark.ray, pytest.mark.timeout(300)]
 
 REPO = Path(__file__).resolve().parents[2]
-
-STEPPER = """
-import os, sys, time
-import tuitune.trial as tt
-p = tt.params()
-lr = float(p.get("lr", 0.1))
-steps = int(p.get("steps", 40))
-start = tt.initial_step()
-if tt.initial_checkpoint() is not None:
-    print("resumed from", tt.initial_checkpoint().read_text(), flush=True)
-for step in range(start + 1, steps + 1):
-    lr = float(tt.apply_tweaks(step).get("lr", lr))
-    tt.report(step, loss=1.0 / (step * lr + 1.0), lr=lr)
-    ckpt = tt.checkpoint_dir() / "ckpt.txt"
-    ckpt.write_text(str(step))
-    tt.checkpoint_saved(ckpt, step)
-    print("step", step, flush=True)
-    if tt.should_stop():
-        break
-    time.sleep(float(p.get("sleep", 0.05)))
-"""
-
-SPEC = """
-name = "{name}"
-command = ["{{python}}", "script.py"]
-kill_grace = 2
-
-[space.lr]
-type = "float"
-low = 0.0001
-high = 1.0
-log = true
-mutable = true
-default = 0.1
-
-[space.steps]
-type = "fixed"
-value = {steps}
-
-[space.sleep]
-type = "fixed"
-value = 0.05
-
-[objective]
-metric = "loss"
-mode = "min"
-
-[budget]
-max_concurrent = 4
-
-[search]
-strategy = "manual"
-
-[executor]
-kind = "ray"
-address = "{address}"
-{executor}
-"""
-
 
 @pytest.fixture(scope="module")
 def cluster():
@@ -110,30 +52,10 @@ def cluster():
 # -- helpers -------------------------------------------------------------------------------------
 def write_spec(folder: Path, cluster: LocalRayCluster, executor: str, steps: int = 400,
                name: str = "r") -> Path:
-    folder.mkdir(parents=True, exist_ok=True)
-    (folder / "script.py").write_text(textwrap.dedent(STEPPER))
-    spec = folder / f"{name}.toml"
-    spec.write_text(SPEC.format(name=name, steps=steps, address=cluster.address,
-                                executor=executor))
-    return spec
-
-
-def cli(*args: str, timeout: float = 60) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "tuitune.cli", *args], capture_output=True,
-                          text=True, timeout=timeout, env=os.environ.copy())
-
-
-def wait_for(predicate, timeout: float = 30, what: str = "condition", interval: float = 0.1):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        try:
-            value = predicate()
-        except Exception:
-            value = None
-        if value:
-            return value
-        time.sleep(interval)
-    raise AssertionError(f"timed out after {timeout}s waiting for {what}")
+    """The engine tests' spec and trial script, run on the cluster."""
+    return engine_spec(folder, name=name, steps=steps, sleep=0.05,
+                       extra=f'\n[executor]\nkind = "ray"\naddress = "{cluster.address}"\n'
+                             f"{executor}\n")
 
 
 def read(run_dir: Path, fn):
@@ -142,10 +64,6 @@ def read(run_dir: Path, fn):
         return fn(store)
     finally:
         store.close()
-
-
-def trial(run_dir: Path, tid: int):
-    return read(run_dir, lambda s: s.trial(tid))
 
 
 def points(run_dir: Path, tid: int, name: str = "loss"):

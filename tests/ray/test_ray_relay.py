@@ -17,26 +17,11 @@ from pathlib import Path
 
 import psutil
 import pytest
+from engine.helpers import STEPPER  # tests/ is on sys.path
 
 from tuitune.executors.ray_node import TrialRunner, pack_path, unpack_to
 from tuitune.ray_sink import RaySink, list_segments, read_control
 from tuitune.sink import make_sink
-
-SCRIPT = """
-import time, tuitune.trial as tt
-lr = float(tt.params().get("lr", 0.1))
-steps = int(tt.params().get("steps", 20))
-for step in range(1, steps + 1):
-    lr = float(tt.apply_tweaks(step).get("lr", lr))
-    tt.report(step, loss=1.0 / (step * lr + 1), lr=lr)
-    ck = tt.checkpoint_dir() / "c.txt"
-    ck.write_text(str(step))
-    tt.checkpoint_saved(ck, step)
-    print("step", step, flush=True)
-    if tt.should_stop():
-        break
-    time.sleep(float(tt.params().get("sleep", 0.02)))
-"""
 
 
 def collect(runner: TrialRunner, timeout: float = 30.0, ack: bool = True):
@@ -59,7 +44,7 @@ def collect(runner: TrialRunner, timeout: float = 30.0, ack: bool = True):
 
 @pytest.fixture
 def runner(tmp_path):
-    (tmp_path / "script.py").write_text(textwrap.dedent(SCRIPT))
+    (tmp_path / "script.py").write_text(textwrap.dedent(STEPPER))
     made: list[TrialRunner] = []
 
     def make(params: dict, trial_id: int = 3) -> TrialRunner:
@@ -143,7 +128,7 @@ def test_kill_ends_the_whole_group_and_release_cleans_up(runner, tmp_path):
 
 def test_watchdog_ends_the_trial_when_its_actor_dies(tmp_path):
     """Stand-in for an actor: a process that starts a trial, then is SIGKILLed."""
-    (tmp_path / "script.py").write_text(textwrap.dedent(SCRIPT))
+    (tmp_path / "script.py").write_text(textwrap.dedent(STEPPER))
     code = textwrap.dedent(f"""
         import json, sys, time
         from tuitune.executors.ray_node import TrialRunner
