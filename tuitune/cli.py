@@ -130,6 +130,9 @@ def build_parser() -> argparse.ArgumentParser:
     sp = add("gpu", "GPU and host monitor (no experiment needed).", run_arg=False)
     sp.add_argument("--once", action="store_true", help="print one snapshot and exit")
     sp.add_argument("--json", action="store_true", help="with --once: as JSON")
+    sp.add_argument("--end", type=_positive_int, metavar="PID",
+                    help="end (SIGTERM) one of your GPU processes that no live trial of any "
+                         "run here owns, e.g. one a killed trial left behind")
     sp.add_argument("--no-mouse", action="store_true")
     return p
 

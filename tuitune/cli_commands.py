@@ -337,6 +337,8 @@ def cmd_stop(args: argparse.Namespace) -> int:
 
 
 def cmd_gpu(args: argparse.Namespace) -> int:
+    if args.end is not None:
+        return _end_gpu_orphan(args.end, _root(args))
     if args.once:
         from tuitune.system.report import main as report_main
 
@@ -345,6 +347,37 @@ def cmd_gpu(args: argparse.Namespace) -> int:
 
     run_monitor(mouse=not args.no_mouse)
     return 0
+
+
+def _end_gpu_orphan(pid: int, root: Path) -> int:
+    """`tuitune gpu --end PID`: what the GPU screen's K does, for the shell."""
+    from tuitune.system import NvmlGpuSource, ProcessIdentity, SystemSampler
+    from tuitune.system.gpu_procs import end_gpu_orphan
+
+    roots: dict[int, ProcessIdentity] = {}
+    names: dict[int, str] = {}
+    for run_dir in list_runs(root):  # every live trial here owns its processes
+        store = RunStore(run_dir, readonly=True)
+        try:
+            live = store.trials(["running", "paused"])
+        finally:
+            store.close()
+        for t in live:
+            if t.pid and t.pid_start:
+                key = len(roots)
+                roots[key] = ProcessIdentity(t.pid, t.pid_start)
+                names[key] = f"trial {t.id} of run {run_dir.name}"
+    sampler = SystemSampler(NvmlGpuSource())
+    try:
+        snapshot = sampler.sample(roots)
+    finally:
+        sampler.close()
+    if not snapshot.gpus:
+        print(f"tuitune: {snapshot.gpu_status}; nothing was signalled", file=sys.stderr)
+        return 1
+    ended, said = end_gpu_orphan(pid, snapshot, names)
+    print(said if ended else f"tuitune: {said}", file=sys.stdout if ended else sys.stderr)
+    return 0 if ended else 1
 
 
 HANDLERS = {

@@ -138,3 +138,22 @@ def end_process(pid: int, create_time: float | None) -> str:
     except (psutil.AccessDenied, PermissionError):
         return f"not allowed to signal pid {pid}"
     return f"sent SIGTERM to pid {pid}"
+
+
+def end_gpu_orphan(pid: int, snapshot: SystemSnapshot,
+                   owner_names: dict[int, str] | None = None) -> tuple[bool, str]:
+    """End `pid` if `snapshot` lists it on a GPU and no live trial owns it (what the
+    GPU screen offers with K, for `tuitune gpu --end`). `owner_names` names the
+    snapshot's trial keys for the refusal. Returns (ended, what happened)."""
+    if not any(p.pid == pid for gpu in snapshot.gpus for p in gpu.processes):
+        return False, f"pid {pid} is not using a GPU; nothing was signalled"
+    owner = snapshot.gpu_owners.get(pid)
+    if owner is not None:
+        name = (owner_names or {}).get(owner, f"trial {owner}")
+        return False, f"pid {pid} belongs to {name}: kill the trial instead; nothing was signalled"
+    try:
+        created = psutil.Process(pid).create_time()
+    except psutil.NoSuchProcess:
+        return False, f"pid {pid} has already exited"
+    said = end_process(pid, created)
+    return said.startswith("sent SIGTERM"), said
