@@ -91,6 +91,8 @@ class Spec:
     search: SearchConfig = SearchConfig()
     stopping: tuple[tuple[str, Mapping[str, Any]], ...] = ()
     metrics_source: str = "auto"
+    metrics_include: tuple[str, ...] = ()
+    metrics_exclude: tuple[str, ...] = ()
     kill_grace: float = 10.0
     executor: str = "local"
     executor_options: Mapping[str, Any] = field(default_factory=dict)
@@ -101,6 +103,14 @@ class Spec:
         raw = dict(self.raw)
         raw["executor"] = {"kind": kind, **options}
         return parse_spec(raw, self.path)
+
+    def stdout_not_metrics(self) -> frozenset[str]:
+        """Names never read from a trial's output as metrics: the parameters' (scripts
+        echo their settings at start) and `[metrics] exclude`, unless `include` or
+        the objective names them."""
+        names = {p.name for p in self.space} | set(self.metrics_exclude)
+        return frozenset(names - {*self.metrics_include, self.objective.metric,
+                                  *self.secondary})
 
     def to_json(self) -> str:
         """The spec as loaded, to store with the run (relative paths made absolute)."""
@@ -153,8 +163,10 @@ def parse_spec(raw: Mapping[str, Any], path: Path) -> Spec:
     objective, secondary = _objective(v, v.table(raw, "objective", required=True))
     budget = _budget(v, v.table(raw, "budget"))
     metrics = v.table(raw, "metrics")
-    v.keys(metrics, "metrics", {"source"})
+    v.keys(metrics, "metrics", {"source", "include", "exclude"})
     source = v.choice(metrics.get("source", "auto"), "metrics.source", ("auto", "api", "stdout"))
+    include, exclude = _metric_names(v, metrics, "include"), _metric_names(v, metrics, "exclude")
+    _check_metric_lists(v, include, exclude, objective, secondary)
     executor = v.table(raw, "executor") if isinstance(raw.get("executor"), dict) else {
         "kind": v.typed(raw.get("executor", "local"), "executor", str)}
     kind = v.choice(executor.get("kind", "local"), "executor.kind", ("local", "ray"))
@@ -166,7 +178,7 @@ def parse_spec(raw: Mapping[str, Any], path: Path) -> Spec:
         budget=budget, resources=_resources(v, v.table(raw, "resources")),
         search=_search(v, v.table(raw, "search")),
         stopping=_stopping(v, v.table(raw, "stopping")),
-        metrics_source=source,
+        metrics_source=source, metrics_include=include, metrics_exclude=exclude,
         kill_grace=v.number(raw.get("kill_grace", 10.0), "kill_grace", minimum=0.0),
         executor=kind,
         executor_options={k: val for k, val in executor.items() if k != "kind"},
@@ -351,6 +363,28 @@ def _objective(v: _Validator, t: dict[str, Any]) -> tuple[Objective, tuple[str, 
     if not isinstance(secondary, list) or not all(isinstance(s, str) for s in secondary):
         raise v.fail("objective.secondary", "expected a list of metric names")
     return Objective(metric, mode), tuple(secondary)
+
+
+def _metric_names(v: _Validator, t: dict[str, Any], key: str) -> tuple[str, ...]:
+    names = t.get(key, [])
+    where = f"metrics.{key}"
+    if not isinstance(names, list) or not all(isinstance(n, str) for n in names):
+        raise v.fail(where, f"expected a list of metric names, got {names!r}")
+    for name in names:
+        if not re.fullmatch(r"[A-Za-z_][\w./]*", name):
+            raise v.fail(where, f"{name!r} is not a metric name (a letter or _, then "
+                                "letters, digits, _ . /)")
+    return tuple(names)
+
+
+def _check_metric_lists(v: _Validator, include: tuple[str, ...], exclude: tuple[str, ...],
+                        objective: Objective, secondary: tuple[str, ...]) -> None:
+    for name in exclude:
+        if name in include:
+            raise v.fail("metrics.exclude", f"{name!r} is in metrics.include too")
+        if name == objective.metric or name in secondary:
+            raise v.fail("metrics.exclude", f"{name!r} is a metric of [objective]; it cannot "
+                                            "be excluded")
 
 
 def _budget(v: _Validator, t: dict[str, Any]) -> Budget:

@@ -3,61 +3,108 @@ acknowledgements of tweaks. The supervisor reads both through a TrialFeed."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import time
+from collections.abc import Callable, Iterable
 from pathlib import Path
 
-from tuitune.engine.logs import LogTailer
+from tuitune.engine.logs import LogTailer, Parsed
 from tuitune.engine.runs import trial_dir
+from tuitune.engine.stdout_metrics import MAX_LINE_CHARS
 from tuitune.history import LIVE_STATES
 from tuitune.store import RunStore
 
 ACK_CLOCK_SKEW = 5.0  # seconds: trials stamp acks with their own clock
+#: Wall time one `read()` may spend parsing, over all trials; what is left waits for
+#: the next call, so one trial's output never holds up commands or other trials.
+READ_BUDGET_S = 0.05
+#: What `finish()` parses at once for an ended trial; a longer remainder is read in
+#: later `read()` calls like a running trial's output.
+FINISH_BYTES = 8 << 20
 
 
 class TrialFeed:
-    """Follows running trials' logs (per the spec's `[metrics] source`) and turns
-    tweak acknowledgements into events."""
+    """Follows trials' logs (per the spec's `[metrics] source`) and turns tweak
+    acknowledgements into events.
+
+    Args:
+        not_metrics: Names never taken for metrics from output (see
+            `Spec.stdout_not_metrics`).
+    """
 
     def __init__(self, store: RunStore, run_dir: Path, source: str,
-                 clock: Callable[[], float]) -> None:
+                 clock: Callable[[], float], not_metrics: Iterable[str] = ()) -> None:
         self.store, self.run_dir, self.source, self.clock = store, run_dir, source, clock
+        self.not_metrics = frozenset(not_metrics)
         self._tailers: dict[int, LogTailer] = {}
+        self._draining: dict[int, LogTailer] = {}  # ended trials with output left to read
+        self._overlong_said: set[int] = set()
+        self._turn = 0  # round-robin start, so a budget cut never starves the same trial
         self._acked: set[int] = set()
         self._acks_checked = 0.0
 
     def attach(self, trial_id: int, resume: bool = False) -> None:
-        """Start following a trial's log; after a restart, skip what is stored already."""
+        """Start following a trial's log where reading it last stopped."""
+        self._draining.pop(trial_id, None)
+        self._tailers[trial_id] = self._tailer(trial_id, resume)
+
+    def _tailer(self, trial_id: int, resume: bool) -> LogTailer:
+        position = self.store.parse_position(trial_id)
         skip: dict[str, int] = {}
-        if resume:
+        if position is None and resume:
+            # A run from before positions were stored: skip steps already stored.
             for p in self.store.metrics(trial_id=trial_id):
                 skip[p.name] = max(skip.get(p.name, p.step), p.step)
-        self._tailers[trial_id] = LogTailer(trial_dir(self.run_dir, trial_id) / "log.txt", skip)
+        return LogTailer(trial_dir(self.run_dir, trial_id) / "log.txt", skip,
+                         self.not_metrics, position)
 
     def detach(self, trial_id: int) -> None:
         self._tailers.pop(trial_id, None)
 
     def read(self) -> None:
-        """Store metric points parsed from new output lines."""
-        if self.source == "api" or not self._tailers:
+        """Store metric points parsed from new output, within READ_BUDGET_S."""
+        if self.source == "api" or not (self._tailers or self._draining):
             return
         api_seen = {t.id for t in self.store.trials(LIVE_STATES) if t.api_seen}
-        for tid, tailer in self._tailers.items():
-            if self.source == "auto" and tid in api_seen:
+        live = [(tid, t, False) for tid, t in self._tailers.items()]
+        work = live + [(tid, t, True) for tid, t in self._draining.items()]
+        self._turn = (self._turn + 1) % len(work)
+        deadline = time.monotonic() + READ_BUDGET_S
+        for tid, tailer, ended in work[self._turn:] + work[:self._turn]:
+            if time.monotonic() > deadline:
+                return
+            if not ended and self.source == "auto" and tid in api_seen:
                 tailer.discard()  # the script reports through the API: trust that
                 continue
-            points = tailer.read(self.clock(), hold=self.source == "auto")
-            if points:
-                self.store.add_metrics(tid, points)
+            parsed = tailer.read(self.clock(), hold=self.source == "auto" and not ended,
+                                 final=ended)
+            self._store(tid, tailer, parsed)
+            if ended and parsed.at_end:
+                del self._draining[tid]
 
     def finish(self, trial_id: int) -> None:
-        """The trial's process is gone: store what its last lines said."""
+        """The trial's process is gone: store what its last lines said (a very long
+        remainder goes on being read by `read()`)."""
         tailer = self._tailers.pop(trial_id, None)
         trial = self.store.trial(trial_id)
-        if tailer is None or self.source == "api" or (trial and trial.api_seen):
+        if self.source == "api" or (trial and trial.api_seen):
             return
-        points = tailer.read(self.clock(), hold=False, final=True)
-        if points:
-            self.store.add_metrics(trial_id, points)
+        if tailer is None:  # e.g. it ended while no supervisor was watching
+            tailer = self._tailer(trial_id, resume=True)
+        parsed = tailer.read(self.clock(), hold=False, final=True, max_bytes=FINISH_BYTES)
+        self._store(trial_id, tailer, parsed)
+        if not parsed.at_end:
+            self._draining[trial_id] = tailer
+
+    def _store(self, trial_id: int, tailer: LogTailer, parsed: Parsed) -> None:
+        if parsed.points:
+            self.store.add_parsed_metrics(trial_id, parsed.points, parsed.position)
+        if tailer.overlong and trial_id not in self._overlong_said:
+            self._overlong_said.add(trial_id)
+            self.store.add_event(
+                "output_skipped", "engine",
+                f"trial {trial_id}: a line of its output longer than {MAX_LINE_CHARS:,} "
+                f"characters was skipped (no metrics are read from such lines; said once)",
+                trial_id=trial_id)
 
     def note_acks(self) -> None:
         """Record, once each, the tweaks trials applied and the step they hold from."""
@@ -71,3 +118,4 @@ class TrialFeed:
                 f"trial {c.trial_id}: {c.name}={c.value} holds from step {c.applied_step}",
                 trial_id=c.trial_id,
                 data={"name": c.name, "value": c.value, "step": c.applied_step})
+

@@ -2,13 +2,23 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
-from tuitune.engine.stdout_metrics import StdoutMetricParser
+from tuitune.engine.stdout_metrics import MAX_LINE_CHARS, StdoutMetricParser
 
 #: In "auto" mode parsed points wait this long before being stored, so that a
 #: script that also reports through the API (which then wins) is not counted twice.
 HOLD_SECONDS = 1.0
+#: A line is at most MAX_LINE_CHARS characters of up to 4 bytes each; past this
+#: many bytes without a newline the line is skipped without being kept in memory.
+MAX_LINE_BYTES = 4 * MAX_LINE_CHARS
+#: Bytes read from one log per call unless the caller says otherwise.
+CHUNK_BYTES = 1 << 20
+
+Point = tuple[int, str, float, float]
 
 
 def log_tail(path: Path, lines: int = 20, max_bytes: int = 65536) -> str:
@@ -25,50 +35,136 @@ def log_tail(path: Path, lines: int = 20, max_bytes: int = 65536) -> str:
     return "\n".join(text.splitlines()[-lines:])
 
 
-class LogTailer:
-    """Follows one trial's log and turns new lines into metric points."""
+@dataclass
+class Parsed:
+    """What one read found.
 
-    def __init__(self, path: Path, skip_until: dict[str, int] | None = None) -> None:
+    Attributes:
+        points: (step, name, value, t) points ready to store.
+        position: Where reading resumes after a restart once `points` are stored
+            (the byte offset of a line start, and the parser's state there); store
+            both in one transaction and nothing is read twice or skipped.
+        at_end: True when the read reached the end of what the log holds now.
+    """
+
+    points: list[Point] = field(default_factory=list)
+    position: dict[str, Any] = field(default_factory=dict)
+    at_end: bool = True
+
+
+@dataclass
+class _Held:
+    t: float
+    start: int  # the line's offset in the log
+    state: dict[str, Any]  # the parser's state before the line
+    points: list[Point]
+
+
+class LogTailer:
+    """Follows one trial's log and turns new lines into metric points.
+
+    Args:
+        path: The log.
+        skip_until: Per metric name, the last step already stored (runs written
+            before positions were stored: the old way not to store a point twice).
+        not_metrics: Names the parser never takes for metrics.
+        position: Where an earlier reader stopped (`Parsed.position`).
+    """
+
+    def __init__(self, path: Path, skip_until: dict[str, int] | None = None,
+                 not_metrics: Iterable[str] = (), position: dict[str, Any] | None = None
+                 ) -> None:
         self.path = path
-        self._offset = 0
+        self._parser = StdoutMetricParser(not_metrics)
+        offset = 0
+        if position:
+            offset = max(0, int(position.get("offset", 0)))
+            self._parser.restore(position)
+        self._offset = offset  # bytes of the file read so far
+        self._line_start = offset  # where the line in `_partial` starts
         self._partial = b""
-        self._parser = StdoutMetricParser()
-        self._held: list[tuple[float, tuple[int, str, float, float]]] = []
+        self._skipping = False  # inside a line too long to keep
+        self._overlong = 0
+        self._held: list[_Held] = []
         self._skip = dict(skip_until or {})
         self._discarded = False
+
+    @property
+    def overlong(self) -> int:
+        """Lines skipped because they were longer than MAX_LINE_CHARS."""
+        return self._overlong + self._parser.overlong
 
     def discard(self) -> None:
         """Stop parsing: the trial reports through the API instead."""
         self._held.clear()
         self._discarded = True
 
-    def read(self, now: float, hold: bool, final: bool = False
-             ) -> list[tuple[int, str, float, float]]:
+    def read(self, now: float, hold: bool, final: bool = False,
+             max_bytes: int = CHUNK_BYTES) -> Parsed:
+        """Parse at most `max_bytes` of new output. With `final` (the trial ended),
+        nothing is held back and a last line without a newline counts too."""
         if self._discarded:
-            return []
-        for line in self._new_lines(final):
-            for step, name, value in self._parser.feed(line):
-                if step <= self._skip.get(name, -1):
-                    continue  # stored before a supervisor restart
-                self._held.append((now, (step, name, value, now)))
-        if not hold or final:
-            ready, self._held = [p for _, p in self._held], []
-            return ready
-        ready = [p for t, p in self._held if now - t >= HOLD_SECONDS]
-        self._held = [(t, p) for t, p in self._held if now - t < HOLD_SECONDS]
-        return ready
+            return Parsed()
+        lines, at_end = self._new_lines(final, max_bytes)
+        for start, raw in lines:
+            if b"=" not in raw and b":" not in raw and b"Epoch" not in raw:
+                continue  # no metric and no Keras epoch: most output stops here
+            state = self._parser.state() if hold else {}
+            points = [(step, name, value, now)
+                      for step, name, value in self._parser.feed(raw.decode("utf-8", "replace"))
+                      if step > self._skip.get(name, -1)]  # else stored before a restart
+            if points:
+                self._held.append(_Held(now, start, state, points))
+        keep = hold and not final
+        ready = [h for h in self._held if not keep or now - h.t >= HOLD_SECONDS]
+        self._held = self._held[len(ready):]  # held lines are in time order
+        if self._held:
+            first = self._held[0]
+            position = {"offset": first.start, **first.state}
+        else:
+            position = {"offset": self._line_start, **self._parser.state()}
+        return Parsed([p for h in ready for p in h.points], position, at_end)
 
-    def _new_lines(self, final: bool) -> list[str]:
+    def _new_lines(self, final: bool, max_bytes: int) -> tuple[list[tuple[int, bytes]], bool]:
         try:
             with open(self.path, "rb") as fh:
                 fh.seek(self._offset)
-                data = fh.read(1 << 20)
+                data = fh.read(max_bytes)
         except OSError:
-            return []
+            return [], True
+        pos = self._offset
         self._offset += len(data)
-        data = self._partial + data
-        *complete, self._partial = data.split(b"\n")
-        if final and self._partial:
-            complete.append(self._partial)
+        at_end = len(data) < max_bytes
+        if self._skipping:
+            newline = data.find(b"\n")
+            if newline < 0:
+                return [], at_end
+            self._skipping = False
+            data, pos = data[newline + 1:], pos + newline + 1
+            self._line_start = pos
+        buf = self._partial + data
+        base = self._offset - len(buf)  # where buf starts (a folded line starts earlier)
+        *complete, self._partial = buf.split(b"\n")
+        lines, index = [], 0
+        for i, line in enumerate(complete):
+            lines.append((self._line_start if i == 0 else base + index, line))
+            index += len(line) + 1
+        if complete:
+            self._line_start = base + index
+        if len(self._partial) > MAX_LINE_BYTES:
+            self._fold_partial()
+        if final and at_end and self._partial:
+            lines.append((self._line_start, self._partial))
+            self._line_start, self._partial = self._offset, b""
+        return lines, at_end
+
+    def _fold_partial(self) -> None:
+        """A long line so far: keep only its last redraw (progress bars rewrite
+        themselves with \\r), or give it up until its newline."""
+        cut = max(self._partial.rfind(b"\r"), self._partial.rfind(b"\b"))
+        if cut >= 0:
+            self._partial = self._partial[cut + 1:]
+        if len(self._partial) > MAX_LINE_BYTES:
             self._partial = b""
-        return [c.decode("utf-8", errors="replace") for c in complete]
+            self._skipping = True
+            self._overlong += 1

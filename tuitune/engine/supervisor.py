@@ -104,7 +104,8 @@ class Supervisor(CommandActions):
         self.curves = ObjectiveCurves(self.spec.objective.metric)
         self.handles: dict[int, TrialHandle] = {}
         self.plans: dict[int, EndPlan] = {}
-        self.feed = TrialFeed(self.store, self.run_dir, self.spec.metrics_source, clock)
+        self.feed = TrialFeed(self.store, self.run_dir, self.spec.metrics_source, clock,
+                              self.spec.stdout_not_metrics())
         self.exhausted: str | None = None
         self.finished: str | None = None
         self.stopping = False
@@ -150,6 +151,7 @@ class Supervisor(CommandActions):
                                      f"trial {t.id} adopted (pid {t.pid})", trial_id=t.id)
                 continue
             ended = self.executor.poll(handle)
+            self.feed.finish(t.id)  # what it printed while no supervisor was reading
             if ended is not None and ended.code is not None:
                 self._record_exit(t, ended, actor="engine")
             else:

@@ -32,6 +32,11 @@ DB_NAME = "store.db"
 _TRIAL_FIELDS = frozenset(TrialRecord.__dataclass_fields__) - {"id"}
 
 
+def _parse_position_key(trial_id: int) -> str:
+    # A meta row, not a column: no schema change for a value only the supervisor reads.
+    return f"stdout_position.{trial_id}"
+
+
 class StoreError(RuntimeError):
     """A write failed (disk full, read-only folder...); nothing was half-written."""
 
@@ -261,10 +266,11 @@ class RunStore:
     def record_reports(self, trial_id: int, points: Iterable[tuple[int, str, float, float]],
                        checkpoint: tuple[str, int] | None = None,
                        acks: Sequence[tuple[Sequence[int], int]] = (),
-                       mark_api_seen: bool = False) -> int:
+                       mark_api_seen: bool = False,
+                       meta: dict[str, Any] | None = None) -> int:
         """A trial's batch of reports (points, its latest checkpoint, tweak acks) in one
         transaction: a failed write leaves nothing half done, so retrying the whole
-        batch never stores a point twice."""
+        batch never stores a point twice. `meta` values are written with them."""
         rows = [(trial_id, int(s), str(n), _finite_or_none(v), float(t)) for s, n, v, t in points]
         fields: dict[str, Any] = {}
         if rows and mark_api_seen:
@@ -283,6 +289,9 @@ class RunStore:
                         self._conn.executemany(summary.UPSERT, summary.batch_rows(trial_id, rows))
                 if fields:
                     self._conn.execute(*self._trial_update_sql(trial_id, fields))
+                for key, value in (meta or {}).items():
+                    self._conn.execute("INSERT OR REPLACE INTO meta(key, value) VALUES (?, ?)",
+                                       (key, json.dumps(value)))
                 for change_ids, step in acks:
                     self._conn.executemany(
                         "UPDATE param_changes SET applied_step = ?, applied_at = ? WHERE id = ?"
@@ -290,6 +299,17 @@ class RunStore:
         except sqlite3.OperationalError as exc:
             raise StoreError(f"cannot write the run store {self.path}: {exc}") from exc
         return len(rows)
+
+    def add_parsed_metrics(self, trial_id: int, points: Iterable[tuple[int, str, float, float]],
+                           position: dict[str, Any]) -> int:
+        """Points parsed from a trial's output, stored with how far its log has been
+        read in the same transaction: after a crash, reading resumes exactly there."""
+        return self.record_reports(trial_id, points,
+                                   meta={_parse_position_key(trial_id): position})
+
+    def parse_position(self, trial_id: int) -> dict[str, Any] | None:
+        """Where reading a trial's output for metrics stopped (None: never stored)."""
+        return self.meta([_parse_position_key(trial_id)]).get(_parse_position_key(trial_id))
 
     def metrics(self, trial_id: int | None = None, name: str | None = None,
                 after_id: int = 0, limit: int | None = None) -> list[MetricPoint]:

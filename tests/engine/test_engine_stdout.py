@@ -1,0 +1,256 @@
+"""Metrics parsed from trial output: the parser, the log reader's bounds and resume
+position, parameter echoes, and real supervisors facing huge lines and crashes."""
+
+from __future__ import annotations
+
+import math
+import os
+import signal
+import subprocess
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import psutil
+import pytest
+
+from tuitune.engine.logs import MAX_LINE_BYTES, LogTailer
+from tuitune.engine.runs import create_run, trial_dir
+from tuitune.engine.stdout_metrics import MAX_LINE_CHARS, StdoutMetricParser
+from tuitune.spec import SpecError, load_spec
+from tuitune.store import RunStore
+
+from .helpers import cli, wait_for, write_spec
+
+
+# -- the parser ---------------------------------------------------------------------------
+def test_parser_reads_keras_and_key_value_lines():
+    p = StdoutMetricParser()
+    assert p.feed("Epoch 3/10") == []
+    bar = "1/9 [=>...] - ETA: 3s - loss: 0.9\b\b\b\r9/9 [=====] - 1s 3ms/step - loss: 0.41 " \
+          "- accuracy: 0.88 - val_loss: 0.45"
+    assert p.feed(bar) == [(3, "loss", 0.41), (3, "accuracy", 0.88), (3, "val_loss", 0.45)]
+    assert p.feed("step=30 loss=0.25, acc=0.5; x/y=2 a=1.5e") == [
+        (30, "loss", 0.25), (30, "acc", 0.5), (30, "x/y", 2.0)]
+    (step, name, value), = p.feed("epoch 7: val_loss: nan")
+    assert (step, name) == (7, "val_loss") and math.isnan(value)
+    assert StdoutMetricParser().feed("iter 4 loss=inf")[0][:2] == (4, "loss")
+
+
+def test_a_key_starts_only_where_a_word_starts():
+    # "2loss" is not the name "loss"; "abc.def=1" is one name.
+    assert StdoutMetricParser().feed("2loss=0.3 abc.def=1 step=2") == [(2, "abc.def", 1.0)]
+
+
+def test_long_lines_are_skipped_and_counted_but_shorter_ones_parse():
+    p = StdoutMetricParser()
+    assert p.feed("y" * (MAX_LINE_CHARS + 1) + " loss=0.3") == []
+    assert p.overlong == 1
+    words = " ".join(["word"] * (MAX_LINE_CHARS // 10)) + " step=3 loss=0.5"
+    assert p.feed(words) == [(3, "loss", 0.5)]
+    # A run of word characters as long as the bound parses to nothing, quickly.
+    assert p.feed("y" * MAX_LINE_CHARS) == []
+
+
+def test_parameter_echoes_are_not_metrics():
+    p = StdoutMetricParser(not_metrics={"lr", "wd", "layers"})
+    assert p.feed("starting with lr=0.0557 wd=0.00094 layers=2") == []
+    assert p.feed("step=1 loss=0.5 LR=0.1") == [(1, "loss", 0.5)]
+
+
+def test_parser_state_round_trips():
+    p = StdoutMetricParser()
+    p.feed("Epoch 4/10")
+    p.feed("acc=0.1")
+    q = StdoutMetricParser()
+    q.restore(p.state())
+    assert q.feed("loss: 0.2") == [(4, "loss", 0.2)]
+    assert StdoutMetricParser().feed("acc=0.3") == [(1, "acc", 0.3)]
+    r = StdoutMetricParser()
+    r.restore({"epoch": None, "counts": {"acc": 5}})
+    assert r.feed("acc=0.3") == [(6, "acc", 0.3)]
+
+
+# -- the log reader -------------------------------------------------------------------
+def test_reader_skips_a_10mb_line_in_bounded_memory_and_reads_on(tmp_path):
+    log = tmp_path / "log.txt"
+    with open(log, "wb") as fh:
+        fh.write(b"step=1 loss=0.9\n")
+        fh.write(b"y" * (10 << 20))
+    tailer = LogTailer(log)
+    seen = []
+    while True:
+        parsed = tailer.read(0.0, hold=False, max_bytes=1 << 20)
+        seen += parsed.points
+        assert len(tailer._partial) <= MAX_LINE_BYTES  # never holds the whole line
+        if parsed.at_end:
+            break
+    with open(log, "ab") as fh:
+        fh.write(b" loss=0.1\nstep=2 loss=0.8\n")
+    seen += tailer.read(0.0, hold=False).points
+    assert [(s, n, v) for s, n, v, _ in seen] == [(1, "loss", 0.9), (2, "loss", 0.8)]
+    assert tailer.overlong == 1
+
+
+def test_reader_keeps_only_the_last_redraw_of_a_long_progress_line(tmp_path):
+    log = tmp_path / "log.txt"
+    redraws = "".join(f"\r{i}/50000 [====] - loss: {i / 1e5:.5f}" for i in range(50000))
+    log.write_text("Epoch 1/2\n" + redraws + "\n")
+    assert len(redraws) > 4 * MAX_LINE_BYTES
+    tailer = LogTailer(log)
+    points = []
+    while not (parsed := tailer.read(0.0, hold=False, max_bytes=64 << 10)).at_end:
+        points += parsed.points
+    points += parsed.points
+    assert [(s, n, v) for s, n, v, _ in points] == [(1, "loss", 0.49999)]
+    assert tailer.overlong == 0
+
+
+@pytest.mark.parametrize("hold", [False, True])
+def test_a_reader_started_at_a_stored_position_reads_each_line_once(tmp_path, hold):
+    log = tmp_path / "log.txt"
+    lines = ["Epoch 1/3", "loss: 0.5", "acc=0.1", "Epoch 2/3", "loss: 0.4", "acc=0.2",
+             "caf\u00e9 noise", "Epoch 3/3", "loss: 0.3", "acc=0.3"]
+    log.write_text("\n".join(lines[:5]) + "\n")
+    first = LogTailer(log)
+    got = first.read(0.0, hold=hold)
+    if hold:  # still held: the position is the first held line's, with its state
+        assert got.points == []
+        assert (got.position["offset"], got.position["epoch"]) == (len("Epoch 1/3\n"), 1)
+        got = first.read(0.0 + 5, hold=hold)
+    position = got.position
+    with open(log, "a") as fh:
+        fh.write("\n".join(lines[5:]) + "\n")
+    second = LogTailer(log, position=position)
+    rest = second.read(10.0, hold=False).points
+    both = [(s, n, v) for s, n, v, _ in got.points + rest]
+    assert both == [(1, "loss", 0.5), (1, "acc", 0.1), (2, "loss", 0.4), (2, "acc", 0.2),
+                    (3, "loss", 0.3), (3, "acc", 0.3)]
+
+
+# -- the spec ---------------------------------------------------------------------------
+def _spec_with(tmp_path: Path, metrics: str) -> Path:
+    return write_spec(tmp_path / "exp", extra=f"\n[metrics]\n{metrics}\n")
+
+
+def test_spec_metrics_include_and_exclude(tmp_path):
+    spec = load_spec(_spec_with(tmp_path, 'include = ["lr"]\nexclude = ["grad_norm"]'))
+    assert spec.stdout_not_metrics() == {"units", "steps", "sleep", "grad_norm"}
+    assert load_spec(_spec_with(tmp_path, "")).stdout_not_metrics() == {
+        "lr", "units", "steps", "sleep"}
+
+
+@pytest.mark.parametrize("metrics, key, words", [
+    ('include = "lr"', "metrics.include", "expected a list of metric names"),
+    ("exclude = [1]", "metrics.exclude", "expected a list of metric names"),
+    ('exclude = ["a b"]', "metrics.exclude", "is not a metric name"),
+    ('include = ["x"]\nexclude = ["x"]', "metrics.exclude", "in metrics.include too"),
+    ('exclude = ["loss"]', "metrics.exclude", "metric of [objective]"),
+    ('only = ["loss"]', "metrics.only", "unknown key"),
+])
+def test_spec_metrics_lists_refused_in_one_line(tmp_path, metrics, key, words):
+    with pytest.raises(SpecError) as err:
+        load_spec(_spec_with(tmp_path, metrics))
+    message = str(err.value)
+    assert key in message and words in message and "\n" not in message
+
+
+# -- real supervisors ---------------------------------------------------------------------
+ECHO_SCRIPT = """
+import json, os, sys, time
+p = json.loads(os.environ["TUITUNE_PARAMS"])
+print(f"starting with lr={p['lr']} units={p['units']} steps={p['steps']}", flush=True)
+for step in range(1, 4):
+    print(f"step={step} loss={1 / step}", flush=True)
+"""
+
+
+@contextmanager
+def supervised(tmp_path: Path, home: Path, script: str, trials: int = 1
+               ) -> Iterator[tuple[Path, subprocess.Popen[bytes]]]:
+    """A run of `trials` trials of `script` under a real supervisor process."""
+    spec = write_spec(tmp_path / "exp", script=script, strategy="random",
+                      budget=f"max_trials = {trials}", concurrent=trials)
+    run_dir = create_run(load_spec(spec), home / "runs")
+    proc = subprocess.Popen([sys.executable, "-m", "tuitune.engine.supervisor", str(run_dir)],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                            start_new_session=True)
+    try:
+        yield run_dir, proc
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+        proc.wait(10)
+
+
+def _state(run_dir: Path) -> str | None:
+    store = RunStore(run_dir)
+    try:
+        return store.meta(["state"]).get("state")
+    finally:
+        store.close()
+
+
+def test_a_scripts_echo_of_its_parameters_is_not_stored(tmp_path, tt_home):
+    with supervised(tmp_path, tt_home, ECHO_SCRIPT) as (run_dir, _):
+        wait_for(lambda: _state(run_dir) == "finished", 60, "the run to finish")
+        store = RunStore(run_dir)
+        assert store.metric_names() == ["loss"]
+        assert [p.step for p in store.metrics(trial_id=1)] == [1, 2, 3]
+
+
+HUGE_LINE_SCRIPT = """
+import sys, time
+sys.stdout.write("y" * (10 << 20))
+sys.stdout.write("\\nstep=1 loss=0.5\\n")
+sys.stdout.flush()
+time.sleep(300)
+"""
+
+
+@pytest.mark.slow
+def test_a_10mb_line_does_not_stop_the_supervisor_answering(tmp_path, tt_home):
+    with supervised(tmp_path, tt_home, HUGE_LINE_SCRIPT) as (run_dir, _):
+        log = trial_dir(run_dir, 1) / "log.txt"
+        wait_for(lambda: b"loss=0.5" in log.read_bytes()[-64:], 60, "the trial's output")
+        # Generous for a loaded machine; the quadratic parser needed hours for this line.
+        answer = cli("kill", run_dir.name, "1", timeout=60)
+        assert answer.returncode == 0, answer.stderr
+        wait_for(lambda: RunStore(run_dir).trial(1).state == "killed", 30, "the kill")
+        store = RunStore(run_dir)
+        assert [(p.step, p.name, p.value) for p in store.metrics(trial_id=1)] == [
+            (1, "loss", 0.5)]
+        assert [e for e in store.events() if e.kind == "output_skipped"]
+
+
+PRINTER = """
+import os, sys, time
+for step in range(1, 201):
+    print(f"step={step} loss={1.0 / step:.6f}", flush=True)
+    time.sleep(0.02 if step < 60 else 0.03)
+"""
+
+
+@pytest.mark.slow
+def test_output_printed_while_the_supervisor_was_dead_is_all_stored(tmp_path, tt_home):
+    # The resumed supervisor is ended, if need be, by tt_home's cleanup.
+    with supervised(tmp_path, tt_home, PRINTER, trials=3) as (run_dir, sup):
+        store = RunStore(run_dir)
+        wait_for(lambda: all(store.metrics(trial_id=i) for i in (1, 2, 3)), 60,
+                 "points from all three trials")
+        os.kill(sup.pid, signal.SIGKILL)
+        sup.wait(10)
+        pids = [store.trial(i).pid for i in (1, 2, 3)]
+        wait_for(lambda: not any(psutil.pid_exists(p) and psutil.Process(p).status()
+                                 != psutil.STATUS_ZOMBIE for p in pids), 60,
+                 "the trials to end while no supervisor runs")
+        assert store.count_metrics() < 600  # the rest is only in the logs
+        answer = cli("resume", run_dir.name)
+        assert answer.returncode == 0, answer.stderr
+        wait_for(lambda: _state(run_dir) == "finished", 60, "the resumed run to finish")
+        for i in (1, 2, 3):
+            steps = [p.step for p in store.metrics(trial_id=i, name="loss")]
+            assert steps == list(range(1, 201)), f"trial {i}: {len(steps)} points"
+            assert store.trial(i).state == "completed"
+        assert store.count_metrics() == 600
