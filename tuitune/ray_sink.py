@@ -114,6 +114,9 @@ class RaySink:
     def flush(self) -> None:
         self._writer.flush()
 
+    def finish(self) -> bool:
+        return self._writer.finish()
+
     def close(self) -> None:
         """Write what is queued and stop the writer thread."""
         self._writer.close()

@@ -76,7 +76,8 @@ def _install_flush_on_sigterm() -> None:
 
     def _flush_and_die(signum: int, frame: Any) -> None:
         try:
-            flush()
+            if _sink is not None:
+                _sink.finish()  # waits a while for a full disk; the engine's SIGKILL may not
         finally:
             signal.signal(signum, signal.SIG_DFL)
             os.kill(os.getpid(), signum)
@@ -161,9 +162,14 @@ def apply_tweaks(step: int) -> dict[str, Any]:
 def checkpoint_dir() -> Path:
     """Where this trial should save checkpoints (created on first call)."""
     folder = os.environ.get("TUITUNE_TRIAL_DIR")
-    path = Path(folder) / "checkpoints" if folder else Path(tempfile.gettempdir()) / (
-        f"tuitune-checkpoints-{os.getpid()}")
-    path.mkdir(parents=True, exist_ok=True, mode=0o700)
+    if folder:
+        # Only the last level: the engine made the trial's folder, and if it is gone
+        # (the run was deleted) it must not come back, as nobody's but the engine's.
+        path = Path(folder) / "checkpoints"
+        path.mkdir(exist_ok=True, mode=0o700)
+        return path
+    path = Path(tempfile.gettempdir()) / f"tuitune-checkpoints-{os.getpid()}"
+    path.mkdir(exist_ok=True, mode=0o700)
     return path
 
 
@@ -188,7 +194,14 @@ def initial_step() -> int:
     return int(os.environ.get("TUITUNE_INITIAL_STEP", "0") or 0)
 
 
-def flush() -> None:
-    """Write every queued report now (also done at exit and on SIGTERM)."""
-    if _sink is not None:
+def flush() -> bool:
+    """Write every queued report now (also done at exit and on SIGTERM). Never raises:
+    False when they cannot be written yet (e.g. a full disk); they stay queued, are
+    written as soon as the disk takes them, and the exit waits for them a while."""
+    if _sink is None:
+        return True
+    try:
         _sink.flush()
+    except Exception:
+        return False
+    return True

@@ -5,10 +5,11 @@ close() writes the rest. The SQLite sink is driven against a real run store."""
 from __future__ import annotations
 
 import threading
+import time
 
 import pytest
 
-from tuitune._queued_writer import QueuedWriter, RejectedItems
+from tuitune._queued_writer import DroppedPoints, GaveUp, QueuedWriter, RejectedItems
 from tuitune.sink import SqliteSink
 from tuitune.store import RunStore, StoreError
 
@@ -50,22 +51,18 @@ def test_a_failed_batch_keeps_its_place_ahead_of_reports_made_during_the_write()
         writer.close()
 
 
-def test_the_thread_retries_and_says_so_and_close_writes_the_rest():
-    target = FlakyTarget(fail=2)
+def test_the_thread_retries_says_so_once_and_close_writes_the_rest():
+    target = FlakyTarget(fail=3)
     errors: list[Exception] = []
-    failed_twice = threading.Event()
-
-    def on_error(exc: Exception) -> None:
-        errors.append(exc)
-        if len(errors) == 2:
-            failed_twice.set()
-    writer = QueuedWriter(target.write, 0.01, "test-writer", on_error)
+    writer = QueuedWriter(target.write, 0.01, "test-writer", errors.append)
     writer.put("p", 1)
-    assert failed_twice.wait(10)
+    deadline = time.monotonic() + 10
+    while target.fail and time.monotonic() < deadline:  # three failed tries
+        time.sleep(0.01)
     writer.put("p", 2)
     writer.close()
     assert [v for b in target.batches for _, v in b] == [1, 2]  # each once, in order
-    assert len(errors) == 2 and all(isinstance(e, OSError) for e in errors)
+    assert len(errors) == 1 and isinstance(errors[0], OSError)  # one outage, said once
     writer.put("p", 3)  # after close: written only by an explicit flush
     writer.flush()
     assert target.batches[-1] == [("p", 3)]
@@ -230,3 +227,88 @@ def test_report_refuses_a_step_the_store_cannot_hold(monkeypatch, tmp_path):
             tt.report(bad, loss=1.0)
     tt.report(7.0, loss=1.0, note="not a number", big=10 ** 400)
     assert [(s, n, v) for s, n, v, _ in written] == [(7, "loss", 1.0)]
+
+
+def test_past_the_limit_the_oldest_points_are_dropped_counted_and_said_once():
+    stored: list[tuple[str, object]] = []
+    full = [True]
+    told: list[Exception] = []
+
+    def write(items):
+        if full[0]:
+            raise OSError(28, "No space left on device")
+        stored.extend(items)
+    writer = QueuedWriter(write, 3600, "test-writer", told.append, limit=10)
+    try:
+        writer.put("checkpoint", "ckpt-0")
+        for step in range(1, 8):  # two points a report: 14 in all, 10 held
+            writer.put("points", [(step, "loss"), (step, "acc")])
+        with pytest.raises(OSError):
+            writer.flush()
+        writer.put("checkpoint", "ckpt-7")
+        assert writer.waiting == 10
+        full[0] = False
+        assert writer.finish() is False  # all written, but some had been dropped
+    finally:
+        writer.close()
+    points = [p for kind, batch in stored if kind == "points" for p in batch]
+    assert [s for s, _ in points] == [3, 3, 4, 4, 5, 5, 6, 6, 7, 7]  # the latest kept
+    assert [p for k, p in stored if k == "checkpoint"] == ["ckpt-0", "ckpt-7"]  # in order
+    drops = [e for e in told if isinstance(e, DroppedPoints)]
+    assert [e.count for e in drops] == [2, 4]  # said once when it began, the total at exit
+    assert "dropping the oldest" in str(drops[0]) and "4 metric point(s)" in str(drops[1])
+
+
+def test_the_thread_survives_an_error_it_cannot_print_and_writes_when_space_returns():
+    stored: list[object] = []
+    full = threading.Event()
+    full.set()
+    tried = threading.Event()
+
+    def write(items):
+        tried.set()
+        if full.is_set():
+            raise OSError(28, "No space left on device")
+        stored.extend(v for _, v in items)
+
+    def say(exc: Exception) -> None:
+        raise OSError(28, "No space left on device")  # stderr is on the same full disk
+    writer = QueuedWriter(write, 0.01, "test-writer", say)
+    try:
+        writer.put("p", 1)
+        assert tried.wait(10)
+        time.sleep(0.1)  # several failed tries
+        writer.put("p", 2)
+        full.clear()
+        deadline = time.monotonic() + 10
+        while stored != [1, 2] and time.monotonic() < deadline:
+            time.sleep(0.01)
+        assert stored == [1, 2]  # by the thread, long before any exit
+        assert writer._thread.is_alive()  # noqa: SLF001
+    finally:
+        writer.close()
+
+
+def test_at_exit_it_waits_for_the_disk_a_bounded_time_then_says_what_it_gave_up():
+    told: list[Exception] = []
+    stored: list[object] = []
+    frees_at = time.monotonic() + 0.5
+
+    def write(items):
+        if time.monotonic() < frees_at:
+            raise OSError(28, "No space left on device")
+        stored.extend(v for _, v in items)
+    writer = QueuedWriter(write, 3600, "test-writer", told.append, exit_patience=5)
+    writer.put("points", [1, 2])
+    assert writer.finish() is True and stored == [[1, 2]]  # waited for the space
+
+    never = QueuedWriter(lambda items: (_ for _ in ()).throw(OSError(28, "disk full")), 3600,
+                         "test-writer", told.append, exit_patience=0.3)
+    never.put("points", [1, 2, 3])
+    started = time.monotonic()
+    assert never.finish() is False
+    assert time.monotonic() - started < 5
+    gave_up = [e for e in told if isinstance(e, GaveUp)]
+    assert len(gave_up) == 1 and gave_up[0].count == 3
+    assert "3 metric point(s)" in str(gave_up[0])
+    writer.close()

@@ -11,6 +11,7 @@ supervisor can be killed at any moment and a new one adopts the live trials.
 from __future__ import annotations
 
 import argparse
+import errno
 import math
 import os
 import signal
@@ -31,7 +32,6 @@ from tuitune.engine.logs import log_tail
 from tuitune.engine.outcomes import classify_exit
 from tuitune.engine.runs import supervisor_info, trial_dir
 from tuitune.engine.snapshot import ObjectiveCurves, build_history
-from tuitune.engine.space_edit import META_KEY, current_revision, current_space
 from tuitune.executors import Executor, TrialHandle, make_executor
 from tuitune.executors.base import Exit
 from tuitune.executors.launcher import become_subreaper
@@ -55,6 +55,8 @@ TICK = 0.1  # seconds between loop iterations
 TREE_REFRESH = 2.0
 DECIDE_INTERVAL = 0.5
 FEED_INTERVAL = 0.25  # seconds between reads of trial logs and tweak acks
+CLOSE_PATIENCE = 30.0  # seconds close() retries recording how the run ended (disk full)
+RUN_DIR_GONE = "run folder deleted"
 
 
 @dataclass
@@ -93,8 +95,8 @@ class Supervisor(CommandActions):
         self.search_options: dict[str, Any] = meta.get("search_options", {})
         self.max_trials: int | None = meta.get("max_trials", self.spec.budget.max_trials)
         self.max_concurrent: int = meta.get("max_concurrent", self.spec.budget.max_concurrent)
-        self.space = current_space(self.spec, meta)  # the latest space revision
-        self._build_searcher()
+        self.searcher = build_searcher(self.strategy, self.spec.space, self.spec.search.seed,
+                                       self.spec.objective, self.search_options)
         self.rules = build_rules(self.spec.stopping, self.spec.space,
                                  self.spec.budget.max_steps, self.spec.search.seed)
         # Remote executors place trials on their nodes' GPUs themselves.
@@ -115,13 +117,10 @@ class Supervisor(CommandActions):
         self._last_feed = 0.0
         self._started_at = meta.get("started_at")
         self._store_error: str | None = None
+        self._store_error_since = 0.0
         self._said: set[str] = set()
-
-    def _build_searcher(self) -> None:
-        # Each space revision reseeds, so a random search does not replay its draws.
-        seed = self.spec.search.seed + current_revision(self.store.meta([META_KEY]))
-        self.searcher = build_searcher(self.strategy, self.space, seed, self.spec.objective,
-                                       self.search_options)
+        self._reaped: dict[int, Exit] = {}  # exits not recorded yet (the store refused)
+        self._run_dir_id = _folder_id(self.run_dir)  # deleted or replaced: the run is gone
 
     # -- lifecycle --------------------------------------------------------------------
     def register(self) -> None:
@@ -176,24 +175,68 @@ class Supervisor(CommandActions):
         return self.finished
 
     def close(self) -> None:
+        """Say how the run ended in the store; retried a while if the disk is full."""
         self.executor.close()  # running trials stay; an executor may finish what it started
-        self._echo_events()
-        self.store.set_meta(state="finished" if self.finished else "detached",
-                            supervisor_pid=None, finished_reason=self.finished)
+        deadline = time.monotonic() + CLOSE_PATIENCE
+        while self.finished != RUN_DIR_GONE:  # a deleted store has nobody to tell
+            try:
+                self._echo_events()
+                self.store.set_meta(state="finished" if self.finished else "detached",
+                                    supervisor_pid=None, finished_reason=self.finished)
+                break
+            except StoreError as exc:
+                if time.monotonic() >= deadline:
+                    _tell_stderr(f"tuitune: could not record that the run "
+                                 f"{'finished' if self.finished else 'was detached'}: {exc}")
+                    break
+                time.sleep(0.5)
         self.store.close()
 
     def tick(self) -> None:
         """One pass of the loop. A store write that fails (disk full) is reported
-        and retried on the next pass; trials keep running meanwhile."""
+        and retried on the next pass; trials keep running meanwhile, and one event
+        records the outage once the store takes writes again."""
+        if self._run_dir_id != _folder_id(self.run_dir):
+            self._abandon_run()
+            return
         try:
             self._tick()
             if self._store_error:
+                self.store.add_event(
+                    "store_unwritable", "engine",
+                    f"the run store could not be written for "
+                    f"{self.clock() - self._store_error_since:.0f}s ({self._store_error}); "
+                    f"trials kept running and kept their reports meanwhile")
                 self._store_error = None
-                self._say("the run store is writable again")
-        except StoreError as exc:
-            if str(exc) != self._store_error:
-                self._store_error = str(exc)
+        except (StoreError, OSError) as exc:  # OSError: e.g. no space for a trial's folder
+            if not self._store_error:
+                self._store_error, self._store_error_since = str(exc), self.clock()
                 self._say(f"error: {exc}; trials keep running, retrying")
+
+    def _abandon_run(self) -> None:
+        """The run folder was deleted (or replaced): nothing can be recorded any more and
+        nothing may be recreated there. End every trial, then finish."""
+        handles = list(self.handles.values())
+        _tell_stderr(f"tuitune: the run folder {self.run_dir} was deleted while the run was "
+                     f"live; ending its {len(handles)} running trial(s) and exiting")
+        for handle in handles:
+            self.executor.terminate(handle)
+        if not self._wait_ended(handles, self.spec.kill_grace):
+            for handle in handles:
+                self.executor.kill(handle)
+            self._wait_ended(handles, 10.0)
+        self.handles.clear()
+        self.plans.clear()
+        self.finished = RUN_DIR_GONE
+
+    def _wait_ended(self, handles: list[TrialHandle], timeout: float) -> bool:
+        deadline = time.monotonic() + timeout
+        while True:
+            alive = [h for h in handles
+                     if self.executor.poll(h) is None or self.executor.tree_alive(h)]
+            if not alive or time.monotonic() >= deadline:
+                return not alive
+            time.sleep(0.05)
 
     def _tick(self) -> None:
         now = self.clock()
@@ -231,7 +274,10 @@ class Supervisor(CommandActions):
     # -- output -------------------------------------------------------------------------
     def _say(self, line: str) -> None:
         if self.echo:
-            self.echo(line)
+            try:
+                self.echo(line)
+            except (OSError, ValueError):
+                pass  # our log is on a full disk: the store keeps the events
 
     def _echo_events(self) -> None:
         if not self.echo:
@@ -259,6 +305,8 @@ class Supervisor(CommandActions):
                 handle = self.executor.start(request)
             except OSError as exc:
                 self._release_gpus(t.id)
+                if exc.errno == errno.ENOSPC:
+                    raise  # the trial stays queued; tick() says so and tries again
                 self._end(t.id, FAILED, "engine", f"trial {t.id} could not start: {exc}")
                 continue
             self.handles[t.id] = handle
@@ -302,22 +350,24 @@ class Supervisor(CommandActions):
                 plan.termed = True
             if plan and now >= plan.kill_at:
                 self.executor.kill(handle)
-            ended = self.executor.poll(handle)
+            ended = self._reaped.get(tid) or self.executor.poll(handle)
             if ended is None:
                 continue
+            self._reaped[tid] = ended  # until recorded: a full disk may refuse the record
             if plan and self._tree_alive(handle):
                 continue  # the leader exited; wait for the rest of the tree to die
             trial = self.store.trial(tid)
             assert trial is not None
             self.feed.finish(tid)
             self._record_exit(trial, ended, actor="engine")
+            self._reaped.pop(tid, None)
 
     def _tree_alive(self, handle: TrialHandle) -> bool:
         return self.executor.tree_alive(self.executor.refresh_tree(handle))
 
     def _record_exit(self, trial: TrialRecord, ended: Exit, actor: str) -> None:
         tid = trial.id
-        plan = self.plans.pop(tid, None)
+        plan = self.plans.get(tid)  # _end drops it once the end is recorded
         if plan is not None:
             self._end(tid, plan.state, plan.actor, plan.message, plan.data,
                       exit_code=ended.code)
@@ -330,11 +380,12 @@ class Supervisor(CommandActions):
 
     def _end(self, tid: int, state: str, actor: str, message: str,
              data: dict[str, Any] | None = None, **fields: Any) -> None:
+        # Recorded first: if the store refuses (disk full), all stays as it was, to retry.
+        self.store.transition(tid, state, actor, message, data, ended_at=self.clock(), **fields)
         self._release_gpus(tid)
         self.handles.pop(tid, None)
         self.plans.pop(tid, None)
         self.feed.detach(tid)
-        self.store.transition(tid, state, actor, message, data, ended_at=self.clock(), **fields)
 
     def _plan_end(self, tid: int, state: str, actor: str, message: str,
                   data: dict[str, Any] | None = None, immediate: bool = False) -> None:
@@ -472,19 +523,44 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("run_dir", type=Path)
     parser.add_argument("--resume", action="store_true")
     args = parser.parse_args(argv)
+    _owner_only_files()
     # A dropped SSH session must not take the experiment with it.
     signal.signal(signal.SIGHUP, signal.SIG_IGN)
     become_subreaper()  # orphans of killed trials come to us to be reaped
     sup = Supervisor(args.run_dir, echo=lambda line: print(line, flush=True), reap_orphans=True)
     signal.signal(signal.SIGTERM, lambda *_: _detach(sup))
     try:
-        sup.run()
+        reason = sup.run()
     except AlreadySupervised as exc:
         print(f"tuitune: {exc}", file=sys.stderr)
         return 1
     except _Detach:
         sup.close()
-    return 0
+        return 0
+    return 1 if reason == RUN_DIR_GONE else 0
+
+
+def _owner_only_files() -> None:
+    """Everything the supervisor creates is its owner's only. Trials get back the
+    umask the user started tuitune with (the launcher applies it)."""
+    user_umask = os.umask(0o077)
+    os.environ.setdefault("TUITUNE_TRIAL_UMASK", f"{user_umask:03o}")
+
+
+def _folder_id(path: Path) -> tuple[int, int] | None:
+    try:
+        st = os.stat(path)
+    except OSError:
+        return None
+    return st.st_dev, st.st_ino
+
+
+def _tell_stderr(line: str) -> None:
+    """A line for whoever reads our stderr (the log may be full or deleted: then lost)."""
+    try:
+        print(line, file=sys.stderr, flush=True)
+    except (OSError, ValueError):
+        pass
 
 
 class _Detach(Exception):

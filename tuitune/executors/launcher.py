@@ -20,6 +20,7 @@ import time
 
 _PR_SET_CHILD_SUBREAPER = 36
 _REAP_WINDOW = 1.0  # seconds to collect leftover children after the trial exits
+_EXIT_PATIENCE = 60.0  # seconds to retry writing the exit status while the disk is full
 
 
 def become_subreaper() -> bool:
@@ -34,10 +35,38 @@ def become_subreaper() -> bool:
 
 
 def _write_exit(path: str, code: int | None, sig: int | None, error: str | None = None) -> None:
+    """Record the exit status, retrying while the disk is full: it is how a restarted
+    supervisor learns how an adopted trial ended (the parent also reaps our code)."""
+    data = json.dumps({"code": code, "signal": sig, "error": error, "t": time.time()})
+    deadline = time.monotonic() + _EXIT_PATIENCE
+    while True:
+        try:
+            _write_atomically(path, data)
+            return
+        except FileNotFoundError:
+            return  # the run folder was deleted: nobody is left to tell
+        except OSError:
+            if time.monotonic() >= deadline:
+                return
+            time.sleep(0.5)
+
+
+def _write_atomically(path: str, data: str) -> None:
     tmp = f"{path}.tmp"
-    with open(tmp, "w") as fh:
-        json.dump({"code": code, "signal": sig, "error": error, "t": time.time()}, fh)
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as fh:
+        fh.write(data)
     os.replace(tmp, path)  # atomic: a reader sees all of it or nothing
+
+
+def _trial_umask() -> int:
+    """Sets our own umask to owner-only; returns the one the trial gets: the user's,
+    as the supervisor saved it, else the one we inherited."""
+    inherited = os.umask(0o077)
+    try:
+        return int(os.environ.get("TUITUNE_TRIAL_UMASK", ""), 8) & 0o777
+    except ValueError:
+        return inherited
 
 
 def _reap_leftovers(main_pid: int) -> None:
@@ -59,10 +88,13 @@ def main(argv: list[str]) -> int:
     exit_file, command = argv[0], argv[2:]
     signal.signal(signal.SIGTERM, signal.SIG_IGN)
     become_subreaper()
+    trial_umask = _trial_umask()
+
+    def as_the_user() -> None:
+        signal.signal(signal.SIGTERM, signal.SIG_DFL)  # not our ignored SIGTERM
+        os.umask(trial_umask)  # the trial's files are the user's business
     try:
-        # The child must not inherit our ignored SIGTERM.
-        child = subprocess.Popen(command, restore_signals=True,
-                                 preexec_fn=lambda: signal.signal(signal.SIGTERM, signal.SIG_DFL))
+        child = subprocess.Popen(command, restore_signals=True, preexec_fn=as_the_user)
     except OSError as exc:
         message = f"tuitune: cannot start {command[0]!r}: {exc.strerror}"
         print(message, file=sys.stderr, flush=True)
