@@ -24,6 +24,8 @@ examples:
   tuitune new quickstart lr=0.1 units=64            start a trial by hand
   tuitune handoff quickstart bayes --max-trials 40  let Bayesian search take over
   tuitune export quickstart --format csv > points.csv
+  tuitune insight quickstart                        what matters, what to try next
+  tuitune space quickstart lr=0.01..0.3 --log       narrow a live run's search space
 """
 
 
@@ -127,6 +129,17 @@ def build_parser() -> argparse.ArgumentParser:
     sp.add_argument("-n", "--lines", type=_positive_int, default=40)
     sp = add("events", "Show the run's event log (who did what, when).")
     sp.add_argument("--trial", type=_trial_id)
+    sp = add("insight", "Which parameters matter (PED-ANOVA) and what to try next, with the "
+             "evidence (see docs/insight.md).")
+    sp.add_argument("--json", action="store_true", help="as JSON")
+    sp = add("space", "Change a live run's search space: a numbered revision; running trials "
+             "are not touched.")
+    sp.add_argument("ranges", nargs="*", metavar="NAME=LOW..HIGH",
+                    help="a new range (or NAME=a,b,c: a categorical's choices)")
+    sp.add_argument("--log", action="store_true", help="the given ranges are log scaled")
+    sp.add_argument("--fix", action="append", default=[], metavar="NAME=VALUE",
+                    help="fix a parameter at a value (repeatable)")
+    sp.add_argument("--undo", action="store_true", help="go back to the previous revision")
     sp = add("gpu", "GPU and host monitor (no experiment needed).", run_arg=False)
     sp.add_argument("--once", action="store_true", help="print one snapshot and exit")
     sp.add_argument("--json", action="store_true", help="with --once: as JSON")

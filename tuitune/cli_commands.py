@@ -380,6 +380,49 @@ def _end_gpu_orphan(pid: int, root: Path) -> int:
     return 0 if ended else 1
 
 
+def cmd_insight(args: argparse.Namespace) -> int:
+    import json
+
+    from tuitune.engine.insight_feed import run_insight
+    from tuitune.insight.report import text_report
+
+    client = _client(args)
+    try:
+        insight, space, _ = run_insight(client.store, client.spec)
+    finally:
+        client.close()
+    if args.json:
+        print(json.dumps(insight.to_json(), indent=2, default=str))
+    else:
+        print(text_report(insight, space))
+    return 0
+
+
+def cmd_space(args: argparse.Namespace) -> int:
+    from tuitune.engine.space_edit import SpaceEditError, parse_range
+
+    payload: dict[str, Any] = {"ranges": {}, "choices": {}, "fix": {}, "log": args.log,
+                               "undo": args.undo}
+    try:
+        for item in args.ranges:
+            name, what = parse_range(item)
+            payload["choices" if isinstance(what, list) else "ranges"][name] = what
+        client = _client(args)
+        try:
+            space = client.spec.space
+            for item in args.fix:
+                name, sep, text = item.partition("=")
+                if not sep or name.strip() not in space:
+                    raise SpaceEditError(f"--fix needs NAME=VALUE with a parameter of the "
+                                         f"space, got {item!r}")
+                payload["fix"][name.strip()] = space[name.strip()].parse(text)
+            return _print_reply(client.send("space", payload))
+        finally:
+            client.close()
+    except SpaceEditError as exc:
+        raise CommandError(str(exc)) from None
+
+
 HANDLERS = {
     "run": cmd_run, "attach": cmd_attach, "resume": cmd_resume, "ls": cmd_ls,
     "status": cmd_status, "best": cmd_best, "export": cmd_export, "logs": cmd_logs,
@@ -387,4 +430,5 @@ HANDLERS = {
     "clone": cmd_clone, "tweak": cmd_tweak, "new": cmd_new, "note": cmd_note,
     "star": cmd_star, "protect": cmd_protect, "handoff": cmd_handoff,
     "requeue": cmd_requeue, "stop": cmd_stop, "gpu": cmd_gpu,
+    "insight": cmd_insight, "space": cmd_space,
 }

@@ -15,7 +15,7 @@ from tuitune.engine import commands as cmd
 from tuitune.engine.runs import trial_dir
 from tuitune.history import ACTIVE_STATES, KILLED, PAUSED, QUEUED, RUNNING
 from tuitune.store import TrialRecord
-from tuitune.strategies import MANUAL, build_searcher
+from tuitune.strategies import MANUAL
 
 if TYPE_CHECKING:
     from tuitune.engine.supervisor import Supervisor
@@ -112,8 +112,7 @@ class CommandActions(_Base):
         self.strategy, self.search_options = args["strategy"], args["options"]
         self.max_trials = args.get("max_trials", self.max_trials)
         self.max_concurrent = args.get("max_concurrent", self.max_concurrent)
-        self.searcher = build_searcher(self.strategy, self.spec.space, self.spec.search.seed,
-                                       self.spec.objective, self.search_options)
+        self._build_searcher()
         self.exhausted = None
         self.store.set_meta(strategy=self.strategy, search_options=self.search_options,
                             max_trials=self.max_trials, max_concurrent=self.max_concurrent)
@@ -139,6 +138,25 @@ class CommandActions(_Base):
         self.stopping = True  # the loop goes on until every trial's process is gone
         self.store.add_event("stop", actor, "experiment stopping")
         return "stopping the experiment"
+
+    def _do_space(self, args: dict[str, Any], actor: str) -> str:
+        from tuitune.engine.space_edit import META_KEY, plan_edit, revisions, space_from_table
+
+        meta = self.store.meta()
+        done = next((r for r in revisions(meta) if r.get("token") == args["token"]), None)
+        if done is not None:  # taken before a crash, answered now: never applied twice
+            return f"space revision {done['n']}: {done['change']}"
+        revision = {**plan_edit(self.spec, meta, args), "actor": actor, "t": self.clock(),
+                    "token": args["token"]}
+        self.space = space_from_table(self.spec, revision["space"])
+        # Recorded before the searcher changes: a crash in between rebuilds it from here.
+        self.store.set_meta(**{META_KEY: [*revisions(meta), revision]})
+        self._build_searcher()
+        self.exhausted = None  # a wider space may have more to suggest
+        line = f"space revision {revision['n']}: {revision['change']}"
+        self.store.add_event("space", actor, line, data={"revision": revision["n"],
+                                                         "change": revision["change"]})
+        return line
 
     def _copy_checkpoint(self, source: TrialRecord, new_id: int) -> None:
         # A snapshot: the source keeps overwriting its latest checkpoint.

@@ -7,6 +7,7 @@ when it executes it, against the state at that moment.
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Mapping
 from typing import Any
 
@@ -16,7 +17,7 @@ from tuitune.spec import Spec
 from tuitune.store import RunStore, TrialRecord
 
 KINDS = ("new", "kill", "pause", "resume", "clone", "tweak", "note", "star", "protect",
-         "handoff", "requeue", "stop")
+         "handoff", "requeue", "stop", "space")
 
 
 class CommandError(ValueError):
@@ -148,6 +149,20 @@ def _requeue(args: dict[str, Any], spec: Spec, store: RunStore) -> dict[str, Any
     return {"trial_id": trial.id}
 
 
+def _space(args: dict[str, Any], spec: Spec, store: RunStore) -> dict[str, Any]:
+    from tuitune.engine.space_edit import SpaceEditError, plan_edit
+
+    try:
+        plan_edit(spec, store.meta(), args)
+    except SpaceEditError as exc:
+        raise CommandError(str(exc)) from None
+    out = {k: args[k] for k in ("ranges", "choices", "fix", "log", "undo") if args.get(k)}
+    # A token names the edit, so a supervisor that crashed after applying it but
+    # before answering does not apply it again when it takes the command anew.
+    out["token"] = str(args.get("token") or uuid.uuid4().hex)
+    return out
+
+
 _VALIDATORS = {
     "new": _new,
     "kill": _signal_target(ACTIVE_STATES, "kill"),
@@ -160,4 +175,5 @@ _VALIDATORS = {
     "protect": _flag,
     "handoff": _handoff,
     "requeue": _requeue,
+    "space": _space,
 }

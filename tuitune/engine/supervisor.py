@@ -32,6 +32,7 @@ from tuitune.engine.logs import log_tail
 from tuitune.engine.outcomes import classify_exit
 from tuitune.engine.runs import supervisor_info, trial_dir
 from tuitune.engine.snapshot import ObjectiveCurves, build_history
+from tuitune.engine.space_edit import META_KEY, current_revision, current_space
 from tuitune.executors import Executor, TrialHandle, make_executor
 from tuitune.executors.base import Exit
 from tuitune.executors.launcher import become_subreaper
@@ -95,8 +96,8 @@ class Supervisor(CommandActions):
         self.search_options: dict[str, Any] = meta.get("search_options", {})
         self.max_trials: int | None = meta.get("max_trials", self.spec.budget.max_trials)
         self.max_concurrent: int = meta.get("max_concurrent", self.spec.budget.max_concurrent)
-        self.searcher = build_searcher(self.strategy, self.spec.space, self.spec.search.seed,
-                                       self.spec.objective, self.search_options)
+        self.space = current_space(self.spec, meta)  # the latest space revision
+        self._build_searcher()
         self.rules = build_rules(self.spec.stopping, self.spec.space,
                                  self.spec.budget.max_steps, self.spec.search.seed)
         # Remote executors place trials on their nodes' GPUs themselves.
@@ -121,6 +122,12 @@ class Supervisor(CommandActions):
         self._said: set[str] = set()
         self._reaped: dict[int, Exit] = {}  # exits not recorded yet (the store refused)
         self._run_dir_id = _folder_id(self.run_dir)  # deleted or replaced: the run is gone
+
+    def _build_searcher(self) -> None:
+        # Each space revision reseeds, so a random search does not replay its draws.
+        seed = self.spec.search.seed + current_revision(self.store.meta([META_KEY]))
+        self.searcher = build_searcher(self.strategy, self.space, seed, self.spec.objective,
+                                       self.search_options)
 
     # -- lifecycle --------------------------------------------------------------------
     def register(self) -> None:

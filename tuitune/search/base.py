@@ -252,13 +252,17 @@ class Searcher(ABC):
                 in_space = False
         return out, in_space
 
-    def encode(self, params: Mapping[str, Any]) -> np.ndarray | None:
-        """Unit-cube encoding clipped to [0, 1]; None if a value cannot be encoded."""
+    def encode(self, params: Mapping[str, Any], clip: bool = True) -> np.ndarray | None:
+        """Unit-cube encoding clipped to [0, 1] (unless `clip` is False: a value outside
+        the space, e.g. from before a space revision, then lies past 0 or 1 on the
+        same scale); None if a value cannot be encoded (a choice no longer offered)."""
         try:
             u = self.space.encode(params)
         except (ValueError, TypeError, KeyError):
             return None
-        return np.clip(u, 0.0, 1.0) if np.all(np.isfinite(u)) else None
+        if not np.all(np.isfinite(u)):
+            return None
+        return np.clip(u, 0.0, 1.0) if clip else u
 
 
 def _fixed_value(p: Param) -> Any:

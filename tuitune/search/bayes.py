@@ -13,7 +13,8 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import math
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from typing import Any, ClassVar
 
 import numpy as np
@@ -38,6 +39,7 @@ from .transforms import (
     AUTO_MIN_RATIO,
     TRANSFORMS,
     fitted_warp,
+    inverse_warp,
     log_jacobian,
     standardize,
     transform_losses,
@@ -64,6 +66,16 @@ def _grid(p: Param) -> np.ndarray | None:
     if count is None or (isinstance(p, IntParam) and count > MAX_ENUMERATED):
         return None
     return np.array([p.to_unit(v) for v in discrete_values(p) or []], dtype=float)
+
+
+@dataclass(frozen=True)
+class Surrogate:
+    """A fitted model: the GP over the unit cube (standardised, warped losses), the
+    level expected improvement is measured from, and the map back to losses."""
+
+    gp: GaussianProcess
+    threshold: float
+    to_loss: Callable[[np.ndarray], np.ndarray]
 
 
 @contextlib.contextmanager
@@ -146,6 +158,7 @@ class BayesSearcher(Searcher):
         self._model_key: str | None = None
         self._model: tuple[GaussianProcess, np.ndarray] | None = None
         self._warp = fitted_warp(np.zeros(0), "none")  # the fitted model's loss -> target map
+        self._unwarp = inverse_warp(np.zeros(0), "none")  # and back
         self.fidelity: str = self.option("fidelity", "common")
         self.fidelity_trials: int = self.option("fidelity_trials", max(3, len(space.dims) + 1))
         self._view = FidelityView(None)  # the last sync's split of results by fidelity
@@ -208,7 +221,9 @@ class BayesSearcher(Searcher):
     def _training_data(self) -> tuple[np.ndarray, np.ndarray]:
         rows, losses = [], []
         for o in self._observations:
-            u = self.encode(o.params)
+            # Trials outside the space (hand-run, or from before a space revision)
+            # inform the model where they are, not at the nearest edge.
+            u = self.encode(o.params, clip=o.in_space)
             if u is not None:
                 rows.append(u)
                 losses.append(o.loss)
@@ -244,7 +259,7 @@ class BayesSearcher(Searcher):
         m = max(1, math.ceil(math.log2(self.n_candidates)))
         sobol = qmc.Sobol(x.shape[1], scramble=True, seed=rng)
         candidates = sobol.random_base2(m)[: self.n_candidates]
-        best_seen = x[[int(np.argmin(gp.posterior(x)[0]))]]
+        best_seen = np.clip(x[[int(np.argmin(gp.posterior(x)[0]))]], 0.0, 1.0)
         points, values = optimize_acquisition(
             acq, self.dims, candidates, best_seen, self.restarts, rng
         )
@@ -285,6 +300,7 @@ class BayesSearcher(Searcher):
         y_imp = np.where(finite, y, worst)
         how = self._transform_for(x, y_imp)
         self._warp = fitted_warp(y_imp, how)
+        self._unwarp = inverse_warp(y_imp, how)
         y_std = self._warp(y_imp)
         n_random = self.option("fit_restarts", 1)
         rng = np.random.default_rng([self.seed, len(y), 3])
@@ -377,6 +393,18 @@ class BayesSearcher(Searcher):
             gp = gp.condition_on(xp, yp)
             x = np.vstack([x, xp])
         return gp, float(np.min(gp.posterior(x)[0]))
+
+    def surrogate(self) -> Surrogate | None:
+        """The fitted model as it would score the next ask (stopped trials imputed,
+        no pending fantasies), for drawing it; None before two finite results."""
+        x, y = self._training_data()
+        if len(x) < 2 or np.isfinite(y).sum() < 2:
+            return None
+        with one_blas_thread():
+            gp, _ = self.fit_model(x, y)
+            gp = self._with_stopped(gp)
+            threshold = float(np.min(gp.posterior(x)[0]))
+        return Surrogate(gp, threshold, self._unwarp)
 
     def incumbent(self) -> dict[str, Any] | None:
         """The observed configuration with the lowest posterior mean (robust to noise)."""

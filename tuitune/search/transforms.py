@@ -62,6 +62,22 @@ def fitted_warp(y: np.ndarray, how: str) -> Callable[[np.ndarray], np.ndarray]:
     return lambda v: (warp(v) - mean) / (std if std > 0.0 else 1.0)
 
 
+def inverse_warp(fitted: np.ndarray, how: str) -> Callable[[np.ndarray], np.ndarray]:
+    """The inverse of `fitted_warp(fitted, how)`: model units back to losses (for
+    drawing the model beside the trials, e.g. the insight screen's slice)."""
+    y = np.asarray(fitted, dtype=float)
+    shift = _shift(y) if how != "none" and len(y) else 0.0
+    t = transform_losses(y, how) if len(y) else y
+    mean, std = (float(np.mean(t)), float(np.std(t))) if len(t) else (0.0, 1.0)
+    std = std if std > 0.0 else 1.0
+
+    def unwarp(z: np.ndarray) -> np.ndarray:
+        t = np.asarray(z, dtype=float) * std + mean
+        return t if how == "none" else np.exp(t) - shift
+
+    return unwarp
+
+
 def standardize(y: np.ndarray) -> np.ndarray:
     """Zero mean and unit variance (a constant series becomes zeros)."""
     std = float(np.std(y))

@@ -1,0 +1,106 @@
+"""Each advice rule: it fires on its evidence, and stays quiet without it."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from tuitune.history import History, Objective, ParamChange, TrialView
+from tuitune.insight import build_insight, trial_points
+from tuitune.insight import advice as rules
+from tuitune.space import FloatParam, IntParam, Space
+
+from .synthetic import SPACE, random_history, two_that_matter, view
+
+LR_SPACE = Space((FloatParam("lr", low=1e-4, high=1.0, log=True, mutable=True),
+                  IntParam("units", low=1, high=64)))
+
+
+def _bowl(lr_unit_center: float, n: int = 40, seed: int = 0) -> History:
+    rng = np.random.default_rng(seed)
+    loss = two_that_matter(LR_SPACE, ("lr", "units"), (lr_unit_center, 0.5), 0.01, rng)
+    return random_history(LR_SPACE, loss, n, rng)
+
+
+def test_zoom_names_the_region_of_the_best_quarter_and_acts_through_space():
+    history = _bowl(0.5)
+    points, _ = trial_points(history)
+    found = rules.zoom(points, LR_SPACE)
+    assert found is not None and found.command == "space"
+    low, high = found.args["ranges"]["lr"]["low"], found.args["ranges"]["lr"]["high"]
+    top = rules.top_fraction(points, rules.TOP_QUARTER, 2)
+    assert all(low <= p.params["lr"] <= high for p in top)
+    assert LR_SPACE["lr"].to_unit(high) - LR_SPACE["lr"].to_unit(low) <= rules.ZOOM_MAX_SPAN + 0.1
+    assert set(found.trial_ids) == {p.id for p in top}
+
+
+def test_no_zoom_when_the_best_are_spread_over_the_range():
+    rng = np.random.default_rng(1)
+    flat = random_history(LR_SPACE, lambda p: float(rng.normal()), 40, rng)
+    points, _ = trial_points(flat)
+    assert rules.zoom(points, LR_SPACE) is None
+
+
+def test_widen_when_the_best_sit_at_an_edge():
+    points, _ = trial_points(_bowl(0.0))  # optimum at lr = 1e-4, the low edge
+    found = [a for a in rules.widen(points, LR_SPACE) if "lr" in a.args["ranges"]]
+    assert found and found[0].args["ranges"]["lr"] == {"low": 1e-5, "high": 1.0}
+    assert "low edge" in found[0].title
+    points, _ = trial_points(_bowl(0.5))
+    assert not [a for a in rules.widen(points, LR_SPACE) if "lr" in a.args["ranges"]]
+
+
+def test_fix_a_parameter_that_explains_nothing():
+    rng = np.random.default_rng(2)
+    loss = two_that_matter(SPACE, ("lr", "dropout"), (0.5, 0.5), 0.01, rng)
+    insight = build_insight(random_history(SPACE, loss, 120, rng), SPACE)
+    fixed = {name for a in insight.advice if a.kind == "fix" for name in a.args["fix"]}
+    assert fixed and not fixed & {"lr", "dropout"}
+    best = insight.best
+    for a in insight.advice:
+        if a.kind == "fix":
+            (name, value), = a.args["fix"].items()
+            assert value == best.params[name]
+
+
+def test_boundary_counts_the_trials_that_diverged_past_it():
+    trials = []
+    for i, lr in enumerate(np.geomspace(1e-4, 1.0, 20)):
+        bad = lr > 0.1
+        trials.append(view(i + 1, {"lr": float(lr), "units": 8}, math.nan if bad else 1.0 - i / 40,
+                           state="diverged" if bad else "completed"))
+    points, _ = trial_points(History(Objective("loss"), tuple(trials)))
+    found = rules.boundary(points, LR_SPACE)
+    assert len(found) == 1
+    n_bad = sum(1 for t in trials if t.state == "diverged")
+    assert f"{n_bad} of {n_bad} trials diverged" in found[0].title
+    assert found[0].args["ranges"]["lr"]["high"] <= 0.11
+    ok_only = [t for t in trials if t.state == "completed"]
+    points, _ = trial_points(History(Objective("loss"), tuple(ok_only)))
+    assert rules.boundary(points, LR_SPACE) == []
+
+
+def _running(curve, lr=0.1, changes=()):
+    return TrialView(id=7, state="running", params={"lr": lr, "units": 8}, origin="manual",
+                     curve=tuple(curve), changes=tuple(changes))
+
+
+def test_plateau_advises_a_tenth_of_the_current_lr_as_a_tweak():
+    flat = [(s, 1.0 / s) for s in range(1, 6)] + [(s, 0.2) for s in range(6, 12)]
+    tweaked = _running(flat, lr=0.1, changes=[ParamChange("lr", 0.05, 3)])
+    found = rules.plateau(tweaked, LR_SPACE, "min")
+    assert found is not None and found.command == "tweak"
+    assert found.args == {"trial_id": 7, "set": {"lr": 0.005}}
+    improving = _running([(s, 1.0 / s) for s in range(1, 12)])
+    assert rules.plateau(improving, LR_SPACE, "min") is None
+
+
+def test_overfitting_needs_val_worse_while_train_improves():
+    val = [(s, 1.0 / s) for s in range(1, 6)] + [(s, 0.2 + 0.02 * (s - 5)) for s in range(6, 12)]
+    train = [(s, 1.0 / s) for s in range(1, 12)]
+    found = rules.overfitting(7, val, train, "min")
+    assert found is not None and found.command == "kill" and "step 5" in found.title
+    stuck_train = [(s, 0.5) for s in range(1, 12)]
+    assert rules.overfitting(7, val, stuck_train, "min") is None
+    assert rules.overfitting(7, train, train, "min") is None

@@ -1,0 +1,46 @@
+"""Acceptance: `tuitune insight` on a real finished quickstart run, and on a run
+with too few trials."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from engine.helpers import cli, write_spec
+
+from tuitune.engine.runs import create_run
+from tuitune.spec import load_spec
+
+QUICKSTART = Path(__file__).resolve().parents[2] / "sample_specs" / "quickstart.toml"
+
+
+@pytest.mark.slow
+def test_insight_on_a_finished_quickstart_run(tt_home, tmp_path):
+    text = QUICKSTART.read_text().replace("max_trials = 8", "max_trials = 12")
+    text = text.replace('"train_numpy.py"', f'"{QUICKSTART.parent / "train_numpy.py"}"')
+    spec = tmp_path / "quickstart.toml"
+    spec.write_text(text.replace("value = 20", "value = 8").replace("max_steps = 20",
+                                                                      "max_steps = 8"))
+    ran = cli("run", str(spec), "--headless", timeout=240)
+    assert ran.returncode == 0, ran.stdout[-2000:]
+    run = next((tt_home / "runs").iterdir())
+    out = cli("insight", str(run), "--json")
+    assert out.returncode == 0, out.stderr
+    report = json.loads(out.stdout)
+    names = {p["name"] for p in report["importance"]["params"]}
+    assert names == {"lr", "hidden", "batch_size"}  # every searched parameter, not epochs
+    assert all(p["trials"] == 12 for p in report["importance"]["params"])
+    assert abs(sum(p["importance"] for p in report["importance"]["params"]) - 1) < 1e-9
+    for advice in report["advice"]:
+        assert advice["title"] and advice["evidence"]
+        assert advice["command"] in ("space", "tweak", "kill", None)
+    plain = cli("insight", str(run))
+    assert plain.returncode == 0 and plain.stdout.startswith("importance (PED-ANOVA over 12")
+
+
+def test_insight_with_too_few_trials_says_so_in_one_line(tt_home, tmp_path):
+    run = create_run(load_spec(write_spec(tmp_path / "exp")), tt_home / "runs")
+    out = cli("insight", str(run))
+    assert out.returncode == 0
+    assert out.stdout.count("\n") == 1 and "needs at least 10 finished trials" in out.stdout

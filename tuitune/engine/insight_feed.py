@@ -1,0 +1,39 @@
+"""What front ends read from a run's store to build its insight (tuitune/insight is pure)."""
+
+from __future__ import annotations
+
+import time
+
+from tuitune.engine.snapshot import ObjectiveCurves, build_history
+from tuitune.engine.space_edit import current_space
+from tuitune.history import History
+from tuitune.insight import Insight, build_insight
+from tuitune.space import Space
+from tuitune.spec import Spec
+from tuitune.store import RunStore
+
+
+def run_history(store: RunStore, spec: Spec) -> History:
+    curves = ObjectiveCurves(spec.objective.metric)
+    curves.update(store)
+    return build_history(store, spec.objective, curves, time.time(), spec.budget.max_steps)
+
+
+def train_metric(spec: Spec) -> str | None:
+    """The training counterpart of a validation objective (`val_loss` -> `loss`), for
+    the overfitting rule; None when the objective is not a validation metric."""
+    metric = spec.objective.metric
+    return metric[4:] if metric.startswith("val_") and len(metric) > 4 else None
+
+
+def run_insight(store: RunStore, spec: Spec, n_best: int = 10
+                ) -> tuple[Insight, Space, History]:
+    """The insight over a run as it is now, in its current space revision."""
+    history = run_history(store, spec)
+    space = current_space(spec, store.meta())
+    train = train_metric(spec)
+    curves = {}
+    if train is not None:
+        for t in history.running:
+            curves[t.id] = store.curve(t.id, train)
+    return build_insight(history, space, n_best, curves), space, history

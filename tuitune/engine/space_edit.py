@@ -1,0 +1,161 @@
+"""Space revisions: a live run's search space, narrowed, widened or fixed while it runs.
+
+Revision 0 is the spec's `[space]` table. Each edit (`tuitune space`, the insight
+screen's zoom/widen/fix advice) appends a numbered revision to the run's meta
+(`space_revisions`): the whole new table, who made it, when, what changed, and the
+revision it was based on, so `--undo` steps back through the chain and nothing is
+ever overwritten. A revision's table is checked by the spec loader itself, so a
+revision can hold nothing a spec could not. Running trials are never touched; the
+searcher is rebuilt on the new space (docs/search.md says how it uses earlier trials).
+"""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Mapping
+from typing import Any
+
+from tuitune.space import Space, SpaceError, parse_scalar
+from tuitune.spec import Spec, SpecError, parse_spec
+
+META_KEY = "space_revisions"
+_RANGED = ("float", "int", "pow2", "momentum")
+
+
+class SpaceEditError(ValueError):
+    """An edit that cannot be made; str() is one line for the user."""
+
+
+def revisions(meta: Mapping[str, Any]) -> list[dict[str, Any]]:
+    """The run's revisions after the spec's own (revision 0), oldest first."""
+    return list(meta.get(META_KEY) or [])
+
+
+def raw_space(spec: Spec, meta: Mapping[str, Any]) -> dict[str, Any]:
+    """The current revision's `[space]` table."""
+    revs = revisions(meta)
+    return copy.deepcopy(revs[-1]["space"] if revs else dict(spec.raw["space"]))
+
+
+def current_revision(meta: Mapping[str, Any]) -> int:
+    revs = revisions(meta)
+    return int(revs[-1]["n"]) if revs else 0
+
+
+def space_from_table(spec: Spec, table: Mapping[str, Any]) -> Space:
+    """Parse a `[space]` table with the spec loader's rules (one-line errors)."""
+    try:
+        return parse_spec({**spec.raw, "space": dict(table)}, spec.path).space
+    except SpecError as exc:
+        raise SpaceEditError(str(exc).split(": ", 1)[-1]) from None
+
+
+def current_space(spec: Spec, meta: Mapping[str, Any]) -> Space:
+    """The search space in effect now (the spec's until the first edit)."""
+    return space_from_table(spec, raw_space(spec, meta)) if revisions(meta) else spec.space
+
+
+def plan_edit(spec: Spec, meta: Mapping[str, Any], args: Mapping[str, Any]) -> dict[str, Any]:
+    """Check an edit against the current revision; returns the new revision (unsaved).
+
+    `args`: `ranges` {name: {"low", "high"}}, `log` (True: the given ranges are log
+    scaled), `choices` {name: [values]}, `fix` {name: value}, or `undo`.
+    """
+    revs = revisions(meta)
+    if args.get("undo"):
+        return _plan_undo(spec, revs)
+    table = raw_space(spec, meta)
+    changes: list[str] = []
+    for name, bounds in (args.get("ranges") or {}).items():
+        changes.append(_set_range(table, name, bounds, args.get("log")))
+    for name, values in (args.get("choices") or {}).items():
+        changes.append(_set_choices(table, name, values))
+    current = current_space(spec, meta)
+    for name, value in (args.get("fix") or {}).items():
+        changes.append(_set_fixed(table, current, name, value))
+    if not changes:
+        raise SpaceEditError("nothing to change: give name=LOW..HIGH, --fix name=value, "
+                             "name=a,b (a categorical's choices) or --undo")
+    space_from_table(spec, table)
+    n = current_revision(meta) + 1
+    return {"n": n, "parent": current_revision(meta), "space": table,
+            "change": "; ".join(changes)}
+
+
+def _plan_undo(spec: Spec, revs: list[dict[str, Any]]) -> dict[str, Any]:
+    if not revs:
+        raise SpaceEditError("nothing to undo: the space is still the spec's (revision 0)")
+    last = revs[-1]
+    back_to = int(last["parent"])
+    by_n = {int(r["n"]): r for r in revs}
+    table = copy.deepcopy(by_n[back_to]["space"]) if back_to else dict(spec.raw["space"])
+    parent = int(by_n[back_to]["parent"]) if back_to else 0
+    return {"n": int(last["n"]) + 1, "parent": parent, "space": table,
+            "change": f"undo of revision {last['n']}: back to revision {back_to}",
+            "restores": back_to}
+
+
+def _entry(table: dict[str, Any], name: str) -> dict[str, Any]:
+    if name not in table:
+        raise SpaceEditError(f"unknown parameter {name!r}; the space has {', '.join(table)}")
+    entry = table[name]
+    return entry if isinstance(entry, dict) else {"type": "fixed", "value": entry}
+
+
+def _set_range(table: dict[str, Any], name: str, bounds: Mapping[str, Any],
+               log: bool | None) -> str:
+    entry = dict(_entry(table, name))
+    if entry.get("type") not in _RANGED:
+        raise SpaceEditError(f"{name} is {entry.get('type')}, not a range; "
+                             + ("use --choices" if entry.get("type") == "categorical"
+                                else "--undo frees a fixed parameter"))
+    low, high = bounds.get("low"), bounds.get("high")
+    for v in (low, high):
+        if isinstance(v, bool) or not isinstance(v, (int, float)):
+            raise SpaceEditError(f"{name}: bounds must be numbers, got {v!r}")
+    if not low < high:  # type: ignore[operator]
+        raise SpaceEditError(f"{name}: low must be below high, got {low!r}..{high!r}")
+    entry.update(low=low, high=high)
+    if log and entry["type"] in ("float", "int"):
+        entry["log"] = True
+    default = entry.get("default")
+    if isinstance(default, (int, float)) and not low <= default <= high:  # type: ignore[operator]
+        del entry["default"]  # the old default lies outside: forms prefill the middle
+    table[name] = entry
+    return f"{name} in [{low:g}, {high:g}]" + (" log" if entry.get("log") else "")
+
+
+def _set_choices(table: dict[str, Any], name: str, values: Any) -> str:
+    entry = dict(_entry(table, name))
+    if entry.get("type") != "categorical":
+        raise SpaceEditError(f"{name} is {entry.get('type')}, not categorical")
+    if not isinstance(values, list) or not values:
+        raise SpaceEditError(f"{name}: give at least one choice")
+    entry["choices"] = values
+    if entry.get("default") not in values:
+        entry.pop("default", None)
+    table[name] = entry
+    return f"{name} in {{{', '.join(map(str, values))}}}"
+
+
+def _set_fixed(table: dict[str, Any], space: Space, name: str, value: Any) -> str:
+    entry = _entry(table, name)
+    try:
+        value = space[name].validate(value)
+    except SpaceError as exc:
+        raise SpaceEditError(str(exc)) from None
+    table[name] = {"type": "fixed", "value": value, "mutable": bool(entry.get("mutable", False))}
+    return f"{name} fixed at {value!r}"
+
+
+def parse_range(text: str) -> tuple[str, dict[str, Any] | list[Any]]:
+    """`lr=1e-4..3e-3` -> ("lr", {"low", "high"}); `opt=adam,sgd` -> ("opt", [..])."""
+    name, sep, rest = text.partition("=")
+    name = name.strip()
+    if not sep or not name or not rest.strip():
+        raise SpaceEditError(f"expected name=LOW..HIGH or name=a,b, got {text!r}")
+    if ".." in rest:
+        lo, _, hi = rest.partition("..")
+        low, high = parse_scalar(lo), parse_scalar(hi)
+        return name, {"low": low, "high": high}
+    return name, [parse_scalar(v) for v in rest.split(",") if v.strip()]

@@ -1,0 +1,109 @@
+"""Everything the insight screen and `tuitune insight` show, built from one History.
+
+The model's slices are not here: fitting the GP costs more than the rest
+together, so front ends build a `RunModel` (model.py) separately, off the UI
+thread, and only when a slice is shown.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from tuitune.history import History
+from tuitune.space import Space
+
+from . import advice as rules
+from .advice import Advice
+from .importance import Importance, ped_anova
+from .parallel import Parallel, parallel_coordinates
+from .points import TrialPoint, trial_points
+
+N_BEST = 10
+
+
+@dataclass(frozen=True)
+class Insight:
+    points: tuple[TrialPoint, ...]
+    common_step: int | None
+    importance: Importance
+    parallel: Parallel
+    advice: tuple[Advice, ...]
+    mode: str
+
+    @property
+    def best(self) -> TrialPoint | None:
+        valued = [p for p in self.points if math.isfinite(p.loss)]
+        return min(valued, key=lambda p: (p.loss, p.id)) if valued else None
+
+    def to_json(self) -> dict[str, Any]:
+        best = self.best
+        return {
+            "trials": len(self.points),
+            "trials_with_value": self.importance.n_trials,
+            "common_step": self.common_step,
+            "best": None if best is None else {"trial": best.id, "value": best.value,
+                                               "params": best.params},
+            "importance": {
+                "method": "PED-ANOVA",
+                "note": self.importance.note or None,
+                "top_trials": self.importance.n_top,
+                "params": [{"name": p.name, "importance": p.importance, "trials": p.n_trials}
+                           for p in self.importance.params],
+            },
+            "advice": [a.to_json() for a in self.advice],
+        }
+
+
+def build_insight(history: History, space: Space, n_best: int = N_BEST,
+                  train_curves: Mapping[int, Sequence[tuple[int, float]]] | None = None
+                  ) -> Insight:
+    """Importance, parallel coordinates and advice over a run's history.
+
+    Args:
+        space: the run's current search space (its latest revision).
+        train_curves: for running trials, their training-loss curve (by trial id),
+            for the overfitting rule; without it that rule is skipped.
+    """
+    points, step = trial_points(history)
+    importance = ped_anova(points, space)
+    advice: list[Advice] = []
+    zoom = rules.zoom(points, space)
+    if zoom is not None:
+        advice.append(zoom)
+    advice += rules.widen(points, space)
+    advice += rules.fix(points, space, importance)
+    advice += rules.boundary(points, space)
+    mode = history.objective.mode
+    for trial in history.running:
+        found = rules.plateau(trial, space, mode)
+        if found is not None:
+            advice.append(found)
+        train = (train_curves or {}).get(trial.id)
+        if train:
+            over = rules.overfitting(trial.id, trial.curve, train, mode)
+            if over is not None:
+                advice.append(over)
+    return Insight(tuple(points), step, importance,
+                   parallel_coordinates(points, space, n_best), tuple(advice), mode)
+
+
+def text_report(insight: Insight, space: Space) -> str:
+    """What `tuitune insight RUN` prints."""
+    imp = insight.importance
+    if imp.note:
+        return imp.note
+    lines = [f"importance (PED-ANOVA over {imp.n_trials} trials, top {imp.n_top}"
+             + (f", at step {insight.common_step}" if insight.common_step is not None else "")
+             + "):"]
+    width = max(len(p.name) for p in imp.params)
+    for p in imp.params:
+        bar = "█" * round(p.importance * 30)
+        lines.append(f"  {p.name:<{width}}  {p.importance:6.1%}  {bar}")
+    lines.append("advice:" if insight.advice else "advice: none")
+    for a in insight.advice:
+        lines.append(f"  - {a.title}")
+        lines += [f"      {e}" for e in a.evidence]
+    return "\n".join(lines)
