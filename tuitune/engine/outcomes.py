@@ -27,6 +27,13 @@ def classify_exit(trial_id: int, ended: Exit, curve: Sequence[tuple[int, float]]
         return Outcome(LOST, f"trial {trial_id} lost: its node {node or '?'} died or its actor "
                        "ended; its metrics so far are kept; `tuitune requeue RUN --lost` "
                        "restarts it from its last checkpoint")
+    if ended.launcher_killed:
+        by = f" (signal {ended.signal})" if ended.signal else ""
+        more = (f" and {ended.orphans_ended} process(es) it left were ended"
+                if ended.orphans_ended else "")
+        return Outcome(FAILED, f"trial {trial_id} failed: its launcher was killed{by}; the "
+                       f"training process was ended with it{more}",
+                       {"exit_code": None, "error": log_tail})
     if ended.code == 0:
         if curve and not math.isfinite(curve[-1][1]):
             return Outcome(DIVERGED, f"trial {trial_id} diverged ({metric} = {curve[-1][1]})",

@@ -38,11 +38,16 @@ class TrialHandle:
 class Exit:
     """How a trial process ended. `code` is None when it could not be known; `lost`
     means the executor lost the trial (its remote node or actor died): what it
-    reported until then is kept, and it can be re-queued from its last checkpoint."""
+    reported until then is kept, and it can be re-queued from its last checkpoint.
+    `launcher_killed` means the trial's launcher died before the trainer (a signal
+    from outside, or the engine's own SIGKILL); `orphans_ended` counts the trial's
+    processes that were still running then and were ended."""
 
     code: int | None
     signal: int | None = None
     lost: bool = False
+    launcher_killed: bool = False
+    orphans_ended: int = 0
 
 
 class Executor(ABC):

@@ -5,8 +5,11 @@
 It leads the trial's process group, so signals to the group reach everything the
 trial starts. It ignores SIGTERM itself (the trial gets it) so it can write the
 trial's exit status to EXIT_FILE; that file is how a supervisor that was restarted
-learns how an adopted trial ended. It is a child subreaper, so orphaned
-grandchildren are reaped here instead of lingering as zombies.
+learns how an adopted trial ended. It is a child subreaper: orphaned descendants
+(daemons that double-forked and left the group) are re-parented to it, and when
+the trainer exits it kills every one still running and reaps them, so nothing
+outlives its trial. The trainer is SIGKILLed by the kernel if the launcher dies
+first (PR_SET_PDEATHSIG).
 """
 
 from __future__ import annotations
@@ -18,6 +21,9 @@ import subprocess
 import sys
 import time
 
+from tuitune.executors import sweep
+
+_PR_SET_PDEATHSIG = 1
 _PR_SET_CHILD_SUBREAPER = 36
 _REAP_WINDOW = 1.0  # seconds to collect leftover children after the trial exits
 _EXIT_PATIENCE = 60.0  # seconds to retry writing the exit status while the disk is full
@@ -69,7 +75,21 @@ def _trial_umask() -> int:
         return inherited
 
 
-def _reap_leftovers(main_pid: int) -> None:
+def _reap() -> None:
+    while True:
+        try:
+            pid, _ = os.waitpid(-1, os.WNOHANG)
+        except ChildProcessError:
+            return
+        if pid == 0:
+            return
+
+
+def _end_leftovers() -> None:
+    """The trainer is gone: end every process it left, daemons included (as our
+    subreaper's orphans they are still our descendants), and reap them."""
+    if sweep.supported():
+        sweep.kill_until_gone(lambda: sweep.descendants([os.getpid()]), after_round=_reap)
     deadline = time.monotonic() + _REAP_WINDOW
     while time.monotonic() < deadline:
         try:
@@ -78,6 +98,19 @@ def _reap_leftovers(main_pid: int) -> None:
             return
         if pid == 0:
             time.sleep(0.05)
+
+
+def _die_with_parent(launcher_pid: int) -> None:
+    """In the trainer between fork and exec: SIGKILL it when the launcher dies, so
+    a killed launcher never leaves a trainer running unrecorded."""
+    try:
+        import ctypes
+
+        ctypes.CDLL(None, use_errno=True).prctl(_PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
+    except (OSError, AttributeError):
+        return  # not Linux: the supervisor ends the tree by its recorded identities
+    if os.getppid() != launcher_pid:  # the launcher died before the prctl took hold
+        os._exit(1)
 
 
 def main(argv: list[str]) -> int:
@@ -89,10 +122,12 @@ def main(argv: list[str]) -> int:
     signal.signal(signal.SIGTERM, signal.SIG_IGN)
     become_subreaper()
     trial_umask = _trial_umask()
+    me = os.getpid()
 
     def as_the_user() -> None:
         signal.signal(signal.SIGTERM, signal.SIG_DFL)  # not our ignored SIGTERM
         os.umask(trial_umask)  # the trial's files are the user's business
+        _die_with_parent(me)
     try:
         child = subprocess.Popen(command, restore_signals=True, preexec_fn=as_the_user)
     except OSError as exc:
@@ -103,10 +138,10 @@ def main(argv: list[str]) -> int:
     code = child.wait()
     if code < 0:
         _write_exit(exit_file, None, -code)
-        _reap_leftovers(child.pid)
+        _end_leftovers()
         return 128 - code
     _write_exit(exit_file, code, None)
-    _reap_leftovers(child.pid)
+    _end_leftovers()
     return code
 
 

@@ -11,6 +11,7 @@ from pathlib import Path
 
 import psutil
 
+from tuitune.executors import sweep
 from tuitune.executors.base import Executor, Exit, LaunchRequest, TrialHandle
 
 EXIT_FILE = "exit.json"
@@ -64,18 +65,33 @@ class LocalExecutor(Executor):
         return TrialHandle(request.trial_id, proc.pid, start, trial_dir=str(request.trial_dir))
 
     def poll(self, handle: TrialHandle) -> Exit | None:
+        exit_path = Path(handle.trial_dir) / EXIT_FILE
         proc = self._children.get(handle.pid)
         if proc is not None:
             rc = proc.poll()
             if rc is None:
                 return None
             del self._children[handle.pid]
-            return _exit_from_returncode(rc, Path(handle.trial_dir) / EXIT_FILE)
-        if self.tree_alive(handle):
+            if rc >= 0:
+                return _exit_from_returncode(rc, exit_path)
+            # The launcher itself was killed: what it would have ended is ours to end.
+            return Exit(None, -rc, launcher_killed=True, orphans_ended=self._end_orphans(handle))
+        if process_matches(handle.pid, handle.pid_start):
             return None
         # Adopted trials are not our children: how they ended comes from the
         # launcher's file, if it lived to write it.
-        return _exit_from_file(Path(handle.trial_dir) / EXIT_FILE) or Exit(None)
+        orphans = self._end_orphans(handle)
+        return _exit_from_file(exit_path) or Exit(None, launcher_killed=True,
+                                                  orphans_ended=orphans)
+
+    def _end_orphans(self, handle: TrialHandle) -> int:
+        """End what is left of a trial whose launcher is gone: processes marked with
+        its folder, and recorded descendants still alive."""
+        def left() -> set[int]:
+            recorded = {p for p, s in handle.descendants if process_matches(p, s)}
+            return recorded | (sweep.marked(handle.trial_dir) if sweep.supported() else set())
+
+        return sweep.kill_until_gone(left)
 
     def _group_alive(self, handle: TrialHandle) -> bool:
         return any(process_matches(pid, start) for pid, start in handle.descendants)
@@ -111,6 +127,10 @@ class LocalExecutor(Executor):
         self._signal(handle, signal.SIGCONT)
 
     def kill(self, handle: TrialHandle) -> None:
+        if sweep.supported() and process_matches(handle.pid, handle.pid_start):
+            # While the launcher lives, every orphan of the trial (a setsid daemon
+            # included) is its descendant: end them all before the launcher.
+            sweep.kill_until_gone(lambda: sweep.descendants([handle.pid]))
         self._signal(handle, signal.SIGKILL)
 
     def adopt(self, handle: TrialHandle) -> bool:
@@ -174,8 +194,6 @@ def _exit_from_file(exit_path: Path) -> Exit | None:
 
 
 def _exit_from_returncode(rc: int, exit_path: Path) -> Exit:
-    if rc < 0:  # the launcher itself was killed (SIGKILL escalation)
-        return Exit(None, -rc)
     return _exit_from_file(exit_path) or Exit(rc if rc < 128 else None,
                                               rc - 128 if rc > 128 else None)
 
