@@ -101,7 +101,10 @@ def _one(spec, home: Path, action: str, ignores: bool, delay: float) -> Repetiti
         go = folder / "go.tmp"
         go.write_text(repr(delay))
         go.replace(folder / "go")
-        time.sleep(LEAD_S)
+        lead_ends = time.monotonic() + LEAD_S
+        while time.monotonic() < lead_ends:  # the supervisor's loop runs on meanwhile
+            sup.tick()
+            time.sleep(0.02)
         args = {"trial_id": 1} if action == "kill" else {}
         client.store.enqueue_command(action, args, "user")
         wait_for(lambda: (sup.tick(), client.store.trial(1).state == "killed")[1], 60,
