@@ -16,13 +16,16 @@ EXAMPLES = """\
 examples:
   tuitune run sample_specs/quickstart.toml          start a run and open the TUI
   tuitune run sample_specs/quickstart.toml --headless
+                                                    no TUI: follow its events; Ctrl-C
+                                                    stops following, not the run
+  tuitune follow quickstart                         follow a run's events again
   tuitune ls                                        list runs on this machine
   tuitune attach quickstart                         reopen the TUI on a run (name prefix)
   tuitune kill quickstart 3                         kill trial 3
   tuitune clone quickstart 3 --set lr=0.01 --from-checkpoint
   tuitune tweak quickstart 3 lr=0.003               change a mutable parameter live
   tuitune new quickstart lr=0.1 units=64            start a trial by hand
-  tuitune handoff quickstart bayes --max-trials 40  let Bayesian search take over
+  tuitune handoff quickstart bayes --more 20        let Bayesian search run 20 more trials
   tuitune export quickstart --format csv > points.csv
   tuitune insight quickstart                        what matters, what to try next
   tuitune space quickstart lr=0.01..0.3 --log       narrow a live run's search space
@@ -43,6 +46,16 @@ def _positive_int(text: str) -> int:
         raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}") from None
     if value < 1:
         raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}")
+    return value
+
+
+def _non_negative_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        value = -1
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"expected a whole number (0 or more), got {text!r}")
     return value
 
 
@@ -71,17 +84,25 @@ def build_parser() -> argparse.ArgumentParser:
     sp = add("run", "Start an experiment from a spec and open the TUI on it.", run_arg=False)
     sp.add_argument("spec", type=Path, help="experiment spec (TOML)")
     sp.add_argument("--headless", action="store_true",
-                    help="no TUI: run in the foreground, print one line per event and a "
-                         "leaderboard at the end")
+                    help="no TUI: follow the (detached) supervisor, printing one line per "
+                         "event and the leaderboard at the end; exit status 0 when the run "
+                         "finishes, 3 when it was stopped, 1 when its supervisor died. "
+                         "Ctrl-C or a hangup stops only the following")
     sp.add_argument("--no-mouse", action="store_true", help="TUI without mouse reporting "
                     "(cheaper over slow SSH links)")
     sp.add_argument("--ray", metavar="ADDRESS", help="run trials on a Ray cluster (e.g. "
                     "HEAD:6379, or 'auto'); needs `pip install \"tuitune[ray]\"`")
-    sp = add("attach", "Open the TUI on a run (starts its supervisor if none is running).")
+    sp = add("attach", "Open the TUI on a run (starts its supervisor if none is running; "
+             "on a finished run, the first action starts one).")
     sp.add_argument("--no-mouse", action="store_true", help="TUI without mouse reporting")
     sp = add("resume", "Start a supervisor for a run whose supervisor died (crash, reboot): "
              "live trials are adopted, dead ones marked lost.")
-    sp.add_argument("--headless", action="store_true", help="run it in the foreground")
+    sp.add_argument("--headless", action="store_true",
+                    help="then follow it, as `tuitune run --headless` does")
+    sp = add("follow", "Print a run's events as they happen, then the leaderboard when it "
+             "ends; exit status as `tuitune run --headless`.")
+    sp.add_argument("-n", "--lines", type=_non_negative_int, default=10,
+                    help="earlier events to show first (default 10)")
     add("ls", "List runs on this machine and whether they are live.", run_arg=False)
     add("status", "Show a run's trials, their state and objective.")
     add("best", "Show the leaderboard of a run.")
@@ -112,7 +133,11 @@ def build_parser() -> argparse.ArgumentParser:
         sp.add_argument("--off", action="store_true", help="undo")
     sp = add("handoff", "Hand the run to automatic search (or back to manual).")
     sp.add_argument("strategy", help="manual, random, grid, coordinate or bayes")
-    sp.add_argument("--max-trials", type=_positive_int)
+    budget = sp.add_mutually_exclusive_group()
+    budget.add_argument("--more", type=_non_negative_int, metavar="N",
+                        help="N more trials from now (counting every trial started so far)")
+    budget.add_argument("--max-trials", type=_positive_int, metavar="TOTAL",
+                        help="a total for the whole run; must be above the trials it has had")
     sp.add_argument("--max-concurrent", type=_positive_int)
     sp.add_argument("--option", action="append", default=[], metavar="NAME=VALUE",
                     help="a strategy option (repeatable)")

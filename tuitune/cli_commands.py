@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import signal
 import sys
 import time
 from pathlib import Path
@@ -16,6 +17,7 @@ from tuitune.engine.logs import log_tail
 from tuitune.engine.runs import (
     RunNotFound,
     create_run,
+    ensure_supervisor,
     list_runs,
     resolve_run,
     runs_root,
@@ -25,7 +27,7 @@ from tuitune.engine.runs import (
     wait_for_supervisor,
 )
 from tuitune.space import SpaceError
-from tuitune.spec import SpecError, load_spec
+from tuitune.spec import SpecError, load_spec, unused_params_warning
 from tuitune.store import RunStore, StoreError, StoreVersionError
 
 
@@ -51,7 +53,8 @@ def _client(args: argparse.Namespace) -> RunClient:
 
 def _print_reply(reply: Reply) -> int:
     stream = sys.stdout if reply.ok else sys.stderr
-    print(reply.message if reply.ok else f"tuitune: refused: {reply.message}", file=stream)
+    refused = "refused: " if reply.status == "rejected" else ""
+    print(reply.message if reply.ok else f"tuitune: {refused}{reply.message}", file=stream)
     return 0 if reply.ok or reply.status == "pending" else 1
 
 
@@ -63,58 +66,104 @@ def _send(args: argparse.Namespace, kind: str, payload: dict[str, Any]) -> int:
         client.close()
 
 
-# -- starting and attaching ---------------------------------------------------------------
+# -- starting, following and attaching ------------------------------------------------------
 def cmd_run(args: argparse.Namespace) -> int:
     spec = load_spec(args.spec)
     if args.ray:
         spec = spec.with_executor("ray", address=args.ray)
+    warning = unused_params_warning(spec)
+    if warning:  # also an event of the run, for the TUI and `tuitune events`
+        print(f"tuitune: {warning}", file=sys.stderr, flush=True)
     run_dir = create_run(spec, _root(args))
-    if args.headless:
-        print(f"run {run_dir.name} in {run_dir}", flush=True)
-        return _run_foreground(run_dir)
+    after = _last_event(run_dir)  # the follower shows what happens from here on
     pid = spawn_supervisor(run_dir)
     if not wait_for_supervisor(run_dir, pid):
         print(f"tuitune: error: the supervisor did not start; see {run_dir}/supervisor.log",
               file=sys.stderr)
         return 1
+    if args.headless:
+        return _follow(run_dir, after, f"run {run_dir.name} in {run_dir}; supervisor pid {pid} "
+                       "(detached: it goes on if this terminal goes away)")
     return _open_tui(run_dir, mouse=not args.no_mouse)
 
 
-def _run_foreground(run_dir: Path) -> int:
-    from tuitune.engine.supervisor import AlreadySupervised, Supervisor
-    from tuitune.executors.launcher import become_subreaper
+def _last_event(run_dir: Path, keep: int = 0) -> int:
+    from tuitune.engine.follow import last_event_id
 
-    become_subreaper()  # orphans of killed trials come to us to be reaped
-    sup = Supervisor(run_dir, echo=lambda line: print(line, flush=True), reap_orphans=True)
+    store = RunStore(run_dir, readonly=True)
     try:
-        reason = sup.run()
-    except AlreadySupervised as exc:
-        print(f"tuitune: {exc}", file=sys.stderr)
-        return 1
-    except KeyboardInterrupt:
-        sup.close()
-        print(f"\ndetached: trials keep running. `tuitune resume {run_dir.name}` takes the run "
-              f"back, `tuitune stop {run_dir.name}` ends it.")
-        return 130
-    client = RunClient(run_dir)  # reads the spec the run was started with
-    try:
-        print(f"\n{reason}\n" + summary.leaderboard(client.store, client.spec))
-    finally:
-        client.close()
-    return 0
-
-
-def _ensure_supervisor(run_dir: Path) -> bool:
-    store = RunStore(run_dir)
-    try:
-        alive = supervisor_info(store).alive
-        finished = store.meta().get("state") == "finished"
+        return last_event_id(store, keep)
     finally:
         store.close()
-    if alive or finished:
-        return True
-    pid = spawn_supervisor(run_dir, resume=True)
-    return wait_for_supervisor(run_dir, pid)
+
+
+def _follow(run_dir: Path, after_id: int, intro: str | None = None) -> int:
+    """Print the run's events until it ends, then the leaderboard; exit with its outcome
+    (engine/follow.py). Ctrl-C, a hangup or a closed pipe stop only the following."""
+    from tuitune.engine.follow import follow, manual_hint
+
+    previous = signal.signal(signal.SIGHUP, _hung_up)
+    try:
+        if intro:
+            print(intro, flush=True)
+        store = RunStore(run_dir, readonly=True)
+        try:
+            hint = manual_hint(store, run_dir.name)
+        finally:
+            store.close()
+        if hint:
+            print(hint, flush=True)
+        outcome = follow(run_dir, lambda line: print(line, flush=True), after_id)
+        client = RunClient(run_dir)  # reads the spec the run was started with
+        try:
+            verdict = "finished" if outcome.finished else "ended"
+            print(f"\nrun {run_dir.name} {verdict}: {outcome.reason}\n"
+                  + summary.leaderboard(client.store, client.spec), flush=True)
+        finally:
+            client.close()
+        if not outcome.finished:
+            print(f"tuitune: `tuitune resume {run_dir.name}` starts a new supervisor",
+                  file=sys.stderr)
+        return outcome.exit_status
+    except (KeyboardInterrupt, _HungUp) as exc:
+        _say_quietly(f"\nstopped following {run_dir.name}; the run goes on. Follow it again "
+                     f"with `tuitune follow {run_dir.name}`, open the TUI with `tuitune attach "
+                     f"{run_dir.name}`, end it with `tuitune stop {run_dir.name}`.")
+        return 129 if isinstance(exc, _HungUp) else 130
+    except BrokenPipeError:  # `| tee log` and tee was killed: nobody is reading
+        _silence_stdout()
+        return 141
+    finally:
+        signal.signal(signal.SIGHUP, previous)
+
+
+class _HungUp(Exception):
+    """The terminal went away (SIGHUP): stop following."""
+
+
+def _hung_up(signum: int, frame: Any) -> None:
+    raise _HungUp()
+
+
+def _say_quietly(line: str) -> None:
+    """A last line to a terminal that may be gone or a pipe nobody reads."""
+    try:
+        print(line, flush=True)
+    except OSError:
+        _silence_stdout()
+
+
+def _silence_stdout() -> None:
+    # Python flushes stdout again at exit; with the reader gone that would print a
+    # traceback, so stdout goes to /dev/null from here on.
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, sys.stdout.fileno())
+    os.close(devnull)
+
+
+def cmd_follow(args: argparse.Namespace) -> int:
+    run_dir = resolve_run(args.run, _root(args))
+    return _follow(run_dir, _last_event(run_dir, keep=args.lines))
 
 
 def _open_tui(run_dir: Path, mouse: bool) -> int:
@@ -128,11 +177,21 @@ def _open_tui(run_dir: Path, mouse: bool) -> int:
 
 def cmd_attach(args: argparse.Namespace) -> int:
     run_dir = resolve_run(args.run, _root(args))
-    if not _ensure_supervisor(run_dir):
+    # A finished run has nothing for a supervisor to do until the first action, which
+    # starts one (engine/client.py); any other run without one gets one now.
+    if not _finished(run_dir) and not ensure_supervisor(run_dir):
         print(f"tuitune: error: could not start a supervisor; see {run_dir}/supervisor.log",
               file=sys.stderr)
         return 1
     return _open_tui(run_dir, mouse=not args.no_mouse)
+
+
+def _finished(run_dir: Path) -> bool:
+    store = RunStore(run_dir, readonly=True)
+    try:
+        return store.meta(["state"]).get("state") == "finished"
+    finally:
+        store.close()
 
 
 def cmd_resume(args: argparse.Namespace) -> int:
@@ -146,15 +205,17 @@ def cmd_resume(args: argparse.Namespace) -> int:
         store.set_meta(state="resuming")
     finally:
         store.close()
-    if args.headless:
-        return _run_foreground(run_dir)
+    after = _last_event(run_dir)
     pid = spawn_supervisor(run_dir, resume=True)
     if not wait_for_supervisor(run_dir, pid):
         print(f"tuitune: error: the supervisor did not start; see {run_dir}/supervisor.log",
               file=sys.stderr)
         return 1
-    print(f"supervisor pid {pid} took over {run_dir.name}; `tuitune attach {run_dir.name}` "
-          "opens the TUI")
+    took = (f"supervisor pid {pid} took over {run_dir.name}; `tuitune attach {run_dir.name}` "
+            "opens the TUI")
+    if args.headless:
+        return _follow(run_dir, after, took)
+    print(took)
     return 0
 
 
@@ -310,6 +371,8 @@ def cmd_handoff(args: argparse.Namespace) -> int:
             raise CommandError(f"expected NAME=VALUE for --option, got {item!r}")
         options[name.strip()] = parse_scalar(text)
     payload: dict[str, Any] = {"strategy": args.strategy, "options": options}
+    if args.more is not None:
+        payload["more"] = args.more
     if args.max_trials:
         payload["max_trials"] = args.max_trials
     if args.max_concurrent:
@@ -424,7 +487,7 @@ def cmd_space(args: argparse.Namespace) -> int:
 
 
 HANDLERS = {
-    "run": cmd_run, "attach": cmd_attach, "resume": cmd_resume, "ls": cmd_ls,
+    "run": cmd_run, "follow": cmd_follow, "attach": cmd_attach, "resume": cmd_resume, "ls": cmd_ls,
     "status": cmd_status, "best": cmd_best, "export": cmd_export, "logs": cmd_logs,
     "events": cmd_events, "kill": cmd_kill, "pause": cmd_pause, "unpause": cmd_unpause,
     "clone": cmd_clone, "tweak": cmd_tweak, "new": cmd_new, "note": cmd_note,

@@ -96,6 +96,8 @@ class Spec:
     kill_grace: float = 10.0
     executor: str = "local"
     executor_options: Mapping[str, Any] = field(default_factory=dict)
+    #: Parameters the script reads through tuitune.trial.params() (`passed = "api"`).
+    api_params: frozenset[str] = frozenset()
     raw: Mapping[str, Any] = field(default_factory=dict, repr=False, compare=False)
 
     def with_executor(self, kind: str, **options: Any) -> Spec:
@@ -151,7 +153,8 @@ def parse_spec(raw: Mapping[str, Any], path: Path) -> Spec:
     v.keys(raw, "", _TOP_KEYS)
     base = path.resolve().parent
     name = v.typed(raw.get("name", path.stem), "name", str)
-    space = _space(v, v.table(raw, "space", required=True))
+    space_table = v.table(raw, "space", required=True)
+    space = _space(v, space_table)
     command = _command(v, raw.get("command"), space)
     workdir = (base / v.typed(raw.get("workdir", "."), "workdir", str)).resolve()
     if not workdir.is_dir():
@@ -182,6 +185,7 @@ def parse_spec(raw: Mapping[str, Any], path: Path) -> Spec:
         kill_grace=v.number(raw.get("kill_grace", 10.0), "kill_grace", minimum=0.0),
         executor=kind,
         executor_options={k: val for k, val in executor.items() if k != "kind"},
+        api_params=_passed(v, space_table),
         raw=dict(raw),
     )
     _check_strategies(v, spec)
@@ -272,7 +276,7 @@ def _param(v: _Validator, name: str, p: Any) -> Param:
     if not isinstance(p, dict):  # `lr = 0.1` is shorthand for a fixed value
         return FixedParam(name=name, value=p)
     kind = v.choice(p.get("type"), f"{key}.type", tuple(_PARAM_KEYS))
-    v.keys(p, key, _PARAM_KEYS[kind] | {"type", "mutable", "default"})
+    v.keys(p, key, _PARAM_KEYS[kind] | {"type", "mutable", "default", "passed"})
     mutable = v.typed(p.get("mutable", False), f"{key}.mutable", bool)
     if kind == "fixed":
         if "value" not in p:
@@ -294,6 +298,36 @@ def _param(v: _Validator, name: str, p: Any) -> Param:
             raise v.fail(f"{key}.default", str(exc).split(": ", 1)[-1]) from None
         param = type(param)(**{**param.__dict__, "default": default})
     return param
+
+
+def _passed(v: _Validator, table: dict[str, Any]) -> frozenset[str]:
+    """`passed = "api"`: the script reads the parameter with tuitune.trial.params()."""
+    names = set()
+    for name, p in table.items():
+        if isinstance(p, dict) and "passed" in p:
+            v.choice(p["passed"], f"space.{name}.passed", ("api",))
+            names.add(name)
+    return frozenset(names)
+
+
+def unused_params(spec: Spec) -> list[str]:
+    """Searched parameters the trial never receives: neither a `{name}` placeholder in
+    `command` nor marked `passed = "api"`. Searching them tunes nothing."""
+    placed = {ph for arg in spec.command for ph in PLACEHOLDER.findall(arg)}
+    return [p.name for p in spec.space.params if not isinstance(p, FixedParam)
+            and p.name not in placed and p.name not in spec.api_params]
+
+
+def unused_params_warning(spec: Spec) -> str | None:
+    names = unused_params(spec)
+    if not names:
+        return None
+    listed = ", ".join(names)
+    return (f"warning: {listed} {'is' if len(names) == 1 else 'are'} searched but never "
+            f"passed to the command: add a {{{names[0]}}} placeholder to `command`, or, if the "
+            f"script reads {'it' if len(names) == 1 else 'them'} with tuitune.trial.params(), "
+            f'mark {"it" if len(names) == 1 else "each"} with passed = "api" in its '
+            f"[space.{names[0]}] table")
 
 
 def _numeric_param(v: _Validator, key: str, name: str, kind: str, p: dict[str, Any],

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import signal
 import subprocess
 import sys
 import textwrap
@@ -10,6 +11,8 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
+
+import psutil
 
 from tuitune.store import RunStore
 
@@ -105,6 +108,19 @@ def start_headless(spec: Path, home: Path) -> tuple[subprocess.Popen[str], Path]
     return proc, run_dir
 
 
+def kill_supervisor(run_dir: Path) -> int:
+    """SIGKILL the run's supervisor (the detached process the store names); its pid."""
+    store = RunStore(run_dir)
+    try:
+        pid = store.meta()["supervisor_pid"]
+    finally:
+        store.close()
+    os.kill(pid, signal.SIGKILL)
+    wait_for(lambda: not psutil.pid_exists(pid) or
+             psutil.Process(pid).status() == psutil.STATUS_ZOMBIE, what="the supervisor dead")
+    return pid
+
+
 def _single_run(home: Path) -> Path | None:
     runs = home / "runs"
     found = [p for p in runs.iterdir() if (p / "store.db").exists()] if runs.exists() else []
@@ -123,6 +139,15 @@ def wait_for(predicate: Callable[[], Any], timeout: float = 20, what: str = "con
             return value
         time.sleep(interval)
     raise AssertionError(f"timed out after {timeout}s waiting for {what}")
+
+
+def read(run_dir: Path, fn: Callable[[RunStore], Any]) -> Any:
+    """`fn(store)` on a connection of the test's own, closed after."""
+    store = RunStore(run_dir)
+    try:
+        return fn(store)
+    finally:
+        store.close()
 
 
 def trial(run_dir: Path, trial_id: int):

@@ -16,7 +16,7 @@ from tuitune.executors import LocalExecutor, TrialHandle
 from tuitune.executors.local import process_start_time
 from tuitune.store import RunStore
 
-from .helpers import cli, start_headless, trial, wait_for, write_spec
+from .helpers import cli, kill_supervisor, start_headless, trial, wait_for, write_spec
 
 
 def _points(run_dir, trial_id):
@@ -33,8 +33,8 @@ def test_sigkilled_supervisor_trials_keep_writing_and_resume_adopts_them(tmp_pat
     proc, run_dir = start_headless(spec, tt_home)
     wait_for(lambda: trial(run_dir, 2) and trial(run_dir, 2).state == "running", what="2 running")
     wait_for(lambda: len(_points(run_dir, 1)) > 3, what="trial 1 reporting")
-    os.kill(proc.pid, signal.SIGKILL)
-    proc.wait()
+    kill_supervisor(run_dir)
+    assert proc.wait(timeout=30) == 1  # the follower says the supervisor is gone
     t1 = trial(run_dir, 1)
     before = len(_points(run_dir, 1))
     # Trials outlive their supervisor and keep writing to the store.
@@ -72,9 +72,9 @@ def test_trials_that_died_while_unsupervised_are_lost_and_requeue_from_checkpoin
     wait_for(lambda: (trial(run_dir, 1).checkpoint_step or 0) >= 3, what="a checkpoint")
     # A "reboot": the supervisor and the trial die together, with no exit status written.
     t = trial(run_dir, 1)
-    os.kill(proc.pid, signal.SIGKILL)
+    kill_supervisor(run_dir)
     os.killpg(t.pid, signal.SIGKILL)
-    proc.wait()
+    proc.wait(timeout=30)
     wait_for(lambda: not psutil.pid_exists(t.pid) or
              psutil.Process(t.pid).status() == psutil.STATUS_ZOMBIE, what="trial dead")
     assert cli("resume", str(run_dir)).returncode == 0

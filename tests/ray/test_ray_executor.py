@@ -25,7 +25,7 @@ import pytest
 
 pytest.importorskip("ray", reason='Ray is not installed: pip install "tuitune[ray]"')
 
-from engine.helpers import cli, trial, wait_for  # noqa: E402  (tests/ is on sys.path)
+from engine.helpers import cli, kill_supervisor, trial, wait_for  # noqa: E402  (tests/ is on sys.path)
 from engine.helpers import write_spec as engine_spec  # noqa: E402
 from raycluster import ClusterUnavailable, LocalRayCluster  # noqa: E402
 
@@ -329,8 +329,8 @@ def test_a_restarted_supervisor_adopts_remote_trials(cluster, tt_home, tmp_path)
         assert cli("new", r, "lr=0.05").returncode == 0
         wait_for(lambda: len(points(run.run_dir, 1)) >= 5, 60, "metrics")
         pid = trial(run.run_dir, 1).pid
-        run.proc.kill()  # the supervisor dies; the trial goes on
-        run.proc.wait()
+        kill_supervisor(run.run_dir)  # the supervisor dies; the trial goes on
+        run.proc.wait(timeout=30)
         time.sleep(2.0)
         before = len(points(run.run_dir, 1))
         out = cli("resume", r)

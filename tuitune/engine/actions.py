@@ -110,6 +110,8 @@ class CommandActions(_Base):
 
     def _do_handoff(self, args: dict[str, Any], actor: str) -> str:
         self.strategy, self.search_options = args["strategy"], args["options"]
+        if "more" in args:  # counted when carried out: "from now"
+            self.max_trials = cmd.budget_used(self.store) + args["more"]
         self.max_trials = args.get("max_trials", self.max_trials)
         self.max_concurrent = args.get("max_concurrent", self.max_concurrent)
         self._build_searcher()

@@ -13,14 +13,15 @@ from pathlib import Path
 from typing import Any
 
 from tuitune.engine import commands as cmd
-from tuitune.engine.runs import supervisor_info
+from tuitune.engine.runs import SUPERVISOR_LOG, ensure_supervisor, supervisor_info
 from tuitune.spec import Spec, load_spec_json
 from tuitune.store import CommandRecord, RunStore
 
 
 @dataclass(frozen=True)
 class Reply:
-    """The outcome of a command: done, rejected, or queued (no supervisor running)."""
+    """The outcome of a command: done, rejected, pending (no answer in time) or queued
+    (no supervisor could be started to carry it out)."""
 
     status: str
     message: str
@@ -28,7 +29,7 @@ class Reply:
 
     @property
     def ok(self) -> bool:
-        return self.status in ("done", "queued")
+        return self.status == "done"
 
 
 class RunClient:
@@ -51,17 +52,26 @@ class RunClient:
         return cmd.validate(kind, args, self.spec, self.store)
 
     def send(self, kind: str, args: dict[str, Any], wait: float = 10.0) -> Reply:
-        """Validate, enqueue, and wait up to `wait` seconds for the supervisor."""
+        """Validate, enqueue, and wait up to `wait` seconds for the supervisor. A run
+        without a live supervisor (finished, or its supervisor died) gets one started,
+        so every action works on every run."""
         args = self.check(kind, args)
         command_id = self.store.enqueue_command(kind, args, self.actor)
-        if not self.supervisor_alive():
-            return Reply("queued", "no supervisor is running this run; it will be carried "
-                         f"out by `tuitune resume {self.run_dir.name}`", command_id)
         deadline = time.monotonic() + wait
+        starts = 0
         record: CommandRecord | None = None
         while time.monotonic() < deadline:
             record = self.store.command(command_id)
             if record and record.status != "pending":
                 return Reply(record.status, record.result or "", command_id)
+            if not self.supervisor_alive():
+                # Twice at most: a supervisor may finish just as the command arrives.
+                if starts == 2 or not ensure_supervisor(self.run_dir):
+                    return Reply("queued", "no supervisor could be started for this run "
+                                 f"(see {self.run_dir / SUPERVISOR_LOG}); the command "
+                                 f"waits for `tuitune resume {self.run_dir.name}`", command_id)
+                starts += 1
+                deadline = max(deadline, time.monotonic() + wait)
+                continue
             time.sleep(0.05)
         return Reply("pending", "sent; the supervisor has not answered yet", command_id)

@@ -132,14 +132,31 @@ def _handoff(args: dict[str, Any], spec: Spec, store: RunStore) -> dict[str, Any
     except ValueError as exc:
         raise CommandError(str(exc)) from None
     out: dict[str, Any] = {"strategy": strategy, "options": options}
-    for key in ("max_trials", "max_concurrent"):
+    for key, least in (("more", 0), ("max_trials", 1), ("max_concurrent", 1)):
         value = args.get(key)
         if value is None:
             continue
-        if not isinstance(value, int) or isinstance(value, bool) or value < 1:
-            raise CommandError(f"{key} must be a positive integer, got {value!r}")
+        if not isinstance(value, int) or isinstance(value, bool) or value < least:
+            raise CommandError(f"{key} must be an integer of at least {least}, got {value!r}")
         out[key] = value
+    _check_budget(out, store)
     return out
+
+
+def budget_used(store: RunStore) -> int:
+    """Trials that count against the run's budget (PBT's replacements do not)."""
+    return store.count_trials(exclude_origin="pbt")
+
+
+def _check_budget(args: dict[str, Any], store: RunStore) -> None:
+    """`more` is N trials from now; `max_trials` a total, so it must exceed what has run."""
+    if "more" in args and "max_trials" in args:
+        raise CommandError("give either more trials (--more) or a total (--max-trials), "
+                           "not both")
+    used = budget_used(store)
+    if args.get("max_trials") is not None and args["max_trials"] <= used:
+        raise CommandError(f"a total of {args['max_trials']} trials is not above the {used} "
+                           f"this run has had; use --more N for N more trials")
 
 
 def _requeue(args: dict[str, Any], spec: Spec, store: RunStore) -> dict[str, Any]:

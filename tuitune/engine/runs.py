@@ -17,10 +17,11 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from tuitune.executors.local import process_matches
-from tuitune.spec import Spec
+from tuitune.spec import Spec, unused_params_warning
 from tuitune.store import RunStore
 
 SUPERVISOR_LOG = "supervisor.log"
+SUPERVISOR_LOCK = "supervisor.lock"  # held by the live supervisor (flock)
 HEARTBEAT_STALE = 10.0  # seconds without a heartbeat before a supervisor counts as gone
 
 
@@ -62,6 +63,9 @@ def create_run(spec: Spec, root: Path | None = None, clock=time.time) -> Path:
                    max_trials=spec.budget.max_trials, max_concurrent=spec.budget.max_concurrent,
                    state="created")
     store.add_event("run_created", "user", f"run {run_dir.name} created from {spec.path}")
+    warning = unused_params_warning(spec)
+    if warning:
+        store.add_event("warning", "spec", warning)
     store.close()
     return run_dir
 
@@ -108,8 +112,9 @@ def supervisor_info(store: RunStore, now: float | None = None) -> SupervisorInfo
 
 
 def spawn_supervisor(run_dir: Path, resume: bool = False) -> int:
-    """Start the run's supervisor as a detached process (its own session), so it
-    outlives the terminal and the TUI. Returns its pid."""
+    """Start the run's supervisor as a detached process (its own session, no terminal,
+    output to supervisor.log), so it outlives the terminal, the TUI and any follower.
+    Every way a supervisor starts comes through here. Returns its pid."""
     log = os.open(run_dir / SUPERVISOR_LOG, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
     argv = [sys.executable, "-m", "tuitune.engine.supervisor", str(run_dir)]
     if resume:
@@ -136,5 +141,30 @@ def wait_for_supervisor(run_dir: Path, pid: int, timeout: float = 15.0) -> bool:
                 return False
             time.sleep(0.05)
         return False
+    finally:
+        store.close()
+
+
+def ensure_supervisor(run_dir: Path) -> bool:
+    """Start a supervisor for the run unless a live one holds it. True once one is
+    alive; False if none could start (its reason is in supervisor.log)."""
+    if _supervised(run_dir):
+        return True
+    pid = spawn_supervisor(run_dir, resume=True)
+    if wait_for_supervisor(run_dir, pid):
+        return True
+    # Ours may have lost the run to one another front end started at the same moment.
+    deadline = time.monotonic() + 5.0
+    while time.monotonic() < deadline:
+        if _supervised(run_dir):
+            return True
+        time.sleep(0.1)
+    return False
+
+
+def _supervised(run_dir: Path) -> bool:
+    store = RunStore(run_dir)
+    try:
+        return supervisor_info(store).alive
     finally:
         store.close()

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import errno
+import fcntl
 import math
 import os
 import signal
@@ -24,13 +25,15 @@ from typing import Any
 
 from tuitune.decisions import Exhausted, Exploit, Stop, Suggest, Wait
 from tuitune.engine.actions import CommandActions
+from tuitune.engine.commands import budget_used
 from tuitune.engine.feed import TrialFeed
+from tuitune.engine.follow import event_line
 from tuitune.engine.gpu_alloc import GpuWait
 from tuitune.engine.gpus import GpuScheduler
 from tuitune.engine.launch import build_launch
 from tuitune.engine.logs import log_tail
 from tuitune.engine.outcomes import classify_exit
-from tuitune.engine.runs import supervisor_info, trial_dir
+from tuitune.engine.runs import SUPERVISOR_LOCK, supervisor_info, trial_dir
 from tuitune.engine.snapshot import ObjectiveCurves, build_history
 from tuitune.engine.space_edit import META_KEY, current_revision, current_space
 from tuitune.executors import Executor, TrialHandle, make_executor
@@ -291,8 +294,7 @@ class Supervisor(CommandActions):
             return
         for e in self.store.events(after_id=self._last_event_id):
             self._last_event_id = e.id
-            stamp = time.strftime("%H:%M:%S", time.localtime(e.t))
-            self._say(f"{stamp} {e.message} [{e.actor}]")
+            self._say(event_line(e))
 
     # -- processes ----------------------------------------------------------------------
     def _launch_queued(self) -> None:
@@ -481,7 +483,7 @@ class Supervisor(CommandActions):
     def _budget_left(self) -> int | None:
         if self.max_trials is None:
             return None
-        return self.max_trials - self.store.count_trials(exclude_origin="pbt")
+        return self.max_trials - budget_used(self.store)
 
     def _fill_from_search(self) -> None:
         if self.searcher is None or self.exhausted or self.finished or self.stopping:
@@ -516,6 +518,8 @@ class Supervisor(CommandActions):
             return
         if self.finished or self.handles or self.store.count_trials([QUEUED]):
             return
+        if self.store.pending_commands():
+            return  # e.g. a new trial for a finished run, sent as it was finishing
         left = self._budget_left()
         if left is not None and left <= 0:
             self.finished = "budget used"
@@ -533,6 +537,10 @@ def main(argv: list[str] | None = None) -> int:
     _owner_only_files()
     # A dropped SSH session must not take the experiment with it.
     signal.signal(signal.SIGHUP, signal.SIG_IGN)
+    lock = _claim(args.run_dir)
+    if lock is None:
+        print(f"tuitune: run {args.run_dir.name} already has a supervisor", file=sys.stderr)
+        return 1
     become_subreaper()  # orphans of killed trials come to us to be reaped
     sup = Supervisor(args.run_dir, echo=lambda line: print(line, flush=True), reap_orphans=True)
     signal.signal(signal.SIGTERM, lambda *_: _detach(sup))
@@ -568,6 +576,18 @@ def _tell_stderr(line: str) -> None:
         print(line, file=sys.stderr, flush=True)
     except (OSError, ValueError):
         pass
+
+
+def _claim(run_dir: Path) -> int | None:
+    """An exclusive lock on the run, held until this process ends: two front ends that
+    each start a supervisor for the same run at the same moment get one supervisor."""
+    fd = os.open(run_dir / SUPERVISOR_LOCK, os.O_RDWR | os.O_CREAT, 0o600)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except OSError:
+        os.close(fd)
+        return None
+    return fd  # not inherited by trials (os.open is close-on-exec)
 
 
 class _Detach(Exception):

@@ -120,7 +120,7 @@ class HandoffForm(ModalScreen[dict[str, Any] | None]):
                 return f"expected name=value in options, got {item.strip()!r}"
             options[name.strip()] = parse_scalar(text)
         return {"strategy": strategy, "options": options,
-                "max_trials": max(1, self.used + more), "max_concurrent": concurrent}
+                "more": more, "max_concurrent": concurrent}
 
     def action_submit(self) -> None:
         args = self.args()
