@@ -11,6 +11,8 @@ from engine.helpers import cli, events, start_headless, wait_for, write_spec
 from tuitune.engine.space_edit import META_KEY
 from tuitune.store import RunStore
 
+from .live import stop_headless
+
 
 def _read(run_dir, fn):
     store = RunStore(run_dir)
@@ -18,15 +20,6 @@ def _read(run_dir, fn):
         return fn(store)
     finally:
         store.close()
-
-
-def _finish(proc, run_dir):
-    cli("stop", str(run_dir))
-    try:
-        proc.wait(timeout=30)
-    finally:
-        if proc.poll() is None:
-            proc.kill()
 
 
 def _created_after(run_dir, event_id):
@@ -58,7 +51,7 @@ def test_suggestions_after_a_narrowing_lie_in_the_new_range(tt_home, tmp_path, s
                   if e.kind == "created" and e.id < edit.id]
         assert any(not 0.01 <= p["lr"] <= 0.05 for p in before)  # the edit changed something
     finally:
-        _finish(proc, run_dir)
+        stop_headless(proc, run_dir)
 
 
 @pytest.mark.slow
@@ -90,4 +83,4 @@ def test_undo_bad_input_and_the_revision_chain(tt_home, tmp_path):
         assert revs[-1]["space"] == spec_space and revs[-1]["parent"] == 0
         assert [e.actor for e in events(run_dir) if e.kind == "space"] == ["user"] * 4
     finally:
-        _finish(proc, run_dir)
+        stop_headless(proc, run_dir)

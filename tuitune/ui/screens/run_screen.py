@@ -45,6 +45,8 @@ class RunScreen(HandActions, Screen):
         *HAND_BINDINGS,
         Binding("g", "gpu_screen", "GPUs",
                 tooltip="GPU screen: every GPU, its processes and trees, orphans"),
+        Binding("i", "insight", "Insight", show=False,
+                tooltip="Which parameters matter, the model's view, what to try next"),
         Binding("slash", "filter_text", "Filter", show=False,
                 tooltip="Filter trials by text (id, state, origin, name=value, note)"),
         Binding("f", "cycle_state_filter", "State filter", show=False,
@@ -192,6 +194,11 @@ class RunScreen(HandActions, Screen):
     # -- view actions ----------------------------------------------------------------------
     def action_gpu_screen(self) -> None:
         self.app.open_gpus()
+
+    def action_insight(self) -> None:
+        from tuitune.ui.screens.insight import InsightScreen  # loaded when first opened
+
+        self.app.push_screen(InsightScreen())
 
     def action_filter_text(self) -> None:
         box = self.query_one("#filter", Input)

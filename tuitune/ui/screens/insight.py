@@ -1,0 +1,252 @@
+"""The insight screen (key i): importance, the model's slice, parallel coordinates,
+and advice with one key to act on it.
+
+Everything is computed off the UI thread (a worker reads the store and fits the
+model) and cached per app until a trial finishes. Acting sends the engine's own
+commands (`space` for zoom/widen/fix/boundary, `tweak` for a plateau, `kill` for
+overfitting) through the app, as every hand action does; the screen itself
+changes nothing.
+"""
+
+from __future__ import annotations
+
+import weakref
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Horizontal
+from textual.message import Message
+from textual.screen import Screen
+from textual.widgets import Footer, Static
+
+from tuitune.history import FINISHED_STATES
+from tuitune.insight import Insight
+from tuitune.insight.model import ModelSlice
+from tuitune.insight.parallel import parallel_coordinates
+from tuitune.space import Space
+from tuitune.ui.screens.insight_draw import (
+    advice_text,
+    importance_text,
+    parallel_text,
+    slice_text,
+)
+
+if TYPE_CHECKING:
+    from tuitune.ui.app import TuituneApp
+
+#: After a space edit is sent, look again this many seconds later (the edit does
+#: not finish a trial, so the cache key alone would not notice it).
+RECHECK_AFTER_S = (1.5, 4.0)
+
+
+@dataclass
+class Computed:
+    """What the worker found for one cache key; slices arrive after the rest."""
+
+    key: tuple[int, ...]
+    insight: Insight | None = None
+    space: Space | None = None
+    slices: dict[str, ModelSlice | None] = field(default_factory=dict)
+    model_done: bool = False
+    error: str = ""
+
+
+#: One cache per app: reopening the screen shows the last result at once.
+_CACHE: weakref.WeakKeyDictionary[Any, Computed] = weakref.WeakKeyDictionary()
+
+
+class InsightRead(Message):
+    """The worker's result (partial until `computed.model_done`)."""
+
+    def __init__(self, computed: Computed) -> None:
+        super().__init__()
+        self.computed = computed
+
+
+def finished_key(rows: Any) -> tuple[int, ...]:
+    """Which trials have finished: the cache holds until this changes."""
+    return tuple(sorted(r.id for r in rows.values() if r.state in FINISHED_STATES))
+
+
+class InsightScreen(Screen):
+    """What matters, what the model believes, what to try next."""
+
+    app: TuituneApp
+
+    DEFAULT_CSS = """
+    InsightScreen { layout: vertical; }
+    InsightScreen #insight-title { height: 1; background: $panel; }
+    InsightScreen #insight-top { height: auto; max-height: 45%; }
+    InsightScreen #importance { width: 1fr; height: auto; padding-right: 1; }
+    InsightScreen #advice { width: 1fr; height: auto; border-left: vkey $primary 30%;
+                            padding-left: 1; }
+    InsightScreen #slice { height: 1fr; min-height: 8; border-top: hkey $primary 30%; }
+    InsightScreen #parallel { height: 1fr; min-height: 6; border-top: hkey $primary 30%; }
+    """
+
+    BINDINGS = [
+        Binding("up", "advice(-1)", "Previous advice", show=False),
+        Binding("down", "advice(1)", "Next advice", show=False),
+        Binding("enter", "act", "Act on advice",
+                tooltip="Send the selected advice's command to the engine"),
+        Binding("left", "param(-1)", "Previous parameter", show=False),
+        Binding("right", "param(1)", "Next parameter", show=False,
+                tooltip="The slice shows the next parameter"),
+        Binding("plus,equals_sign", "n_best(5)", "More lines", show=False,
+                tooltip="Parallel coordinates: 5 more of the best trials"),
+        Binding("minus", "n_best(-5)", "Fewer lines", show=False,
+                tooltip="Parallel coordinates: 5 fewer"),
+        Binding("b,q,escape", "back", "Back", tooltip="Back to the trial table"),
+        Binding("question_mark,f1", "app.help", "Help"),
+    ]
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.selected_advice = 0
+        self.param_index = 0
+        self.n_best = 10
+        self._computing: tuple[int, ...] | None = None
+
+    def compose(self) -> ComposeResult:
+        yield Static(id="insight-title")
+        with Horizontal(id="insight-top"):
+            yield Static(id="importance")
+            yield Static(id="advice")
+        yield Static(id="slice")
+        yield Static(id="parallel")
+        yield Footer(compact=True)
+
+    def on_mount(self) -> None:
+        self._refresh_data()
+        self.call_after_refresh(self.draw)
+
+    def on_resize(self) -> None:
+        self.draw()
+
+    # -- data ---------------------------------------------------------------------------
+    @property
+    def computed(self) -> Computed | None:
+        return _CACHE.get(self.app)
+
+    def refresh_from_view(self, changed: set[int], full: bool = False) -> None:
+        """Called by the app after each store poll: recompute once a trial finished."""
+        self._refresh_data()
+
+    def _refresh_data(self, force: bool = False) -> None:
+        key = finished_key(self.app.view.rows)
+        cached = self.computed
+        if not force and cached is not None and cached.key == key:
+            return
+        if self._computing == key and not force:
+            return
+        self._computing = key
+        app, run_dir, spec = self.app, self.app.run_dir, self.app.spec
+
+        def work() -> None:
+            compute(app, self, run_dir, spec, key)
+
+        self.run_worker(work, name="insight", group="insight", thread=True, exit_on_error=False)
+
+    def on_insight_read(self, message: InsightRead) -> None:
+        computed = message.computed
+        if computed.model_done:
+            self._computing = None
+        self.draw()
+
+    # -- drawing ------------------------------------------------------------------------
+    def draw(self) -> None:
+        if not self.is_mounted:
+            return
+        computed = self.computed
+        title = self.query_one("#insight-title", Static)
+        if computed is None or computed.insight is None:
+            what = computed.error if computed and computed.error else "computing…"
+            title.update(f" Insight · {what}")
+            return
+        insight, space = computed.insight, computed.space
+        assert space is not None
+        step = "" if insight.common_step is None else f" · at step {insight.common_step}"
+        model = "" if computed.model_done else " · fitting the model…"
+        title.update(f" Insight · {len(insight.points)} finished trials{step}{model}"
+                     + (f" · {computed.error}" if computed.error else ""))
+        params = list(space.dims)
+        if not params:
+            return
+        self.param_index %= len(params)
+        param = params[self.param_index]
+        width = max(self.size.width - 2, 20)
+        self.query_one("#importance", Static).update(
+            importance_text(insight.importance, width // 2 - 1, param.name))
+        self.selected_advice = min(self.selected_advice, max(len(insight.advice) - 1, 0))
+        self.query_one("#advice", Static).update(
+            advice_text(insight.advice, self.selected_advice, width // 2 - 2))
+        box = self.query_one("#slice", Static)
+        self.query_one("#slice", Static).update(
+            slice_text(insight.points, param, computed.slices.get(param.name),
+                       width, max(box.size.height, 8), insight.mode))
+        par_box = self.query_one("#parallel", Static)
+        par = parallel_coordinates(list(insight.points), space, self.n_best)
+        par_box.update(parallel_text(par, width, max(par_box.size.height, 6), self.n_best))
+
+    # -- keys ---------------------------------------------------------------------------
+    def action_advice(self, delta: int) -> None:
+        c = self.computed
+        if c is not None and c.insight is not None and c.insight.advice:
+            self.selected_advice = (self.selected_advice + delta) % len(c.insight.advice)
+            self.draw()
+
+    def action_param(self, delta: int) -> None:
+        self.param_index += delta
+        self.draw()
+
+    def action_n_best(self, delta: int) -> None:
+        self.n_best = min(max(self.n_best + delta, 1), 200)
+        self.draw()
+
+    def action_act(self) -> None:
+        c = self.computed
+        if c is None or c.insight is None or not c.insight.advice:
+            self.app.notify("no advice to act on", timeout=2)
+            return
+        advice = c.insight.advice[self.selected_advice]
+        if advice.command is None:
+            self.app.notify("this advice has nothing to send", timeout=2)
+            return
+        self.app.send_command(advice.command, dict(advice.args))
+        if advice.command == "space":
+            for delay in RECHECK_AFTER_S:
+                self.set_timer(delay, lambda: self._refresh_data(force=True))
+
+    def action_back(self) -> None:
+        self.app.pop_screen()
+
+
+def compute(app: Any, screen: Screen, run_dir: Any, spec: Any, key: tuple[int, ...]) -> None:
+    """The worker: insight first (fast), then the model's slices. Each result goes
+    into the app's cache (one assignment of a finished object) and the screen is
+    told to draw it; a screen closed meanwhile still leaves the cache filled."""
+    from tuitune.engine.insight_feed import run_insight
+    from tuitune.insight.model import RunModel
+    from tuitune.store import RunStore
+
+    computed = Computed(key)
+    try:
+        store = RunStore(run_dir)
+        try:
+            insight, space, history = run_insight(store, spec)
+        finally:
+            store.close()
+        computed.insight, computed.space = insight, space
+        _CACHE[app] = computed
+        screen.post_message(InsightRead(computed))
+        model = RunModel(space, history, seed=spec.search.seed)
+        slices = {p.name: model.slice(p.name) for p in space.dims}
+        computed = Computed(key, insight, space, slices, model_done=True)
+    except Exception as exc:  # one line on the screen; the app goes on
+        computed = Computed(key, computed.insight, computed.space, computed.slices,
+                            model_done=True, error=f"{type(exc).__name__}: {exc}")
+    _CACHE[app] = computed
+    screen.post_message(InsightRead(computed))
+
