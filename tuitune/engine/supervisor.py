@@ -190,6 +190,7 @@ class Supervisor(CommandActions):
         deadline = time.monotonic() + CLOSE_PATIENCE
         while self.finished != RUN_DIR_GONE:  # a deleted store has nobody to tell
             try:
+                self._note_store_back()
                 self._echo_events()
                 self.store.set_meta(state="finished" if self.finished else "detached",
                                     supervisor_pid=None, finished_reason=self.finished)
@@ -211,17 +212,21 @@ class Supervisor(CommandActions):
             return
         try:
             self._tick()
-            if self._store_error:
-                self.store.add_event(
-                    "store_unwritable", "engine",
-                    f"the run store could not be written for "
-                    f"{self.clock() - self._store_error_since:.0f}s ({self._store_error}); "
-                    f"trials kept running and kept their reports meanwhile")
-                self._store_error = None
+            self._note_store_back()
         except (StoreError, OSError) as exc:  # OSError: e.g. no space for a trial's folder
             if not self._store_error:
                 self._store_error, self._store_error_since = str(exc), self.clock()
                 self._say(f"error: {exc}; trials keep running, retrying")
+
+    def _note_store_back(self) -> None:
+        """After an outage, one event says how long the store refused writes."""
+        if self._store_error:
+            self.store.add_event(
+                "store_unwritable", "engine",
+                f"the run store could not be written for "
+                f"{self.clock() - self._store_error_since:.0f}s ({self._store_error}); "
+                f"trials kept running and kept their reports meanwhile")
+            self._store_error = None
 
     def _abandon_run(self) -> None:
         """The run folder was deleted (or replaced): nothing can be recorded any more and
@@ -511,22 +516,21 @@ class Supervisor(CommandActions):
                                             + (f": {decision.reason}" if decision.reason else ""))
 
     def _check_finished(self) -> None:
+        # The event first: if the store refuses it (disk full), the next tick tries again.
         if self.stopping:
             if not self.handles:
-                self.finished = "stopped"
                 self.store.add_event("finished", "engine", "experiment stopped")
+                self.finished = "stopped"
             return
         if self.finished or self.handles or self.store.count_trials([QUEUED]):
             return
         if self.store.pending_commands():
             return  # e.g. a new trial for a finished run, sent as it was finishing
         left = self._budget_left()
-        if left is not None and left <= 0:
-            self.finished = "budget used"
-        elif self.exhausted:
-            self.finished = self.exhausted
-        if self.finished:
-            self.store.add_event("finished", "engine", f"experiment finished: {self.finished}")
+        reason = "budget used" if left is not None and left <= 0 else self.exhausted
+        if reason:
+            self.store.add_event("finished", "engine", f"experiment finished: {reason}")
+            self.finished = reason
 
 
 def main(argv: list[str] | None = None) -> int:
