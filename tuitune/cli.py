@@ -2,15 +2,22 @@
 
 Exit status: 0 success, 1 a command was refused by the running experiment or
 failed, 2 bad input (spec, arguments, values): nothing was started or changed.
+Every failure is one line on stderr; an unexpected one also leaves its traceback
+in a log file that the line names (see `_unexpected`).
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 import signal
 import sys
+import tempfile
+import traceback
 from collections.abc import Callable, Sequence
 from pathlib import Path
+
+from tuitune.textsafe import escape_controls
 
 EXAMPLES = """\
 examples:
@@ -36,7 +43,12 @@ class OneLineParser(argparse.ArgumentParser):
     """Argument errors in one line (plus where to look), exit status 2."""
 
     def error(self, message: str) -> None:  # type: ignore[override]
-        self.exit(2, f"{self.prog}: error: {message} (see `{self.prog} --help`)\n")
+        self.exit(2, f"{self.prog}: error: {escape_controls(message)} "
+                     f"(see `{self.prog} --help`)\n")
+
+
+#: Ids, counts and pids are stored in SQLite, whose integers have 64 bits.
+_MAX_INT = 2**63 - 1
 
 
 def _positive_int(text: str) -> int:
@@ -44,8 +56,9 @@ def _positive_int(text: str) -> int:
         value = int(text)
     except ValueError:
         raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}")
+    if not 1 <= value <= _MAX_INT:
+        raise argparse.ArgumentTypeError(f"expected a positive integer (below 2^63), "
+                                         f"got {text!r}")
     return value
 
 
@@ -149,9 +162,11 @@ def build_parser() -> argparse.ArgumentParser:
     sp = add("export", "Export every reported point.")
     sp.add_argument("--format", choices=("csv", "json"), default="csv")
     sp.add_argument("--output", "-o", type=Path, help="file to write (default stdout)")
-    sp = add("logs", "Show a trial's log.")
+    sp = add("logs", "Show a trial's log (control characters shown escaped, e.g. \\x1b).")
     sp.add_argument("id", type=_trial_id)
     sp.add_argument("-n", "--lines", type=_positive_int, default=40)
+    sp.add_argument("--raw", action="store_true", help="write the log as it is, "
+                    "escape sequences included (they act on your terminal)")
     sp = add("events", "Show the run's event log (who did what, when).")
     sp.add_argument("--trial", type=_trial_id)
     sp = add("insight", "Which parameters matter (PED-ANOVA) and what to try next, with the "
@@ -190,9 +205,24 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 0
     except Exception as exc:
         code = report_error(exc)
-        if code is None:
-            raise
-        return code
+        return _unexpected(exc) if code is None else code
+
+
+def _unexpected(exc: Exception) -> int:
+    """The last boundary: a bug shows as one line, its traceback goes to a private log."""
+    where = "nowhere (could not write it)"
+    try:
+        fd, path = tempfile.mkstemp(prefix="tuitune-error-", suffix=".log")  # mode 0600
+        with os.fdopen(fd, "w") as fh:
+            fh.write("tuitune " + " ".join(map(repr, sys.argv[1:])) + "\n")
+            traceback.print_exception(exc, file=fh)
+        where = path
+    except OSError:
+        pass
+    message = escape_controls(f"{type(exc).__name__}: {exc}")
+    print(f"tuitune: internal error: {message} (a bug; the traceback is in {where})",
+          file=sys.stderr)
+    return 1
 
 
 if __name__ == "__main__":

@@ -14,6 +14,7 @@ from tuitune.engine import summary
 from tuitune.engine.client import Reply, RunClient
 from tuitune.engine.commands import CommandError, check_tweak_names
 from tuitune.engine.logs import log_tail
+from tuitune.engine.ownership import NotYours
 from tuitune.engine.runs import (
     RunNotFound,
     create_run,
@@ -28,19 +29,28 @@ from tuitune.engine.runs import (
 )
 from tuitune.space import SpaceError
 from tuitune.spec import SpecError, load_spec, unused_params_warning
-from tuitune.store import RunStore, StoreError, StoreVersionError
+from tuitune.store import RunStore, StoreError, StoreUnreadable, StoreVersionError
+from tuitune.textsafe import escape_controls, log_line
 
 
 def report_error(exc: BaseException) -> int | None:
     """Print a one-line error for expected failures; the exit status, or None."""
     if isinstance(exc, (SpecError, CommandError, SpaceError, RunNotFound, StoreVersionError,
                         FileNotFoundError)):
-        print(f"tuitune: error: {exc}", file=sys.stderr)
-        return 2
-    if isinstance(exc, StoreError):
-        print(f"tuitune: error: {exc}", file=sys.stderr)
-        return 1
+        return _say(str(exc), 2)
+    if isinstance(exc, (StoreError, StoreUnreadable, NotYours)):
+        return _say(str(exc), 1)
+    if isinstance(exc, PermissionError):  # e.g. a file in the run that is not ours
+        return _say(f"permission denied: {exc.filename or exc}", 1)
+    if isinstance(exc, OSError) and exc.strerror:  # a full disk, a vanished folder
+        return _say(f"{exc.strerror}: {exc.filename}" if exc.filename else exc.strerror, 1)
     return None
+
+
+def _say(message: str, code: int) -> int:
+    # Names and values in messages come from users and files: keep them one line.
+    print(f"tuitune: error: {escape_controls(message)}", file=sys.stderr)
+    return code
 
 
 def _root(args: argparse.Namespace) -> Path:
@@ -226,6 +236,15 @@ def cmd_ls(args: argparse.Namespace) -> int:
         print(f"no runs in {_root(args)}")
         return 0
     for run_dir in runs:
+        print(_ls_line(run_dir))
+    return 0
+
+
+def _ls_line(run_dir: Path) -> str:
+    """One run's line; a run that cannot be read says why, and the others still list."""
+    name = escape_controls(run_dir.name)
+    try:
+        run_dir = resolve_run(str(run_dir))
         store = RunStore(run_dir, readonly=True)
         try:
             meta = store.meta()
@@ -233,13 +252,14 @@ def cmd_ls(args: argparse.Namespace) -> int:
             n = len(store.trials())
         finally:
             store.close()
-        state = meta.get("state", "?")
-        if alive:
-            state = "live"
-        elif state in ("running", "resuming"):
-            state = "no supervisor (tuitune resume)"
-        print(f"{run_dir.name:40s} {state:10s} {n:5d} trials  {meta.get('strategy', '')}")
-    return 0
+    except (StoreUnreadable, StoreVersionError, NotYours, OSError) as exc:
+        return f"{name:40s} unreadable: {escape_controls(str(exc))}"
+    state = meta.get("state", "?")
+    if alive:
+        state = "live"
+    elif state in ("running", "resuming"):
+        state = "no supervisor (tuitune resume)"
+    return f"{name:40s} {state:10s} {n:5d} trials  {escape_controls(str(meta.get('strategy', '')))}"
 
 
 def cmd_status(args: argparse.Namespace) -> int:
@@ -270,7 +290,10 @@ def cmd_export(args: argparse.Namespace) -> int:
     finally:
         client.close()
     if args.output:
-        fd = os.open(args.output, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        try:
+            fd = os.open(args.output, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        except OSError as exc:
+            raise CommandError(f"cannot write {args.output}: {exc.strerror}") from None
         with os.fdopen(fd, "w") as fh:
             fh.write(text)
         print(f"wrote {args.output}")
@@ -284,7 +307,10 @@ def cmd_logs(args: argparse.Namespace) -> int:
     path = trial_dir(run_dir, args.id) / "log.txt"
     if not path.exists():
         raise CommandError(f"trial {args.id} has no log (yet)")
-    print(log_tail(path, args.lines))
+    text = log_tail(path, args.lines)
+    # A trial's output could set the clipboard (OSC 52), retitle or redraw the
+    # terminal: shown as text unless asked for raw.
+    print(text if args.raw else "\n".join(log_line(line) for line in text.split("\n")))
     return 0
 
 
@@ -420,7 +446,10 @@ def _end_gpu_orphan(pid: int, root: Path) -> int:
     roots: dict[int, ProcessIdentity] = {}
     names: dict[int, str] = {}
     for run_dir in list_runs(root):  # every live trial here owns its processes
-        store = RunStore(run_dir, readonly=True)
+        try:
+            store = RunStore(resolve_run(str(run_dir)), readonly=True)
+        except (StoreUnreadable, StoreVersionError, NotYours, OSError):
+            continue  # not a run we can vouch for
         try:
             live = store.trials(["running", "paused"])
         finally:

@@ -6,8 +6,10 @@ Every problem is reported as one line naming the file and the key path, e.g.
 
 from __future__ import annotations
 
+import datetime
 import importlib.util
 import json
+import math
 import re
 import shutil
 import sys
@@ -33,12 +35,21 @@ from tuitune.space import (
     Space,
     SpaceError,
 )
+from tuitune.textsafe import escape_controls
 
 #: Placeholders every command may use besides the parameter names.
 BUILTIN_PLACEHOLDERS = frozenset({"python", "trial_id", "trial_dir", "run_dir"})
 PLACEHOLDER = re.compile(r"\{([A-Za-z_][A-Za-z0-9_]*)\}")
 _DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(s|m|h|d)?\s*$")
 _UNITS = {None: 1, "s": 1, "m": 60, "h": 3600, "d": 86400}
+#: SQLite stores integers in 64 bits; a larger one would fail at the first write.
+_INT_LIMIT = 2**63
+#: Longest accepted duration (timeouts): ten years. Longer ones overflow timers.
+MAX_DURATION = 10 * 365 * 86400.0
+#: Longest accepted grace between SIGTERM and SIGKILL.
+MAX_KILL_GRACE = 86400.0
+#: More GPUs per trial, or a GPU index above this, is a typo, not a machine.
+MAX_GPUS = 1024
 
 
 class SpecError(ValueError):
@@ -47,7 +58,9 @@ class SpecError(ValueError):
     def __init__(self, file: str, key: str, message: str) -> None:
         self.file, self.key, self.message = file, key, message
         where = f"{file}: {key}: " if key else f"{file}: "
-        super().__init__(where + message)
+        # Keys and values come from the file: a newline or an escape sequence in
+        # one must not break the line or reach the terminal.
+        super().__init__(escape_controls(where + message))
 
 
 @dataclass(frozen=True)
@@ -132,13 +145,23 @@ def load_spec(path: str | Path) -> Spec:
     path = Path(path)
     label = str(path)
     try:
-        raw = tomllib.loads(path.read_text())
+        data = path.read_bytes()
     except FileNotFoundError:
         raise SpecError(label, "", "no such file") from None
-    except tomllib.TOMLDecodeError as exc:
-        raise SpecError(label, "", f"not valid TOML: {exc}") from None
     except OSError as exc:
         raise SpecError(label, "", f"cannot read: {exc.strerror}") from None
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        hint = " (it looks like UTF-16)" if data[:2] in (b"\xff\xfe", b"\xfe\xff") else ""
+        raise SpecError(label, "", f"not UTF-8 text{hint}: a spec is a UTF-8 TOML file "
+                                   f"(bad byte at offset {exc.start})") from None
+    try:
+        raw = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise SpecError(label, "", f"not valid TOML: {exc}") from None
+    except RecursionError:
+        raise SpecError(label, "", "not valid TOML: nested too deeply") from None
     return parse_spec(raw, path)
 
 
@@ -151,18 +174,17 @@ def load_spec_json(text: str) -> Spec:
 def parse_spec(raw: Mapping[str, Any], path: Path) -> Spec:
     v = _Validator(str(path))
     v.keys(raw, "", _TOP_KEYS)
+    _check_values(v, raw, "")
     base = path.resolve().parent
     name = v.typed(raw.get("name", path.stem), "name", str)
     space_table = v.table(raw, "space", required=True)
     space = _space(v, space_table)
     command = _command(v, raw.get("command"), space)
     workdir = (base / v.typed(raw.get("workdir", "."), "workdir", str)).resolve()
-    if not workdir.is_dir():
+    if not _is_dir(workdir):
         raise SpecError(v.file, "workdir", f"directory {workdir} does not exist")
     _check_executable(v, command[0], workdir)
-    env = v.table(raw, "env")
-    for k, val in env.items():
-        v.typed(val, f"env.{k}", str)
+    env = _env(v, v.table(raw, "env"))
     objective, secondary = _objective(v, v.table(raw, "objective", required=True))
     budget = _budget(v, v.table(raw, "budget"))
     metrics = v.table(raw, "metrics")
@@ -182,7 +204,8 @@ def parse_spec(raw: Mapping[str, Any], path: Path) -> Spec:
         search=_search(v, v.table(raw, "search")),
         stopping=_stopping(v, v.table(raw, "stopping")),
         metrics_source=source, metrics_include=include, metrics_exclude=exclude,
-        kill_grace=v.number(raw.get("kill_grace", 10.0), "kill_grace", minimum=0.0),
+        kill_grace=v.number(raw.get("kill_grace", 10.0), "kill_grace", minimum=0.0,
+                            maximum=MAX_KILL_GRACE),
         executor=kind,
         executor_options={k: val for k, val in executor.items() if k != "kind"},
         api_params=_passed(v, space_table),
@@ -223,14 +246,19 @@ class _Validator:
         return val
 
     def number(self, val: Any, key: str, minimum: float | None = None,
-               integer: bool = False, above: float | None = None) -> Any:
+               integer: bool = False, above: float | None = None,
+               maximum: float | None = None) -> Any:
         ok = isinstance(val, int) if integer else isinstance(val, (int, float))
         if not ok or isinstance(val, bool):
             raise self.fail(key, f"expected {'an integer' if integer else 'a number'}, got {val!r}")
+        if not math.isfinite(val):  # NaN compares false with every bound below
+            raise self.fail(key, f"expected a finite number, got {val!r}")
         if minimum is not None and val < minimum:
             raise self.fail(key, f"must be at least {minimum:g}, got {val!r}")
         if above is not None and val <= above:
             raise self.fail(key, f"must be above {above:g}, got {val!r}")
+        if maximum is not None and val > maximum:
+            raise self.fail(key, f"must be at most {maximum:g}, got {val!r}")
         return val
 
     def choice(self, val: Any, key: str, choices: tuple[str, ...]) -> str:
@@ -242,14 +270,18 @@ class _Validator:
         if val is None:
             return None
         if isinstance(val, (int, float)) and not isinstance(val, bool):
-            if val <= 0:
-                raise self.fail(key, f"must be positive, got {val!r}")
-            return float(val)
-        m = _DURATION.match(val) if isinstance(val, str) else None
-        if not m or float(m.group(1)) <= 0:
-            raise self.fail(key, "expected seconds or a duration like '90s', '10m', '2h', "
-                                 f"got {val!r}")
-        return float(m.group(1)) * _UNITS[m.group(2)]
+            seconds = float(val)
+        else:
+            m = _DURATION.match(val) if isinstance(val, str) else None
+            if not m:
+                raise self.fail(key, "expected seconds or a duration like '90s', '10m', '2h', "
+                                     f"got {val!r}")
+            seconds = float(m.group(1)) * _UNITS[m.group(2)]
+        if not seconds > 0:
+            raise self.fail(key, f"must be positive, got {val!r}")
+        if seconds > MAX_DURATION:
+            raise self.fail(key, f"must be at most ten years, got {val!r}")
+        return seconds
 
 
 _PARAM_KEYS = {
@@ -273,19 +305,25 @@ def _param(v: _Validator, name: str, p: Any) -> Param:
     key = f"space.{name}"
     if not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", name):
         raise v.fail(key, "parameter names must be identifiers (letters, digits, _)")
+    if name in BUILTIN_PLACEHOLDERS:
+        raise v.fail(key, f"{{{name}}} is a built-in placeholder; give the parameter "
+                          "another name")
     if not isinstance(p, dict):  # `lr = 0.1` is shorthand for a fixed value
-        return FixedParam(name=name, value=p)
+        return FixedParam(name=name, value=_scalar(v, p, key))
     kind = v.choice(p.get("type"), f"{key}.type", tuple(_PARAM_KEYS))
     v.keys(p, key, _PARAM_KEYS[kind] | {"type", "mutable", "default", "passed"})
     mutable = v.typed(p.get("mutable", False), f"{key}.mutable", bool)
     if kind == "fixed":
         if "value" not in p:
             raise v.fail(f"{key}.value", "missing (required for a fixed parameter)")
-        return FixedParam(name=name, value=p["value"], mutable=mutable)
+        return FixedParam(name=name, value=_scalar(v, p["value"], f"{key}.value"),
+                          mutable=mutable)
     if kind == "categorical":
         choices = p.get("choices")
         if not isinstance(choices, list) or not choices:
             raise v.fail(f"{key}.choices", "expected a non-empty list")
+        for i, choice in enumerate(choices):
+            _scalar(v, choice, f"{key}.choices[{i}]")
         if len(set(map(json.dumps, choices))) != len(choices):
             raise v.fail(f"{key}.choices", "choices must be distinct")
         param: Param = CategoricalParam(name=name, choices=tuple(choices), mutable=mutable)
@@ -340,6 +378,8 @@ def _numeric_param(v: _Validator, key: str, name: str, kind: str, p: dict[str, A
     low, high = p["low"], p["high"]
     if low >= high:
         raise v.fail(f"{key}.low", f"must be below high ({low!r} >= {high!r})")
+    if not math.isfinite(float(high) - float(low)):  # sampling would give inf or nan
+        raise v.fail(key, f"the range [{low!r}, {high!r}] is too wide")
     log = v.typed(p.get("log", False), f"{key}.log", bool)
     if log and low <= 0:
         raise v.fail(f"{key}.low", f"a log scale needs low > 0, got {low!r}")
@@ -377,14 +417,78 @@ def _command(v: _Validator, command: Any, space: Space) -> tuple[str, ...]:
     return tuple(command)
 
 
+def _is_dir(path: Path) -> bool:
+    try:
+        return path.is_dir()
+    except OSError:  # a name too long, a folder we may not enter
+        return False
+
+
 def _check_executable(v: _Validator, program: str, workdir: Path) -> None:
     if PLACEHOLDER.search(program):
         return  # e.g. {python}: filled in at launch
     if "/" in program:
-        if not (workdir / program).exists():
+        try:
+            exists = (workdir / program).exists()
+        except OSError:
+            exists = False
+        if not exists:
             raise v.fail("command[0]", f"{program} does not exist (relative to {workdir})")
     elif shutil.which(program) is None:
         raise v.fail("command[0]", f"{program!r} is not found on PATH")
+
+
+def _env(v: _Validator, table: dict[str, Any]) -> dict[str, str]:
+    for name, value in table.items():
+        if not name or "=" in name:  # execve would split or refuse it
+            raise v.fail(f"env.{name}", "an environment variable name must be non-empty "
+                                        "and without '='")
+        v.typed(value, f"env.{name}", str)
+    return dict(table)
+
+
+#: Values a parameter can take: they go into argv as text and into the store as JSON.
+_SCALARS = (str, int, float, bool)
+
+
+def _scalar(v: _Validator, value: Any, key: str) -> Any:
+    if not isinstance(value, _SCALARS):
+        raise v.fail(key, "expected a string, number or boolean, got a "
+                          f"{_toml_type(value)}")
+    return value
+
+
+def _toml_type(value: Any) -> str:
+    if isinstance(value, dict):
+        return "table"
+    if isinstance(value, list):
+        return "list"
+    if isinstance(value, (datetime.date, datetime.time)):
+        return "date or time"
+    return type(value).__name__
+
+
+def _check_values(v: _Validator, value: Any, key: str) -> None:
+    """Refuse, anywhere in the spec, what no part of tuitune can carry: numbers that are
+    not finite or overflow SQLite, NUL (argv, the environment and paths end at it) and
+    dates (JSON, in which the spec is stored, has none)."""
+    if isinstance(value, dict):
+        for k, item in value.items():
+            sub = f"{key}.{k}" if key else k
+            if "\0" in k:
+                raise v.fail(sub, "a key may not contain a NUL character")
+            _check_values(v, item, sub)
+    elif isinstance(value, list):
+        for i, item in enumerate(value):
+            _check_values(v, item, f"{key}[{i}]")
+    elif isinstance(value, float) and not math.isfinite(value):
+        raise v.fail(key, f"expected a finite number, got {value!r}")
+    elif isinstance(value, int) and not -_INT_LIMIT <= value < _INT_LIMIT:
+        raise v.fail(key, f"integer out of range (at most 64 bits), got {value!r}")
+    elif isinstance(value, str) and "\0" in value:
+        raise v.fail(key, "may not contain a NUL character")
+    elif isinstance(value, (datetime.date, datetime.time)):
+        raise v.fail(key, f"dates and times are not supported here, got {value.isoformat()}")
 
 
 def _objective(v: _Validator, t: dict[str, Any]) -> tuple[Objective, tuple[str, ...]]:
@@ -439,13 +543,14 @@ def _resources(v: _Validator, t: dict[str, Any]) -> Resources:
     v.keys(t, "resources", {"gpus_per_trial", "gpus", "gpu_memory_mb", "memory_growth"})
     share = t.get("gpus_per_trial")
     if share is not None:
-        v.number(share, "resources.gpus_per_trial", minimum=0)
+        v.number(share, "resources.gpus_per_trial", minimum=0, maximum=MAX_GPUS)
     if share is not None and share > 1 and share != int(share):
         raise v.fail("resources.gpus_per_trial", f"above 1 it must be whole, got {share!r}")
     gpus = t.get("gpus", "all")
     if gpus == "all":
         gpus_t = None
-    elif isinstance(gpus, list) and all(isinstance(g, int) and g >= 0 for g in gpus):
+    elif isinstance(gpus, list) and all(isinstance(g, int) and not isinstance(g, bool)
+                                        and 0 <= g < MAX_GPUS for g in gpus):
         gpus_t = tuple(gpus)
     else:
         raise v.fail("resources.gpus", f"expected \"all\" or a list of GPU indices, got {gpus!r}")

@@ -2,7 +2,9 @@
 
 A run folder holds `store.db` (the truth), `spec.toml` (a copy of the spec as it
 was started), `supervisor.log`, and `trials/<id>/` (log, checkpoints, exit status).
-Folders are created readable by their owner only.
+Folders are created readable by their owner only, and a run folder (or runs root)
+another user owns or could write is refused before anything is read from it
+(engine/ownership.py).
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+from tuitune.engine.ownership import NotYours, check_run_folder, check_runs_root
 from tuitune.executors.local import process_matches
 from tuitune.spec import Spec, unused_params_warning
 from tuitune.store import RunStore
@@ -23,6 +26,8 @@ from tuitune.store import RunStore
 SUPERVISOR_LOG = "supervisor.log"
 SUPERVISOR_LOCK = "supervisor.lock"  # held by the live supervisor (flock)
 HEARTBEAT_STALE = 10.0  # seconds without a heartbeat before a supervisor counts as gone
+#: Run folder names are the spec's name (cut to this length) and a time stamp.
+_NAME_CHARS = 64
 
 
 class RunNotFound(LookupError):
@@ -43,8 +48,9 @@ def create_run(spec: Spec, root: Path | None = None, clock=time.time) -> Path:
     """Make a new run folder with its store; returns the folder."""
     root = root or runs_root()
     root.mkdir(parents=True, exist_ok=True, mode=0o700)
+    check_runs_root(root)
     stamp = time.strftime("%Y%m%d-%H%M%S", time.localtime(clock()))
-    base = re.sub(r"[^A-Za-z0-9_.-]+", "-", spec.name).strip("-") or "run"
+    base = re.sub(r"[^A-Za-z0-9_.-]+", "-", spec.name).strip("-.")[:_NAME_CHARS] or "run"
     for n in range(1000):
         run_dir = root / (f"{base}-{stamp}" + (f"-{n}" if n else ""))
         try:
@@ -71,12 +77,19 @@ def create_run(spec: Spec, root: Path | None = None, clock=time.time) -> Path:
 
 
 def resolve_run(name: str, root: Path | None = None) -> Path:
-    """A run given as a folder path, a run name, or a unique prefix of one."""
+    """A run given as a folder path, a run name, or a unique prefix of one; refused
+    (NotYours) if another user owns it or could have written it."""
+    run_dir = _find_run(name, root or runs_root())
+    check_run_folder(run_dir, "store.db")
+    return run_dir
+
+
+def _find_run(name: str, root: Path) -> Path:
     path = Path(name)
-    if (path / "store.db").exists():
+    if _has_store(path):
         return path.resolve()
-    root = root or runs_root()
-    if (root / name / "store.db").exists():
+    if name and "/" not in name and _has_store(root / name):
+        check_runs_root(root)
         return root / name
     matches = [p for p in list_runs(root) if p.name.startswith(name)]
     if len(matches) == 1:
@@ -86,12 +99,47 @@ def resolve_run(name: str, root: Path | None = None) -> Path:
     raise RunNotFound(f"{name!r} matches several runs: {', '.join(p.name for p in matches)}")
 
 
+def _has_store(folder: Path) -> bool:
+    try:
+        return (folder / "store.db").exists()
+    except PermissionError:
+        raise NotYours(f"permission denied: {folder} (it belongs to another user)") from None
+    except (OSError, ValueError):  # a name too long, a NUL byte
+        return False
+
+
 def list_runs(root: Path | None = None) -> list[Path]:
+    """The run folders in the runs root (refused if another user could write it); a
+    folder in it may still be someone else's: resolve_run checks each one used."""
     root = root or runs_root()
-    if not root.is_dir():
+    if not _is_dir(root):
         return []
-    return sorted((p for p in root.iterdir() if (p / "store.db").exists()),
-                  key=lambda p: p.stat().st_mtime)
+    check_runs_root(root)
+    return sorted((p for p in root.iterdir() if _may_be_run(p)), key=_mtime)
+
+
+def _may_be_run(folder: Path) -> bool:
+    """A folder with a store, or one we may not look into (listed, then refused)."""
+    try:
+        return _has_store(folder)
+    except NotYours:
+        return True
+
+
+def _is_dir(path: Path) -> bool:
+    try:
+        return path.is_dir()
+    except PermissionError:
+        raise NotYours(f"permission denied: {path} (it belongs to another user)") from None
+    except OSError:
+        return False
+
+
+def _mtime(path: Path) -> float:
+    try:
+        return path.stat().st_mtime
+    except OSError:  # removed meanwhile, or not ours to look into
+        return 0.0
 
 
 @dataclass(frozen=True)

@@ -8,7 +8,7 @@ from tuitune.store.records import (
     ParamChangeRecord,
     TrialRecord,
 )
-from tuitune.store.run_store import DB_NAME, RunStore, StoreError
+from tuitune.store.run_store import DB_NAME, RunStore, StoreError, StoreUnreadable
 from tuitune.store.schema import SCHEMA_VERSION, StoreVersionError
 
 __all__ = [
@@ -21,6 +21,7 @@ __all__ = [
     "ParamChangeRecord",
     "RunStore",
     "StoreError",
+    "StoreUnreadable",
     "StoreVersionError",
     "TrialRecord",
 ]

@@ -29,6 +29,8 @@ from tuitune.store.records import (
 from tuitune.store.schema import check_version, connect, ensure_schema
 
 DB_NAME = "store.db"
+#: The first 16 bytes of every SQLite database file.
+_SQLITE_HEADER = b"SQLite format 3\x00"
 _TRIAL_FIELDS = frozenset(TrialRecord.__dataclass_fields__) - {"id"}
 
 
@@ -39,6 +41,20 @@ def _parse_position_key(trial_id: int) -> str:
 
 class StoreError(RuntimeError):
     """A write failed (disk full, read-only folder...); nothing was half-written."""
+
+
+class StoreUnreadable(RuntimeError):
+    """The file is not a readable run store (empty, truncated, overwritten); one line
+    naming it."""
+
+    def __init__(self, path: Path, reason: str) -> None:
+        self.path = path
+        super().__init__(f"{path}: cannot read this run's store: {reason}")
+
+
+def _is_damage(exc: sqlite3.DatabaseError) -> bool:
+    """Malformed or foreign files, not a busy database or a full disk."""
+    return not isinstance(exc, sqlite3.OperationalError) or "no such table" in str(exc)
 
 
 def _finite_or_none(value: float) -> float | None:
@@ -66,12 +82,36 @@ class RunStore:
             finally:
                 os.umask(old)
         else:
-            self._conn = connect(str(path), readonly=readonly)
+            self._conn = self._open_existing(readonly)
         # Fixed for the life of the connection. An existing schema-1 store is never
         # migrated: trials started by the older tuitune that wrote it may still be
         # writing points without summaries, which would leave the summaries wrong.
         # Readers compute its values from the points instead (one pass on open).
         self.summarized = check_version(self._conn) >= 2
+
+    def _open_existing(self, readonly: bool) -> sqlite3.Connection:
+        """Connect, after checking that the file is a run store: an empty or foreign
+        file is refused before SQLite (in write mode) would turn it into a database."""
+        with open(self.path, "rb") as fh:
+            header = fh.read(len(_SQLITE_HEADER))
+        if header != _SQLITE_HEADER:
+            raise StoreUnreadable(self.path, "the file is empty" if not header
+                                  else "not an SQLite database")
+        conn: sqlite3.Connection | None = None
+        try:
+            conn = connect(str(self.path), readonly=readonly)
+            if check_version(conn) == 0:
+                raise StoreUnreadable(self.path, "it has no tuitune tables")
+            conn.execute("SELECT count(*) FROM meta").fetchone()
+            return conn
+        except sqlite3.DatabaseError as exc:
+            if conn is not None:
+                conn.close()
+            raise StoreUnreadable(self.path, str(exc)) from None
+        except BaseException:
+            if conn is not None:
+                conn.close()
+            raise
 
     def close(self) -> None:
         self._conn.close()
@@ -93,13 +133,24 @@ class RunStore:
             raise StoreError(f"cannot write the run store {self.path}: {exc}") from exc
 
     def _rows(self, sql: str, args: Sequence[Any] = ()) -> list[sqlite3.Row]:
-        return self._conn.execute(sql, args).fetchall()
+        try:
+            return self._conn.execute(sql, args).fetchall()
+        except sqlite3.DatabaseError as exc:
+            raise self._unreadable(exc) from None
 
     def _tuples(self, sql: str, args: Sequence[Any] | dict[str, Any] = ()) -> list[tuple]:
         """Rows as plain tuples: cheaper than sqlite3.Row when there are many."""
         cur = self._conn.cursor()
         cur.row_factory = None
-        return cur.execute(sql, args).fetchall()
+        try:
+            return cur.execute(sql, args).fetchall()
+        except sqlite3.DatabaseError as exc:
+            raise self._unreadable(exc) from None
+
+    def _unreadable(self, exc: sqlite3.DatabaseError) -> Exception:
+        # Damage found past the first page (a truncated file) is named like damage
+        # found on open; a busy or locked database stays what it is.
+        return StoreUnreadable(self.path, str(exc)) if _is_damage(exc) else exc
 
     @contextmanager
     def snapshot(self) -> Iterator[None]:

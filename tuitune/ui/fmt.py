@@ -7,6 +7,7 @@ from typing import Any
 
 from rich.cells import cell_len
 
+from tuitune.textsafe import escape_controls
 from tuitune.ui.series import nice_number
 
 
@@ -63,7 +64,8 @@ def fit(text: str, width: int, align: str = "l") -> str:
 
 
 def ascii_safe(text: str) -> str:
-    """Replace characters that are not one cell wide (tabs, wide CJK, controls)."""
+    """Controls shown escaped (`\\x1b`, as the CLI shows them: tuitune.textsafe), then
+    characters that are not one cell wide (wide CJK) replaced by `?`."""
     if text.isascii() and text.isprintable():
         return text
-    return "".join(c if c.isprintable() and cell_len(c) == 1 else "?" for c in text)
+    return "".join(c if cell_len(c) == 1 else "?" for c in escape_controls(text))

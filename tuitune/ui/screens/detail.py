@@ -23,6 +23,7 @@ from textual.worker import get_current_worker
 
 from tuitune.engine.logs import log_tail
 from tuitune.engine.runs import trial_dir
+from tuitune.textsafe import log_line
 from tuitune.ui import fmt, palette
 from tuitune.ui.records import TrialRow
 from tuitune.ui.screens.charting import markers_for
@@ -291,7 +292,7 @@ class DetailScreen(HandActions, Screen):
         log = self.query_one(Log)
         if message.reset:
             log.clear()
-        log.write_lines([fmt.ascii_safe(line.replace("\r", "")) for line in message.lines])
+        log.write_lines([fmt.ascii_safe(log_line(line)) for line in message.lines])
 
     # -- actions ---------------------------------------------------------------------------
     def action_tab(self, tab: str) -> None:

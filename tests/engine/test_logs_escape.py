@@ -1,0 +1,52 @@
+"""`tuitune logs` shows a trial's output as text: escape sequences it printed (an OSC 52
+clipboard write, a title change) are escaped unless --raw is asked for (issue 12.13)."""
+
+from __future__ import annotations
+
+from .helpers import cli, trial
+
+OSC52 = "\x1b]52;c;cm0gLXJmIH4=\x07"  # would set the clipboard to "rm -rf ~"
+TITLE = "\x1b]0;owned\x07"
+
+SCRIPT = f"""
+import sys
+sys.stdout.write("before " + {OSC52!r} + " after\\n")
+sys.stdout.write({TITLE!r} + "\\ttabbed\\r\\n")
+sys.stdout.write("bell\\x07 del\\x7f csi\\x9b done\\n")
+"""
+
+SPEC = """
+name = "esc"
+command = ["{python}", "script.py"]
+[search]
+strategy = "random"
+[budget]
+max_trials = 1
+[space.x]
+type = "float"
+low = 0.0
+high = 1.0
+[objective]
+metric = "loss"
+"""
+
+
+def test_logs_escape_control_sequences_unless_raw(tmp_path, tt_home):
+    (tmp_path / "script.py").write_text(SCRIPT)
+    (tmp_path / "esc.toml").write_text(SPEC)
+    ran = cli("run", str(tmp_path / "esc.toml"), "--headless", timeout=120)
+    assert ran.returncode == 0, ran.stderr
+    run_dir = next((tt_home / "runs").iterdir())
+    assert trial(run_dir, 1).state in ("completed", "failed")
+
+    shown = cli("logs", run_dir.name, "1")
+    assert shown.returncode == 0, shown.stderr
+    out = shown.stdout
+    for raw in ("\x1b", "\x07", "\x7f", "\x9b", "\r"):
+        assert raw not in out, (raw, out)
+    assert "before \\x1b]52;c;cm0gLXJmIH4=\\x07 after" in out
+    assert "\\x1b]0;owned\\x07\ttabbed" in out  # the tab is kept, the \r dropped
+    assert "bell\\x07 del\\x7f csi\\x9b done" in out
+
+    raw = cli("logs", run_dir.name, "1", "--raw")
+    assert raw.returncode == 0 and OSC52 in raw.stdout and TITLE in raw.stdout
