@@ -138,3 +138,35 @@ def test_a_supervisor_does_not_finish_while_a_command_waits(tmp_path, tt_home):
     finally:
         sup.executor.close()
         sup.store.close()
+
+
+def test_a_handoff_total_not_above_what_has_run_is_refused_on_a_live_run(tmp_path, tt_home):
+    spec = write_spec(tmp_path / "exp", steps=5000, sleep=0.05)
+    proc, run_dir = start_headless(spec, tt_home)
+    try:
+        for lr in ("0.01", "0.02"):
+            _ok("new", str(run_dir), f"lr={lr}")
+        refused = cli("handoff", str(run_dir), "random", "--max-trials", "2")
+        assert refused.returncode == 2
+        assert refused.stderr.strip() == ("tuitune: error: a total of 2 trials is not above "
+                                          "the 2 this run has had; use --more N for N more "
+                                          "trials")
+        assert read(run_dir, lambda s: (s.meta()["strategy"], s.meta().get("max_trials"))) == (
+            "manual", None)
+        _ok("handoff", str(run_dir), "manual", "--more", "1")  # 2 had + 1 more
+        assert read(run_dir, lambda s: s.meta()["max_trials"]) == 3
+    finally:
+        cli("stop", str(run_dir))
+        proc.wait(timeout=30)
+
+
+def test_stop_on_a_finished_run_changes_nothing(tmp_path, tt_home):
+    spec = write_spec(tmp_path / "exp", steps=3, sleep=0.01, strategy="random",
+                      budget="max_trials = 1")
+    proc, run_dir = start_headless(spec, tt_home)
+    assert proc.wait(timeout=60) == 0
+    before = read(run_dir, lambda s: (s.meta(), s.events()))
+    out = cli("stop", str(run_dir))
+    assert out.returncode == 0
+    assert out.stdout.strip() == f"run {run_dir.name} has already finished (budget used)"
+    assert read(run_dir, lambda s: (s.meta(), s.events())) == before

@@ -14,6 +14,7 @@ from typing import Any
 
 from tuitune.engine import commands as cmd
 from tuitune.engine.runs import SUPERVISOR_LOG, ensure_supervisor, supervisor_info
+from tuitune.history import ACTIVE_STATES
 from tuitune.spec import Spec, load_spec_json
 from tuitune.store import CommandRecord, RunStore
 
@@ -56,6 +57,9 @@ class RunClient:
         without a live supervisor (finished, or its supervisor died) gets one started,
         so every action works on every run."""
         args = self.check(kind, args)
+        if kind == "stop" and (said := self._nothing_to_stop()):
+            # A supervisor started only to stop would overwrite how the run ended.
+            return Reply("done", said, 0)
         command_id = self.store.enqueue_command(kind, args, self.actor)
         deadline = time.monotonic() + wait
         starts = 0
@@ -75,3 +79,10 @@ class RunClient:
                 continue
             time.sleep(0.05)
         return Reply("pending", "sent; the supervisor has not answered yet", command_id)
+
+    def _nothing_to_stop(self) -> str | None:
+        meta = self.store.meta(["state", "finished_reason"])
+        if meta.get("state") != "finished" or self.supervisor_alive() or (
+                self.store.count_trials(ACTIVE_STATES)):
+            return None
+        return f"run {self.run_dir.name} has already finished ({meta.get('finished_reason')})"
