@@ -29,7 +29,7 @@ from tuitune.engine.runs import (
 )
 from tuitune.space import SpaceError
 from tuitune.spec import SpecError, load_spec, unused_params_warning
-from tuitune.store import RunStore, StoreError, StoreUnreadable, StoreVersionError
+from tuitune.store import DB_NAME, RunStore, StoreError, StoreUnreadable, StoreVersionError
 from tuitune.textsafe import escape_controls, log_line
 
 
@@ -124,6 +124,9 @@ def _follow(run_dir: Path, after_id: int, intro: str | None = None) -> int:
         if hint:
             print(hint, flush=True)
         outcome = follow(run_dir, lambda line: print(line, flush=True), after_id)
+        if not (run_dir / DB_NAME).exists():
+            print(f"tuitune: run {run_dir.name} ended: {outcome.reason}", file=sys.stderr)
+            return outcome.exit_status
         client = RunClient(run_dir)  # reads the spec the run was started with
         try:
             verdict = "finished" if outcome.finished else "ended"

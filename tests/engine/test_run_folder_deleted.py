@@ -19,7 +19,7 @@ from tuitune.engine.runs import create_run
 from tuitune.spec import load_spec
 from tuitune.store import RunStore
 
-from .helpers import wait_for, write_spec
+from .helpers import start_headless, wait_for, write_spec
 
 #: Writes a file of its own (the user's business: the user's umask applies), then reports.
 OWN_FILE_TRIAL = """
@@ -84,6 +84,34 @@ def test_the_supervisor_ends_its_trials_and_exits_without_recreating_the_folder(
         if sup.poll() is None:
             sup.kill()
             sup.wait()
+
+
+@pytest.mark.slow
+def test_a_headless_run_says_its_folder_was_deleted_and_leaves_nothing_running(
+        tmp_path, tt_home):
+    spec = write_spec(tmp_path / "exp", steps=2000, sleep=0.05, strategy="random",
+                      concurrent=2, budget="max_trials = 20")
+    proc, run_dir = start_headless(spec, tt_home)
+    try:
+        supervisor = psutil.Process(RunStore(run_dir).meta()["supervisor_pid"])
+        wait_for(lambda: len(RunStore(run_dir).trials(["running"])) == 2, timeout=30,
+                 what="two trials running")
+        trials = [p for t in RunStore(run_dir).trials(["running"]) for p in _tree(t.pid)]
+        for _ in range(20):
+            shutil.rmtree(run_dir, ignore_errors=True)
+            if not run_dir.exists():
+                break
+        out, _ = proc.communicate(timeout=30)
+        assert proc.returncode == 1, out
+        assert f"ended: its run folder {run_dir} was deleted" in out
+        assert "Traceback" not in out
+        _, alive = psutil.wait_procs([supervisor, *trials], timeout=20)
+        assert not alive, [p.pid for p in alive]
+        assert not run_dir.exists()
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.communicate()
 
 
 @pytest.mark.slow

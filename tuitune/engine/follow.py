@@ -78,6 +78,9 @@ def _write_new(store: RunStore, after_id: int, write: Callable[[str], None]) -> 
 
 
 def _ended(store: RunStore) -> Outcome | None:
+    if not store.path.exists():  # its supervisor notices too, ends the trials and exits
+        return Outcome(False, f"its run folder {store.path.parent} was deleted",
+                       EXIT_SUPERVISOR_GONE)
     # Liveness first: a supervisor that finishes clears its pid and sets the state in
     # one write, so a dead one with an unfinished state really died.
     if supervisor_info(store).alive:
