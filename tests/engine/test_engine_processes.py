@@ -12,11 +12,12 @@ import sys
 import psutil
 import pytest
 
+from tuitune.engine.runs import trial_dir
 from tuitune.store import RunStore
 
 from .escape_drill import repeat
 from .test_engine_stdout import supervised
-from .helpers import wait_for
+from .helpers import cli, wait_for
 
 
 def test_exit_file_is_owner_only_whatever_the_umask(tmp_path):
@@ -55,11 +56,54 @@ def test_a_killed_launcher_takes_its_trainer_along_and_says_so(tmp_path, tt_home
         assert store.count_metrics() == points  # nothing written after the failure
 
 
+def _cgroups_usable(tmp_path) -> bool:
+    from tuitune.executors import cgroup
+
+    group = cgroup.create(tmp_path)
+    if group is None:
+        return False
+    cgroup.remove(tmp_path)
+    return True
+
+
 @pytest.mark.slow
-def test_daemons_born_just_before_kill_or_stop_do_not_escape(tmp_path, tt_home):
+@pytest.mark.parametrize("cgroups", ["1", "0"])
+def test_daemons_born_just_before_kill_or_stop_do_not_escape(tmp_path, tt_home, monkeypatch,
+                                                            cgroups):
+    if cgroups == "1" and not _cgroups_usable(tmp_path):
+        pytest.skip("no writable cgroup v2 hierarchy here; the /proc sweep is tested alone")
+    monkeypatch.setenv("TUITUNE_CGROUPS", cgroups)
     reps = repeat(tmp_path, tt_home, repetitions=4, seed=12)
     assert {(r.action, r.ignores_term) for r in reps} == {
         ("kill", False), ("kill", True), ("stop", False), ("stop", True)}
     escaped = [(r.action, r.ignores_term, round(r.daemon_delay, 3), r.survivors) for r in reps
                if r.survivors]
     assert escaped == []
+
+
+SLEEPER = """
+import os, subprocess, sys, time
+subprocess.Popen([sys.executable, "-c", "import time; time.sleep(600)"], start_new_session=True)
+open(os.path.join(os.environ["TUITUNE_TRIAL_DIR"], "ready"), "w").close()
+time.sleep(600)
+"""
+
+
+@pytest.mark.slow
+def test_a_trial_runs_in_its_own_cgroup_which_goes_with_it(tmp_path, tt_home):
+    if not _cgroups_usable(tmp_path):
+        pytest.skip("no writable cgroup v2 hierarchy here")
+    from tuitune.executors import cgroup
+
+    with supervised(tmp_path, tt_home, SLEEPER) as (run_dir, _):
+        folder = trial_dir(run_dir, 1)
+        wait_for(lambda: (folder / "ready").exists(), 60, "the trial")
+        group = cgroup.recorded(folder)
+        launcher = RunStore(run_dir).trial(1).pid
+        tree = {launcher, *(p.pid for p in psutil.Process(launcher).children(recursive=True))}
+        assert len(tree) == 3 and cgroup.members(group) == tree
+        assert cli("kill", run_dir.name, "1").returncode == 0
+        wait_for(lambda: RunStore(run_dir).trial(1).state == "killed", 30, "the kill")
+        wait_for(lambda: not group.exists(), 10, "the trial's cgroup to be removed")
+        assert not [p for p in tree if psutil.pid_exists(p)
+                    and psutil.Process(p).status() != psutil.STATUS_ZOMBIE]

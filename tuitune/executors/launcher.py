@@ -20,8 +20,9 @@ import signal
 import subprocess
 import sys
 import time
+from pathlib import Path
 
-from tuitune.executors import sweep
+from tuitune.executors import cgroup, sweep
 
 _PR_SET_PDEATHSIG = 1
 _PR_SET_CHILD_SUBREAPER = 36
@@ -85,11 +86,17 @@ def _reap() -> None:
             return
 
 
-def _end_leftovers() -> None:
+def _end_leftovers(group: str | None) -> None:
     """The trainer is gone: end every process it left, daemons included (as our
-    subreaper's orphans they are still our descendants), and reap them."""
-    if sweep.supported():
-        sweep.kill_until_gone(lambda: sweep.descendants([os.getpid()]), after_round=_reap)
+    subreaper's orphans they are still our descendants; all of them are in the
+    trial's cgroup, where there is one), and reap them."""
+    me = os.getpid()
+
+    def left() -> set[int]:
+        found = sweep.descendants([me]) if sweep.supported() else set()
+        return found | (cgroup.members(Path(group)) - {me} if group else set())
+
+    sweep.kill_until_gone(left, after_round=_reap)
     deadline = time.monotonic() + _REAP_WINDOW
     while time.monotonic() < deadline:
         try:
@@ -121,6 +128,9 @@ def main(argv: list[str]) -> int:
     exit_file, command = argv[0], argv[2:]
     signal.signal(signal.SIGTERM, signal.SIG_IGN)
     become_subreaper()
+    group = os.environ.pop(cgroup.ENV_PATH, None)  # the trainer need not see it
+    if group and not cgroup.join(group):
+        group = None
     trial_umask = _trial_umask()
     me = os.getpid()
 
@@ -138,10 +148,10 @@ def main(argv: list[str]) -> int:
     code = child.wait()
     if code < 0:
         _write_exit(exit_file, None, -code)
-        _end_leftovers()
+        _end_leftovers(group)
         return 128 - code
     _write_exit(exit_file, code, None)
-    _end_leftovers()
+    _end_leftovers(group)
     return code
 
 

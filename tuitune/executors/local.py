@@ -11,7 +11,7 @@ from pathlib import Path
 
 import psutil
 
-from tuitune.executors import sweep
+from tuitune.executors import cgroup, sweep
 from tuitune.executors.base import Executor, Exit, LaunchRequest, TrialHandle
 
 EXIT_FILE = "exit.json"
@@ -49,10 +49,14 @@ class LocalExecutor(Executor):
         exit_path.unlink(missing_ok=True)
         argv = [sys.executable, "-m", "tuitune.executors.launcher", str(exit_path), "--",
                 *request.argv]
+        env = dict(request.env)
+        group = cgroup.create(request.trial_dir)
+        if group is not None:
+            env[cgroup.ENV_PATH] = str(group)  # the launcher moves itself in first
         fd = os.open(request.log_path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
         try:
             proc = subprocess.Popen(
-                argv, cwd=request.cwd, env=dict(request.env), stdin=subprocess.DEVNULL,
+                argv, cwd=request.cwd, env=env, stdin=subprocess.DEVNULL,
                 stdout=fd, stderr=subprocess.STDOUT, start_new_session=True, close_fds=True,
             )
         finally:
@@ -73,23 +77,31 @@ class LocalExecutor(Executor):
                 return None
             del self._children[handle.pid]
             if rc >= 0:
-                return _exit_from_returncode(rc, exit_path)
-            # The launcher itself was killed: what it would have ended is ours to end.
-            return Exit(None, -rc, launcher_killed=True, orphans_ended=self._end_orphans(handle))
+                ended = _exit_from_returncode(rc, exit_path)
+            else:  # the launcher itself was killed: what it would have ended is ours to end
+                ended = Exit(None, -rc, launcher_killed=True,
+                             orphans_ended=self._end_orphans(handle))
+            cgroup.remove(handle.trial_dir)
+            return ended
         if process_matches(handle.pid, handle.pid_start):
             return None
         # Adopted trials are not our children: how they ended comes from the
         # launcher's file, if it lived to write it.
         orphans = self._end_orphans(handle)
+        cgroup.remove(handle.trial_dir)
         return _exit_from_file(exit_path) or Exit(None, launcher_killed=True,
                                                   orphans_ended=orphans)
 
     def _end_orphans(self, handle: TrialHandle) -> int:
-        """End what is left of a trial whose launcher is gone: processes marked with
-        its folder, and recorded descendants still alive."""
+        """End what is left of a trial whose launcher is gone: its cgroup's members,
+        processes marked with its folder, and recorded descendants still alive."""
+        group = cgroup.recorded(handle.trial_dir)
+
         def left() -> set[int]:
-            recorded = {p for p, s in handle.descendants if process_matches(p, s)}
-            return recorded | (sweep.marked(handle.trial_dir) if sweep.supported() else set())
+            found = {p for p, s in handle.descendants if process_matches(p, s)}
+            if group is not None:
+                found |= cgroup.members(group)
+            return found | (sweep.marked(handle.trial_dir) if sweep.supported() else set())
 
         return sweep.kill_until_gone(left)
 
@@ -127,6 +139,9 @@ class LocalExecutor(Executor):
         self._signal(handle, signal.SIGCONT)
 
     def kill(self, handle: TrialHandle) -> None:
+        group = cgroup.recorded(handle.trial_dir)
+        if group is not None:
+            cgroup.kill(group)  # all at once, the launcher too; what is outside follows
         if sweep.supported() and process_matches(handle.pid, handle.pid_start):
             # While the launcher lives, every orphan of the trial (a setsid daemon
             # included) is its descendant: end them all before the launcher.
