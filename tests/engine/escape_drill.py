@@ -46,6 +46,9 @@ time.sleep(600)
 """
 
 LEAD_S = 0.5  # the trial is ended this long after the drill says "go"
+# The trial runs this long (at random up to) before "go", so that the daemon is born
+# at any phase of the supervisor's periodic record of trial trees (every 2 s).
+SETTLE_S = 2.0
 
 
 @dataclass
@@ -85,11 +88,21 @@ def repeat(workdir: Path, home: Path, repetitions: int, seed: int = 0) -> list[R
         text = spec.read_text().replace('IGNORE_TERM = "0"', f'IGNORE_TERM = "{int(ignores)}"')
         spec.write_text(text)
         action = "stop" if i % 4 >= 2 else "kill"
-        out.append(_one(load_spec(spec), home, action, ignores, rng.uniform(0, LEAD_S)))
+        out.append(_one(load_spec(spec), home, action, ignores, rng.uniform(0, LEAD_S),
+                        rng.uniform(0, SETTLE_S)))
     return out
 
 
-def _one(spec, home: Path, action: str, ignores: bool, delay: float) -> Repetition:
+def _tick_for(sup: Supervisor, seconds: float) -> None:
+    """Let the supervisor's loop run, as a real one does, for `seconds`."""
+    ends = time.monotonic() + seconds
+    while time.monotonic() < ends:
+        sup.tick()
+        time.sleep(0.02)
+
+
+def _one(spec, home: Path, action: str, ignores: bool, delay: float, settle: float
+         ) -> Repetition:
     run_dir = create_run(spec, home / "runs")
     sup = Supervisor(run_dir)
     sup.register()
@@ -98,13 +111,11 @@ def _one(spec, home: Path, action: str, ignores: bool, delay: float) -> Repetiti
         client.store.enqueue_command("new", {"params": client.spec.space.defaults()}, "user")
         folder = trial_dir(run_dir, 1)
         wait_for(lambda: (sup.tick(), (folder / "ready").exists())[1], 30, "the trial")
+        _tick_for(sup, settle)
         go = folder / "go.tmp"
         go.write_text(repr(delay))
         go.replace(folder / "go")
-        lead_ends = time.monotonic() + LEAD_S
-        while time.monotonic() < lead_ends:  # the supervisor's loop runs on meanwhile
-            sup.tick()
-            time.sleep(0.02)
+        _tick_for(sup, LEAD_S)
         args = {"trial_id": 1} if action == "kill" else {}
         client.store.enqueue_command(action, args, "user")
         wait_for(lambda: (sup.tick(), client.store.trial(1).state == "killed")[1], 60,

@@ -8,6 +8,7 @@ import os
 import signal
 import subprocess
 import sys
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -15,11 +16,12 @@ from pathlib import Path
 import psutil
 import pytest
 
+from tuitune.engine.feed import TrialFeed
 from tuitune.engine.logs import MAX_LINE_BYTES, LogTailer
 from tuitune.engine.runs import create_run, trial_dir
 from tuitune.engine.stdout_metrics import MAX_LINE_CHARS, StdoutMetricParser
 from tuitune.spec import SpecError, load_spec
-from tuitune.store import RunStore
+from tuitune.store import RunStore, StoreError
 
 from .helpers import cli, wait_for, write_spec
 
@@ -127,6 +129,29 @@ def test_a_reader_started_at_a_stored_position_reads_each_line_once(tmp_path, ho
     both = [(s, n, v) for s, n, v, _ in got.points + rest]
     assert both == [(1, "loss", 0.5), (1, "acc", 0.1), (2, "loss", 0.4), (2, "acc", 0.2),
                     (3, "loss", 0.3), (3, "acc", 0.3)]
+
+
+def test_points_the_store_refused_are_read_again(tmp_path):
+    store = RunStore(tmp_path, create=True)
+    tid = store.create_trial({}, "manual", "user")
+    log = trial_dir(tmp_path, tid) / "log.txt"
+    log.parent.mkdir(parents=True)
+    log.write_text("step=1 loss=0.5\n")
+    feed = TrialFeed(store, tmp_path, "stdout", time.time)
+    feed.attach(tid)
+    writes = store.add_parsed_metrics
+
+    def full_disk(*args):
+        raise StoreError("database or disk is full")
+
+    store.add_parsed_metrics = full_disk
+    with pytest.raises(StoreError):
+        feed.read()
+    store.add_parsed_metrics = writes
+    with open(log, "a") as fh:
+        fh.write("step=2 loss=0.4\n")
+    feed.read()
+    assert [(p.step, p.value) for p in store.metrics(trial_id=tid)] == [(1, 0.5), (2, 0.4)]
 
 
 # -- the spec ---------------------------------------------------------------------------

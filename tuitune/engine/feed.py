@@ -11,7 +11,7 @@ from tuitune.engine.logs import LogTailer, Parsed
 from tuitune.engine.runs import trial_dir
 from tuitune.engine.stdout_metrics import MAX_LINE_CHARS
 from tuitune.history import LIVE_STATES
-from tuitune.store import RunStore
+from tuitune.store import RunStore, StoreError
 
 ACK_CLOCK_SKEW = 5.0  # seconds: trials stamp acks with their own clock
 #: Wall time one `read()` may spend parsing, over all trials; what is left waits for
@@ -97,7 +97,15 @@ class TrialFeed:
 
     def _store(self, trial_id: int, tailer: LogTailer, parsed: Parsed) -> None:
         if parsed.points:
-            self.store.add_parsed_metrics(trial_id, parsed.points, parsed.position)
+            try:
+                self.store.add_parsed_metrics(trial_id, parsed.points, parsed.position)
+            except StoreError:
+                # Not stored (a full disk): read those lines again from the stored
+                # position once writes work.
+                for following in (self._tailers, self._draining):
+                    if trial_id in following:
+                        following[trial_id] = self._tailer(trial_id, resume=True)
+                raise
         if tailer.overlong and trial_id not in self._overlong_said:
             self._overlong_said.add(trial_id)
             self.store.add_event(
