@@ -78,7 +78,9 @@ def survivors(folder: Path) -> list[int]:
     return found
 
 
-def repeat(workdir: Path, home: Path, repetitions: int, seed: int = 0) -> list[Repetition]:
+def repeat(workdir: Path, home: Path, repetitions: int, seed: int = 0,
+           latest_birth: float = LEAD_S) -> list[Repetition]:
+    """Each daemon is born 0 to `latest_birth` seconds before its trial is ended."""
     rng = random.Random(seed)
     spec = write_spec(workdir / "exp", script=DAEMONIZER,
                       extra='\n[env]\nIGNORE_TERM = "0"\n')
@@ -88,8 +90,8 @@ def repeat(workdir: Path, home: Path, repetitions: int, seed: int = 0) -> list[R
         text = spec.read_text().replace('IGNORE_TERM = "0"', f'IGNORE_TERM = "{int(ignores)}"')
         spec.write_text(text)
         action = "stop" if i % 4 >= 2 else "kill"
-        out.append(_one(load_spec(spec), home, action, ignores, rng.uniform(0, LEAD_S),
-                        rng.uniform(0, SETTLE_S)))
+        delay = rng.uniform(LEAD_S - latest_birth, LEAD_S)
+        out.append(_one(load_spec(spec), home, action, ignores, delay, rng.uniform(0, SETTLE_S)))
     return out
 
 

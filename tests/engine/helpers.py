@@ -8,12 +8,15 @@ import subprocess
 import sys
 import textwrap
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 import psutil
 
+from tuitune.engine.runs import create_run
+from tuitune.spec import load_spec
 from tuitune.store import RunStore
 
 #: A trial script using the in-trial API: reports `loss` and `lr` each step,
@@ -164,3 +167,21 @@ def events(run_dir: Path) -> list:
         return store.events()
     finally:
         store.close()
+
+
+@contextmanager
+def supervised(tmp_path: Path, home: Path, script: str, trials: int = 1
+               ) -> Iterator[tuple[Path, subprocess.Popen[bytes]]]:
+    """A run of `trials` trials of `script` under a real supervisor process."""
+    spec = write_spec(tmp_path / "exp", script=script, strategy="random",
+                      budget=f"max_trials = {trials}", concurrent=trials)
+    run_dir = create_run(load_spec(spec), home / "runs")
+    proc = subprocess.Popen([sys.executable, "-m", "tuitune.engine.supervisor", str(run_dir)],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                            start_new_session=True)
+    try:
+        yield run_dir, proc
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+        proc.wait(10)

@@ -9,8 +9,6 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 
 import psutil
@@ -23,7 +21,7 @@ from tuitune.engine.stdout_metrics import MAX_LINE_CHARS, StdoutMetricParser
 from tuitune.spec import SpecError, load_spec
 from tuitune.store import RunStore, StoreError
 
-from .helpers import cli, wait_for, write_spec
+from .helpers import cli, supervised, wait_for, write_spec
 
 
 # -- the parser ---------------------------------------------------------------------------
@@ -189,24 +187,6 @@ print(f"starting with lr={p['lr']} units={p['units']} steps={p['steps']}", flush
 for step in range(1, 4):
     print(f"step={step} loss={1 / step}", flush=True)
 """
-
-
-@contextmanager
-def supervised(tmp_path: Path, home: Path, script: str, trials: int = 1
-               ) -> Iterator[tuple[Path, subprocess.Popen[bytes]]]:
-    """A run of `trials` trials of `script` under a real supervisor process."""
-    spec = write_spec(tmp_path / "exp", script=script, strategy="random",
-                      budget=f"max_trials = {trials}", concurrent=trials)
-    run_dir = create_run(load_spec(spec), home / "runs")
-    proc = subprocess.Popen([sys.executable, "-m", "tuitune.engine.supervisor", str(run_dir)],
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-                            start_new_session=True)
-    try:
-        yield run_dir, proc
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-        proc.wait(10)
 
 
 def _state(run_dir: Path) -> str | None:
