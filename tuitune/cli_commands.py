@@ -63,8 +63,7 @@ def _client(args: argparse.Namespace) -> RunClient:
 
 def _print_reply(reply: Reply) -> int:
     stream = sys.stdout if reply.ok else sys.stderr
-    refused = "refused: " if reply.status == "rejected" else ""
-    print(reply.message if reply.ok else f"tuitune: {refused}{reply.message}", file=stream)
+    print(reply.message if reply.ok else f"tuitune: {reply.explanation}", file=stream)
     return 0 if reply.ok or reply.status == "pending" else 1
 
 

@@ -1,7 +1,7 @@
 """The supervisor's answers to commands, one method per command kind.
 
-A mixin of Supervisor: it uses the supervisor's store, spec, executor, trial handles
-and ending plans, and keeps no state of its own. Commands arrive validated by
+A mixin of Supervisor: it uses the supervisor's store, spec, executor, trial handles,
+ending plans and answers not yet written, and keeps no state of its own. Commands arrive validated by
 engine.commands; each method returns the line the front end shows.
 """
 
@@ -12,9 +12,11 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from tuitune.engine import commands as cmd
-from tuitune.engine.runs import trial_dir
+from tuitune.engine.boundary import one_line
+from tuitune.engine.crash_points import crash_point
+from tuitune.executors.launch_token import new_token
 from tuitune.history import ACTIVE_STATES, KILLED, PAUSED, QUEUED, RUNNING
-from tuitune.store import TrialRecord
+from tuitune.store import CommandRecord, TrialRecord
 from tuitune.strategies import MANUAL
 
 if TYPE_CHECKING:
@@ -24,17 +26,47 @@ if TYPE_CHECKING:
 else:
     _Base = object
 
+CLONE_PREFIX = "clone-"  # trials/clone-TOKEN/: a checkpoint copied for a clone
+
 
 class CommandActions(_Base):
     def _handle_commands(self) -> None:
+        """Each command: marked taken, carried out, answered. Taken comes first, in the
+        store, so a supervisor killed while acting never carries it out again (the
+        next one answers it as interrupted); a handler that raises answers it failed."""
+        self._flush_answers()
         for c in self.store.pending_commands():
-            try:
-                args = cmd.validate(c.kind, c.args, self.spec, self.store)
-                result = getattr(self, f"_do_{c.kind}")(args, c.actor)
-            except cmd.CommandError as exc:
-                self.store.finish_command(c.id, "rejected", str(exc))
+            if not self.store.take_command(c.id):
                 continue
-            self.store.finish_command(c.id, "done", result)
+            crash_point("command.taken")
+            status, result = self._carry_out(c)
+            crash_point("command.acted")
+            self._answers[c.id] = (status, result)
+            self._flush_answers()
+            crash_point("command.answered")
+
+    def _carry_out(self, c: CommandRecord) -> tuple[str, str]:
+        try:
+            args = cmd.validate(c.kind, c.args, self.spec, self.store)
+            return "done", getattr(self, f"_do_{c.kind}")(args, c.actor)
+        except cmd.CommandError as exc:
+            return "rejected", str(exc)
+        except Exception as exc:  # the boundary: no command takes the supervisor down
+            self.boundary.log_traceback(exc)
+            return "failed", f"{c.kind} failed: {one_line(exc)}"
+
+    def _flush_answers(self) -> None:
+        """Write the answers not yet written (a full disk may have refused them)."""
+        for command_id, (status, result) in list(self._answers.items()):
+            self.store.finish_command(command_id, status, result)
+            del self._answers[command_id]
+
+    def _answer_interrupted(self) -> None:
+        for c in self.store.taken_commands():
+            self.store.finish_command(
+                c.id, "failed", f"{c.kind} interrupted: the supervisor stopped while carrying "
+                "it out; it is not run again (`tuitune status` and `tuitune events` show "
+                "what it did)")
 
     def _do_new(self, args: dict[str, Any], actor: str) -> str:
         trial_id = self.store.create_trial(args["params"], "manual", actor)
@@ -50,34 +82,45 @@ class CommandActions(_Base):
             self._plan_end(tid, KILLED, actor, f"trial {tid} killed", immediate=True)
         return f"killing trial {tid}"
 
+    # Pause and unpause record the new state first, then signal: a new supervisor
+    # signals every adopted trial into its recorded state (Supervisor.recover).
     def _do_pause(self, args: dict[str, Any], actor: str) -> str:
         tid = args["trial_id"]
-        self.executor.pause(self.handles[tid])
         self.store.transition(tid, PAUSED, actor, f"trial {tid} paused")
+        crash_point("pause.recorded")
+        self.executor.pause(self.handles[tid])
+        crash_point("pause.signalled")
         return f"trial {tid} paused"
 
     def _do_resume(self, args: dict[str, Any], actor: str) -> str:
         tid = args["trial_id"]
-        self.executor.resume(self.handles[tid])
         self.store.transition(tid, RUNNING, actor, f"trial {tid} resumed")
+        crash_point("unpause.recorded")
+        self.executor.resume(self.handles[tid])
+        crash_point("unpause.signalled")
         return f"trial {tid} resumed"
 
     def _do_clone(self, args: dict[str, Any], actor: str, origin: str = "clone") -> str:
+        """Copy the checkpoint first, then record the clone pointing at the copy: a
+        crash in between leaves only an unreferenced copy (removed on recovery)."""
         source = self.store.trial(args["trial_id"])
         assert source is not None
         params = {**self.store.current_params(source), **args["set"]}
         step = source.checkpoint_step if args["from_checkpoint"] else None
         changed = {k: v for k, v in args["set"].items() if source.params.get(k) != v}
         how = f"from its checkpoint at step {step}" if step is not None else "from scratch"
+        initial = None
+        if args["from_checkpoint"]:
+            initial = self._copy_checkpoint(source)
+            crash_point("clone.copied")
         new_id = self.store.create_trial(
             params, origin, actor, parent_id=source.id, clone_step=step,
-            from_checkpoint=args["from_checkpoint"],
+            from_checkpoint=args["from_checkpoint"], initial_checkpoint=initial,
             message=f"trial {{id}} cloned from trial {source.id} {how}"
                     + (f", changed {changed}" if changed else ""),
             data={"parent": source.id, "changed": changed, "step": step},
         )
-        if args["from_checkpoint"]:
-            self._copy_checkpoint(source, new_id)
+        crash_point("clone.recorded")
         return f"trial {new_id} cloned from trial {source.id} {how}"
 
     def _do_tweak(self, args: dict[str, Any], actor: str) -> str:
@@ -131,6 +174,13 @@ class CommandActions(_Base):
                                "from_checkpoint": bool(source.checkpoint)}, actor, "requeue")
 
     def _do_stop(self, args: dict[str, Any], actor: str) -> str:
+        # Recorded first: a new supervisor finishes a stop it finds (Supervisor.recover).
+        self.store.set_meta(stopping=actor)
+        self._stop_trials(actor)
+        self.store.add_event("stop", actor, "experiment stopping")
+        return "stopping the experiment"
+
+    def _stop_trials(self, actor: str) -> None:
         for t in self.store.trials(ACTIVE_STATES):
             if t.state == QUEUED:
                 self._end(t.id, KILLED, actor, f"trial {t.id} dropped: experiment stopped")
@@ -138,8 +188,6 @@ class CommandActions(_Base):
                 self._plan_end(t.id, KILLED, actor,
                                f"trial {t.id} killed: experiment stopped", immediate=True)
         self.stopping = True  # the loop goes on until every trial's process is gone
-        self.store.add_event("stop", actor, "experiment stopping")
-        return "stopping the experiment"
 
     def _do_space(self, args: dict[str, Any], actor: str) -> str:
         from tuitune.engine.space_edit import META_KEY, plan_edit, revisions, space_from_table
@@ -160,13 +208,30 @@ class CommandActions(_Base):
                                                          "change": revision["change"]})
         return line
 
-    def _copy_checkpoint(self, source: TrialRecord, new_id: int) -> None:
-        # A snapshot: the source keeps overwriting its latest checkpoint.
+    def _copy_checkpoint(self, source: TrialRecord) -> str:
+        """A snapshot (the source keeps overwriting its latest checkpoint) in a folder
+        of its own, `trials/clone-TOKEN/initial_checkpoint/`; returns the copy's path."""
         src = Path(source.checkpoint or "")
-        dest = trial_dir(self.run_dir, new_id) / "initial_checkpoint"
-        dest.mkdir(parents=True, exist_ok=True, mode=0o700)
-        if src.is_dir():
-            shutil.copytree(src, dest / src.name, dirs_exist_ok=True)
-        elif src.exists():
-            shutil.copy2(src, dest / src.name)
-        self.store.update_trial(new_id, initial_checkpoint=str(dest / src.name))
+        if not src.exists():
+            raise cmd.CommandError(f"trial {source.id}'s checkpoint {src} is gone")
+        folder = self.run_dir / "trials" / f"{CLONE_PREFIX}{new_token()}"
+        dest = folder / "initial_checkpoint"
+        folder.mkdir(mode=0o700)
+        try:
+            dest.mkdir(mode=0o700)
+            if src.is_dir():
+                shutil.copytree(src, dest / src.name)
+            else:
+                shutil.copy2(src, dest / src.name)
+        except BaseException:
+            shutil.rmtree(folder, ignore_errors=True)
+            raise
+        return str(dest / src.name)
+
+    def _sweep_clone_copies(self) -> None:
+        """Remove copies made for clones that a crash kept from being recorded."""
+        used = {Path(t.initial_checkpoint).parent.parent for t in self.store.trials()
+                if t.initial_checkpoint}
+        for folder in (self.run_dir / "trials").glob(f"{CLONE_PREFIX}*"):
+            if folder.is_dir() and not folder.is_symlink() and folder not in used:
+                shutil.rmtree(folder, ignore_errors=True)

@@ -19,10 +19,15 @@ from tuitune.spec import Spec, load_spec_json
 from tuitune.store import CommandRecord, RunStore
 
 
+#: Statuses of a command the supervisor has not answered yet.
+OPEN = ("pending", "taken")
+
+
 @dataclass(frozen=True)
 class Reply:
-    """The outcome of a command: done, rejected, pending (no answer in time) or queued
-    (no supervisor could be started to carry it out)."""
+    """The outcome of a command: done, rejected (invalid), failed (it raised, or a
+    supervisor died carrying it out), pending (no answer in time) or queued (no
+    supervisor could be started to carry it out)."""
 
     status: str
     message: str
@@ -31,6 +36,11 @@ class Reply:
     @property
     def ok(self) -> bool:
         return self.status == "done"
+
+    @property
+    def explanation(self) -> str:
+        """A not-ok answer as a front end says it (a failure names its command)."""
+        return self.message if self.status == "failed" else f"refused: {self.message}"
 
 
 class RunClient:
@@ -66,7 +76,7 @@ class RunClient:
         record: CommandRecord | None = None
         while time.monotonic() < deadline:
             record = self.store.command(command_id)
-            if record and record.status != "pending":
+            if record and record.status not in OPEN:
                 return Reply(record.status, record.result or "", command_id)
             if not self.supervisor_alive():
                 # Twice at most: a supervisor may finish just as the command arrives.

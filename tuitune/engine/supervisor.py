@@ -18,14 +18,17 @@ import os
 import signal
 import sys
 import time
-from collections.abc import Callable
-from dataclasses import dataclass
+from collections.abc import Callable, Sequence
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 from tuitune.decisions import Exhausted, Exploit, Stop, Suggest, Wait
 from tuitune.engine.actions import CommandActions
 from tuitune.engine.commands import budget_used
+from tuitune.engine.boundary import ErrorBoundary
+from tuitune.engine.crash_points import arm_from_env, crash_point
+from tuitune.engine.end_plan import EndPlan
 from tuitune.engine.feed import TrialFeed
 from tuitune.engine.follow import event_line
 from tuitune.engine.gpu_alloc import GpuWait
@@ -33,11 +36,17 @@ from tuitune.engine.gpus import GpuScheduler
 from tuitune.engine.launch import build_launch
 from tuitune.engine.logs import log_tail
 from tuitune.engine.outcomes import classify_exit
-from tuitune.engine.runs import SUPERVISOR_LOCK, supervisor_info, trial_dir
+from tuitune.engine.runs import (
+    SUPERVISOR_LOCK,
+    SUPERVISOR_LOG,
+    supervisor_info,
+    trial_dir,
+)
 from tuitune.engine.snapshot import ObjectiveCurves, build_history
 from tuitune.engine.space_edit import META_KEY, current_revision, current_space
 from tuitune.executors import Executor, TrialHandle, make_executor
 from tuitune.executors.base import Exit
+from tuitune.executors.launch_token import LAUNCH_TOKEN_ENV, new_token
 from tuitune.executors.launcher import become_subreaper
 from tuitune.executors.local import process_start_time, reap_strays
 from tuitune.history import (
@@ -63,19 +72,6 @@ CLOSE_PATIENCE = 30.0  # seconds close() retries recording how the run ended (di
 RUN_DIR_GONE = "run folder deleted"
 
 
-@dataclass
-class EndPlan:
-    """How a trial we are ending will be recorded once its process is gone."""
-
-    state: str
-    actor: str
-    message: str
-    data: dict[str, Any] | None
-    term_at: float  # when to send SIGTERM
-    kill_at: float  # when to escalate to SIGKILL
-    termed: bool = False
-
-
 class AlreadySupervised(RuntimeError):
     pass
 
@@ -90,6 +86,7 @@ class Supervisor(CommandActions):
         self.run_dir = Path(run_dir)
         self.clock = clock
         self.store = RunStore(self.run_dir, clock=clock)
+        self.store.prepare_for_supervisor()
         meta = self.store.meta()
         self.spec: Spec = load_spec_json(meta["spec"])
         self.executor = executor or make_executor(self.spec.executor,
@@ -125,6 +122,8 @@ class Supervisor(CommandActions):
         self._said: set[str] = set()
         self._reaped: dict[int, Exit] = {}  # exits not recorded yet (the store refused)
         self._run_dir_id = _folder_id(self.run_dir)  # deleted or replaced: the run is gone
+        self._answers: dict[int, tuple[str, str]] = {}  # command id -> answer not yet written
+        self.boundary = ErrorBoundary(self.store, self.run_dir / SUPERVISOR_LOG, self._say)
 
     def _build_searcher(self) -> None:
         # Each space revision reseeds, so a random search does not replay its draws.
@@ -151,32 +150,88 @@ class Supervisor(CommandActions):
         self.recover()
 
     def recover(self) -> None:
-        """Adopt trials an earlier supervisor left running; mark the dead ones lost."""
+        """Finish what an earlier supervisor left half done (docs/architecture.md,
+        "Crash-safe steps"): starts it did not record, trials it left running or
+        ending, a stop, commands it took and never answered."""
         self.curves.update(self.store)
+        for t in self.store.trials([QUEUED]):
+            if t.launch_token:
+                self._recover_start(t)
         for t in self.store.trials(LIVE_STATES):
-            if t.pid is None or t.pid_start is None:
-                self._end(t.id, LOST, "engine", f"trial {t.id} never started properly")
-                continue
-            handle = TrialHandle(t.id, t.pid, t.pid_start, t.node or "local",
-                                 str(trial_dir(self.run_dir, t.id)), tuple(t.tree))
-            if self.executor.adopt(handle):
-                self.handles[t.id] = handle
-                self.gpus.restore(t.id, t.gpus)
-                self.feed.attach(t.id, resume=True)
-                self.store.add_event("adopted", "engine",
-                                     f"trial {t.id} adopted (pid {t.pid})", trial_id=t.id)
-                continue
-            ended = self.executor.poll(handle)
-            self.feed.finish(t.id)  # what it printed while no supervisor was reading
-            if ended is not None and ended.code is not None:
-                self._record_exit(t, ended, actor="engine")
+            self._recover_live(t)
+        stopping = self.store.meta(["stopping"]).get("stopping")
+        if stopping:
+            self._stop_trials(stopping)
+        self._answer_interrupted()
+        self._sweep_clone_copies()
+
+    def _recover_live(self, t: TrialRecord) -> None:
+        """Adopt a trial recorded running or paused (finishing its end plan, if it was
+        being ended), or record how it ended while no supervisor watched."""
+        if t.pid is None or t.pid_start is None:
+            self._end(t.id, LOST, "engine", f"trial {t.id} never started properly")
+            return
+        if t.end_plan:
+            self.plans[t.id] = EndPlan.from_store(t.end_plan)
+        handle = TrialHandle(t.id, t.pid, t.pid_start, t.node or "local",
+                             str(trial_dir(self.run_dir, t.id)), tuple(t.tree))
+        if self.executor.adopt(handle):
+            self.handles[t.id] = handle
+            self.gpus.restore(t.id, t.gpus)
+            self.feed.attach(t.id, resume=True)
+            self.store.add_event("adopted", "engine",
+                                 f"trial {t.id} adopted (pid {t.pid})", trial_id=t.id)
+            # Its processes get the state recorded: a pause or unpause may have been
+            # recorded but not yet signalled; a trial being ended must be able to exit.
+            if t.state == PAUSED and t.id not in self.plans:
+                self.executor.pause(handle)
             else:
-                self._end(t.id, LOST, "engine",
-                          f"trial {t.id} ended while no supervisor was watching; its metrics "
-                          f"are kept; `tuitune requeue` restarts it from its last checkpoint")
+                self.executor.resume(handle)
+            return
+        ended = self.executor.poll(handle)
+        self.feed.finish(t.id)  # what it printed while no supervisor was reading
+        if t.id in self.plans or (ended is not None and ended.code is not None):
+            self._record_exit(t, ended or Exit(None), actor="engine")
+        else:
+            self._end(t.id, LOST, "engine",
+                      f"trial {t.id} ended while no supervisor was watching; its metrics "
+                      f"are kept; `tuitune requeue` restarts it from its last checkpoint")
+
+    def _recover_start(self, t: TrialRecord) -> None:
+        """A start whose intent was recorded but not its outcome: adopt the process it
+        made, record how it ended, or start it now if it left no trace. Never twice."""
+        assert t.launch_token is not None
+        found = self.executor.find_launch(t.id, t.launch_token, trial_dir(self.run_dir, t.id))
+        if isinstance(found, TrialHandle):
+            self.handles[t.id] = found
+            self.gpus.restore(t.id, t.gpus)
+            self.feed.attach(t.id, resume=True)
+            self._record_started(t.id, found, t.gpus, "adopted: its start was not recorded "
+                                 "before the supervisor stopped")
+            return
+        if isinstance(found, Exit) and found.code is not None:
+            self.feed.finish(t.id)
+            self._record_exit(t, found, actor="engine")
+            return
+        if found is not None or self._left_traces(t.id):
+            self._end(t.id, LOST, "engine",
+                      f"trial {t.id} ran while no supervisor was watching its start and its "
+                      "end is unknown; it is not started twice: its metrics are kept and "
+                      "`tuitune requeue` restarts it")
+            return
+        self.store.update_trial(t.id, launch_token=None)
+        self.store.add_event("start_retried", "engine",
+                             f"trial {t.id} was about to start when the supervisor stopped; "
+                             "it starts now", trial_id=t.id)
+
+    def _left_traces(self, tid: int) -> bool:
+        log = trial_dir(self.run_dir, tid) / "log.txt"
+        return bool(self.store.metrics(trial_id=tid, limit=1)) or (
+            log.exists() and log.stat().st_size > 0)
 
     def run(self) -> str:
         """Loop until the experiment is finished; returns why it finished."""
+        arm_from_env()
         self.register()
         while self.finished is None:
             self.tick()
@@ -192,8 +247,9 @@ class Supervisor(CommandActions):
             try:
                 self._note_store_back()
                 self._echo_events()
+                done = {"stopping": None} if self.finished else {}  # a stop ends here
                 self.store.set_meta(state="finished" if self.finished else "detached",
-                                    supervisor_pid=None, finished_reason=self.finished)
+                                    supervisor_pid=None, finished_reason=self.finished, **done)
                 break
             except StoreError as exc:
                 if time.monotonic() >= deadline:
@@ -206,7 +262,8 @@ class Supervisor(CommandActions):
     def tick(self) -> None:
         """One pass of the loop. A store write that fails (disk full) is reported
         and retried on the next pass; trials keep running meanwhile, and one event
-        records the outage once the store takes writes again."""
+        records the outage once the store takes writes again. Any other failure of
+        one step is reported once and the other steps go on."""
         if self._run_dir_id != _folder_id(self.run_dir):
             self._abandon_run()
             return
@@ -255,34 +312,54 @@ class Supervisor(CommandActions):
 
     def _tick(self) -> None:
         now = self.clock()
-        self._handle_commands()
-        self.executor.pump(self.store)
-        self._watch_processes(now)
+        for what, step in self._steps(now):
+            with self.boundary.guard(what):
+                step()
+
+    def _steps(self, now: float) -> list[tuple[str, Callable[[], None]]]:
+        return [
+            ("commands", self._handle_commands),
+            ("executor", lambda: self.executor.pump(self.store)),
+            ("watching trials", lambda: self._watch_processes(now)),
+            ("reading trial output", lambda: self._read_feed(now)),
+            ("stopping rules", lambda: self._decide(now)),
+            ("time caps", lambda: self._enforce_time_caps(now)),
+            ("search", self._fill_from_search),
+            ("starting trials", self._launch_queued),
+            ("process trees", lambda: self._refresh_trees(now)),
+            ("heartbeat", lambda: self._beat(now)),
+            ("GPUs", lambda: self._watch_gpus(now)),
+            ("finish", self._check_finished),
+            ("events", self._echo_events),
+            ("reaping", self._reap),
+        ]
+
+    def _read_feed(self, now: float) -> None:
         if now - self._last_feed >= FEED_INTERVAL:
             self._last_feed = now
             self.feed.read()
             self.feed.note_acks()
+
+    def _decide(self, now: float) -> None:
         touched = self.curves.update(self.store)
         if touched or now - self._last_decide > DECIDE_INTERVAL * 4:
             self._check_nonfinite(touched)
             if now - self._last_decide >= DECIDE_INTERVAL:
                 self._last_decide = now
                 self._apply_rules()
-        self._enforce_time_caps(now)
-        self._fill_from_search()
-        self._launch_queued()
-        if now - self._last_tree >= TREE_REFRESH:
-            self._last_tree = now
-            self._refresh_trees()
+
+    def _beat(self, now: float) -> None:
         if now - self._last_beat >= 1.0:
             self._last_beat = now
             self.store.set_meta(heartbeat=now)
+
+    def _watch_gpus(self, now: float) -> None:
         if self.gpus.has_gpus and now - self._last_gpu >= 1.0:
             self._last_gpu = now
             self._sample_gpus()
         self._record_gpu_events()
-        self._check_finished()
-        self._echo_events()
+
+    def _reap(self) -> None:
         if self.reap_orphans:
             reap_strays({h.pid for h in self.handles.values()})
 
@@ -304,6 +381,9 @@ class Supervisor(CommandActions):
     # -- processes ----------------------------------------------------------------------
     def _launch_queued(self) -> None:
         for t in self.store.trials([QUEUED]):
+            if t.id in self.handles:  # started, but recording it failed: record it now
+                self._record_started(t.id, self.handles[t.id], t.gpus)
+                continue
             if self._running_count() >= self.max_concurrent or self.finished or self.stopping:
                 return
             decision = self.gpus.assign(t.id, self.gpus.peak_mb())
@@ -311,26 +391,46 @@ class Supervisor(CommandActions):
                 self._say_once(f"wait-gpu-{t.id}-{decision.reason}",
                                f"trial {t.id} waits: {decision.reason}")
                 return
-            gpus = decision.gpu_ids
+            with self.boundary.guard(f"starting trial {t.id}"):
+                self._start(t, decision.gpu_ids)
+
+    def _start(self, t: TrialRecord, gpus: Sequence[int] | None) -> None:
+        """Record the intent (a fresh launch token, which the trial's processes carry
+        in their environment), spawn, then record the start. A supervisor killed in
+        between leaves the token; the next one finds the processes by it."""
+        gpu_text = ",".join(map(str, gpus)) if gpus else None
+        token = new_token()
+        try:
             initial = Path(t.initial_checkpoint) if t.initial_checkpoint else None
             request = build_launch(self.spec, self.run_dir, t.id, t.params, gpus, initial,
                                    t.clone_step or 0)
-            try:
-                handle = self.executor.start(request)
-            except OSError as exc:
-                self._release_gpus(t.id)
-                if exc.errno == errno.ENOSPC:
-                    raise  # the trial stays queued; tick() says so and tries again
-                self._end(t.id, FAILED, "engine", f"trial {t.id} could not start: {exc}")
-                continue
-            self.handles[t.id] = handle
-            self.feed.attach(t.id)
-            self.store.transition(
-                t.id, RUNNING, "engine", f"trial {t.id} started (pid {handle.pid}"
-                + (f", GPU {','.join(map(str, gpus))}" if gpus else "") + ")",
-                pid=handle.pid, pid_start=handle.pid_start, node=handle.node,
-                started_at=self.clock(), gpus=",".join(map(str, gpus)) if gpus else None,
-            )
+            request = replace(request, env={**request.env, LAUNCH_TOKEN_ENV: token})
+            self.store.update_trial(t.id, launch_token=token, gpus=gpu_text)
+            crash_point("start.intent")
+            handle = self.executor.start(request)
+        except StoreError:
+            self._release_gpus(t.id)
+            raise
+        except Exception as exc:  # OSError, or a value the OS refuses (a NUL byte)
+            self._release_gpus(t.id)
+            if isinstance(exc, OSError) and exc.errno == errno.ENOSPC:
+                raise  # the trial stays queued; tick() says so and tries again
+            self._end(t.id, FAILED, "engine", f"trial {t.id} could not start: {exc}")
+            return
+        crash_point("start.spawned")
+        self.handles[t.id] = handle
+        self.feed.attach(t.id)
+        self._record_started(t.id, handle, gpu_text)
+        crash_point("start.recorded")
+
+    def _record_started(self, tid: int, handle: TrialHandle, gpus: str | None,
+                        how: str = "started") -> None:
+        self.store.transition(
+            tid, RUNNING, "engine", f"trial {tid} {how} (pid {handle.pid}"
+            + (f", GPU {gpus}" if gpus else "") + ")",
+            pid=handle.pid, pid_start=handle.pid_start, node=handle.node,
+            started_at=self.clock(), gpus=gpus,
+        )
 
     def _release_gpus(self, tid: int) -> None:
         handle = self.handles.get(tid)
@@ -358,23 +458,31 @@ class Supervisor(CommandActions):
 
     def _watch_processes(self, now: float) -> None:
         for tid, handle in list(self.handles.items()):
-            plan = self.plans.get(tid)
-            if plan and not plan.termed and now >= plan.term_at:
-                self.executor.terminate(handle)
-                plan.termed = True
-            if plan and now >= plan.kill_at:
-                self.executor.kill(handle)
-            ended = self._reaped.get(tid) or self.executor.poll(handle)
-            if ended is None:
-                continue
-            self._reaped[tid] = ended  # until recorded: a full disk may refuse the record
-            if plan and self._tree_alive(handle):
-                continue  # the leader exited; wait for the rest of the tree to die
-            trial = self.store.trial(tid)
-            assert trial is not None
-            self.feed.finish(tid)
-            self._record_exit(trial, ended, actor="engine")
-            self._reaped.pop(tid, None)
+            with self.boundary.guard(f"watching trial {tid}"):
+                self._watch(tid, handle, now)
+
+    def _watch(self, tid: int, handle: TrialHandle, now: float) -> None:
+        plan = self.plans.get(tid)
+        if plan and not plan.termed and now >= plan.term_at:
+            self.executor.terminate(handle)
+            crash_point("end.termed")
+            plan.termed = True
+            self.store.update_trial(tid, end_plan=plan.to_store())
+        if plan and now >= plan.kill_at:
+            self.executor.kill(handle)
+            crash_point("end.killed")
+        ended = self._reaped.get(tid) or self.executor.poll(handle)
+        if ended is None:
+            return
+        self._reaped[tid] = ended  # until recorded: a full disk may refuse the record
+        if plan and self._tree_alive(handle):
+            return  # the leader exited; wait for the rest of the tree to die
+        crash_point("end.exited")
+        trial = self.store.trial(tid)
+        assert trial is not None
+        self.feed.finish(tid)
+        self._record_exit(trial, ended, actor="engine")
+        self._reaped.pop(tid, None)
 
     def _tree_alive(self, handle: TrialHandle) -> bool:
         return self.executor.tree_alive(self.executor.refresh_tree(handle))
@@ -404,22 +512,27 @@ class Supervisor(CommandActions):
     def _plan_end(self, tid: int, state: str, actor: str, message: str,
                   data: dict[str, Any] | None = None, immediate: bool = False) -> None:
         """End a running trial: ask it to stop (unless immediate), then SIGTERM,
-        then SIGKILL after the spec's grace period."""
+        then SIGKILL after the spec's grace period. The plan is stored before any
+        signal, so a new supervisor finishes it."""
         if tid in self.plans or tid not in self.handles:
             return
         now = self.clock()
         # A trial asked to stop gets the grace period to finish cleanly (Keras still
         # validates and saves), then SIGTERM, then SIGKILL after another grace period.
         term_at = now if immediate else now + self.spec.kill_grace
-        if not immediate:
-            self.store.update_trial(tid, stop_requested=1)
-        self.plans[tid] = EndPlan(state, actor, message, data, term_at,
-                                  term_at + self.spec.kill_grace)
+        plan = EndPlan(state, actor, message, data, term_at, term_at + self.spec.kill_grace)
+        self.store.update_trial(tid, end_plan=plan.to_store(),
+                                **({} if immediate else {"stop_requested": 1}))
+        self.plans[tid] = plan
+        crash_point("end.planned")
         trial = self.store.trial(tid)
         if trial is not None and trial.state == PAUSED:
             self.executor.resume(self.handles[tid])  # a stopped process cannot exit
 
-    def _refresh_trees(self) -> None:
+    def _refresh_trees(self, now: float) -> None:
+        if now - self._last_tree < TREE_REFRESH:
+            return
+        self._last_tree = now
         for fresh in self.executor.refresh_trees(list(self.handles.values())):
             if fresh.descendants != self.handles[fresh.trial_id].descendants:
                 self.handles[fresh.trial_id] = fresh
@@ -464,7 +577,8 @@ class Supervisor(CommandActions):
         history = self._history()
         for rule in self.rules:
             for decision in rule.decide(history):
-                self._act(decision, history)
+                with self.boundary.guard(f"acting on {rule.__class__.__name__}'s decision"):
+                    self._act(decision, history)
 
     def _act(self, decision: Stop | Exploit, history) -> None:
         if isinstance(decision, Stop):
@@ -594,8 +708,8 @@ def _claim(run_dir: Path) -> int | None:
     return fd  # not inherited by trials (os.open is close-on-exec)
 
 
-class _Detach(Exception):
-    pass
+class _Detach(BaseException):
+    """SIGTERM: leave the loop wherever it is (no step's error boundary catches it)."""
 
 
 def _detach(sup: Supervisor) -> None:

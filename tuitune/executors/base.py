@@ -79,6 +79,14 @@ class Executor(ABC):
     def adopt(self, handle: TrialHandle) -> bool:
         """Take over a trial started by an earlier supervisor; False if it is gone."""
 
+    def find_launch(self, trial_id: int, token: str, trial_dir: Path
+                    ) -> TrialHandle | Exit | None:
+        """A start the engine recorded the intent of (`token` in the trial's
+        environment) but not the outcome: the handle if a process of it runs, its
+        Exit if it ran and ended, None if it never started. Executors that cannot
+        tell return None (the engine then starts the trial only if it left no trace)."""
+        return None
+
     def pump(self, store: Any) -> None:
         """Called every supervisor tick. Executors whose trials cannot reach the run
         store (remote nodes) move relayed reports in and control state out here."""

@@ -13,6 +13,7 @@ import psutil
 
 from tuitune.executors import cgroup, sweep
 from tuitune.executors.base import Executor, Exit, LaunchRequest, TrialHandle
+from tuitune.executors.launch_token import find_local_launch
 
 EXIT_FILE = "exit.json"
 _START_TOLERANCE = 0.05  # seconds; psutil create times are rounded to clock ticks
@@ -150,6 +151,11 @@ class LocalExecutor(Executor):
 
     def adopt(self, handle: TrialHandle) -> bool:
         return self.tree_alive(handle)
+
+    def find_launch(self, trial_id: int, token: str, trial_dir: Path
+                    ) -> TrialHandle | Exit | None:
+        return find_local_launch(trial_id, token, trial_dir,
+                                 _exit_from_file(trial_dir / EXIT_FILE))
 
     def refresh_tree(self, handle: TrialHandle) -> TrialHandle:
         known = {(p, s) for p, s in handle.descendants if process_matches(p, s)}

@@ -38,11 +38,16 @@ class TrialRecord:
     peak_gpu_mem_mb: float | None
     tree: list[tuple[int, float]]
     updated_at: float | None
+    # The supervisor's intents (schema 3; absent from older stores). A launch token
+    # names the processes of a start not yet recorded; an end plan is a kill under way.
+    launch_token: str | None = None
+    end_plan: dict[str, Any] | None = None
 
     @classmethod
     def from_row(cls, row: sqlite3.Row) -> TrialRecord:
         d = dict(row)
         d["params"] = json.loads(d["params"])
+        d["end_plan"] = json.loads(d["end_plan"]) if d.get("end_plan") else None
         d["tree"] = [tuple(x) for x in json.loads(d["tree"])] if d["tree"] else []
         for flag in ("from_checkpoint", "starred", "protected", "stop_requested", "api_seen"):
             d[flag] = bool(d[flag])

@@ -26,7 +26,7 @@ from tuitune.store.records import (
     ParamChangeRecord,
     TrialRecord,
 )
-from tuitune.store.schema import check_version, connect, ensure_schema
+from tuitune.store.schema import add_intent_columns, check_version, connect, ensure_schema
 
 DB_NAME = "store.db"
 #: The first 16 bytes of every SQLite database file.
@@ -116,6 +116,13 @@ class RunStore:
     def close(self) -> None:
         self._conn.close()
 
+    def prepare_for_supervisor(self) -> None:
+        """Add what a supervisor records before it acts (schema 3) to an older store."""
+        try:
+            add_intent_columns(self._conn)
+        except sqlite3.OperationalError as exc:
+            raise StoreError(f"cannot write the run store {self.path}: {exc}") from exc
+
     # -- low level -----------------------------------------------------------------
     def _write(self, sql: str, args: Sequence[Any] = ()) -> sqlite3.Cursor:
         try:
@@ -187,7 +194,8 @@ class RunStore:
     def create_trial(self, params: dict[str, Any], origin: str, actor: str,
                      parent_id: int | None = None, clone_step: int | None = None,
                      from_checkpoint: bool = False, message: str = "",
-                     data: dict[str, Any] | None = None) -> int:
+                     data: dict[str, Any] | None = None,
+                     initial_checkpoint: str | None = None) -> int:
         """Insert a queued trial and its 'created' event in one transaction.
 
         `message` may contain `{id}`, replaced by the new trial's id.
@@ -197,9 +205,10 @@ class RunStore:
             with self._conn:
                 cur = self._conn.execute(
                     "INSERT INTO trials(state, origin, parent_id, clone_step, from_checkpoint,"
-                    " params, created_at, updated_at) VALUES ('queued', ?, ?, ?, ?, ?, ?, ?)",
-                    (origin, parent_id, clone_step, int(from_checkpoint), json.dumps(params),
-                     now, now),
+                    " initial_checkpoint, params, created_at, updated_at)"
+                    " VALUES ('queued', ?, ?, ?, ?, ?, ?, ?, ?)",
+                    (origin, parent_id, clone_step, int(from_checkpoint), initial_checkpoint,
+                     json.dumps(params), now, now),
                 )
                 trial_id = int(cur.lastrowid)  # type: ignore[arg-type]
                 self._conn.execute(
@@ -223,7 +232,7 @@ class RunStore:
 
     def _trial_update_sql(self, trial_id: int, fields: dict[str, Any]) -> tuple[str, list]:
         fields = dict(fields, updated_at=self.clock())
-        for key in ("params", "tree"):
+        for key in ("params", "tree", "end_plan"):
             if key in fields and not isinstance(fields[key], str) and fields[key] is not None:
                 fields[key] = json.dumps(fields[key])
         cols = ", ".join(f"{k} = ?" for k in fields)
@@ -471,14 +480,37 @@ class RunStore:
         return int(cur.lastrowid)  # type: ignore[arg-type]
 
     def pending_commands(self) -> list[CommandRecord]:
-        rows = self._rows("SELECT * FROM commands WHERE status = 'pending' ORDER BY id")
+        return self._commands("pending")
+
+    def taken_commands(self) -> list[CommandRecord]:
+        """Commands a supervisor took and never answered: it died while acting."""
+        return self._commands("taken")
+
+    def _commands(self, status: str) -> list[CommandRecord]:
+        rows = self._rows("SELECT * FROM commands WHERE status = ? ORDER BY id", (status,))
         return [CommandRecord.from_row(r) for r in rows]
 
+    def take_command(self, command_id: int) -> bool:
+        """Mark a pending command taken, before acting on it, so that it is never
+        carried out twice; False if it was not pending."""
+        cur = self._write("UPDATE commands SET status = 'taken' WHERE id = ? AND status = "
+                          "'pending'", (command_id,))
+        return cur.rowcount == 1
+
     def finish_command(self, command_id: int, status: str, result: str) -> None:
-        self._write(
+        """Answer a command: done, rejected (invalid when its turn came) or failed (it
+        raised, or a supervisor died carrying it out). A failure also goes to the event
+        log, in the same transaction, so it is logged exactly once."""
+        now = self.clock()
+        statements: list[tuple[str, Sequence[Any]]] = [(
             "UPDATE commands SET status = ?, result = ?, done_at = ? WHERE id = ?",
-            (status, result, self.clock(), command_id),
-        )
+            (status, result, now, command_id))]
+        if status == "failed":
+            statements.append((
+                "INSERT INTO events(t, trial_id, kind, actor, message, data)"
+                " VALUES (?, NULL, 'command_failed', 'engine', ?, ?)",
+                (now, result, json.dumps({"command": command_id}))))
+        self._write_many(statements)
 
     def command(self, command_id: int) -> CommandRecord | None:
         rows = self._rows("SELECT * FROM commands WHERE id = ?", (command_id,))

@@ -7,7 +7,14 @@ import sqlite3
 from tuitune.store import summary
 
 #: 1: the tables below. 2: `metric_summary` (store/summary.py), kept with the points.
-SCHEMA_VERSION = 2
+#: 3: the supervisor's intents on `trials` (INTENT_COLUMNS), so a new supervisor can
+#: finish what a killed one started (docs/architecture.md, "Crash-safe steps").
+SCHEMA_VERSION = 3
+
+#: Nullable columns a supervisor needs; added in place to an older store when a
+#: supervisor opens it. Adding a column never disturbs a writer that names its columns
+#: (trials of an older tuitune may still be writing), so this is safe while they run.
+INTENT_COLUMNS = (("launch_token", "TEXT"), ("end_plan", "TEXT"))
 
 
 class StoreVersionError(RuntimeError):
@@ -45,7 +52,9 @@ CREATE TABLE IF NOT EXISTS trials(
   checkpoint_step INTEGER,
   peak_gpu_mem_mb REAL,
   tree TEXT,
-  updated_at REAL
+  updated_at REAL,
+  launch_token TEXT,
+  end_plan TEXT
 );
 CREATE TABLE IF NOT EXISTS param_changes(
   id INTEGER PRIMARY KEY,
@@ -123,7 +132,35 @@ def ensure_schema(conn: sqlite3.Connection) -> None:
                     conn.execute(statement)
         elif version == 1:
             summary.migrate(conn)
+            _add_intent_columns(conn)
+        elif version == 2:
+            _add_intent_columns(conn)
         conn.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
+        conn.execute("COMMIT")
+    except BaseException:
+        conn.execute("ROLLBACK")
+        raise
+
+
+def _add_intent_columns(conn: sqlite3.Connection) -> None:
+    have = {row[1] for row in conn.execute("PRAGMA table_info(trials)")}
+    for name, kind in INTENT_COLUMNS:
+        if name not in have:
+            conn.execute(f"ALTER TABLE trials ADD COLUMN {name} {kind}")
+
+
+def add_intent_columns(conn: sqlite3.Connection) -> None:
+    """Give an existing store the supervisor's intent columns, in one transaction.
+
+    A version-2 store becomes version 3. A version-1 store keeps its number: its
+    points still have no summaries, which readers detect by that number."""
+    if check_version(conn) == SCHEMA_VERSION:
+        return
+    conn.execute("BEGIN IMMEDIATE")
+    try:
+        _add_intent_columns(conn)
+        if check_version(conn) == 2:
+            conn.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
         conn.execute("COMMIT")
     except BaseException:
         conn.execute("ROLLBACK")

@@ -57,7 +57,8 @@ class Commanding:
         elif reply.status in ("queued", "pending"):
             self.notify(reply.message, severity="warning", timeout=6)
         else:
-            self.notify(f"{message.kind} refused: {reply.message}", severity="error",
-                        timeout=8)
+            failed = reply.status == "failed"  # its message names the command
+            self.notify(reply.message if failed else f"{message.kind} refused: {reply.message}",
+                        severity="error", timeout=8)
         if self.store_loop is not None:
             self.store_loop.wake()
