@@ -42,7 +42,7 @@ choices = [0, 1]
 default = 0
 """
 # The fast ones run in every suite; the whole matrix takes minutes.
-FAST = {"start.spawned", "end.termed", "command.acted"}
+FAST = {"start.spawned", "end.termed"}
 
 
 def _state(run_dir: Path, tid: int) -> str | None:
@@ -171,6 +171,7 @@ def test_supervisor_killed_at_each_step_loses_nothing_and_runs_nothing_twice(
         point, tmp_path, tt_home):
     spec = write_spec(tmp_path / "exp", script=PRELUDE + STEPPER, steps=600, sleep=0.05,
                       extra=STUBBORN)
+    (tmp_path / "crash_point.txt").write_text(point)  # for benchmarks/bench_crash_points.py
     proc, run = _start(spec, tt_home, tmp_path / "first.log", crash_at=point)
     try:
         _drive_until_crash(run, point)

@@ -123,6 +123,7 @@ class Supervisor(CommandActions):
         self._reaped: dict[int, Exit] = {}  # exits not recorded yet (the store refused)
         self._run_dir_id = _folder_id(self.run_dir)  # deleted or replaced: the run is gone
         self._answers: dict[int, tuple[str, str]] = {}  # command id -> answer not yet written
+        self._unresolved: set[int] = set()  # queued trials whose unrecorded start is unknown
         self.boundary = ErrorBoundary(self.store, self.run_dir / SUPERVISOR_LOG, self._say)
 
     def _build_searcher(self) -> None:
@@ -156,9 +157,13 @@ class Supervisor(CommandActions):
         self.curves.update(self.store)
         for t in self.store.trials([QUEUED]):
             if t.launch_token:
-                self._recover_start(t)
+                self._unresolved.add(t.id)  # never started again until this succeeds
+                with self.boundary.guard(f"recovering trial {t.id}'s start"):
+                    self._recover_start(t)
+                    self._unresolved.discard(t.id)
         for t in self.store.trials(LIVE_STATES):
-            self._recover_live(t)
+            with self.boundary.guard(f"recovering trial {t.id}"):
+                self._recover_live(t)
         stopping = self.store.meta(["stopping"]).get("stopping")
         if stopping:
             self._stop_trials(stopping)
@@ -384,6 +389,8 @@ class Supervisor(CommandActions):
             if t.id in self.handles:  # started, but recording it failed: record it now
                 self._record_started(t.id, self.handles[t.id], t.gpus)
                 continue
+            if t.id in self._unresolved:
+                continue  # it may be running: a second start could run it twice
             if self._running_count() >= self.max_concurrent or self.finished or self.stopping:
                 return
             decision = self.gpus.assign(t.id, self.gpus.peak_mb())
