@@ -82,17 +82,32 @@ def _run_processes(run_dir: Path, trial_id: int | None = None) -> list[psutil.Pr
     return found
 
 
-def _start(spec: Path, home: Path, log: Path, crash_at: str | None):
+def _supervisor_pid(run_dir: Path) -> int | None:
+    store = RunStore(run_dir)
+    try:
+        return store.meta(["supervisor_pid"]).get("supervisor_pid")
+    finally:
+        store.close()
+
+
+def _start(spec: Path, home: Path, log: Path, crash_at: str | None) -> tuple[Path, int]:
+    """`tuitune run --headless` with the crash point in its environment; returns the run
+    and its supervisor's pid. The headless follower is ended at once: it carries the
+    crash point too, and only the first supervisor may have it."""
     env = dict(os.environ)
     if crash_at:
         env[crash_points.ENV] = crash_at
     with open(log, "w") as out:
         proc = subprocess.Popen([sys.executable, "-m", "tuitune.cli", "run", str(spec),
                                  "--headless"], stdout=out, stderr=subprocess.STDOUT, env=env)
-    run_dir = wait_for(lambda: next((home / "runs").glob("*/store.db"), None), 30,
-                       "the run folder").parent
-    wait_for(lambda: _supervised(run_dir), 30, "the supervisor")
-    return proc, run_dir
+    try:
+        run_dir = wait_for(lambda: next((home / "runs").glob("*/store.db"), None), 30,
+                           "the run folder").parent
+        wait_for(lambda: _supervised(run_dir), 30, "the supervisor")
+    finally:
+        proc.kill()
+        proc.wait(timeout=10)
+    return run_dir, _supervisor_pid(run_dir)
 
 
 def _scenario(run: Path) -> list[tuple[tuple[str, ...], object]]:
@@ -111,11 +126,15 @@ def _scenario(run: Path) -> list[tuple[tuple[str, ...], object]]:
     ]
 
 
-def _drive_until_crash(run: Path, point: str) -> None:
+def _drive_until_crash(run: Path, point: str, first_pid: int) -> None:
+    # A command sent to a dead supervisor starts a new one: a crash shows as a new pid.
+    def crashed() -> bool:
+        return _supervisor_pid(run) != first_pid or not _supervised(run)
+
     for command, took_effect in _scenario(run):
         cli(*command)
-        wait_for(lambda: took_effect() or not _supervised(run), 40, f"{command[0]} to act")
-        if not _supervised(run):
+        wait_for(lambda: took_effect() or crashed(), 40, f"{command[0]} to act")
+        if crashed():
             return
     pytest.fail(f"the supervisor never reached crash point {point}")
 
@@ -172,34 +191,30 @@ def test_supervisor_killed_at_each_step_loses_nothing_and_runs_nothing_twice(
     spec = write_spec(tmp_path / "exp", script=PRELUDE + STEPPER, steps=600, sleep=0.05,
                       extra=STUBBORN)
     (tmp_path / "crash_point.txt").write_text(point)  # for benchmarks/bench_crash_points.py
-    proc, run = _start(spec, tt_home, tmp_path / "first.log", crash_at=point)
-    try:
-        _drive_until_crash(run, point)
-        wait_for(lambda: proc.poll() is not None or not _supervised(run), 10, "the crash")
-        out = cli("resume", str(run))
-        assert out.returncode == 0, out.stderr
-        wait_for(lambda: _supervised(run), 30, "the resumed supervisor")
-        # Recovery is done once the new supervisor has ticked (its heartbeat moved).
-        beat = RunStore(run).meta().get("heartbeat") or 0
-        wait_for(lambda: (RunStore(run).meta().get("heartbeat") or 0) > beat, 15, "a tick")
-        if point.startswith("end."):
-            # The kill of stubborn trial 2 was under way: it must finish as planned.
-            wait_for(lambda: _state(run, 2) == "killed", 20,
-                     f"trial 2 to be killed (it is {_state(run, 2)})")
-            assert not _run_processes(run, 2)
-        if point.startswith(("pause.", "unpause.")):
-            _check_pause_state(run)
-        if point.startswith("clone."):
-            clones = _query(run, "SELECT initial_checkpoint FROM trials WHERE origin = 'clone'")
-            assert len(clones) <= 1
-            assert all(c and Path(c).exists() for (c,) in clones), clones
-        _check_no_duplicates(run)
-        _stop_and_check_nothing_left(run)
-        _check_no_duplicates(run)
-    finally:
-        if proc.poll() is None:
-            proc.send_signal(signal.SIGKILL)
-        proc.wait(timeout=10)
+    run, first_pid = _start(spec, tt_home, tmp_path / "first.log", crash_at=point)
+    _drive_until_crash(run, point, first_pid)
+    wait_for(lambda: not psutil.pid_exists(first_pid)
+             or psutil.Process(first_pid).status() == psutil.STATUS_ZOMBIE, 10, "the crash")
+    out = cli("resume", str(run))
+    assert out.returncode == 0, out.stderr
+    wait_for(lambda: _supervised(run), 30, "the resumed supervisor")
+    # Recovery is done once the new supervisor has ticked (its heartbeat moved).
+    beat = RunStore(run).meta().get("heartbeat") or 0
+    wait_for(lambda: (RunStore(run).meta().get("heartbeat") or 0) > beat, 15, "a tick")
+    if point.startswith("end."):
+        # The kill of stubborn trial 2 was under way: it must finish as planned.
+        wait_for(lambda: _state(run, 2) == "killed", 20,
+                 f"trial 2 to be killed (it is {_state(run, 2)})")
+        assert not _run_processes(run, 2)
+    if point.startswith(("pause.", "unpause.")):
+        _check_pause_state(run)
+    if point.startswith("clone."):
+        clones = _query(run, "SELECT initial_checkpoint FROM trials WHERE origin = 'clone'")
+        assert len(clones) <= 1
+        assert all(c and Path(c).exists() for (c,) in clones), clones
+    _check_no_duplicates(run)
+    _stop_and_check_nothing_left(run)
+    _check_no_duplicates(run)
 
 
 # Saves one checkpoint holding a named pipe, which no copy can take: cloning it
@@ -223,37 +238,32 @@ for step in range(1, 600):
 def test_a_handler_that_raises_answers_failed_once_and_the_supervisor_carries_on(
         tmp_path, tt_home):
     spec = write_spec(tmp_path / "exp", script=PIPE_CHECKPOINT)
-    proc, run = _start(spec, tt_home, tmp_path / "supervisor.log", crash_at=None)
+    run, first_pid = _start(spec, tt_home, tmp_path / "supervisor.log", crash_at=None)
     r = str(run)
-    try:
-        assert cli("new", r).returncode == 0
-        wait_for(lambda: (trial(run, 1).checkpoint_step or 0) == 1, 30, "the checkpoint")
-        out = cli("clone", r, "1", "--from-checkpoint")
-        # One line, naming the command and why, no traceback; the supervisor lives.
-        assert out.returncode == 1, (out.stdout, out.stderr)
-        lines = out.stderr.strip().splitlines()
-        assert len(lines) == 1 and "clone failed" in lines[0] and "pipe" in lines[0], lines
-        assert _supervised(run)
-        answer = _query(run, "SELECT id, status, result FROM commands WHERE kind = 'clone'")
-        assert [a[1] for a in answer] == ["failed"] and answer[0][2] in lines[0]
-        logged = _query(run, "SELECT message FROM events WHERE kind = 'command_failed'")
-        assert len(logged) == 1 and "clone failed" in logged[0][0]
-        assert "clone failed" in cli("events", r).stdout
-        assert _query(run, "SELECT COUNT(*) FROM trials")[0][0] == 1  # no half-made clone
+    assert cli("new", r).returncode == 0
+    wait_for(lambda: (trial(run, 1).checkpoint_step or 0) == 1, 30, "the checkpoint")
+    out = cli("clone", r, "1", "--from-checkpoint")
+    # One line, naming the command and why, no traceback; the supervisor lives on.
+    assert out.returncode == 1, (out.stdout, out.stderr)
+    lines = out.stderr.strip().splitlines()
+    assert len(lines) == 1 and "clone failed" in lines[0] and "named pipe" in lines[0], lines
+    assert _supervised(run) and _supervisor_pid(run) == first_pid
+    answer = _query(run, "SELECT id, status, result FROM commands WHERE kind = 'clone'")
+    assert [a[1] for a in answer] == ["failed"] and answer[0][2] in lines[0]
+    logged = _query(run, "SELECT message FROM events WHERE kind = 'command_failed'")
+    assert len(logged) == 1 and "clone failed" in logged[0][0]
+    assert "clone failed" in cli("events", r).stdout
+    assert _query(run, "SELECT COUNT(*) FROM trials")[0][0] == 1  # no half-made clone
 
-        # A new supervisor never runs the failed command again.
-        os.kill(RunStore(run).meta()["supervisor_pid"], signal.SIGKILL)
-        wait_for(lambda: not _supervised(run), 10, "the supervisor to die")
-        assert cli("resume", r).returncode == 0
-        wait_for(lambda: _supervised(run), 30, "the resumed supervisor")
-        # ... and carries on with the next command.
-        assert cli("new", r, "lr=0.02").returncode == 0
-        wait_for(lambda: _state(run, 2) == "running", 30, "trial 2 to run")
-        assert _query(run, "SELECT id, status, result FROM commands WHERE kind = 'clone'") \
-            == answer
-        assert len(_query(run, "SELECT id FROM events WHERE kind = 'command_failed'")) == 1
-        _stop_and_check_nothing_left(run)
-    finally:
-        if proc.poll() is None:
-            proc.send_signal(signal.SIGKILL)
-        proc.wait(timeout=10)
+    # A new supervisor never runs the failed command again...
+    os.kill(first_pid, signal.SIGKILL)
+    wait_for(lambda: not _supervised(run), 10, "the supervisor to die")
+    assert cli("resume", r).returncode == 0
+    wait_for(lambda: _supervised(run), 30, "the resumed supervisor")
+    # ... and carries on with the next command.
+    assert cli("new", r, "lr=0.02").returncode == 0
+    wait_for(lambda: _state(run, 2) == "running", 30, "trial 2 to run")
+    assert _query(run, "SELECT id, status, result FROM commands WHERE kind = 'clone'") \
+        == answer
+    assert len(_query(run, "SELECT id FROM events WHERE kind = 'command_failed'")) == 1
+    _stop_and_check_nothing_left(run)
