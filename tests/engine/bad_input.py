@@ -27,6 +27,30 @@ from tuitune.engine.runs import create_run
 from tuitune.spec import SpecError, load_spec
 from tuitune.store import RunStore
 
+# -- a valid spec ---------------------------------------------------------------------------
+_ONE_TRIAL = """
+name = "NAME"
+command = COMMAND
+[search]
+strategy = "random"
+[budget]
+max_trials = 1
+[space.lr]
+type = "float"
+low = 0.001
+high = 0.1
+[objective]
+metric = "loss"
+"""
+
+
+def one_trial_spec(name: str = "x",
+                   command: str = '["{python}", "train.py", "--lr", "{lr}"]') -> str:
+    """A valid spec of one quick trial: a test that wrongly gets a run started from it
+    fails at once (the run ends) instead of waiting for trials given by hand."""
+    return _ONE_TRIAL.replace("NAME", name, 1).replace("COMMAND", command, 1)
+
+
 # -- TOML values -------------------------------------------------------------------------
 _ODD_TEXT = st.text(st.characters(exclude_categories=("Cs",)), max_size=12) | st.sampled_from(
     ["", "\x00", "a\x00b", "\x1b]52;c;aGk=\x07", "\n", "{lr}", "{nope}", "{python}", "{",
@@ -120,7 +144,7 @@ _EDIT_PATHS = [
 def _apply(spec: dict[str, Any], path: tuple[Any, ...], value: Any) -> None:
     node: Any = spec
     for step in path[:-1]:
-        if isinstance(node, dict):
+        if isinstance(node, dict) and isinstance(step, str):
             node = node.setdefault(step, {})
         elif isinstance(node, list) and isinstance(step, int) and step < len(node):
             node = node[step]
@@ -129,7 +153,7 @@ def _apply(spec: dict[str, Any], path: tuple[Any, ...], value: Any) -> None:
         if not isinstance(node, (dict, list)):
             return
     last = path[-1]
-    if isinstance(node, dict):
+    if isinstance(node, dict) and isinstance(last, str):
         node[last] = value
     elif isinstance(node, list) and isinstance(last, int) and last < len(node):
         node[last] = value

@@ -18,25 +18,18 @@ from hypothesis import strategies as st
 from tuitune.engine.runs import create_run
 from tuitune.spec import load_spec
 
-from .bad_input import base_spec, check_cli, check_spec_file, cli_argvs, run_cli, spec_texts
+from .bad_input import (
+    base_spec,
+    check_cli,
+    check_spec_file,
+    cli_argvs,
+    one_trial_spec,
+    run_cli,
+    spec_texts,
+)
 from .bad_input import toml_value as tv
 
-#: Valid: one quick trial, so that a spec wrongly accepted fails the test at once
-#: (the foreground run ends) instead of waiting for trials by hand.
-GOOD = """
-name = "x"
-command = ["{python}", "train.py", "--lr", "{lr}"]
-[search]
-strategy = "random"
-[budget]
-max_trials = 1
-[space.lr]
-type = "float"
-low = 0.001
-high = 0.1
-[objective]
-metric = "loss"
-"""
+GOOD = one_trial_spec()
 
 
 @pytest.fixture

@@ -3,6 +3,7 @@ clipboard write, a title change) are escaped unless --raw is asked for (issue 12
 
 from __future__ import annotations
 
+from .bad_input import one_trial_spec
 from .helpers import cli, trial
 
 OSC52 = "\x1b]52;c;cm0gLXJmIH4=\x07"  # would set the clipboard to "rm -rf ~"
@@ -15,20 +16,7 @@ sys.stdout.write({TITLE!r} + "\\ttabbed\\r\\n")
 sys.stdout.write("bell\\x07 del\\x7f csi\\x9b done\\n")
 """
 
-SPEC = """
-name = "esc"
-command = ["{python}", "script.py"]
-[search]
-strategy = "random"
-[budget]
-max_trials = 1
-[space.x]
-type = "float"
-low = 0.0
-high = 1.0
-[objective]
-metric = "loss"
-"""
+SPEC = one_trial_spec(name="esc", command='["{python}", "script.py"]')
 
 
 def test_logs_escape_control_sequences_unless_raw(tmp_path, tt_home):

@@ -49,7 +49,11 @@ class RunClient:
     def __init__(self, run_dir: Path, actor: str = "user") -> None:
         self.run_dir = Path(run_dir)
         self.store = RunStore(self.run_dir)
-        self.spec: Spec = load_spec_json(self.store.meta()["spec"])
+        try:
+            self.spec: Spec = load_spec_json(self.store.meta()["spec"])
+        except BaseException:  # a damaged store: let go of it before saying so
+            self.store.close()
+            raise
         self.actor = actor
 
     def close(self) -> None:
