@@ -15,10 +15,13 @@ import time
 import psutil
 import pytest
 
-from tuitune.store import RunStore
+from tuitune.engine.runs import create_run
+from tuitune.engine.supervisor import Supervisor
+from tuitune.spec import load_spec
+from tuitune.store import RunStore, StoreError
 
 from .full_disk_drill import Drill, fill, mount_tmpfs, start, unmount
-from .helpers import wait_for
+from .helpers import wait_for, write_spec
 
 TRIALS = 3
 
@@ -117,3 +120,34 @@ def _training_exited(drill: Drill) -> bool:
         except psutil.NoSuchProcess:
             continue
     return True
+
+
+def test_a_start_the_store_refuses_to_record_is_not_started_again(tmp_path, tt_home):
+    """Unit level (the refusal is simulated): a trial whose process started but whose
+    start the full disk would not record stays one process, recorded once space returns."""
+    run_dir = create_run(load_spec(write_spec(tmp_path / "exp", steps=400, sleep=0.02)),
+                         tt_home / "runs")
+    sup = Supervisor(run_dir)
+    sup.register()
+    sup.store.create_trial(sup.spec.space.defaults(), "manual", "user")
+    refused: list[int] = []
+    record, start = sup.store.transition, sup.executor.start
+
+    def transition(tid, state, *args, **kwargs):
+        if state == "running" and not refused:
+            refused.append(tid)
+            raise StoreError("cannot write the run store: database or disk is full")
+        return record(tid, state, *args, **kwargs)
+    started: list[int] = []
+    sup.store.transition = transition
+    sup.executor.start = lambda request: (started.append(request.trial_id), start(request))[1]
+    try:
+        for _ in range(5):
+            sup.tick()
+        assert refused == [1] and started == [1]
+        trial = sup.store.trial(1)
+        assert (trial.state, trial.pid) == ("running", sup.handles[1].pid)
+    finally:
+        sup._do_stop({}, "test")  # noqa: SLF001
+        wait_for(lambda: (sup.tick(), not sup.handles)[1], what="stopped")
+        sup.close()

@@ -289,6 +289,7 @@ class Supervisor(CommandActions):
                 f"{self.clock() - self._store_error_since:.0f}s ({self._store_error}); "
                 f"trials kept running and kept their reports meanwhile")
             self._store_error = None
+            self._say("the run store is writable again")
 
     def _abandon_run(self) -> None:
         """The run folder was deleted (or replaced): nothing can be recorded any more and
