@@ -7,7 +7,7 @@ algorithms (which only return decisions), so they are immutable and hold plain d
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -104,6 +104,46 @@ class TrialView:
         docs/search.md.
         """
         return dominant_params(self.params, self.changes, self.last_step)
+
+
+def applied_changes(changes: Sequence[ParamChange]) -> list[ParamChange]:
+    """The tweaks a trial applied (a pending one has no step yet), in step order."""
+    applied = [c for c in changes if c.step is not None]
+    return sorted(applied, key=lambda c: c.step)  # type: ignore[arg-type,return-value]
+
+
+def current_params(initial: Mapping[str, Any], changes: Sequence[ParamChange]) -> dict[str, Any]:
+    """What a trial runs with now: what it started with, plus the tweaks it applied.
+    The one place this is computed (the store, PBT and the TUI all ask here)."""
+    out = dict(initial)
+    for c in applied_changes(changes):
+        out[c.name] = c.value
+    return out
+
+
+def plain_value(value: Any) -> str:
+    """A parameter value in full (no rounding: what was typed is what is shown)."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return str(value)
+
+
+def describe_params(initial: Mapping[str, Any], changes: Sequence[ParamChange] = (),
+                    value: Callable[[Any], str] = plain_value,
+                    names: Sequence[str] | None = None) -> str:
+    """A trial's parameters as it ran them: `lr 1.166 → 0.02 @45 units=8`: a tweaked
+    parameter shows what it started with and each change with the step it held from;
+    the others `name=value`. Everywhere a trial's parameters are shown uses this."""
+    return " ".join(describe_param(n, initial.get(n), changes, value)
+                    for n in (names if names is not None else list(initial)))
+
+
+def describe_param(name: str, start: Any, changes: Sequence[ParamChange],
+                   value: Callable[[Any], str] = plain_value) -> str:
+    steps = [c for c in applied_changes(changes) if c.name == name]
+    if not steps:
+        return f"{name}={value(start)}"
+    return f"{name} {value(start)}" + "".join(f" → {value(c.value)} @{c.step}" for c in steps)
 
 
 def dominant_params(

@@ -105,6 +105,22 @@ def screen_text(app) -> str:
     return console.export_text(styles=False)
 
 
+def burst(app, *keys: str) -> None:
+    """Send keys as one burst, the way a laggy SSH link delivers them: every key event
+    is handed to the driver at once, with no wait for the app between them (Pilot's
+    `press` lets the app go idle after each key, which hides ordering bugs)."""
+    from textual import events
+    from textual.keys import _character_to_key
+
+    for key in keys:
+        char = key if len(key) == 1 else None
+        if len(key) == 1 and not key.isalnum():
+            key = _character_to_key(key)
+        event = events.Key(key, char)
+        event.set_sender(app)
+        app._driver.send_message(event)
+
+
 async def wait_for(pilot, condition: Callable[[], object], timeout: float = 20.0,
                    what: str = "condition") -> object:
     """Let the app run until `condition()` is truthy; fail after `timeout` seconds."""
@@ -120,6 +136,15 @@ async def wait_for(pilot, condition: Callable[[], object], timeout: float = 20.0
 def read_store(run_dir: Path):
     """A fresh read connection (the test's own), closed by the caller."""
     return RunStore(run_dir)
+
+
+def from_store(run_dir: Path, read: Callable[[RunStore], object]):
+    """`read(store)` on a fresh connection of the test's own, closed after."""
+    store = RunStore(run_dir)
+    try:
+        return read(store)
+    finally:
+        store.close()
 
 
 def trial(run_dir: Path, trial_id: int):

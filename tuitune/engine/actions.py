@@ -15,7 +15,7 @@ from tuitune.engine import commands as cmd
 from tuitune.engine.boundary import one_line
 from tuitune.engine.crash_points import crash_point
 from tuitune.executors.launch_token import new_token
-from tuitune.history import ACTIVE_STATES, KILLED, PAUSED, QUEUED, RUNNING
+from tuitune.history import ACTIVE_STATES, KILLED, PAUSED, QUEUED, RUNNING, describe_params
 from tuitune.store import CommandRecord, TrialRecord
 from tuitune.strategies import MANUAL
 
@@ -70,7 +70,7 @@ class CommandActions(_Base):
 
     def _do_new(self, args: dict[str, Any], actor: str) -> str:
         trial_id = self.store.create_trial(args["params"], "manual", actor)
-        return f"trial {trial_id} queued"
+        return f"trial {trial_id} queued: {describe_params(args['params'])}"
 
     def _do_kill(self, args: dict[str, Any], actor: str) -> str:
         tid = args["trial_id"]
@@ -121,7 +121,8 @@ class CommandActions(_Base):
             data={"parent": source.id, "changed": changed, "step": step},
         )
         crash_point("clone.recorded")
-        return f"trial {new_id} cloned from trial {source.id} {how}"
+        return (f"trial {new_id} cloned from trial {source.id} {how}: "
+                f"{describe_params(params)}")
 
     def _do_tweak(self, args: dict[str, Any], actor: str) -> str:
         tid = args["trial_id"]

@@ -18,18 +18,9 @@ from typing import Any
 import numpy as np
 
 from tuitune.decisions import Exploit, Stop
-from tuitune.history import History, TrialView
+from tuitune.history import History, TrialView, current_params
 from tuitune.space import CategoricalParam, FixedParam, MomentumParam, Param, Pow2Param, Space
 from tuitune.stopping.base import StoppingRule, float_option, fmt, int_option, loss
-
-
-def current_params(trial: TrialView) -> dict[str, Any]:
-    """The parameters the trial runs with now: its start plus applied tweaks."""
-    out = dict(trial.params)
-    for change in trial.changes:
-        if change.step is not None:
-            out[change.name] = change.value
-    return out
 
 
 def perturb(param: Param, value: Any, factor: float) -> Any:
@@ -131,7 +122,7 @@ class PBT(StoppingRule):
     ) -> Exploit:
         rng = np.random.default_rng([self.seed, target.id, k])
         source = sources[int(rng.integers(len(sources)))]
-        params, notes = self._explore(current_params(source), rng)
+        params, notes = self._explore(current_params(source.params, source.changes), rng)
         metric, pct = history.objective.metric, f"{self.quantile:.0%}"
         reason = (
             f"PBT at step {target.curve[-1][0]}: trial {target.id} ({metric} "

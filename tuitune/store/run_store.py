@@ -17,6 +17,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+from tuitune.history import ParamChange, current_params
 from tuitune.store import summary
 from tuitune.store.records import (
     CommandRecord,
@@ -286,11 +287,12 @@ class RunStore:
 
     def current_params(self, trial: TrialRecord) -> dict[str, Any]:
         """A trial's parameters now: what it started with plus the tweaks it applied."""
-        params = dict(trial.params)
-        for c in self.param_changes(trial.id):
-            if c.applied_step is not None:
-                params[c.name] = c.value
-        return params
+        return current_params(trial.params, self.param_history(trial.id))
+
+    def param_history(self, trial_id: int) -> list[ParamChange]:
+        """A trial's tweaks as `history.ParamChange`s (step None: not applied yet)."""
+        return [ParamChange(c.name, c.value, c.applied_step)
+                for c in self.param_changes(trial_id)]
 
     # -- parameter changes (tweaks) ---------------------------------------------------
     def add_param_change(self, trial_id: int, name: str, value: Any, actor: str) -> int:

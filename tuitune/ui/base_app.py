@@ -7,13 +7,14 @@ from collections.abc import Callable, Iterable
 from functools import partial
 from typing import Any
 
-from textual.app import App, SystemCommand
+from textual.app import SystemCommand
 from textual.binding import Binding
 from textual.css.query import NoMatches
 from textual.screen import Screen
 
 from tuitune.system import ProcessIdentity
 from tuitune.ui._textual_patch import install as install_update_patch
+from tuitune.ui.key_order import KeysInOrder
 from tuitune.ui.messages import ProcessEnded, SystemSampled
 from tuitune.ui.screens.help import HelpScreen
 from tuitune.ui.sync import Loop, system_loop
@@ -24,8 +25,15 @@ HELP_INTRO = ("Arrows move, Enter opens a trial. Hand actions go to the engine a
               "(the same as the CLI's) and land in the event log.")
 
 
-class BaseApp(App[None]):
-    """What both apps share: the system loop, help, the command palette."""
+def literal(text: str) -> str:
+    """Text for a place that reads markup (the palette), shown as it is: the `/` key
+    would otherwise be the markup `[/]`, and `[K]` a style. (textual.markup.escape
+    leaves `[K]` alone.)"""
+    return text.replace("[", "\\[")
+
+
+class BaseApp(KeysInOrder):
+    """What both apps share: keys in order, the system loop, help, the command palette."""
 
     CSS_PATH = "tuitune.tcss"
     TITLE = "tuitune"
@@ -58,6 +66,11 @@ class BaseApp(App[None]):
             except NoMatches:  # a screen being composed or torn down
                 pass
 
+    def notify(self, message: str, *, markup: bool = False, **kwargs: Any) -> None:
+        """A toast, plain text by default: what it says comes from the run (notes,
+        parameter values, the engine's answers), and `[/]` in it must show as typed."""
+        super().notify(message, markup=markup, **kwargs)
+
     def on_system_sampled(self, message: SystemSampled) -> None:
         self.view.system = message.view
         self.system_arrived()
@@ -77,17 +90,22 @@ class BaseApp(App[None]):
             self.push_screen(HelpScreen(self.screen, HELP_INTRO))
 
     def get_system_commands(self, screen: Screen) -> Iterable[SystemCommand]:
-        """The palette lists every keyed action of the screen, by its description."""
+        """The palette lists the keyed actions of the screen, by their description: the
+        screen's own, the focused widget's and its containers', and the app's (not those of
+        every widget on it: a hidden input's cursor keys are no commands)."""
         yield from super().get_system_commands(screen)
         seen: set[str] = set()
-        for node in (screen, *screen.query("*")):
+        focused = screen.focused
+        chain = list(focused.ancestors_with_self) if focused is not None else [screen, self]
+        for node in chain:
             for _key, binding in node._bindings:  # noqa: SLF001 - merged bindings map
                 if not binding.description or binding.description in seen:
                     continue
                 seen.add(binding.description)
-                key = self.get_key_display(binding)
-                help_text = f"{binding.tooltip}  [{key}]" if binding.tooltip else f"key: {key}"
-                yield SystemCommand(binding.description, help_text,
+                key = literal(f"[{self.get_key_display(binding)}]")
+                help_text = (f"{literal(binding.tooltip)}  {key}" if binding.tooltip
+                             else f"key: {key}")
+                yield SystemCommand(literal(binding.description), help_text,
                                     partial(self._run_bound, node, binding.action))
 
     def _run_bound(self, node: Any, action: str) -> None:

@@ -28,7 +28,7 @@ from typing import Any
 import numpy as np
 
 from tuitune.executors.local import process_matches
-from tuitune.history import ACTIVE_STATES, Objective
+from tuitune.history import ACTIVE_STATES, Objective, current_params
 from tuitune.spec import Spec
 from tuitune.store import MetricSummary, RunStore, TrialRecord
 from tuitune.ui.records import Change, Curve, RunDelta, RunHeader, TrialRow
@@ -369,14 +369,10 @@ class RunModel:
         t = self._records[tid]
         agg = self._aggs.get(tid) or _Agg()
         changes = self._changes.get(tid, ())
-        params = dict(t.params)
-        for c in changes:
-            if c.step is not None:
-                params[c.name] = c.value
         return TrialRow(
             id=t.id, state=t.state, origin=t.origin, parent_id=t.parent_id,
             clone_step=t.clone_step, from_checkpoint=t.from_checkpoint, initial=t.params,
-            params=params, changes=changes, step=agg.step, latest=agg.latest, best=agg.best,
+            params=current_params(t.params, changes), changes=changes, step=agg.step, latest=agg.latest, best=agg.best,
             n_points=agg.n, spark=self._sparks.get(tid), created_at=t.created_at,
             started_at=t.started_at, ended_at=t.ended_at, pid=t.pid, pid_start=t.pid_start,
             gpus=t.gpus, peak_gpu_mem_mb=t.peak_gpu_mem_mb, note=t.note, starred=t.starred,

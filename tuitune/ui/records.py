@@ -8,18 +8,16 @@ from typing import Any
 
 import numpy as np
 
-from tuitune.history import Objective
+from tuitune.history import Objective, ParamChange
 from tuitune.store import EventRecord
 
 
 @dataclass(frozen=True)
-class Change:
-    """A tweak of one parameter; `step` is None until the trial applied it."""
+class Change(ParamChange):
+    """A tweak of one parameter, with who asked for it; `step` is None until the trial
+    applied it."""
 
-    name: str
-    value: Any
-    step: int | None
-    actor: str
+    actor: str = ""
 
 
 @dataclass(frozen=True)

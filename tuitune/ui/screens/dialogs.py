@@ -22,7 +22,7 @@ class ConfirmDialog(ModalScreen[bool]):
     BINDINGS = [
         Binding("y", "answer(True)", "Yes"),
         Binding("n", "answer(False)", "No"),
-        Binding("escape", "answer(False)", "Cancel", show=False),
+        Binding("escape,ctrl+c", "answer(False)", "Cancel", show=False),
     ]
 
     def __init__(self, question: str, detail: str = "", yes: str = "Yes") -> None:
@@ -33,9 +33,9 @@ class ConfirmDialog(ModalScreen[bool]):
 
     def compose(self) -> ComposeResult:
         with Vertical(classes="dialog"):
-            yield Label(self.question, classes="dialog-title")
+            yield Label(self.question, classes="dialog-title", markup=False)
             if self.detail:
-                yield Static(self.detail, classes="dialog-detail")
+                yield Static(self.detail, classes="dialog-detail", markup=False)
             with Horizontal(classes="dialog-buttons"):
                 yield Button(f"{self.yes} (y)", variant="error", id="yes", compact=True)
                 yield Button("No (n)", id="no", compact=True)
@@ -53,8 +53,8 @@ class ConfirmDialog(ModalScreen[bool]):
 class NoteDialog(ModalScreen[str | None]):
     """Free text on a trial; Enter saves (an empty note clears it)."""
 
-    BINDINGS = [Binding("escape", "cancel", "Cancel", show=False),
-                Binding("ctrl+c", "cancel", "Cancel", show=False)]
+    # priority: a focused Input would take ctrl+c as "copy"
+    BINDINGS = [Binding("escape,ctrl+c", "cancel", "Cancel", show=False, priority=True)]
 
     def __init__(self, trial_id: int, note: str) -> None:
         super().__init__()
@@ -90,8 +90,9 @@ class PickDialog(ModalScreen[str | None]):
 
     def compose(self) -> ComposeResult:
         with Vertical(classes="dialog"):
-            yield Label(self.title_text, classes="dialog-title")
-            yield OptionList(*[Option(c, id=c) for c in self.choices], id="choices")
+            yield Label(self.title_text, classes="dialog-title", markup=False)
+            yield OptionList(*[Option(c, id=c) for c in self.choices], id="choices",
+                             markup=False)
 
     def on_mount(self) -> None:
         options = self.query_one(OptionList)

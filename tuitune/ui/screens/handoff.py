@@ -26,8 +26,7 @@ class HandoffForm(ModalScreen[dict[str, Any] | None]):
     """Returns the `handoff` command's arguments."""
 
     BINDINGS = [
-        Binding("escape", "cancel", "Cancel", show=False),
-        Binding("ctrl+c", "cancel", "Cancel", show=False),
+        Binding("escape,ctrl+c", "cancel", "Cancel", show=False, priority=True),
         Binding("enter", "submit", "Start", show=False),
     ]
 
@@ -66,7 +65,7 @@ class HandoffForm(ModalScreen[dict[str, Any] | None]):
                 yield Input("", placeholder="name=value, ...", id="options",
                             classes="form-input", compact=True)
                 yield Label("strategy options (optional)", classes="form-help")
-            yield Static("", id="form-error", classes="form-error")
+            yield Static("", id="form-error", classes="form-error", markup=False)
             with Horizontal(classes="dialog-buttons"):
                 yield Button("Start (enter)", variant="primary", id="ok", compact=True)
                 yield Button("Cancel (esc)", id="cancel", compact=True)

@@ -51,9 +51,9 @@ class HelpScreen(ModalScreen[None]):
         text = "\n".join(f"{k.ljust(width)}{d}" for k, d in self.rows)
         with Vertical(classes="dialog help"):
             yield Label("Keys", classes="dialog-title")
-            yield Static(self.intro, classes="dialog-hint")
+            yield Static(self.intro, classes="dialog-hint", markup=False)
             with VerticalScroll():
-                yield Static(text, id="keys")
+                yield Static(text, id="keys", markup=False)  # keys such as [ are text
             yield Static("q, ? or F1 closes · ctrl+p lists every action by name",
                          classes="dialog-hint")
 

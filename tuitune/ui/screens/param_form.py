@@ -45,8 +45,8 @@ class ParamForm(ModalScreen[FormResult | None]):
     """Edit parameters. Enter submits from any field; Esc or ctrl+c cancels."""
 
     BINDINGS = [
-        Binding("escape", "cancel", "Cancel", show=False),
-        Binding("ctrl+c", "cancel", "Cancel", show=False),
+        # priority: a focused Input would take ctrl+c as "copy" (its prefill is selected)
+        Binding("escape,ctrl+c", "cancel", "Cancel", show=False, priority=True),
         Binding("enter", "submit", "Submit", show=False),
     ]
 
@@ -65,25 +65,25 @@ class ParamForm(ModalScreen[FormResult | None]):
 
     def compose(self) -> ComposeResult:
         with Vertical(classes="dialog form"):
-            yield Label(self.title_text, classes="dialog-title")
+            yield Label(self.title_text, classes="dialog-title", markup=False)
             if self.note:
-                yield Static(self.note, classes="dialog-hint")
+                yield Static(self.note, classes="dialog-hint", markup=False)
             with VerticalScroll(classes="form-fields"):
                 for p in self.params:
                     with Horizontal(classes="form-row"):
-                        yield Label(p.name, classes="form-label")
+                        yield Label(p.name, classes="form-label", markup=False)
                         yield Input(fmt.value(self.initial.get(p.name, p.initial())),
                                     id=f"p-{p.name}", classes="form-input", compact=True)
                         yield Label(p.describe() + (" · mutable" if p.mutable else ""),
-                                    classes="form-help")
-                    yield Static("", id=f"e-{p.name}", classes="form-error")
+                                    classes="form-help", markup=False)
+                    yield Static("", id=f"e-{p.name}", classes="form-error", markup=False)
             if self.offer_checkpoint:
                 step = self.checkpoint_step
                 yield FormCheckbox(f"from its latest checkpoint (step {step})" if step is not None
                                else "from its latest checkpoint (none saved yet)",
                                value=False, id="from-checkpoint", disabled=step is None,
                                compact=True)
-            yield Static("", id="form-error", classes="form-error")
+            yield Static("", id="form-error", classes="form-error", markup=False)
             with Horizontal(classes="dialog-buttons"):
                 yield Button(f"{self.submit_label} (enter)", variant="primary", id="ok",
                              compact=True)
