@@ -47,6 +47,12 @@ def report_error(exc: BaseException) -> int | None:
     return None
 
 
+def _show(text: str, flush: bool = False) -> None:
+    """Print a report that quotes others (notes, a failed trial's last output lines):
+    its control sequences shown as text, never obeyed by the terminal."""
+    print(escape_controls(text, keep="\n\t"), flush=flush)
+
+
 def _say(message: str, code: int) -> int:
     # Names and values in messages come from users and files: keep them one line.
     print(f"tuitune: error: {escape_controls(message)}", file=sys.stderr)
@@ -122,7 +128,7 @@ def _follow(run_dir: Path, after_id: int, intro: str | None = None) -> int:
             store.close()
         if hint:
             print(hint, flush=True)
-        outcome = follow(run_dir, lambda line: print(line, flush=True), after_id)
+        outcome = follow(run_dir, lambda line: _show(line, flush=True), after_id)
         if not (run_dir / DB_NAME).exists():
             print(f"tuitune: run {run_dir.name} ended: {outcome.reason}", file=sys.stderr)
             return outcome.exit_status
@@ -269,7 +275,7 @@ def cmd_status(args: argparse.Namespace) -> int:
     try:
         info = supervisor_info(client.store)
         sup = f"pid {info.pid}" if info.alive else "not running"
-        print(summary.status(client.store, client.spec, sup))
+        _show(summary.status(client.store, client.spec, sup))
     finally:
         client.close()
     return 0
@@ -278,7 +284,7 @@ def cmd_status(args: argparse.Namespace) -> int:
 def cmd_best(args: argparse.Namespace) -> int:
     client = _client(args)
     try:
-        print(summary.leaderboard(client.store, client.spec))
+        _show(summary.leaderboard(client.store, client.spec))
     finally:
         client.close()
     return 0
@@ -321,7 +327,7 @@ def cmd_events(args: argparse.Namespace) -> int:
     try:
         for e in client.store.events(trial_id=args.trial):
             stamp = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(e.t))
-            print(f"{stamp}  {e.actor:22s} {e.message}")
+            _show(f"{stamp}  {e.actor:22s} {e.message}")
     finally:
         client.close()
     return 0
