@@ -152,6 +152,24 @@ def test_points_the_store_refused_are_read_again(tmp_path):
     assert [(p.step, p.value) for p in store.metrics(trial_id=tid)] == [(1, 0.5), (2, 0.4)]
 
 
+def test_an_ended_trials_long_output_is_read_in_chunks_to_the_end(tmp_path, monkeypatch):
+    from tuitune.engine import feed as feed_module
+
+    monkeypatch.setattr(feed_module, "FINISH_BUDGET_S", 0.0)  # one chunk, then drain
+    store = RunStore(tmp_path, create=True)
+    tid = store.create_trial({}, "manual", "user")
+    log = trial_dir(tmp_path, tid) / "log.txt"
+    log.parent.mkdir(parents=True)
+    log.write_text("".join(f"step={i} loss={1 / i}\n" for i in range(1, 20001)))
+    feed = TrialFeed(store, tmp_path, "stdout", time.time)
+    feed.attach(tid)
+    feed.finish(tid)
+    assert 0 < store.count_metrics() < 20000  # the rest waits for later reads
+    feed.read()
+    feed.drain()
+    assert [p.step for p in store.metrics(trial_id=tid)] == list(range(1, 20001))
+
+
 # -- the spec ---------------------------------------------------------------------------
 def _spec_with(tmp_path: Path, metrics: str) -> Path:
     return write_spec(tmp_path / "exp", extra=f"\n[metrics]\n{metrics}\n")

@@ -3,6 +3,7 @@ acknowledgements of tweaks. The supervisor reads both through a TrialFeed."""
 
 from __future__ import annotations
 
+import math
 import time
 from collections.abc import Callable, Iterable
 from pathlib import Path
@@ -17,9 +18,11 @@ ACK_CLOCK_SKEW = 5.0  # seconds: trials stamp acks with their own clock
 #: Wall time one `read()` may spend parsing, over all trials; what is left waits for
 #: the next call, so one trial's output never holds up commands or other trials.
 READ_BUDGET_S = 0.05
-#: What `finish()` parses at once for an ended trial; a longer remainder is read in
-#: later `read()` calls like a running trial's output.
-FINISH_BYTES = 8 << 20
+#: The same for `finish()`, which reads an ended trial's last output at once; a
+#: longer remainder is read in later `read()` calls like a running trial's output.
+FINISH_BUDGET_S = 0.25
+#: Bytes parsed between looks at the clock (~25 ms of the densest metric text).
+CHUNK_BYTES = 64 << 10
 
 
 class TrialFeed:
@@ -75,10 +78,8 @@ class TrialFeed:
             if not ended and self.source == "auto" and tid in api_seen:
                 tailer.discard()  # the script reports through the API: trust that
                 continue
-            parsed = tailer.read(self.clock(), hold=self.source == "auto" and not ended,
-                                 final=ended)
-            self._store(tid, tailer, parsed)
-            if ended and parsed.at_end:
+            at_end = self._read_until(tid, tailer, deadline, ended)
+            if ended and at_end:
                 del self._draining[tid]
 
     def finish(self, trial_id: int) -> None:
@@ -90,10 +91,28 @@ class TrialFeed:
             return
         if tailer is None:  # e.g. it ended while no supervisor was watching
             tailer = self._tailer(trial_id, resume=True)
-        parsed = tailer.read(self.clock(), hold=False, final=True, max_bytes=FINISH_BYTES)
-        self._store(trial_id, tailer, parsed)
-        if not parsed.at_end:
+        if not self._read_until(trial_id, tailer, time.monotonic() + FINISH_BUDGET_S, True):
             self._draining[trial_id] = tailer
+
+    def drain(self) -> None:
+        """Read all that ended trials left unread (the run is over: no one waits)."""
+        for tid, tailer in list(self._draining.items()):
+            try:
+                self._read_until(tid, tailer, math.inf, ended=True)
+            except StoreError:
+                return  # the rest stays in the logs, from the position stored
+            del self._draining[tid]
+
+    def _read_until(self, trial_id: int, tailer: LogTailer, deadline: float,
+                    ended: bool) -> bool:
+        """Parse a trial's new output chunk by chunk until its end (True) or the
+        deadline."""
+        while True:
+            parsed = tailer.read(self.clock(), hold=self.source == "auto" and not ended,
+                                 final=ended, max_bytes=CHUNK_BYTES)
+            self._store(trial_id, tailer, parsed)
+            if parsed.at_end or time.monotonic() > deadline:
+                return parsed.at_end
 
     def _store(self, trial_id: int, tailer: LogTailer, parsed: Parsed) -> None:
         if parsed.points:

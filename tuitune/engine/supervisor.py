@@ -241,6 +241,7 @@ class Supervisor(CommandActions):
         while self.finished is None:
             self.tick()
             time.sleep(TICK)
+        self.feed.drain()  # output of ended trials still unread (read in chunks so far)
         self.close()
         return self.finished
 
