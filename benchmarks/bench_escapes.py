@@ -20,19 +20,28 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from tests.engine.escape_drill import repeat  # noqa: E402
+from tuitune.executors import cgroup  # noqa: E402
 
 
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--repetitions", type=int, default=50)
     ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--latest-birth", type=float, default=0.5,
+                    help="daemons are born 0 to this many seconds before the end")
     args = ap.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         home = Path(tmp) / "home"
         os.environ["TUITUNE_HOME"] = str(home)
-        reps = repeat(Path(tmp), home, args.repetitions, args.seed)
-    print(f"command: python benchmarks/bench_escapes.py --repetitions {args.repetitions} "
-          f"--seed {args.seed}  (cores: {os.cpu_count()})\n")
+        reps = repeat(Path(tmp), home, args.repetitions, args.seed, args.latest_birth)
+    switch = os.environ.get("TUITUNE_CGROUPS")
+    with tempfile.TemporaryDirectory() as probe:
+        usable = cgroup.create(Path(probe)) is not None
+        cgroup.remove(probe)
+    prefix = f"TUITUNE_CGROUPS={switch} " if switch is not None else ""
+    print(f"command: {prefix}python benchmarks/bench_escapes.py --repetitions "
+          f"{args.repetitions} --seed {args.seed} --latest-birth {args.latest_birth}  (cores: {os.cpu_count()}; a cgroup per "
+          f"trial: {'yes' if usable else 'no'})\n")
     print("| ended by | trial ignores SIGTERM | repetitions | daemons born | processes left |")
     print("|---|---|---:|---:|---:|")
     groups = Counter((r.action, r.ignores_term) for r in reps)
