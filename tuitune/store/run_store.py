@@ -30,8 +30,6 @@ from tuitune.store.records import (
 from tuitune.store.schema import add_intent_columns, check_version, connect, ensure_schema
 
 DB_NAME = "store.db"
-#: The first 16 bytes of every SQLite database file.
-_SQLITE_HEADER = b"SQLite format 3\x00"
 _TRIAL_FIELDS = frozenset(TrialRecord.__dataclass_fields__) - {"id"}
 
 
@@ -91,13 +89,16 @@ class RunStore:
         self.summarized = check_version(self._conn) >= 2
 
     def _open_existing(self, readonly: bool) -> sqlite3.Connection:
-        """Connect, after checking that the file is a run store: an empty or foreign
-        file is refused before SQLite (in write mode) would turn it into a database."""
-        with open(self.path, "rb") as fh:
-            header = fh.read(len(_SQLITE_HEADER))
-        if header != _SQLITE_HEADER:
-            raise StoreUnreadable(self.path, "the file is empty" if not header
-                                  else "not an SQLite database")
+        """Connect, after checking that the file is a run store: an empty file is refused
+        before SQLite (in write mode) would turn it into a database; SQLite itself
+        refuses a foreign one ("file is not a database") without writing to it.
+
+        Never open() and close() the file here: POSIX locks belong to the process, so
+        closing any other descriptor of store.db drops the locks of this process's live
+        connections, and another process's connection, taking itself for the last one,
+        then deletes the WAL under them (lost writes, "disk I/O error")."""
+        if os.stat(self.path).st_size == 0:
+            raise StoreUnreadable(self.path, "the file is empty")
         conn: sqlite3.Connection | None = None
         try:
             conn = connect(str(self.path), readonly=readonly)
