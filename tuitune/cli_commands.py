@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import errno
 import os
 import signal
 import sys
@@ -129,30 +130,37 @@ def _follow(run_dir: Path, after_id: int, intro: str | None = None) -> int:
         if hint:
             print(hint, flush=True)
         outcome = follow(run_dir, lambda line: _show(line, flush=True), after_id)
-        if not (run_dir / DB_NAME).exists():
-            print(f"tuitune: run {run_dir.name} ended: {outcome.reason}", file=sys.stderr)
-            return outcome.exit_status
-        client = RunClient(run_dir)  # reads the spec the run was started with
-        try:
-            verdict = "finished" if outcome.finished else "ended"
-            print(f"\nrun {run_dir.name} {verdict}: {outcome.reason}\n"
-                  + summary.leaderboard(client.store, client.spec), flush=True)
-        finally:
-            client.close()
-        if not outcome.finished:
-            print(f"tuitune: `tuitune resume {run_dir.name}` starts a new supervisor",
-                  file=sys.stderr)
+        _print_end(run_dir, outcome)
         return outcome.exit_status
     except (KeyboardInterrupt, _HungUp) as exc:
         _say_quietly(f"\nstopped following {run_dir.name}; the run goes on. Follow it again "
                      f"with `tuitune follow {run_dir.name}`, open the TUI with `tuitune attach "
                      f"{run_dir.name}`, end it with `tuitune stop {run_dir.name}`.")
         return 129 if isinstance(exc, _HungUp) else 130
-    except BrokenPipeError:  # `| tee log` and tee was killed: nobody is reading
+    except OSError as exc:
+        if exc.errno not in (errno.EPIPE, errno.EIO):
+            raise
+        # EPIPE: `| tee log` and tee was killed; EIO: the terminal is gone (SIGHUP ignored).
         _silence_stdout()
-        return 141
+        return 141 if exc.errno == errno.EPIPE else 129
     finally:
         signal.signal(signal.SIGHUP, previous)
+
+
+def _print_end(run_dir: Path, outcome: Any) -> None:
+    if not (run_dir / DB_NAME).exists():  # the run folder was deleted
+        print(f"tuitune: run {run_dir.name} ended: {outcome.reason}", file=sys.stderr)
+        return
+    client = RunClient(run_dir)  # reads the spec the run was started with
+    try:
+        verdict = "finished" if outcome.finished else "ended"
+        print(f"\nrun {run_dir.name} {verdict}: {outcome.reason}\n"
+              + summary.leaderboard(client.store, client.spec), flush=True)
+    finally:
+        client.close()
+    if not outcome.finished:
+        print(f"tuitune: `tuitune resume {run_dir.name}` starts a new supervisor",
+              file=sys.stderr)
 
 
 class _HungUp(Exception):

@@ -84,11 +84,13 @@ class RunClient:
                 return Reply(record.status, record.result or "", command_id)
             if not self.supervisor_alive():
                 # Twice at most: a supervisor may finish just as the command arrives.
-                if starts == 2 or not ensure_supervisor(self.run_dir):
+                # Whether it worked shows in the command's answer, read above.
+                if starts == 2:
                     return Reply("queued", "no supervisor could be started for this run "
                                  f"(see {self.run_dir / SUPERVISOR_LOG}); the command "
                                  f"waits for `tuitune resume {self.run_dir.name}`", command_id)
                 starts += 1
+                ensure_supervisor(self.run_dir)
                 deadline = max(deadline, time.monotonic() + wait)
                 continue
             time.sleep(0.05)

@@ -176,38 +176,44 @@ def spawn_supervisor(run_dir: Path, resume: bool = False) -> int:
 
 
 def wait_for_supervisor(run_dir: Path, pid: int, timeout: float = 15.0) -> bool:
-    """Wait until the spawned supervisor has registered itself in the store."""
+    """Wait until the spawned supervisor has registered itself in the store. One that
+    registered and already finished the run (it had nothing left to do) counts too."""
     deadline = time.monotonic() + timeout
     store = RunStore(run_dir)
     try:
         while time.monotonic() < deadline:
-            if store.meta().get("supervisor_pid") == pid:
+            if store.meta(["supervisor_pid"]).get("supervisor_pid") == pid:
                 return True
             try:
                 os.kill(pid, 0)
             except ProcessLookupError:
-                return False
+                return _registered(store, pid)
             time.sleep(0.05)
         return False
     finally:
         store.close()
 
 
-def ensure_supervisor(run_dir: Path) -> bool:
+def _registered(store: RunStore, pid: int) -> bool:
+    # Read once, when the process has exited: rare, so a scan is fine.
+    return any(e.kind == "supervisor_started" and (e.data or {}).get("pid") == pid
+               for e in store.events())
+
+
+def ensure_supervisor(run_dir: Path, attempts: int = 3) -> bool:
     """Start a supervisor for the run unless a live one holds it. True once one is
-    alive; False if none could start (its reason is in supervisor.log)."""
-    if _supervised(run_dir):
-        return True
-    pid = spawn_supervisor(run_dir, resume=True)
-    if wait_for_supervisor(run_dir, pid):
-        return True
-    # Ours may have lost the run to one another front end started at the same moment.
-    deadline = time.monotonic() + 5.0
-    while time.monotonic() < deadline:
+    alive (or ran and finished the run); False if none could start (the reason is in
+    supervisor.log)."""
+    for _ in range(attempts):
         if _supervised(run_dir):
             return True
-        time.sleep(0.1)
-    return False
+        pid = spawn_supervisor(run_dir, resume=True)
+        if wait_for_supervisor(run_dir, pid):
+            return True
+        # Ours lost the run to one still holding it (finishing, or started by another
+        # front end at the same moment): look again.
+        time.sleep(0.5)
+    return _supervised(run_dir)
 
 
 def _supervised(run_dir: Path) -> bool:
