@@ -373,7 +373,11 @@ def cmd_clone(args: argparse.Namespace) -> int:
 def cmd_tweak(args: argparse.Namespace) -> int:
     client = _client(args)
     try:
-        # Mutability first: its message suggests cloning, which a range error would hide.
+        # The trial's state first (no value helps a trial that ended), then mutability:
+        # their messages suggest cloning, which a range error would hide.
+        reason = client.refusal("tweak", args.id)
+        if reason:
+            raise CommandError(reason)
         check_tweak_names(client.spec, args.id, [a.partition("=")[0].strip()
                                                  for a in args.assignments])
         changes = client.spec.space.parse_assignments(args.assignments)

@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from tuitune.engine import commands as cmd
+from tuitune.engine.refusals import refusal
 from tuitune.engine.runs import SUPERVISOR_LOG, ensure_supervisor, supervisor_info
 from tuitune.history import ACTIVE_STATES
 from tuitune.spec import Spec, load_spec_json
@@ -65,6 +66,14 @@ class RunClient:
     def check(self, kind: str, args: dict[str, Any]) -> dict[str, Any]:
         """Validate without sending; raises CommandError with a one-line reason."""
         return cmd.validate(kind, args, self.spec, self.store)
+
+    def refusal(self, kind: str, trial_id: int, from_checkpoint: bool = False) -> str | None:
+        """Why `kind` would be refused on the trial in its state now (None: it would not);
+        for asking before anything else (a confirmation, a form, parsing values)."""
+        trial = self.store.trial(trial_id)
+        if trial is None:
+            return f"no trial {trial_id} in this run"
+        return refusal(kind, trial, self.spec, self.store, from_checkpoint=from_checkpoint)
 
     def send(self, kind: str, args: dict[str, Any], wait: float = 10.0) -> Reply:
         """Validate, enqueue, and wait up to `wait` seconds for the supervisor. A run

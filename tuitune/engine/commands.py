@@ -11,7 +11,7 @@ import uuid
 from collections.abc import Mapping
 from typing import Any
 
-from tuitune.history import ACTIVE_STATES, LIVE_STATES, PAUSED, RUNNING
+from tuitune.engine.refusals import refusal
 from tuitune.space import SpaceError
 from tuitune.spec import Spec
 from tuitune.store import RunStore, TrialRecord
@@ -54,26 +54,30 @@ def _new(args: dict[str, Any], spec: Spec, store: RunStore) -> dict[str, Any]:
     return {"params": {**spec.space.defaults(), **given}}
 
 
-def _signal_target(states: frozenset[str], verb: str):
+def _refuse(kind: str, trial: TrialRecord, spec: Spec, store: RunStore,
+            from_checkpoint: bool = False) -> None:
+    """The state rules live in refusals.py (the TUI asks them before any dialog)."""
+    reason = refusal(kind, trial, spec, store, from_checkpoint=from_checkpoint)
+    if reason:
+        raise CommandError(reason)
+
+
+def _signal_target(kind: str):
     def check(args: dict[str, Any], spec: Spec, store: RunStore) -> dict[str, Any]:
         trial = _trial(store, args)
-        if trial.state not in states:
-            raise CommandError(f"cannot {verb} trial {trial.id}: it is {trial.state}")
+        _refuse(kind, trial, spec, store)
         return {"trial_id": trial.id}
     return check
 
 
 def _clone(args: dict[str, Any], spec: Spec, store: RunStore) -> dict[str, Any]:
     trial = _trial(store, args)
+    from_checkpoint = bool(args.get("from_checkpoint", False))
+    _refuse("clone", trial, spec, store, from_checkpoint)
     try:
         changes = spec.space.validate(args.get("set", {}), partial=True)
     except SpaceError as exc:
         raise _space_error(exc) from None
-    from_checkpoint = bool(args.get("from_checkpoint", False))
-    if from_checkpoint and not trial.checkpoint:
-        raise CommandError(
-            f"trial {trial.id} has saved no checkpoint yet; clone it from scratch instead"
-        )
     return {"trial_id": trial.id, "set": changes, "from_checkpoint": from_checkpoint}
 
 
@@ -95,10 +99,9 @@ def check_tweak_names(spec: Spec, trial_id: int, names: list[str]) -> None:
 
 def _tweak(args: dict[str, Any], spec: Spec, store: RunStore) -> dict[str, Any]:
     trial = _trial(store, args)
+    _refuse("tweak", trial, spec, store)  # the state first: no value can help then
     changes = args.get("set", {})
     check_tweak_names(spec, trial.id, list(changes))
-    if trial.state not in LIVE_STATES:
-        raise CommandError(f"cannot tweak trial {trial.id}: it is {trial.state}")
     try:
         changes = spec.space.validate(changes, partial=True)
     except SpaceError as exc:
@@ -161,8 +164,7 @@ def _check_budget(args: dict[str, Any], store: RunStore) -> None:
 
 def _requeue(args: dict[str, Any], spec: Spec, store: RunStore) -> dict[str, Any]:
     trial = _trial(store, args)
-    if trial.state in ACTIVE_STATES:
-        raise CommandError(f"trial {trial.id} is still {trial.state}")
+    _refuse("requeue", trial, spec, store)
     return {"trial_id": trial.id}
 
 
@@ -182,9 +184,9 @@ def _space(args: dict[str, Any], spec: Spec, store: RunStore) -> dict[str, Any]:
 
 _VALIDATORS = {
     "new": _new,
-    "kill": _signal_target(ACTIVE_STATES, "kill"),
-    "pause": _signal_target(frozenset({RUNNING}), "pause"),
-    "resume": _signal_target(frozenset({PAUSED}), "resume"),
+    "kill": _signal_target("kill"),
+    "pause": _signal_target("pause"),
+    "resume": _signal_target("resume"),
     "clone": _clone,
     "tweak": _tweak,
     "note": _note,

@@ -18,15 +18,23 @@ class Commanding:
     run_dir: Path
     _check_client: RunClient | None = None
 
-    def check_command(self, kind: str, args: dict[str, Any]) -> str | None:
-        """The engine's validation of a command, as an error line (None if valid)."""
+    def _checker(self) -> RunClient:
         if self._check_client is None:
             self._check_client = RunClient(self.run_dir)
+        return self._check_client
+
+    def check_command(self, kind: str, args: dict[str, Any]) -> str | None:
+        """The engine's validation of a command, as an error line (None if valid)."""
         try:
-            self._check_client.check(kind, args)
+            self._checker().check(kind, args)
         except CommandError as exc:
             return str(exc)
         return None
+
+    def refusal(self, kind: str, trial_id: int, from_checkpoint: bool = False) -> str | None:
+        """Why the engine would refuse `kind` on the trial in its state now (None: it
+        would not): asked before any form or confirmation opens."""
+        return self._checker().refusal(kind, trial_id, from_checkpoint)
 
     def send_command(self: Any, kind: str, args: dict[str, Any]) -> None:
         """Send from a worker thread: the supervisor may take seconds to answer."""

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 from textual.binding import Binding
 
-from tuitune.history import LIVE_STATES, PAUSED, RUNNING
+from tuitune.history import PAUSED, RUNNING
 from tuitune.space import Param, Space, SpaceError
 from tuitune.strategies import available_strategies
 from tuitune.ui import fmt
@@ -87,6 +87,13 @@ class HandActions:
             self.app.notify(f"select a trial to {verb} first", severity="warning")
         return row
 
+    def _allowed(self, kind: str, row: TrialRow) -> bool:
+        """Say at once why the engine would refuse (before any form or dialog)."""
+        reason = self.app.refusal(kind, row.id)
+        if reason:
+            self.app.notify(reason, severity="warning")
+        return reason is None
+
     def _checker(self, kind: str, build):
         def check(result: FormResult) -> str | None:
             return self.app.check_command(kind, build(result))
@@ -120,6 +127,7 @@ class HandActions:
         form = ParamForm(f"Clone trial {row.id}", self._form_params(), row.params,
                          self._checker("clone", build), checkpoint_step=row.checkpoint_step,
                          offer_checkpoint=True, submit="Clone",
+                         checkpoint_refusal=self.app.refusal("clone", row.id, True),
                          note="edit parameters or keep them; tab reaches the checkpoint box")
         self.app.push_screen(form, lambda r: r and self.app.send_command("clone", build(r)))
 
@@ -132,9 +140,7 @@ class HandActions:
             self.app.notify("no parameter is mutable: mark one `mutable = true` in the spec, "
                             "or clone the trial with changes (c)", severity="warning")
             return
-        if row.state not in LIVE_STATES:
-            self.app.notify(f"trial {row.id} is {row.state}: only a running trial can be "
-                            "tweaked; clone it instead (c)", severity="warning")
+        if not self._allowed("tweak", row):
             return
 
         def build(r: FormResult) -> dict[str, Any]:
@@ -151,7 +157,7 @@ class HandActions:
 
     def action_scale_lr(self, factor: float) -> None:
         row = self._need_row("tweak")
-        if row is None:
+        if row is None or not self._allowed("tweak", row):
             return
         param = learning_rate(self.app.spec.space)
         if param is None:
@@ -188,7 +194,7 @@ class HandActions:
 
     def action_kill(self) -> None:
         row = self._need_row("kill")
-        if row is None:
+        if row is None or not self._allowed("kill", row):
             return
         detail = (f"{row.state}, step {fmt.value(row.step)}, best {fmt.value(row.best)}. "
                   "Its process group gets SIGTERM, then SIGKILL after the grace period.")
@@ -198,13 +204,9 @@ class HandActions:
         row = self._need_row("pause")
         if row is None:
             return
-        if row.state == RUNNING:
-            self.app.send_command("pause", {"trial_id": row.id})
-        elif row.state == PAUSED:
-            self.app.send_command("resume", {"trial_id": row.id})
-        else:
-            self.app.notify(f"trial {row.id} is {row.state}: only running trials pause",
-                            severity="warning")
+        kind = "resume" if row.state == PAUSED else "pause"
+        if self._allowed(kind, row):
+            self.app.send_command(kind, {"trial_id": row.id})
 
     def action_note(self) -> None:
         row = self._need_row("annotate")

@@ -52,7 +52,8 @@ class ParamForm(ModalScreen[FormResult | None]):
 
     def __init__(self, title: str, params: Sequence[Param], values: Mapping[str, Any],
                  checker: Checker, *, checkpoint_step: int | None = None,
-                 offer_checkpoint: bool = False, note: str = "", submit: str = "Start") -> None:
+                 offer_checkpoint: bool = False, note: str = "", submit: str = "Start",
+                 checkpoint_refusal: str | None = None) -> None:
         super().__init__()
         self.title_text = title
         self.params = list(params)
@@ -60,6 +61,7 @@ class ParamForm(ModalScreen[FormResult | None]):
         self.checker = checker
         self.checkpoint_step = checkpoint_step
         self.offer_checkpoint = offer_checkpoint
+        self.checkpoint_refusal = checkpoint_refusal  # why a clone from it is refused
         self.note = note
         self.submit_label = submit
 
@@ -81,8 +83,11 @@ class ParamForm(ModalScreen[FormResult | None]):
                 step = self.checkpoint_step
                 yield FormCheckbox(f"from its latest checkpoint (step {step})" if step is not None
                                else "from its latest checkpoint (none saved yet)",
-                               value=False, id="from-checkpoint", disabled=step is None,
+                               value=False, id="from-checkpoint",
+                               disabled=step is None or self.checkpoint_refusal is not None,
                                compact=True)
+                if step is not None and self.checkpoint_refusal:
+                    yield Static(self.checkpoint_refusal, classes="dialog-hint", markup=False)
             yield Static("", id="form-error", classes="form-error", markup=False)
             with Horizontal(classes="dialog-buttons"):
                 yield Button(f"{self.submit_label} (enter)", variant="primary", id="ok",
