@@ -244,7 +244,8 @@ def test_a_10mb_line_does_not_stop_the_supervisor_answering(tmp_path, tt_home):
         store = RunStore(run_dir)
         assert [(p.step, p.name, p.value) for p in store.metrics(trial_id=1)] == [
             (1, "loss", 0.5)]
-        assert [e for e in store.events() if e.kind == "output_skipped"]
+        skipped = [e.message for e in store.events() if e.kind == "output_skipped"]
+        assert len(skipped) == 1 and "longer than 16,384 characters" in skipped[0]
 
 
 PRINTER = """
