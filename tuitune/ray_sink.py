@@ -94,7 +94,8 @@ class RaySink:
         self._full = False
         self._acked: set[int] = set()  # tweaks applied here; control.json may lag behind
         self._writer = QueuedWriter(self._write, flush_interval, "tuitune-ray-sink",
-                                    say_write_error("reports to the relay"), retry_after=1.0)
+                                    say_write_error("reports to the relay"), retry_after=1.0,
+                                    counted="p")  # bounded in memory like the local sink
 
     # -- Sink protocol ------------------------------------------------------------------
     def write_points(self, points: Sequence[tuple[int, str, float, float]]) -> None:

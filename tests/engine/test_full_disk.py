@@ -151,3 +151,28 @@ def test_a_start_the_store_refuses_to_record_is_not_started_again(tmp_path, tt_h
         sup._do_stop({}, "test")  # noqa: SLF001
         wait_for(lambda: (sup.tick(), not sup.handles)[1], what="stopped")
         sup.close()
+
+
+def test_a_step_the_store_refuses_does_not_stop_the_others(tmp_path, tt_home):
+    """Unit level: while answering commands fails (the disk is full), a kill already
+    planned is still carried out: the tick's other steps run."""
+    run_dir = create_run(load_spec(write_spec(tmp_path / "exp", steps=4000, sleep=0.02)),
+                         tt_home / "runs")
+    sup = Supervisor(run_dir)
+    sup.register()
+    sup.store.create_trial(sup.spec.space.defaults(), "manual", "user")
+    try:
+        wait_for(lambda: (sup.tick(), 1 in sup.handles)[1], what="the trial running")
+        pid = sup.handles[1].pid
+
+        def refuse() -> None:
+            raise StoreError("cannot write the run store: database or disk is full")
+        sup._handle_commands = refuse  # noqa: SLF001
+        sup._plan_end(1, "killed", "user", "trial 1 killed", immediate=True)  # noqa: SLF001
+        wait_for(lambda: (sup.tick(), sup.store.trial(1).state == "killed")[1],
+                 timeout=20, what="the planned kill carried out")
+        assert not psutil.pid_exists(pid) or psutil.Process(pid).status() == "zombie"
+    finally:
+        sup._do_stop({}, "test")  # noqa: SLF001
+        wait_for(lambda: (sup.tick(), not sup.handles)[1], what="stopped")
+        sup.close()

@@ -319,9 +319,15 @@ class Supervisor(CommandActions):
 
     def _tick(self) -> None:
         now = self.clock()
+        refused: Exception | None = None
         for what, step in self._steps(now):
-            with self.boundary.guard(what):
-                step()
+            try:
+                with self.boundary.guard(what):
+                    step()
+            except (StoreError, OSError) as exc:  # disk full: the other steps still run
+                refused = refused or exc
+        if refused is not None:
+            raise refused
 
     def _steps(self, now: float) -> list[tuple[str, Callable[[], None]]]:
         return [
