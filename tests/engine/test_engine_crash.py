@@ -267,3 +267,42 @@ def test_a_handler_that_raises_answers_failed_once_and_the_supervisor_carries_on
         == answer
     assert len(_query(run, "SELECT id FROM events WHERE kind = 'command_failed'")) == 1
     _stop_and_check_nothing_left(run)
+
+
+def test_one_trial_whose_watching_raises_stops_neither_the_loop_nor_other_trials(
+        tmp_path, tt_home):
+    """The per-trial boundary, in-process: watching trial 1 raises on every tick (an
+    injected fault in its executor calls); trial 2 is still recorded when it ends,
+    commands are still answered, and the failure is reported once."""
+    from tuitune.engine.runs import create_run
+    from tuitune.engine.supervisor import Supervisor
+    from tuitune.spec import load_spec
+
+    spec = write_spec(tmp_path / "exp", steps=15, sleep=0.02)
+    run = create_run(load_spec(spec), tt_home / "runs")
+    sup = Supervisor(run)
+    sup.register()
+    try:
+        for _ in range(2):
+            sup.store.enqueue_command("new", {"params": sup.spec.space.defaults()}, "user")
+        wait_for(lambda: (sup.tick(), {1, 2} <= set(sup.handles))[1], 30, "two trials")
+        real_poll = sup.executor.poll
+
+        def poll(handle):
+            if handle.trial_id == 1:
+                raise OSError("injected: trial 1's process table entry is unreadable")
+            return real_poll(handle)
+
+        sup.executor.poll = poll  # type: ignore[method-assign]
+        note = sup.store.enqueue_command("note", {"trial_id": 2, "text": "still here"}, "user")
+        wait_for(lambda: (sup.tick(), _state(run, 2) == "completed")[1], 30, "trial 2 done")
+        assert sup.store.command(note).status == "done"
+        errors = [e.message for e in sup.store.events() if e.kind == "engine_error"]
+        assert errors == ["watching trial 1: OSError: injected: trial 1's process table "
+                          "entry is unreadable"]
+        sup.executor.poll = real_poll  # type: ignore[method-assign]
+        wait_for(lambda: (sup.tick(), _state(run, 1) == "completed")[1], 30, "trial 1 done")
+    finally:
+        for handle in list(sup.handles.values()):
+            sup.executor.kill(handle)
+        sup.close()
