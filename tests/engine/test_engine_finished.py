@@ -170,3 +170,23 @@ def test_stop_on_a_finished_run_changes_nothing(tmp_path, tt_home):
     assert out.returncode == 0
     assert out.stdout.strip() == f"run {run_dir.name} has already finished (budget used)"
     assert read(run_dir, lambda s: (s.meta(), s.events())) == before
+
+
+def test_a_hand_action_on_a_stopped_manual_run_does_not_bring_it_back_for_good(tmp_path,
+                                                                                tt_home):
+    """A note or a new trial on a stopped run is carried out; then the run is finished
+    again, not live forever as a manual run's supervisor would be."""
+    spec = write_spec(tmp_path / "exp", steps=10, sleep=0.05)
+    proc, run_dir = start_headless(spec, tt_home)
+    _ok("new", str(run_dir), "lr=0.02")
+    wait_for(lambda: _states(run_dir).get(1) == "running", what="trial 1 running")
+    _ok("stop", str(run_dir))
+    assert proc.wait(timeout=60) == 3  # stopped
+    assert "note saved" in _ok("note", str(run_dir), "1", "looked at it")
+    wait_for(lambda: _finished(run_dir) and not read(
+        run_dir, lambda s: s.meta().get("supervisor_pid")), 30, "the run finished again")
+    assert trial(run_dir, 1).note == "looked at it"
+    assert "trial 2 queued" in _ok("new", str(run_dir), "lr=0.03")
+    wait_for(lambda: _finished(run_dir) and _states(run_dir).get(2) == "completed", 60,
+             "trial 2 to complete and the run to finish again")
+    assert read(run_dir, lambda s: s.meta()["finished_reason"]) == "stopped"

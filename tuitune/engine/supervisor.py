@@ -112,6 +112,10 @@ class Supervisor(CommandActions):
                               self.spec.stdout_not_metrics())
         self.exhausted: str | None = None
         self.finished: str | None = None
+        # A finished run whose supervisor a hand action started again (engine/client.py)
+        # finishes again once idle, in manual mode too, rather than living on.
+        self._finished_before: str | None = (
+            meta.get("finished_reason") or "finished") if meta.get("state") == "finished" else None
         self.stopping = False
         self._last_event_id = 0
         self._last_tree = self._last_decide = self._last_beat = self._last_gpu = 0.0
@@ -657,6 +661,8 @@ class Supervisor(CommandActions):
             return  # e.g. a new trial for a finished run, sent as it was finishing
         left = self._budget_left()
         reason = "budget used" if left is not None and left <= 0 else self.exhausted
+        if not reason and self.searcher is None and self._finished_before:
+            reason = self._finished_before  # the hand actions that revived it are done
         if reason:
             self.store.add_event("finished", "engine", f"experiment finished: {reason}")
             self.finished = reason
