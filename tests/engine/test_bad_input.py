@@ -79,6 +79,10 @@ def _refused(spec_dir, home, text: str | bytes, key: str, message: str) -> None:
      "budget.max_trials: ", "64 bits"),
     (lambda s: s.replace("max_trials = 1", "max_trials = 1\ntrial_timeout = '" + "9" * 400
                          + "s'"), "budget.trial_timeout: ", "at most"),
+    (lambda s: s.replace('strategy = "random"', 'strategy = "random"\nmode = "max"'),
+     "search: ", "'mode' is not an option"),
+    (lambda s: s.replace('strategy = "random"', 'strategy = "bayes"\nspace = 1'),
+     "search: ", "'space' is not an option"),
     (lambda s: s + "[space.python]\ntype = 'fixed'\nvalue = 1\n", "space.python: ",
      "built-in placeholder"),
     (lambda s: s + '[space."a\\u001b]52;c;aGk=\\u0007\\nb"]\ntype = "fixed"\nvalue = 1\n',
@@ -119,6 +123,11 @@ def test_huge_trial_id_is_refused_by_the_parser(idle_run):
 def test_export_to_a_folder_is_one_line(idle_run, tmp_path):
     code, _, err = run_cli(["export", idle_run.name, "-o", str(tmp_path)])
     assert code == 2 and err == f"tuitune: error: cannot write {tmp_path}: Is a directory\n"
+
+
+def test_handoff_option_named_like_a_searcher_argument(idle_run):
+    code, _, err = run_cli(["handoff", idle_run.name, "random", "--option", "seed=3"])
+    assert code == 2 and err.count("\n") == 1 and "'seed' is not an option" in err, err
 
 
 def test_control_characters_in_arguments_are_escaped(idle_run):

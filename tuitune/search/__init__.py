@@ -43,6 +43,10 @@ def make_searcher(
         raise ValueError(
             f"unknown search strategy {strategy!r} (valid: {', '.join(sorted(STRATEGIES))})"
         )
+    taken = sorted({"space", "seed", "mode"} & set(options or {}))
+    if taken:  # the searcher's own arguments, which an option would collide with
+        raise ValueError(f"{taken[0]!r} is not an option of search strategy {strategy!r} "
+                         "(the seed is [search] seed; the mode is [objective] mode)")
     return cls(space, seed=seed, mode=mode, **dict(options or {}))
 
 
