@@ -108,3 +108,28 @@ def test_ctrl_c_in_the_terminal_stops_only_the_follower(tmp_path):
         if tmux is not None:
             tmux.kill()
         _stop(run_dir)
+
+
+def test_attach_starts_the_supervisor_of_a_run_whose_supervisor_died(tmp_path):
+    """`tuitune attach --help` promises it: the TUI opens on a live run again."""
+    tmux = run_dir = None
+    try:
+        tmux, home, spec_file, run_dir = _headless_in_tmux(tmp_path, "hlattach")
+        meta, _ = _meta_and_states(run_dir)
+        old = psutil.Process(meta["supervisor_pid"])
+        tmux.kill()
+        old.kill()  # the supervisor dies too (a crash, a reboot of it)
+        old.wait(timeout=15)
+        tmux = Tmux(f"tuitune-hlattach2-{os.getpid()}", 100, 30)
+        tmux.start(f"{TUITUNE} attach {run_dir.name} --no-mouse",
+                   {"TUITUNE_HOME": str(home), "TERM": "xterm-256color"})
+        tmux.wait(lambda t: "● live" in t, what="the TUI on a live run")
+        meta, _ = _meta_and_states(run_dir)
+        assert meta["supervisor_pid"] != old.pid
+        assert psutil.Process(meta["supervisor_pid"]).is_running()
+        states = _wait_finished(run_dir, home)  # and it carries the run to its end
+        assert states == {1: "completed", 2: "completed", 3: "completed", 4: "completed"}
+    finally:
+        if tmux is not None:
+            tmux.kill()
+        _stop(run_dir)
