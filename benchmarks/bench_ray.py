@@ -225,7 +225,7 @@ def bench_cpu(base: Path, executor: str, trials: int, window: float = 30.0) -> d
         else:
             raise RuntimeError(f"only {len(running)} of {trials} trials started")
         time.sleep(5.0)  # let start-up settle
-        sup = psutil.Process(run.proc.pid)
+        sup = psutil.Process(store.meta()["supervisor_pid"])  # not the headless follower
         psutil.cpu_percent()
         before, m0, t0 = sup.cpu_times(), store.count_metrics(), time.monotonic()
         time.sleep(window)
