@@ -31,12 +31,14 @@ def test_insight_on_a_finished_quickstart_run(tt_home, tmp_path):
     names = {p["name"] for p in report["importance"]["params"]}
     assert names == {"lr", "hidden", "batch_size"}  # every searched parameter, not epochs
     assert all(p["trials"] == 12 for p in report["importance"]["params"])
-    assert abs(sum(p["importance"] for p in report["importance"]["params"]) - 1) < 1e-9
+    assert all(0 <= p["importance"] <= 1 for p in report["importance"]["params"])
+    assert report["importance"]["method"] == "fANOVA of the GP"
+    assert abs(sum(p["importance"] for p in report["ped_anova"]["params"]) - 1) < 1e-9
     for advice in report["advice"]:
         assert advice["title"] and advice["evidence"]
         assert advice["command"] in ("space", "tweak", "kill", None)
     plain = cli("insight", str(run))
-    assert plain.returncode == 0 and plain.stdout.startswith("importance (PED-ANOVA over 12")
+    assert plain.returncode == 0 and plain.stdout.startswith("importance (fANOVA of the GP, 12 trials")
 
 
 def test_insight_with_too_few_trials_says_so_in_one_line(tt_home, tmp_path):

@@ -54,3 +54,17 @@ def test_trials_cut_short_are_compared_at_a_common_step_and_never_top():
     assert all(p.mark == "pruned" and p.value is None and p.loss == math.inf for p in pruned)
     best = min(points, key=lambda p: p.loss)
     assert best.id == 1
+
+
+def test_the_gp_main_effects_rank_the_two_that_matter_first_at_30_trials():
+    from tuitune.insight.main_effects import main_effects
+    from tuitune.insight.model import RunModel
+
+    for seed in range(3):
+        rng = np.random.default_rng(seed)
+        loss = two_that_matter(SPACE, ("wd", "opt"), (0.3, 0.7), 0.05, rng)
+        history = random_history(SPACE, loss, 30, rng)
+        imp = main_effects(RunModel(SPACE, history), 30)
+        assert {p.name for p in imp.params[:2]} == {"wd", "opt"}
+        assert all(0.0 <= p.importance <= 1.0 for p in imp.params)
+        assert imp.params[-1].importance < 0.05  # an irrelevant one explains ~nothing

@@ -38,8 +38,8 @@ GRID = 50
 @dataclass(frozen=True)
 class ParamImportance:
     name: str
-    importance: float  # share of the total (they sum to 1)
-    raw: float  # the Pearson divergence itself
+    importance: float  # share of the variation it explains
+    raw: float  # the method's own measure (PED-ANOVA: the Pearson divergence)
     n_trials: int  # trials whose value for this parameter could be placed
 
 
@@ -49,8 +49,9 @@ class Importance:
 
     params: tuple[ParamImportance, ...]
     n_trials: int
-    n_top: int
+    n_top: int  # trials in PED-ANOVA's top set (0 for other methods)
     note: str = ""
+    method: str = "PED-ANOVA"
 
     def get(self, name: str) -> ParamImportance | None:
         return next((p for p in self.params if p.name == name), None)

@@ -18,6 +18,8 @@ from tuitune.space import Space
 from . import advice as rules
 from .advice import Advice
 from .importance import Importance, ped_anova
+from .main_effects import main_effects
+from .model import RunModel
 from .parallel import Parallel, parallel_coordinates
 from .points import TrialPoint, trial_points
 
@@ -32,6 +34,7 @@ class Insight:
     parallel: Parallel
     advice: tuple[Advice, ...]
     mode: str
+    ped_anova: Importance  # the quick ranking (also the importance until a model is fit)
 
     @property
     def best(self) -> TrialPoint | None:
@@ -46,29 +49,35 @@ class Insight:
             "common_step": self.common_step,
             "best": None if best is None else {"trial": best.id, "value": best.value,
                                                "params": best.params},
-            "importance": {
-                "method": "PED-ANOVA",
-                "note": self.importance.note or None,
-                "top_trials": self.importance.n_top,
-                "params": [{"name": p.name, "importance": p.importance, "trials": p.n_trials}
-                           for p in self.importance.params],
-            },
+            "importance": _importance_json(self.importance),
+            "ped_anova": _importance_json(self.ped_anova),
             "advice": [a.to_json() for a in self.advice],
         }
 
 
+def _importance_json(imp: Importance) -> dict[str, Any]:
+    return {"method": imp.method, "note": imp.note or None,
+            "params": [{"name": p.name, "importance": p.importance, "trials": p.n_trials}
+                       for p in imp.params]}
+
+
 def build_insight(history: History, space: Space, n_best: int = N_BEST,
-                  train_curves: Mapping[int, Sequence[tuple[int, float]]] | None = None
-                  ) -> Insight:
+                  train_curves: Mapping[int, Sequence[tuple[int, float]]] | None = None,
+                  model: RunModel | None = None) -> Insight:
     """Importance, parallel coordinates and advice over a run's history.
 
     Args:
         space: the run's current search space (its latest revision).
         train_curves: for running trials, their training-loss curve (by trial id),
             for the overfitting rule; without it that rule is skipped.
+        model: the run's GP fitted on `history` (model.py): with it, importance is
+            its main effects (main_effects.py); without it, PED-ANOVA's.
     """
     points, step = trial_points(history)
-    importance = ped_anova(points, space)
+    quick = ped_anova(points, space)
+    importance = quick
+    if model is not None and not quick.note:
+        importance = main_effects(model, quick.n_trials) or quick
     advice: list[Advice] = []
     zoom = rules.zoom(points, space)
     if zoom is not None:
@@ -87,7 +96,7 @@ def build_insight(history: History, space: Space, n_best: int = N_BEST,
             if over is not None:
                 advice.append(over)
     return Insight(tuple(points), step, importance,
-                   parallel_coordinates(points, space, n_best), tuple(advice), mode)
+                   parallel_coordinates(points, space, n_best), tuple(advice), mode, quick)
 
 
 def text_report(insight: Insight, space: Space) -> str:
@@ -95,7 +104,7 @@ def text_report(insight: Insight, space: Space) -> str:
     imp = insight.importance
     if imp.note:
         return imp.note
-    lines = [f"importance (PED-ANOVA over {imp.n_trials} trials, top {imp.n_top}"
+    lines = [f"importance ({imp.method}, {imp.n_trials} trials"
              + (f", at step {insight.common_step}" if insight.common_step is not None else "")
              + "):"]
     width = max(len(p.name) for p in imp.params)

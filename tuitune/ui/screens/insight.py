@@ -227,7 +227,8 @@ def compute(app: Any, screen: Screen, run_dir: Any, spec: Any, key: tuple[int, .
     """The worker: insight first (fast), then the model's slices. Each result goes
     into the app's cache (one assignment of a finished object) and the screen is
     told to draw it; a screen closed meanwhile still leaves the cache filled."""
-    from tuitune.engine.insight_feed import run_insight
+    from tuitune.engine.insight_feed import run_inputs
+    from tuitune.insight import build_insight
     from tuitune.insight.model import RunModel
     from tuitune.store import RunStore
 
@@ -235,13 +236,14 @@ def compute(app: Any, screen: Screen, run_dir: Any, spec: Any, key: tuple[int, .
     try:
         store = RunStore(run_dir)
         try:
-            insight, space, history = run_insight(store, spec)
+            history, space, curves = run_inputs(store, spec)
         finally:
             store.close()
-        computed.insight, computed.space = insight, space
+        computed.insight, computed.space = build_insight(history, space, 10, curves), space
         _CACHE[app] = computed
         screen.post_message(InsightRead(computed))
         model = RunModel(space, history, seed=spec.search.seed)
+        insight = build_insight(history, space, 10, curves, model)
         slices = {p.name: model.slice(p.name) for p in space.dims}
         computed = Computed(key, insight, space, slices, model_done=True)
     except Exception as exc:  # one line on the screen; the app goes on
@@ -249,4 +251,3 @@ def compute(app: Any, screen: Screen, run_dir: Any, spec: Any, key: tuple[int, .
                             model_done=True, error=f"{type(exc).__name__}: {exc}")
     _CACHE[app] = computed
     screen.post_message(InsightRead(computed))
-

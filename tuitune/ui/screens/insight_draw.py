@@ -36,7 +36,7 @@ def importance_text(imp: Importance, width: int, selected: str | None) -> Text:
     if imp.note:
         out.append(imp.note, palette.WARN)
         return out
-    out.append(f"Importance (PED-ANOVA, {imp.n_trials} trials)\n",
+    out.append(f"Importance ({imp.method})\n",
                palette.BOLD)
     name_w = min(max(len(p.name) for p in imp.params), 16)
     bar_w = max(width - name_w - 16, 4)
