@@ -287,8 +287,8 @@ async def _open_screen(run_dir: Path) -> dict[str, float]:
         await pilot.press("i")
         while "model" not in marks and time.monotonic() < deadline:
             screen = app.screen
-            if isinstance(screen, InsightScreen) and screen.is_mounted:
-                marks.setdefault("shown", time.perf_counter() - started)
+            if isinstance(screen, InsightScreen) and screen.shown_at is not None:
+                marks.setdefault("shown", screen.shown_at - started)
                 c = screen.computed
                 if c is not None and c.insight is not None:
                     marks.setdefault("insight", time.perf_counter() - started)
@@ -325,21 +325,35 @@ def main() -> None:
     parser.add_argument("--skip", choices=("importance", "zoom", "screen"), action="append",
                         default=[])
     args = parser.parse_args()
-    sections = [f"Machine: {machine()}.\n\nCommand: `python benchmarks/bench_insight.py "
-                f"--seeds {args.seeds} --trials {args.trials} --points {args.points}`\n"]
+    command = (f"`python benchmarks/bench_insight.py --seeds {args.seeds} --trials "
+               f"{args.trials} --points {args.points} --repeat {args.repeat}`")
+    where = f"Machine: {machine()}. Command: {command}"
     if "importance" not in args.skip:
-        sections.append(f"## Importance: the 2 parameters that matter ranked first "
-                        f"({N_IMPORTANCE} random trials, noise sd {NOISE})\n\n"
-                        + bench_importance(args.seeds))
+        write_section("importance", f"## Importance: the 2 parameters that matter ranked "
+                      f"first ({N_IMPORTANCE} random trials, noise sd {NOISE})\n\n{where}\n\n"
+                      + bench_importance(args.seeds))
     if "zoom" not in args.skip:
-        sections.append("## Zoom advice: median regret at 50 trials\n\n" + bench_zoom(args.seeds))
+        write_section("zoom", f"## Zoom advice: median regret at 50 trials\n\n{where}\n\n"
+                      + bench_zoom(args.seeds))
     if "screen" not in args.skip:
-        sections.append(f"## Screen open time: {args.trials} trials x {args.points} points, "
-                        f"200x50, {args.repeat} runs\n\n"
-                        + bench_screen(args.trials, args.points, args.repeat))
-    RESULTS.parent.mkdir(parents=True, exist_ok=True)
-    RESULTS.write_text("# Insight benchmarks\n\n" + "\n\n".join(sections) + "\n")
+        write_section("screen", f"## Screen open time: {args.trials} trials x {args.points} "
+                      f"points, 200x50, {args.repeat} runs\n\n{where}\n\n"
+                      + bench_screen(args.trials, args.points, args.repeat))
     print(f"wrote {RESULTS}")
+
+
+def write_section(name: str, markdown: str) -> None:
+    """Replace this section of the results file (the others stay)."""
+    import re
+
+    text = RESULTS.read_text() if RESULTS.exists() else "# Insight benchmarks\n"
+    begin, end = f"<!-- {name} -->", f"<!-- /{name} -->"
+    block = f"{begin}\n{markdown.strip()}\n{end}"
+    pattern = re.compile(re.escape(begin) + ".*?" + re.escape(end), re.S)
+    text = pattern.sub(lambda _: block, text) if pattern.search(text) else (
+        text.rstrip() + "\n\n" + block + "\n")
+    RESULTS.parent.mkdir(parents=True, exist_ok=True)
+    RESULTS.write_text(text)
 
 
 if __name__ == "__main__":

@@ -23,9 +23,10 @@ async def open_insight(pilot, app):
     await pilot.press("i")
     await wait_for(pilot, lambda: isinstance(app.screen, InsightScreen), what="the screen")
     screen = app.screen
-    await wait_for(pilot, lambda: screen.computed is not None and screen.computed.model_done,
-                   timeout=60, what="the insight and the model")
-    await pilot.pause(0.3)
+    await wait_for(pilot, lambda: screen.computed is not None and screen.computed.model_done
+                   and screen.drawn is screen.computed, timeout=60,
+                   what="the insight and the model on screen")
+    await pilot.pause(0.2)
     return screen
 
 

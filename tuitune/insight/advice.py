@@ -267,15 +267,19 @@ def _split(placed: list[tuple[float, TrialPoint]], above: bool
     """The tail (above or below a split) that is mostly bad while the rest is not:
     the one holding the most bad trials, and of those the one with fewest good."""
     seq = placed if above else placed[::-1]
+    bad = [int(p.bad) for _, p in seq]
+    n = len(seq)
+    total = sum(bad)
     best: tuple[int, int, int] | None = None
-    for i in range(1, len(seq)):
+    bad_inside = 0
+    for i in range(1, n):  # one pass: bad counts inside [0, i) and past [i, n)
+        bad_inside += bad[i - 1]
         if seq[i][0] == seq[i - 1][0]:
             continue
-        inside, past = seq[:i], seq[i:]
-        bad = sum(p.bad for _, p in past)
-        if (bad >= BOUNDARY_MIN_BAD and bad >= BOUNDARY_SHARE * len(past)
-                and sum(p.bad for _, p in inside) <= BOUNDARY_INSIDE * len(inside)):
-            key = (bad, -len(past), i)
+        bad_past, n_past = total - bad_inside, n - i
+        if (bad_past >= BOUNDARY_MIN_BAD and bad_past >= BOUNDARY_SHARE * n_past
+                and bad_inside <= BOUNDARY_INSIDE * i):
+            key = (bad_past, -n_past, i)
             best = key if best is None or key[:2] > best[:2] else best
     if best is None:
         return None

@@ -23,7 +23,7 @@ from tuitune.space import CategoricalParam, Space
 
 #: Above this many finished trials the model is fit on the best third and an even
 #: sample of the rest (an exact GP costs n^3; the picture needs the shape only).
-MAX_MODEL_TRIALS = 300
+MAX_MODEL_TRIALS = 200
 LINE_POINTS = 61
 
 
@@ -61,7 +61,8 @@ def model_history(history: History, limit: int = MAX_MODEL_TRIALS) -> History:
     ok = [t for t in finished if t.value is not None and math.isfinite(t.value)]
     ok.sort(key=lambda t: history.objective.to_loss(t.value))  # type: ignore[arg-type]
     keep = ok[: limit // 3]
-    rest = [t for t in finished if t not in keep]
+    kept = {t.id for t in keep}  # by id: comparing views compares their curves
+    rest = [t for t in finished if t.id not in kept]
     step = len(rest) / (limit - len(keep))
     keep += [rest[int(i * step)] for i in range(limit - len(keep))]
     return History(objective=history.objective, trials=tuple(keep), now=history.now,

@@ -17,9 +17,7 @@ from typing import Any
 from tuitune.history import DIVERGED, FAILED, History
 from tuitune.search.fidelity import best_up_to, common_step, reach
 
-#: How each origin is marked in the slice and the table.
-HAND, SEARCH, CLONE, PRUNED = "hand", "search", "clone", "pruned"
-_CLONE_ORIGINS = frozenset({"clone", "requeue", "pbt"})
+from .marks import PRUNED, mark_of
 
 
 @dataclass(frozen=True)
@@ -45,12 +43,6 @@ class TrialPoint:
     bad: bool  # diverged, failed or stopped early (the pruning boundary counts these)
 
 
-def _mark(origin: str) -> str:
-    if origin == "manual":
-        return HAND
-    return CLONE if origin in _CLONE_ORIGINS else SEARCH
-
-
 def trial_points(history: History, min_trials: int = 3) -> tuple[list[TrialPoint], int | None]:
     """Finished trials at the common step; returns (points, common step or None for full)."""
     objective = history.objective
@@ -58,18 +50,19 @@ def trial_points(history: History, min_trials: int = 3) -> tuple[list[TrialPoint
     usable = [t for t in finished if t.state not in (DIVERGED, FAILED)
               and t.value is not None and math.isfinite(t.value)]
     common = common_step([reach(t) for t in usable], min_trials) if usable else math.inf
+    usable_ids = {t.id for t in usable}  # by id: comparing views compares their curves
     points = []
     for t in finished:
         value = None
-        if t in usable and reach(t) >= common:
+        if t.id in usable_ids and reach(t) >= common:
             value = best_up_to(t, common, objective)
         ok = value is not None and math.isfinite(value)
         loss = objective.to_loss(value) if ok else math.inf  # type: ignore[arg-type]
-        early = t.state in (DIVERGED, FAILED) or (t in usable and not ok)
+        early = t.state in (DIVERGED, FAILED) or (t.id in usable_ids and not ok)
         points.append(TrialPoint(
             id=t.id, state=t.state, origin=t.origin, params=t.effective_params(),
             value=value if ok else None, loss=loss,
-            mark=PRUNED if early or t.state == "pruned" else _mark(t.origin),
+            mark=PRUNED if early or t.state == "pruned" else mark_of(t.origin),
             bad=early or t.state in ("pruned", DIVERGED, FAILED),
         ))
     return points, None if math.isinf(common) else int(common)

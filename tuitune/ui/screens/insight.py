@@ -10,6 +10,7 @@ changes nothing.
 
 from __future__ import annotations
 
+import time
 import weakref
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
@@ -22,9 +23,6 @@ from textual.screen import Screen
 from textual.widgets import Footer, Static
 
 from tuitune.history import FINISHED_STATES
-from tuitune.insight import Insight
-from tuitune.insight.model import ModelSlice
-from tuitune.insight.parallel import parallel_coordinates
 from tuitune.space import Space
 from tuitune.ui.screens.insight_draw import (
     advice_text,
@@ -33,7 +31,9 @@ from tuitune.ui.screens.insight_draw import (
     slice_text,
 )
 
-if TYPE_CHECKING:
+if TYPE_CHECKING:  # the insight package pulls in scipy: loaded by the worker, not here
+    from tuitune.insight.model import ModelSlice
+    from tuitune.insight.report import Insight
     from tuitune.ui.app import TuituneApp
 
 #: After a space edit is sent, look again this many seconds later (the edit does
@@ -108,6 +108,8 @@ class InsightScreen(Screen):
         self.param_index = 0
         self.n_best = 10
         self._computing: tuple[int, ...] | None = None
+        self.shown_at: float | None = None  # when the screen was first on the terminal
+        self.drawn: Computed | None = None  # the result on screen now
 
     def compose(self) -> ComposeResult:
         yield Static(id="insight-title")
@@ -119,8 +121,14 @@ class InsightScreen(Screen):
         yield Footer(compact=True)
 
     def on_mount(self) -> None:
+        self.draw()
+        # The worker starts once the screen is on the terminal: its first run imports
+        # scipy, and loading those extension modules holds the GIL for a second or two.
+        self.call_after_refresh(self._shown)
+
+    def _shown(self) -> None:
+        self.shown_at = time.perf_counter()
         self._refresh_data()
-        self.call_after_refresh(self.draw)
 
     def on_resize(self) -> None:
         self.draw()
@@ -167,6 +175,7 @@ class InsightScreen(Screen):
             return
         insight, space = computed.insight, computed.space
         assert space is not None
+        self.drawn = computed
         step = "" if insight.common_step is None else f" · at step {insight.common_step}"
         model = "" if computed.model_done else " · fitting the model…"
         title.update(f" Insight · {len(insight.points)} finished trials{step}{model}"
@@ -186,6 +195,8 @@ class InsightScreen(Screen):
         self.query_one("#slice", Static).update(
             slice_text(insight.points, param, computed.slices.get(param.name),
                        width, max(box.size.height, 8), insight.mode))
+        from tuitune.insight.parallel import parallel_coordinates  # loaded by the worker
+
         par_box = self.query_one("#parallel", Static)
         par = parallel_coordinates(list(insight.points), space, self.n_best)
         par_box.update(parallel_text(par, width, max(par_box.size.height, 6), self.n_best))

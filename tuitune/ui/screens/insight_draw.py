@@ -8,17 +8,22 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 import numpy as np
 from rich.style import Style
 from rich.text import Text
 
-from tuitune.insight import Advice, Importance, TrialPoint
-from tuitune.insight.model import ModelSlice
-from tuitune.insight.parallel import Parallel
-from tuitune.insight.points import CLONE, HAND, PRUNED, SEARCH
+from tuitune.insight.marks import CLONE, HAND, PRUNED, SEARCH
 from tuitune.space import CategoricalParam, Param
 from tuitune.ui import fmt, palette
+
+if TYPE_CHECKING:  # the insight package pulls in scipy: not needed to open the screen
+    from tuitune.insight.advice import Advice
+    from tuitune.insight.importance import Importance
+    from tuitune.insight.model import ModelSlice
+    from tuitune.insight.parallel import Parallel
+    from tuitune.insight.points import TrialPoint
 
 MARKS = {SEARCH: "o", HAND: "H", CLONE: "c", PRUNED: "x"}
 BEST_MARK = "*"
