@@ -14,7 +14,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from tuitune.history import TrialView
+from tuitune.history import TrialView, current_params
 from tuitune.space import (
     CategoricalParam,
     IntParam,
@@ -23,7 +23,6 @@ from tuitune.space import (
     Pow2Param,
     Space,
 )
-from tuitune.stopping.pbt import current_params
 
 from .importance import Importance
 from .points import TrialPoint, ranked, top_fraction
@@ -303,7 +302,7 @@ def plateau(trial: TrialView, space: Space, mode: str,
     lr = next((p for p in space.params if _LR.search(p.name) and p.mutable), None)
     if lr is None:
         return None
-    now = current_params(trial).get(lr.name)
+    now = current_params(trial.params, trial.changes).get(lr.name)
     if not isinstance(now, (int, float)):
         return None
     new = float(now) / 10
