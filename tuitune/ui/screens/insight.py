@@ -107,7 +107,8 @@ class InsightScreen(Screen):
         self.selected_advice = 0
         self.param_index = 0
         self.n_best = 10
-        self._computing: tuple[int, ...] | None = None
+        self._computing: tuple[int, ...] | None = None  # the key being computed
+        self._again = False  # compute again when it is done
         self.shown_at: float | None = None  # when the screen was first on the terminal
         self.drawn: Computed | None = None  # the result on screen now
 
@@ -145,11 +146,12 @@ class InsightScreen(Screen):
     def _refresh_data(self, force: bool = False) -> None:
         key = finished_key(self.app.view.rows)
         cached = self.computed
-        if not force and cached is not None and cached.key == key:
+        if not force and cached is not None and cached.key == key and cached.model_done:
             return
-        if self._computing == key and not force:
+        if self._computing is not None:  # one at a time; its answer looks again
+            self._again = self._again or force or self._computing != key
             return
-        self._computing = key
+        self._computing, self._again = key, False
         app, run_dir, spec = self.app, self.app.run_dir, self.app.spec
 
         def work() -> None:
@@ -159,9 +161,11 @@ class InsightScreen(Screen):
 
     def on_insight_read(self, message: InsightRead) -> None:
         computed = message.computed
+        self.draw()
         if computed.model_done:
             self._computing = None
-        self.draw()
+            if self._again:  # trials finished (or an edit was sent) meanwhile
+                self._refresh_data(force=True)
 
     # -- drawing ------------------------------------------------------------------------
     def draw(self) -> None:
@@ -251,8 +255,9 @@ def compute(app: Any, screen: Screen, run_dir: Any, spec: Any, key: tuple[int, .
         finally:
             store.close()
         computed.insight, computed.space = build_insight(history, space, 10, curves), space
-        _CACHE[app] = computed
-        screen.post_message(InsightRead(computed))
+        if _CACHE.get(app) is None:  # a first answer at once; a refresh keeps the old one
+            _CACHE[app] = computed  # on screen until the new one is complete
+            screen.post_message(InsightRead(computed))
         model = RunModel(space, history, seed=spec.search.seed)
         insight = build_insight(history, space, 10, curves, model)
         slices = {p.name: model.slice(p.name) for p in space.dims}
