@@ -158,7 +158,8 @@ def build_parser() -> argparse.ArgumentParser:
              "checkpoint.")
     sp.add_argument("ids", type=_trial_id, nargs="*", metavar="ID")
     sp.add_argument("--lost", action="store_true", help="every lost trial")
-    add("stop", "Stop the experiment: kill its trials and end its supervisor.")
+    add("stop", "Stop the experiment: kill its trials and end its supervisor (one is "
+        "started to do it if the run's supervisor died; a reused pid is never signalled).")
     sp = add("export", "Export every reported point.")
     sp.add_argument("--format", choices=("csv", "json"), default="csv")
     sp.add_argument("--output", "-o", type=Path, help="file to write (default stdout)")

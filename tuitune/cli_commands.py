@@ -9,7 +9,7 @@ import signal
 import sys
 import time
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from tuitune.engine import summary
 from tuitune.engine.client import Reply, RunClient
@@ -32,6 +32,9 @@ from tuitune.space import SpaceError
 from tuitune.spec import SpecError, load_spec, unused_params_warning
 from tuitune.store import DB_NAME, RunStore, StoreError, StoreUnreadable, StoreVersionError
 from tuitune.textsafe import escape_controls, log_line
+
+if TYPE_CHECKING:
+    from tuitune.engine.follow import Outcome
 
 
 def report_error(exc: BaseException) -> int | None:
@@ -147,7 +150,7 @@ def _follow(run_dir: Path, after_id: int, intro: str | None = None) -> int:
         signal.signal(signal.SIGHUP, previous)
 
 
-def _print_end(run_dir: Path, outcome: Any) -> None:
+def _print_end(run_dir: Path, outcome: Outcome) -> None:
     if not (run_dir / DB_NAME).exists():  # the run folder was deleted
         print(f"tuitune: run {run_dir.name} ended: {outcome.reason}", file=sys.stderr)
         return
