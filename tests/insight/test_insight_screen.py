@@ -113,3 +113,13 @@ async def test_the_result_is_cached_until_a_trial_finishes(insight_run):
         await wait_for(pilot, lambda: app.screen.computed is not first
                        and app.screen.computed.model_done, timeout=60, what="a recompute")
         assert len(app.screen.computed.insight.points) == len(first.insight.points) + 1
+
+
+async def test_the_palette_lists_insight_and_opens_it(insight_run):
+    app = make_fixed_app(insight_run, gpus=2)
+    async with app.run_test(size=(120, 36)) as pilot:
+        await settle(pilot, app)
+        commands = {c.title: c for c in app.get_system_commands(app.screen)}
+        assert "Insight" in commands
+        commands["Insight"].callback()
+        await wait_for(pilot, lambda: isinstance(app.screen, InsightScreen), what="the screen")
