@@ -24,6 +24,21 @@ def test_engine_cli_search_and_system_import_without_ui_or_frameworks():
     assert not {m for m in loaded if m.split(".")[0] in HEAVY}
 
 
+def test_every_module_outside_the_ui_and_the_callback_imports_without_ui_or_frameworks():
+    """All of them at once (the store, executors, insight, every engine module): the
+    run-time twin of tests/test_import_contracts.py, which reads the source."""
+    loaded = _loaded_after(
+        "import importlib, pathlib, tuitune\n"
+        "root = pathlib.Path(tuitune.__file__).parent.parent\n"
+        "names = ['.'.join(p.relative_to(root).with_suffix('').parts).removesuffix('.__init__')\n"
+        "         for p in sorted(root.joinpath('tuitune').rglob('*.py'))]\n"
+        "names = [n for n in names if not n.startswith(('tuitune.ui', 'tuitune.keras'))]\n"
+        "assert len(names) > 60 and 'tuitune.store.run_store' in names, names\n"
+        "for name in names: importlib.import_module(name)")
+    assert {"tuitune.store", "tuitune.executors.local", "tuitune.insight.advice"} <= loaded
+    assert not {m for m in loaded if m.split(".")[0] in HEAVY or m.startswith("tuitune.ui")}
+
+
 def test_in_trial_api_is_light():
     loaded = _loaded_after("import tuitune.trial")
     assert "tuitune.trial" in loaded
