@@ -4,9 +4,12 @@ Part 1 times one line of n word characters ("y" * n, no newline) through the
 parser before the fix (its key=value regex, which rescanned the word from every
 position: quadratic) and through today's parser. Part 2 writes trial logs of
 different kinds to a file and reads them with the supervisor's LogTailer in the
-chunks the supervisor uses, reporting MB of output parsed per second.
+chunks the supervisor uses (feed.CHUNK_BYTES), reporting MB of output parsed per
+second, for today's reader and, back to back on the same data, for the reader and
+parser of commit `--before` (loaded from git), so a loaded machine's slowness shows
+in both and the ratio stays meaningful.
 
-    python benchmarks/bench_stdout_parser.py [--mb 20] [--old-max 32000]
+    python benchmarks/bench_stdout_parser.py [--mb 20] [--old-max 32000] [--before d4eb390]
 """
 
 from __future__ import annotations
@@ -14,12 +17,19 @@ from __future__ import annotations
 import argparse
 import os
 import re
+import subprocess
+import sys
 import tempfile
 import time
+import types
 from pathlib import Path
+from typing import Any
 
+from tuitune.engine.feed import CHUNK_BYTES
 from tuitune.engine.logs import LogTailer
 from tuitune.engine.stdout_metrics import StdoutMetricParser
+
+ROOT = Path(__file__).resolve().parent.parent
 
 # The pair pattern of tuitune/engine/stdout_metrics.py at df5b8e7, for comparison.
 _OLD_NUMBER = r"[-+]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][-+]?\d+)?|[-+]?inf|nan"
@@ -91,16 +101,32 @@ def _one_line(mb: int) -> bytes:
     return b"y" * (mb << 20)
 
 
-def throughput(kind: str, data: bytes) -> tuple[float, float, int]:
+def tailer_at(commit: str) -> Any:
+    """The LogTailer class (with its parser) as it was at `commit`."""
+    modules = {}
+    for name in ("stdout_metrics", "logs"):
+        source = subprocess.run(
+            ["git", "-C", str(ROOT), "show", f"{commit}:tuitune/engine/{name}.py"],
+            check=True, capture_output=True, text=True).stdout
+        module = types.ModuleType(f"before_{name}")
+        sys.modules[module.__name__] = module  # dataclasses look their module up
+        source = source.replace("from tuitune.engine.stdout_metrics import",
+                                "from before_stdout_metrics import")
+        exec(compile(source, f"{commit}:{name}.py", "exec"), module.__dict__)
+        modules[name] = module
+    return modules["logs"].LogTailer
+
+
+def throughput(tailer_class: Any, data: bytes) -> tuple[float, float, list[Any]]:
     with tempfile.TemporaryDirectory() as tmp:
         log = Path(tmp) / "log.txt"
         log.write_bytes(data)
-        tailer = LogTailer(log)
-        points = 0
+        tailer = tailer_class(log)
+        points = []
         t = time.perf_counter()
         while True:
-            parsed = tailer.read(0.0, hold=False, final=True)
-            points += len(parsed.points)
+            parsed = tailer.read(0.0, hold=False, final=True, max_bytes=CHUNK_BYTES)
+            points += parsed.points
             if parsed.at_end:
                 break
         wall = time.perf_counter() - t
@@ -111,22 +137,30 @@ def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--mb", type=int, default=20, help="MB of output per kind")
     ap.add_argument("--old-max", type=int, default=32000, help="largest n for the old parser")
+    ap.add_argument("--before", default="d4eb390", help="commit whose reader to compare")
     args = ap.parse_args()
     sizes = [n for n in (4000, 8000, 16000, 32000) if n <= args.old_max]
     print(f"command: python benchmarks/bench_stdout_parser.py --mb {args.mb} "
-          f"--old-max {args.old_max}  (cores: {os.cpu_count()})\n")
+          f"--old-max {args.old_max} --before {args.before}  (cores: {os.cpu_count()}, "
+          f"load average {os.getloadavg()[0]:.1f})\n")
+    before = tailer_at(args.before)
     print("| n (one line of \"y\" * n) | old parser s | new parser s |")
     print("|---:|---:|---:|")
     for n, old, new in old_vs_new(sizes):
         print(f"| {n:,} | {old:.2f} | {new:.5f} |")
-    print("\n| output kind | MB | wall s | MB/s parsed | points |")
-    print("|---|---:|---:|---:|---:|")
+    print(f"\n| output kind | MB | wall s | MB/s parsed | MB/s at {args.before} | ratio "
+          "| points |")
+    print("|---|---:|---:|---:|---:|---:|---:|")
     for kind, make in (("one line, no newline", _one_line), ("Keras progress bars", _keras),
                        ("log noise, 1 metric line in 10", _mixed),
                        ("dense key=value lines (5 metrics each)", _dense)):
         data = make(args.mb)
-        rate, wall, points = throughput(kind, data)
-        print(f"| {kind} | {len(data) / 1e6:.1f} | {wall:.2f} | {rate:.1f} | {points:,} |")
+        old_rate, _, old_points = throughput(before, data)
+        rate, wall, points = throughput(LogTailer, data)
+        if points != old_points:
+            sys.exit(f"bench: {kind}: the readers disagree on the points")
+        print(f"| {kind} | {len(data) / 1e6:.1f} | {wall:.2f} | {rate:.1f} | {old_rate:.1f} "
+              f"| {rate / old_rate:.1f} | {len(points):,} |")
 
 
 if __name__ == "__main__":

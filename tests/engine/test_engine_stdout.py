@@ -13,12 +13,15 @@ from pathlib import Path
 
 import psutil
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from tuitune.engine.feed import TrialFeed
 from tuitune.engine.logs import MAX_LINE_BYTES, LogTailer
 from tuitune.engine.runs import create_run, trial_dir
-from tuitune.engine.stdout_metrics import MAX_LINE_CHARS, StdoutMetricParser
+from tuitune.engine.stdout_metrics import _KERAS_EPOCH, MAX_LINE_CHARS, StdoutMetricParser
 from tuitune.spec import SpecError, load_spec
+from tuitune.steps import to_step
 from tuitune.store import RunStore, StoreError
 
 from .helpers import cli, supervised, wait_for, write_spec
@@ -70,6 +73,37 @@ def test_parser_state_round_trips():
     r = StdoutMetricParser()
     r.restore({"epoch": None, "counts": {"acc": 5}})
     assert r.feed("acc=0.3") == [(6, "acc", 0.3)]
+
+
+
+_ATOMS = ["step", "Epoch", "epoch", "iter", "loss", "val_loss", "x/y", "lr", "ETA", "2loss", "=",
+          ":", " ", "\t", ",", ";", ")", "0", "12", "3.5", "1e5", "1e", "-2", ".", "inf", "-inf",
+          "nan", "\r", "\b", "\u00e9", "\u0663", "\xa0", "1e30", "Epoch 3/10", " Epoch 2 / 9",
+          "12:00:00", "WARNING: the", " loss: 0.41", "acc = -2", "lr=.5"]
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.lists(st.lists(st.sampled_from(_ATOMS), max_size=10).map("".join), min_size=1,
+                max_size=8),
+       st.sampled_from([(), ("lr",), ("step",)]))
+def test_a_block_of_lines_says_what_its_lines_say_one_by_one(lines, not_metrics):
+    # The block reader sifts lines before the exact pattern sees them; the sieve must
+    # never drop a line with a pair, nor mix up lines, steps or the state.
+    block = StdoutMetricParser(not_metrics)
+    said = block.feed_lines("\n".join(lines))
+    one = StdoutMetricParser(not_metrics)
+    points, first, state = [], -1, {}
+    for i, line in enumerate(lines):
+        before = one.state()
+        line = line.replace("\b", "\r").rsplit("\r", 1)[-1]
+        if m := _KERAS_EPOCH.match(line):
+            one._epoch = to_step(m.group(1))
+        elif one._pairs(line, points) and first < 0:
+            first, state = i, before
+    assert [(s, n, repr(v)) for s, n, v in said.points] == [
+        (s, n, repr(v)) for s, n, v in points]
+    assert (said.first, said.state if first >= 0 else {}) == (first, state)
+    assert block.state() == one.state()
 
 
 # -- the log reader -------------------------------------------------------------------

@@ -105,16 +105,21 @@ class LogTailer:
         nothing is held back and a last line without a newline counts too."""
         if self._discarded:
             return Parsed()
-        lines, at_end = self._new_lines(final, max_bytes)
-        for start, raw in lines:
-            if b"=" not in raw and b":" not in raw and b"Epoch" not in raw:
-                continue  # no metric and no Keras epoch: most output stops here
-            state = self._parser.state() if hold else {}
-            points = [(step, name, value, now)
-                      for step, name, value in self._parser.feed(raw.decode("utf-8", "replace"))
-                      if step > self._skip.get(name, -1)]  # else stored before a restart
-            if points:
-                self._held.append(_Held(now, start, state, points))
+        blocks, at_end = self._new_lines(final, max_bytes)
+        for first_start, base, raw in blocks:
+            # Lines in one block (one parse, no Python loop per line); a run from
+            # before positions were stored filters per line, as its skip is per step.
+            pieces = self._one_by_one(first_start, base, raw) if self._skip else [
+                (first_start, base, raw)]
+            for start, piece_base, piece in pieces:
+                said = self._parser.feed_lines(piece.decode("utf-8", "replace"))
+                points = [(step, name, value, now) for step, name, value in said.points
+                          if step > self._skip.get(name, -1)]  # else stored before a restart
+                if points:
+                    if said.first > 0:  # where that line starts in the log
+                        start = piece_base + len(piece) - len(
+                            piece.split(b"\n", said.first)[-1])
+                    self._held.append(_Held(now, start, said.state if hold else {}, points))
         keep = hold and not final
         ready = [h for h in self._held if not keep or now - h.t >= HOLD_SECONDS]
         self._held = self._held[len(ready):]  # held lines are in time order
@@ -125,7 +130,11 @@ class LogTailer:
             position = {"offset": self._line_start, **self._parser.state()}
         return Parsed([p for h in ready for p in h.points], position, at_end)
 
-    def _new_lines(self, final: bool, max_bytes: int) -> tuple[list[tuple[int, bytes]], bool]:
+    def _new_lines(self, final: bool, max_bytes: int
+                   ) -> tuple[list[tuple[int, int, bytes]], bool]:
+        """New complete lines as blocks (first line's offset, offset of the block's
+        bytes were they not folded, the lines joined by newlines), and whether the
+        read reached the end."""
         try:
             with open(self.path, "rb") as fh:
                 fh.seek(self._offset)
@@ -144,19 +153,30 @@ class LogTailer:
             self._line_start = pos
         buf = self._partial + data
         base = self._offset - len(buf)  # where buf starts (a folded line starts earlier)
-        *complete, self._partial = buf.split(b"\n")
-        lines, index = [], 0
-        for i, line in enumerate(complete):
-            lines.append((self._line_start if i == 0 else base + index, line))
-            index += len(line) + 1
-        if complete:
-            self._line_start = base + index
+        blocks = []
+        last_newline = buf.rfind(b"\n")
+        if last_newline >= 0:
+            blocks.append((self._line_start, base, buf[:last_newline]))
+            self._partial = buf[last_newline + 1:]
+            self._line_start = base + last_newline + 1
+        else:
+            self._partial = buf
         if len(self._partial) > MAX_LINE_BYTES:
             self._fold_partial()
         if final and at_end and self._partial:
-            lines.append((self._line_start, self._partial))
+            blocks.append((self._line_start, self._line_start, self._partial))
             self._line_start, self._partial = self._offset, b""
-        return lines, at_end
+        return blocks, at_end
+
+    @staticmethod
+    def _one_by_one(first_start: int, base: int, raw: bytes
+                    ) -> list[tuple[int, int, bytes]]:
+        pieces, index = [], 0
+        for i, line in enumerate(raw.split(b"\n")):
+            start = first_start if i == 0 else base + index
+            pieces.append((start, start, line))
+            index += len(line) + 1
+        return pieces
 
     def _fold_partial(self) -> None:
         """A long line so far: keep only its last redraw (progress bars rewrite
