@@ -140,10 +140,17 @@ def describe_params(initial: Mapping[str, Any], changes: Sequence[ParamChange] =
 
 def describe_param(name: str, start: Any, changes: Sequence[ParamChange],
                    value: Callable[[Any], str] = plain_value) -> str:
+    """`lr=0.01`, or `lr 1.166 → 0.02 @45` when it was tweaked."""
+    tweaked = any(c.name == name for c in applied_changes(changes))
+    text = param_values(name, start, changes, value)
+    return f"{name} {text}" if tweaked else f"{name}={text}"
+
+
+def param_values(name: str, start: Any, changes: Sequence[ParamChange],
+                 value: Callable[[Any], str] = plain_value) -> str:
+    """`0.01`, or `1.166 → 0.02 @45`: the start and each applied change with its step."""
     steps = [c for c in applied_changes(changes) if c.name == name]
-    if not steps:
-        return f"{name}={value(start)}"
-    return f"{name} {value(start)}" + "".join(f" → {value(c.value)} @{c.step}" for c in steps)
+    return value(start) + "".join(f" → {value(c.value)} @{c.step}" for c in steps)
 
 
 def dominant_params(

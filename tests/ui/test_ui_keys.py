@@ -74,7 +74,9 @@ async def test_80x24_keeps_key_hints_and_switches_panes(fixed_run):
     app = make_fixed_app(fixed_run, gpus=8)
     async with app.run_test(size=(80, 24)) as pilot:
         await settle(pilot, app)
-        text = screen_text(app)
+        # the footer draws its keys a frame after the screen (late on a loaded machine)
+        text = await wait_for(pilot, lambda: "? Help" in screen_text(app) and screen_text(app),
+                              what="the footer's keys")
         last = [ln for ln in text.splitlines() if ln.strip()][-1]
         for hint in ("n New", "k Kill", "c Clone", "t Tweak", "? Help", "q Detach"):
             assert hint in last

@@ -9,9 +9,9 @@ import math
 import time
 from typing import Any
 
-from tuitune.history import Objective
+from tuitune.history import Objective, describe_params, param_values
 from tuitune.spec import Spec
-from tuitune.store import RunStore
+from tuitune.store import RunStore, TrialRecord
 
 Values = tuple[float | None, float | None, int | None]
 
@@ -43,6 +43,14 @@ def _table(headers: list[str], rows: list[list[str]]) -> str:
     return "\n".join(lines)
 
 
+def _param_cells(store: RunStore, trial: TrialRecord, names: list[str]) -> list[str]:
+    """One cell per parameter: its value, or for a tweaked one what it started with and
+    each change with its step ('1.166 → 0.02 @45'): the trial ran a schedule, and its
+    last value alone would credit the result to a value it barely ran with."""
+    changes = store.param_history(trial.id)
+    return [param_values(n, trial.params.get(n), changes, fmt) for n in names]
+
+
 def leaderboard(store: RunStore, spec: Spec, limit: int = 10) -> str:
     values = trial_values(store, spec.objective)
     trials = [t for t in store.trials() if values.get(t.id, (None,))[0] is not None]
@@ -50,7 +58,7 @@ def leaderboard(store: RunStore, spec: Spec, limit: int = 10) -> str:
     trials.sort(key=lambda t: sign * values[t.id][0])  # type: ignore[operator]
     names = spec.space.names
     rows = [[str(i + 1), str(t.id), t.state, t.origin, fmt(values[t.id][0]),
-             *(fmt(store.current_params(t).get(n)) for n in names)]
+             *_param_cells(store, t, names)]
             for i, t in enumerate(trials[:limit])]
     head = f"best {spec.objective.metric} ({spec.objective.mode})"
     if not rows:
@@ -77,7 +85,7 @@ def status(store: RunStore, spec: Spec, supervisor: str) -> str:
         rows.append([str(t.id), t.state, t.origin + (f" of #{t.parent_id}" if t.parent_id else ""),
                      fmt(step), fmt(latest), fmt(best),
                      f"{elapsed:.0f}s" if elapsed is not None else "-",
-                     " ".join(f"{k}={fmt(v)}" for k, v in store.current_params(t).items()),
+                     describe_params(t.params, store.param_history(t.id), fmt),
                      t.note])
     table = _table(["id", "state", "origin", "step", "latest", "best", "elapsed", "params",
                     "note"], rows)

@@ -23,6 +23,7 @@ from textual.worker import get_current_worker
 
 from tuitune.engine.logs import log_tail
 from tuitune.engine.runs import trial_dir
+from tuitune.history import param_values
 from tuitune.textsafe import log_line
 from tuitune.ui import fmt, palette
 from tuitune.ui.records import TrialRow
@@ -224,17 +225,20 @@ class DetailScreen(HandActions, Screen):
         self.query_one("#events", Static).update(events or Text("no events", palette.DIM))
 
     def _params_table(self, row: TrialRow) -> Table:
+        """Every parameter as the trial ran it: start → each change @ its step (as `best`
+        and `status` show it), and tweaks asked for but not applied yet. Cells are Text:
+        a categorical value such as `[/]` is shown, not read as markup."""
         table = Table(box=None, pad_edge=False, expand=False, header_style="bold")
-        for col in ("parameter", "type", "initial", "now", "changes (value @ step, by)"):
+        for col in ("parameter", "type", "now", "ran with (start → value @ step)", "pending"):
             table.add_column(col)
         for p in self.app.spec.space:
-            changes = [c for c in row.changes if c.name == p.name]
-            text = ", ".join(
-                f"{fmt.value(c.value)} @ {c.step if c.step is not None else 'pending'}"
-                f" ({c.actor})" for c in changes)
-            table.add_row(p.name, p.describe() + (" mutable" if p.mutable else ""),
-                          fmt.value(row.initial.get(p.name)), fmt.value(row.params.get(p.name)),
-                          text or "-")
+            pending = ", ".join(f"{fmt.value(c.value)} ({c.actor})" for c in row.changes
+                                if c.name == p.name and c.step is None)
+            table.add_row(*(Text(cell) for cell in (
+                p.name, p.describe() + (" mutable" if p.mutable else ""),
+                fmt.value(row.params.get(p.name)),
+                param_values(p.name, row.initial.get(p.name), row.changes, fmt.value),
+                pending or "-")))
         return table
 
     def _lineage(self, row: TrialRow) -> Text:

@@ -118,9 +118,13 @@ def _note(row: TrialRow, w: int, ctx: Ctx) -> list[Run]:
 
 def _param(name: str) -> Cell:
     def cell(row: TrialRow, w: int, ctx: Ctx) -> list[Run]:
-        changed = any(c.name == name and c.step is not None for c in row.changes)
-        return _text(fmt.value(row.params.get(name)), w, palette.ACCENT if changed else None,
-                     "r")
+        now = fmt.value(row.params.get(name))
+        if not any(c.name == name and c.step is not None for c in row.changes):
+            return _text(now, w, None, "r")
+        # Tweaked: it ran a schedule. What it started with, if the cell has room; the
+        # arrow always (the detail screen has every change with its step).
+        ran = f"{fmt.value(row.initial.get(name))}→{now}"
+        return _text(ran if len(ran) <= w else f"→{now}", w, palette.ACCENT, "r")
     return cell
 
 
@@ -133,9 +137,9 @@ def columns_for(spec: Spec) -> list[Column]:
     ]
     varying = [p for p in spec.space if p.kind != "fixed"]
     for i, p in enumerate(varying):
-        width = max(len(p.name), 8)
-        cols.append(Column(f"param:{p.name}", p.name, min(width, 12), 6 + i, _param(p.name),
-                           "r"))
+        # A mutable one may show a schedule ("0.001→0.0005"): room for start and now.
+        width = min(max(len(p.name), 13 if p.mutable else 8), 13 if p.mutable else 12)
+        cols.append(Column(f"param:{p.name}", p.name, width, 6 + i, _param(p.name), "r"))
     cols += [
         Column("step", "step", 11, 2, _step, "r"),
         Column("latest", "latest", 8, 3, _number("latest"), "r"),
