@@ -5,9 +5,12 @@ from __future__ import annotations
 import argparse
 import errno
 import os
+import json
+import shutil
 import signal
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -16,6 +19,7 @@ from tuitune.engine.client import Reply, RunClient
 from tuitune.engine.commands import CommandError, check_tweak_names
 from tuitune.engine.logs import log_tail
 from tuitune.engine.ownership import NotYours
+from tuitune.history import FINISHED_STATES
 from tuitune.engine.runs import (
     RunNotFound,
     create_run,
@@ -30,7 +34,14 @@ from tuitune.engine.runs import (
 )
 from tuitune.space import SpaceError
 from tuitune.spec import SpecError, load_spec, unused_params_warning
-from tuitune.store import DB_NAME, RunStore, StoreError, StoreUnreadable, StoreVersionError
+from tuitune.store import (
+    DB_NAME,
+    EventRecord,
+    RunStore,
+    StoreError,
+    StoreUnreadable,
+    StoreVersionError,
+)
 from tuitune.textsafe import escape_controls, log_line
 
 if TYPE_CHECKING:
@@ -249,44 +260,37 @@ def cmd_resume(args: argparse.Namespace) -> int:
 
 
 # -- reading ---------------------------------------------------------------------------------
+def _width() -> int:
+    """The terminal's width; 80 when stdout is not a terminal (and no $COLUMNS)."""
+    return shutil.get_terminal_size((80, 24)).columns
+
+
+def _print_json(data: Any) -> None:
+    print(json.dumps(data, indent=2))
+
+
 def cmd_ls(args: argparse.Namespace) -> int:
-    runs = list_runs(_root(args))
-    if not runs:
+    runs = summary.sort_runs([summary.run_overview(d) for d in list_runs(_root(args))])
+    if args.json:
+        _print_json([r.to_json() for r in runs])
+    elif not runs:
         print(f"no runs in {_root(args)}")
-        return 0
-    for run_dir in runs:
-        print(_ls_line(run_dir))
+    else:
+        print(summary.runs_table(runs))
     return 0
-
-
-def _ls_line(run_dir: Path) -> str:
-    """One run's line; a run that cannot be read says why, and the others still list."""
-    name = escape_controls(run_dir.name)
-    try:
-        run_dir = resolve_run(str(run_dir))
-        store = RunStore(run_dir, readonly=True)
-        try:
-            meta = store.meta()
-            alive = supervisor_info(store).alive
-            n = len(store.trials())
-        finally:
-            store.close()
-    except (StoreUnreadable, StoreVersionError, NotYours, OSError) as exc:
-        return f"{name:40s} unreadable: {escape_controls(str(exc))}"
-    state = meta.get("state", "?")
-    if alive:
-        state = "live"
-    elif state in ("running", "resuming"):
-        state = "no supervisor (tuitune resume)"
-    return f"{name:40s} {state:10s} {n:5d} trials  {escape_controls(str(meta.get('strategy', '')))}"
 
 
 def cmd_status(args: argparse.Namespace) -> int:
     client = _client(args)
     try:
         info = supervisor_info(client.store)
+        if args.json:
+            _print_json(summary.status_json(client.store, client.spec,
+                                            info.pid if info.alive else None))
+            return 0
         sup = f"pid {info.pid}" if info.alive else "not running"
-        _show(summary.status(client.store, client.spec, sup))
+        _show(summary.status(client.store, client.spec, sup,
+                             width=None if args.wide else _width()))
     finally:
         client.close()
     return 0
@@ -295,7 +299,10 @@ def cmd_status(args: argparse.Namespace) -> int:
 def cmd_best(args: argparse.Namespace) -> int:
     client = _client(args)
     try:
-        _show(summary.leaderboard(client.store, client.spec))
+        if args.json:
+            _print_json(summary.leaderboard_json(client.store, client.spec))
+        else:
+            _show(summary.leaderboard(client.store, client.spec, width=_width()))
     finally:
         client.close()
     return 0
@@ -326,21 +333,67 @@ def cmd_logs(args: argparse.Namespace) -> int:
     path = trial_dir(run_dir, args.id) / "log.txt"
     if not path.exists():
         raise CommandError(f"trial {args.id} has no log (yet)")
-    text = log_tail(path, args.lines)
     # A trial's output could set the clipboard (OSC 52), retitle or redraw the
     # terminal: shown as text unless asked for raw.
-    print(text if args.raw else "\n".join(log_line(line) for line in text.split("\n")))
-    return 0
+    shown = (lambda line: line) if args.raw else log_line
+    if not args.follow:
+        text = log_tail(path, args.lines)
+        print(text if args.raw else "\n".join(shown(line) for line in text.split("\n")))
+        return 0
+    from tuitune.engine.log_follow import follow_log
+
+    store = RunStore(run_dir, readonly=True)
+    try:
+        return _quietly_following(lambda: follow_log(
+            path, args.lines, lambda line: print(shown(line), flush=True),
+            ended=lambda: _trial_over(store, args.id)))
+    finally:
+        store.close()
+
+
+def _trial_over(store: RunStore, trial_id: int) -> bool:
+    if not store.path.exists():  # the run folder was deleted
+        return True
+    t = store.trial(trial_id)
+    return t is None or t.state in FINISHED_STATES
+
+
+def _quietly_following(follow: Callable[[], Any]) -> int:
+    """Ctrl-C or a closed pipe end a `-f` quietly (no traceback); the run goes on."""
+    try:
+        result = follow()
+    except KeyboardInterrupt:
+        return 130
+    except OSError as exc:
+        if exc.errno not in (errno.EPIPE, errno.EIO):
+            raise
+        _silence_stdout()
+        return 141 if exc.errno == errno.EPIPE else 129
+    return result if isinstance(result, int) else 0
 
 
 def cmd_events(args: argparse.Namespace) -> int:
-    client = _client(args)
+    run_dir = resolve_run(args.run, _root(args))
+
+    def render(e: EventRecord) -> str | None:
+        if args.trial is not None and e.trial_id != args.trial:
+            return None
+        if args.json:
+            return json.dumps(summary.event_json(e))
+        stamp = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(e.t))
+        return escape_controls(f"{stamp}  {e.actor:22s} {e.message}", keep="\n\t")
+
+    if args.follow:
+        from tuitune.engine.follow import follow
+
+        return _quietly_following(lambda: follow(
+            run_dir, lambda line: print(line, flush=True), render=render).exit_status)
+    store = RunStore(run_dir, readonly=True)
     try:
-        for e in client.store.events(trial_id=args.trial):
-            stamp = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(e.t))
-            _show(f"{stamp}  {e.actor:22s} {e.message}")
+        for e in store.events(trial_id=args.trial):
+            print(render(e))
     finally:
-        client.close()
+        store.close()
     return 0
 
 
@@ -451,7 +504,7 @@ def cmd_stop(args: argparse.Namespace) -> int:
 def cmd_gpu(args: argparse.Namespace) -> int:
     if args.end is not None:
         return _end_gpu_orphan(args.end, _root(args))
-    if args.once:
+    if args.once or args.json:
         from tuitune.system.report import main as report_main
 
         return report_main(["--once"] + (["--json"] if args.json else []))

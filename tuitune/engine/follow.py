@@ -16,6 +16,9 @@ from tuitune.engine.runs import supervisor_info
 from tuitune.store import EventRecord, RunStore
 from tuitune.strategies import MANUAL
 
+#: An event as a line of output, or None to leave it out (`tuitune events --trial`).
+Render = Callable[[EventRecord], "str | None"]
+
 POLL = 0.25  # seconds between reads of the store
 
 #: Exit status of a follower (`tuitune run --headless`, `tuitune follow`), by outcome.
@@ -54,25 +57,29 @@ def last_event_id(store: RunStore, keep: int = 0) -> int:
 
 
 def follow(run_dir: Path, write: Callable[[str], None], after_id: int = 0,
-           poll: float = POLL) -> Outcome:
+           poll: float = POLL, render: Render | None = None) -> Outcome:
     """Write each event after `after_id` as it is recorded, until the run finishes or
-    its supervisor is gone; returns how it ended."""
+    its supervisor is gone; returns how it ended. `render` makes an event's line (None:
+    the event is left out); by default `event_line`."""
     store = RunStore(Path(run_dir), readonly=True)
     try:
         while True:
-            after_id = _write_new(store, after_id, write)
+            after_id = _write_new(store, after_id, write, render or event_line)
             outcome = _ended(store)
             if outcome is not None:
-                _write_new(store, after_id, write)  # what the supervisor said last
+                _write_new(store, after_id, write, render or event_line)  # its last words
                 return outcome
             time.sleep(poll)
     finally:
         store.close()
 
 
-def _write_new(store: RunStore, after_id: int, write: Callable[[str], None]) -> int:
+def _write_new(store: RunStore, after_id: int, write: Callable[[str], None],
+               render: Render) -> int:
     for e in store.events(after_id=after_id):
-        write(event_line(e))
+        line = render(e)
+        if line is not None:
+            write(line)
         after_id = e.id
     return after_id
 

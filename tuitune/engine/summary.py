@@ -6,12 +6,23 @@ import csv
 import io
 import json
 import math
+import textwrap
 import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
 from typing import Any
 
-from tuitune.history import Objective, describe_params, param_values
+from tuitune import numfmt
+from tuitune.history import (
+    FINISHED_STATES,
+    Objective,
+    applied_changes,
+    describe_params,
+    param_values,
+)
 from tuitune.spec import Spec
-from tuitune.store import RunStore, TrialRecord
+from tuitune.store import EventRecord, RunStore, TrialRecord
+from tuitune.textsafe import escape_controls
 
 Values = tuple[float | None, float | None, int | None]
 
@@ -28,19 +39,52 @@ def trial_values(store: RunStore, objective: Objective) -> dict[int, Values]:
 
 
 def fmt(value: Any) -> str:
-    if value is None:
-        return "-"
-    if isinstance(value, float):
-        return f"{value:.4g}"
-    return str(value)
+    """A value as the CLI shows it (tuitune/numfmt.py: the rule the TUI uses too)."""
+    return numfmt.value(value)
+
+
+def exact(value: Any) -> Any:
+    """A value for JSON: exact, with NaN and infinities as strings (JSON has none)."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return str(value)
+    return value
 
 
 def _table(headers: list[str], rows: list[list[str]]) -> str:
+    """Columns two spaces apart; a column of numbers right-aligned so digits line up."""
     widths = [max(len(h), *(len(r[i]) for r in rows)) if rows else len(h)
               for i, h in enumerate(headers)]
-    lines = ["  ".join(h.ljust(w) for h, w in zip(headers, widths, strict=True))]
-    lines += ["  ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)) for r in rows]
-    return "\n".join(lines)
+    numeric = [bool(rows) and all(r[i] == "-" or numfmt.is_numeric(r[i]) for r in rows)
+               for i in range(len(headers))]
+
+    def line(cells: list[str]) -> str:
+        return "  ".join(c.rjust(w) if num else c.ljust(w)
+                         for c, w, num in zip(cells, widths, numeric, strict=True)).rstrip()
+
+    return "\n".join([line(headers), *(line(r) for r in rows)])
+
+
+def _crop(line: str, width: int) -> str:
+    return line if len(line) <= width else line[: max(width - 1, 0)] + "…"
+
+
+def _fitted(headers: list[str], rows: list[list[str]], extra_headers: list[str],
+            extras: list[list[str]], under: list[str], width: int | None) -> str:
+    """A table that fits `width` columns: the `extra` columns (parameters, notes) stay in
+    the row when everything fits (or `width` is None: --wide); otherwise each row's
+    `under` text is wrapped below it, indented, and any line still too long ends in `…`."""
+    full = _table(headers + extra_headers, [r + e for r, e in zip(rows, extras, strict=True)])
+    if width is None or max(len(line) for line in full.split("\n")) <= width:
+        return full
+    head, *lines = _table(headers, rows).split("\n")
+    out = [_crop(head, width)]
+    for line, text in zip(lines, under, strict=True):
+        out.append(_crop(line, width))
+        if text:
+            out += [_crop(w, width) for w in textwrap.wrap(
+                text, width, initial_indent="    ", subsequent_indent="    ",
+                break_on_hyphens=False)]
+    return "\n".join(out)
 
 
 def _param_cells(store: RunStore, trial: TrialRecord, names: list[str]) -> list[str]:
@@ -51,23 +95,59 @@ def _param_cells(store: RunStore, trial: TrialRecord, names: list[str]) -> list[
     return [param_values(n, trial.params.get(n), changes, fmt) for n in names]
 
 
-def leaderboard(store: RunStore, spec: Spec, limit: int = 10) -> str:
+def _params_text(store: RunStore, trial: TrialRecord, names: list[str] | None = None) -> str:
+    """`lr 1.166 → 0.02 @45 units=8` (history.describe_params: the one formatter)."""
+    return describe_params(trial.params, store.param_history(trial.id), fmt, names)
+
+
+def ranked(store: RunStore, spec: Spec) -> list[tuple[TrialRecord, float]]:
+    """Trials that reported the objective, best first, with their best value."""
     values = trial_values(store, spec.objective)
-    trials = [t for t in store.trials() if values.get(t.id, (None,))[0] is not None]
+    trials = [(t, values[t.id][0]) for t in store.trials()
+              if values.get(t.id, (None,))[0] is not None]
     sign = 1 if spec.objective.mode == "min" else -1
-    trials.sort(key=lambda t: sign * values[t.id][0])  # type: ignore[operator]
+    trials.sort(key=lambda tv: sign * tv[1])  # type: ignore[operator]
+    return trials  # type: ignore[return-value]
+
+
+def leaderboard(store: RunStore, spec: Spec, limit: int = 10, width: int | None = None) -> str:
+    """The `limit` best trials; parameters wrapped under each row when `width` is short."""
     names = spec.space.names
-    rows = [[str(i + 1), str(t.id), t.state, t.origin, fmt(values[t.id][0]),
-             *_param_cells(store, t, names)]
-            for i, t in enumerate(trials[:limit])]
-    head = f"best {spec.objective.metric} ({spec.objective.mode})"
-    if not rows:
+    top = ranked(store, spec)[:limit]
+    if not top:
         return f"no trial has reported {spec.objective.metric} yet"
-    return _table(["#", "trial", "state", "origin", head, *names], rows)
+    rows = [[str(i + 1), str(t.id), t.state, t.origin, fmt(best)]
+            for i, (t, best) in enumerate(top)]
+    head = f"best {spec.objective.metric} ({spec.objective.mode})"
+    return _fitted(["#", "trial", "state", "origin", head], rows, list(names),
+                   [_param_cells(store, t, list(names)) for t, _ in top],
+                   [_params_text(store, t, list(names)) for t, _ in top], width)
 
 
-def status(store: RunStore, spec: Spec, supervisor: str) -> str:
-    meta = store.meta()
+def leaderboard_json(store: RunStore, spec: Spec, limit: int | None = None) -> dict[str, Any]:
+    top = ranked(store, spec)[:limit]
+    return {"run": store.meta(["name"]).get("name"), "objective": _objective(spec),
+            "trials": [{"rank": i + 1, "id": t.id, "state": t.state, "origin": t.origin,
+                        "best": exact(best),
+                        **_params_json(store, t)}
+                       for i, (t, best) in enumerate(top)]}
+
+
+def _params_json(store: RunStore, trial: TrialRecord) -> dict[str, Any]:
+    """What the trial started with, and each tweak it applied from which step."""
+    return {"params": {k: exact(v) for k, v in trial.params.items()},
+            "changes": [{"name": c.name, "value": exact(c.value), "step": c.step}
+                        for c in applied_changes(store.param_history(trial.id))]}
+
+
+def _objective(spec: Spec) -> dict[str, str]:
+    return {"metric": spec.objective.metric, "mode": spec.objective.mode}
+
+
+def status(store: RunStore, spec: Spec, supervisor: str, width: int | None = None) -> str:
+    """The run's trials; parameters and notes wrapped under each row when `width` is short
+    (None: every column in the row, `--wide`)."""
+    meta = store.meta(["name", "strategy", "max_trials"])
     values = trial_values(store, spec.objective)
     trials = store.trials()
     counts: dict[str, int] = {}
@@ -77,19 +157,46 @@ def status(store: RunStore, spec: Spec, supervisor: str) -> str:
             f"trials: {len(trials)}"
             + (f"/{meta['max_trials']}" if meta.get("max_trials") else "")
             + "  " + ", ".join(f"{n} {s}" for s, n in sorted(counts.items())))
+    if width is not None:
+        head = "\n".join(_crop(line, width) for line in head.split("\n"))
     now = time.time()
-    rows = []
+    rows, extras, under = [], [], []
     for t in trials:
         best, latest, step = values.get(t.id, (None, None, None))
         elapsed = ((t.ended_at or now) - t.started_at) if t.started_at else None
         rows.append([str(t.id), t.state, t.origin + (f" of #{t.parent_id}" if t.parent_id else ""),
                      fmt(step), fmt(latest), fmt(best),
-                     f"{elapsed:.0f}s" if elapsed is not None else "-",
-                     describe_params(t.params, store.param_history(t.id), fmt),
-                     t.note])
-    table = _table(["id", "state", "origin", "step", "latest", "best", "elapsed", "params",
-                    "note"], rows)
+                     f"{elapsed:.0f}s" if elapsed is not None else "-"])
+        params = _params_text(store, t)
+        note = escape_controls(t.note or "")
+        extras.append([params, note])
+        under.append(params + (f"  note: {note}" if note else ""))
+    table = _fitted(["id", "state", "origin", "step", "latest", "best", "elapsed"], rows,
+                    ["params", "note"], extras, under, width)
     return head + "\n" + table
+
+
+def status_json(store: RunStore, spec: Spec, supervisor_pid: int | None) -> dict[str, Any]:
+    meta = store.meta(["name", "strategy", "max_trials", "state", "created_at"])
+    values = trial_values(store, spec.objective)
+    trials = []
+    for t in store.trials():
+        best, latest, step = values.get(t.id, (None, None, None))
+        trials.append({
+            "id": t.id, "state": t.state, "origin": t.origin, "parent_id": t.parent_id,
+            "step": step, "latest": exact(latest), "best": exact(best),
+            "started_at": t.started_at, "ended_at": t.ended_at,
+            **_params_json(store, t),
+            "note": t.note or ""})
+    return {"run": meta.get("name"), "state": meta.get("state"),
+            "strategy": meta.get("strategy"), "max_trials": meta.get("max_trials"),
+            "created_at": meta.get("created_at"), "supervisor_pid": supervisor_pid,
+            "objective": _objective(spec), "trials": trials}
+
+
+def event_json(e: EventRecord) -> dict[str, Any]:
+    return {"id": e.id, "t": e.t, "trial_id": e.trial_id, "kind": e.kind, "actor": e.actor,
+            "message": e.message}
 
 
 def export_rows(store: RunStore, spec: Spec) -> tuple[list[str], list[list[Any]]]:
@@ -130,8 +237,84 @@ def export_json(store: RunStore, spec: Spec) -> str:
             "note": t.note, "exit_code": t.exit_code, "started_at": t.started_at,
             "ended_at": t.ended_at, "metrics": points.get(t.id, {}),
         })
-    events = [{"t": e.t, "trial_id": e.trial_id, "kind": e.kind, "actor": e.actor,
-               "message": e.message} for e in store.events()]
+    events = [event_json(e) for e in store.events()]
     return json.dumps({"run": store.meta().get("name"), "objective": {
         "metric": spec.objective.metric, "mode": spec.objective.mode},
         "trials": trials, "events": events}, indent=1)
+
+
+# -- `tuitune ls` -----------------------------------------------------------------------------
+@dataclass(frozen=True)
+class RunOverview:
+    """One run as `tuitune ls` lists it; `error` says why a run could not be read."""
+
+    name: str
+    path: str
+    state: str  # live, finished, detached (no supervisor: `tuitune resume`), unreadable
+    created_at: float | None
+    trials_done: int | None
+    trials_total: int | None  # the budget (max_trials), or the trials it has had if more
+    best: float | None
+    objective: dict[str, str] | None
+    error: str | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        out = asdict(self)
+        out["best"] = exact(self.best)
+        return out
+
+
+def run_overview(run_dir: Path) -> RunOverview:
+    """A run's line; a run that cannot be read says why, and the others still list."""
+    from tuitune.engine.ownership import NotYours
+    from tuitune.engine.runs import resolve_run, supervisor_info
+    from tuitune.spec import load_spec_json
+    from tuitune.store import StoreUnreadable, StoreVersionError
+
+    try:
+        run_dir = resolve_run(str(run_dir))
+        store = RunStore(run_dir, readonly=True)
+        try:
+            meta = store.meta(["state", "created_at", "max_trials", "spec"])
+            alive = supervisor_info(store).alive
+            trials = store.trials()
+            spec = load_spec_json(meta["spec"])
+            values = trial_values(store, spec.objective)
+        finally:
+            store.close()
+    except (StoreUnreadable, StoreVersionError, NotYours, OSError) as exc:
+        return RunOverview(run_dir.name, str(run_dir), "unreadable", None, None, None, None,
+                           None, str(exc))
+    bests = [b for b, _, _ in values.values() if b is not None]
+    pick = min if spec.objective.mode == "min" else max
+    state = "live" if alive else ("finished" if meta.get("state") == "finished" else "detached")
+    return RunOverview(run_dir.name, str(run_dir), state, meta.get("created_at"),
+                       sum(t.state in FINISHED_STATES for t in trials),
+                       max(meta.get("max_trials") or 0, len(trials)),
+                       pick(bests) if bests else None, _objective(spec))
+
+
+def runs_table(runs: list[RunOverview]) -> str:
+    """Runs oldest first (newest last, next to the prompt), aligned; unreadable ones say why."""
+    rows, notes = [], []
+    for r in runs:
+        started = time.strftime("%Y-%m-%d %H:%M", time.localtime(r.created_at)) \
+            if r.created_at else "-"
+        if r.error is not None:
+            # The reason goes last: a long message widens no column of the other runs.
+            rows.append([escape_controls(r.name), started, "unreadable", "-",
+                         escape_controls(r.error)])
+            continue
+        best = "-" if r.objective is None or r.best is None else \
+            f"{fmt(r.best)} ({r.objective['metric']})"
+        rows.append([escape_controls(r.name), started, r.state,
+                     f"{r.trials_done}/{r.trials_total}", best])
+        if r.state == "detached":
+            notes.append(f"detached: {escape_controls(r.name)} has no supervisor; "
+                         f"`tuitune resume {escape_controls(r.name)}` takes it over")
+    return "\n".join([_table(["run", "started", "state", "trials", "best"], rows), *notes])
+
+
+def sort_runs(runs: list[RunOverview]) -> list[RunOverview]:
+    # Unreadable runs have no start time: they come first, in the order given (mtime).
+    return sorted(runs, key=lambda r: r.created_at or 0.0)

@@ -3,23 +3,11 @@
 from __future__ import annotations
 
 import math
-from typing import Any
 
 from rich.cells import cell_len
 
 from tuitune.textsafe import escape_controls
-from tuitune.ui.series import nice_number
-
-
-def value(v: Any) -> str:
-    """A parameter or metric value in at most ~8 characters where possible."""
-    if v is None:
-        return "-"
-    if isinstance(v, bool):
-        return "true" if v else "false"
-    if isinstance(v, float):
-        return nice_number(v)
-    return str(v)
+from tuitune.numfmt import value  # noqa: F401  (one home: tuitune/numfmt.py)
 
 
 def duration(seconds: float | None, precise: bool = False) -> str:

@@ -13,6 +13,8 @@ from collections.abc import Sequence
 
 import numpy as np
 
+from tuitune.numfmt import nice_number  # noqa: F401  (one home: tuitune/numfmt.py)
+
 #: Eight block heights; a sparkline cell is one of these (or a space for no data).
 BLOCKS = "▁▂▃▄▅▆▇█"
 
@@ -161,15 +163,3 @@ def better_mode(metric: str) -> str:
         if word in name:
             return "max"
     return "min"
-
-
-def nice_number(value: float) -> str:
-    """Compact number for axes and cells: at most 4 significant digits."""
-    if value is None or (isinstance(value, float) and math.isnan(value)):
-        return "-"
-    if isinstance(value, float) and math.isinf(value):
-        return "inf" if value > 0 else "-inf"
-    if value == 0:
-        return "0"
-    text = f"{value:.4g}"
-    return text.replace("e+0", "e").replace("e-0", "e-").replace("e+", "e")
