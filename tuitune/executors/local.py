@@ -14,9 +14,9 @@ import psutil
 from tuitune.executors import cgroup, sweep
 from tuitune.executors.base import Executor, Exit, LaunchRequest, TrialHandle
 from tuitune.executors.launch_token import find_local_launch
+from tuitune.system.host import same_start
 
 EXIT_FILE = "exit.json"
-_START_TOLERANCE = 0.05  # seconds; psutil create times are rounded to clock ticks
 
 
 def process_matches(pid: int, start: float) -> bool:
@@ -27,7 +27,7 @@ def process_matches(pid: int, start: float) -> bool:
     """
     try:
         proc = psutil.Process(pid)
-        return abs(proc.create_time() - start) < _START_TOLERANCE and (
+        return same_start(start, proc.create_time()) and (
             proc.status() != psutil.STATUS_ZOMBIE
         )
     except (psutil.NoSuchProcess, psutil.AccessDenied):
@@ -161,7 +161,7 @@ class LocalExecutor(Executor):
         known = {(p, s) for p, s in handle.descendants if process_matches(p, s)}
         try:
             root = psutil.Process(handle.pid)
-            if abs(root.create_time() - handle.pid_start) < _START_TOLERANCE:
+            if same_start(handle.pid_start, root.create_time()):
                 for child in root.children(recursive=True):
                     try:
                         known.add((child.pid, child.create_time()))

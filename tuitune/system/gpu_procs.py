@@ -14,7 +14,7 @@ from dataclasses import dataclass
 
 import psutil
 
-from tuitune.system.host import CREATE_TIME_TOLERANCE_S
+from tuitune.system.host import same_start
 from tuitune.system.types import SystemSnapshot
 
 _UNREADABLE = (psutil.NoSuchProcess, psutil.ZombieProcess, psutil.AccessDenied)
@@ -95,7 +95,7 @@ class ProcessInspector:
              trial_id: int | None) -> GpuProc:
         try:
             proc, st = self._static(pid)
-            if abs(proc.create_time() - st.create_time) > CREATE_TIME_TOLERANCE_S:
+            if not same_start(st.create_time, proc.create_time()):
                 raise psutil.NoSuchProcess(pid)  # pid reused: read it afresh next time
             with proc.oneshot():
                 cpu = proc.cpu_percent(None)
@@ -128,7 +128,7 @@ def end_process(pid: int, create_time: float | None) -> str:
         return f"cannot end pid {pid}: it is not visible from here"
     try:
         proc = psutil.Process(pid)
-        if abs(proc.create_time() - create_time) > CREATE_TIME_TOLERANCE_S:
+        if not same_start(create_time, proc.create_time()):
             return f"pid {pid} is now another process; nothing was signalled"
         if hasattr(os, "getuid") and proc.uids().real != os.getuid():
             return f"pid {pid} belongs to {proc.username()}; only your own processes can be ended"

@@ -13,9 +13,19 @@ import psutil
 
 from tuitune.system.types import HostSample, ProcessIdentity
 
-CREATE_TIME_TOLERANCE_S = 0.01
+#: How far two readings of one process's create time may differ. Linux counts start
+#: times in clock ticks (1/100 s), so processes that start in different ticks differ
+#: by at least 0.01 s, while two readings of one process (psutil, or our own
+#: /proc reader) differ only by float rounding; half a tick separates the two cases
+#: with margin on both sides. (macOS gives microseconds, finer still.)
+CREATE_TIME_TOLERANCE_S = 0.005
 _MB = 1024.0 * 1024.0
 _UNREADABLE = (psutil.NoSuchProcess, psutil.ZombieProcess, psutil.AccessDenied)
+
+
+def same_start(recorded: float, observed: float) -> bool:
+    """True if two create times are the same process start (see the tolerance)."""
+    return abs(recorded - observed) <= CREATE_TIME_TOLERANCE_S
 
 
 def identify(pid: int) -> ProcessIdentity | None:

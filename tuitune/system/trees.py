@@ -12,7 +12,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from tuitune.system.host import CREATE_TIME_TOLERANCE_S
+from tuitune.system.host import CREATE_TIME_TOLERANCE_S, same_start
 from tuitune.system.proctable import ProcRow, ProcTable, default_table
 from tuitune.system.types import ProcessIdentity
 
@@ -67,7 +67,7 @@ class ProcessTrees:
     def usage(self, identity: ProcessIdentity) -> TreeUsage:
         """The tree rooted at ``identity``; ``EMPTY`` when that process is gone."""
         root = self._table.row(identity.pid)
-        if root is None or abs(root.start - identity.create_time) > CREATE_TIME_TOLERANCE_S:
+        if root is None or not same_start(identity.create_time, root.start):
             return EMPTY
         members, pids = [], []
         cpu = rss = 0.0
