@@ -123,3 +123,22 @@ async def test_the_palette_lists_insight_and_opens_it(insight_run):
         assert "Insight" in commands
         commands["Insight"].callback()
         await wait_for(pilot, lambda: isinstance(app.screen, InsightScreen), what="the screen")
+
+
+def test_compare_the_best_trials(snap_compare, insight_run):
+    app = make_fixed_app(insight_run, gpus=2)
+
+    async def run_before(pilot):
+        screen = await open_insight(pilot, app)
+        best = sorted((p for p in screen.computed.insight.points if p.value is not None),
+                      key=lambda p: (p.loss, p.id))[:3]
+        await pilot.press("c")
+        await wait_for(pilot, lambda: type(app.screen).__name__ == "CompareScreen",
+                       what="the comparison")
+        assert app.screen.trial_ids == [p.id for p in best]
+        await wait_for(pilot, lambda: all((p.id, "val_loss") in app.view.curves for p in best),
+                       what="their curves")
+        app.screen.refresh_from_view(set())
+        await pilot.pause(0.2)
+
+    assert snap_compare(app, terminal_size=(120, 36), run_before=run_before)

@@ -98,6 +98,8 @@ class InsightScreen(Screen):
                 tooltip="Parallel coordinates: 5 more of the best trials"),
         Binding("minus", "n_best(-5)", "Fewer lines", show=False,
                 tooltip="Parallel coordinates: 5 fewer"),
+        Binding("c", "compare", "Compare the best",
+                tooltip="The best 3 trials side by side: parameters, curves, tweaks"),
         Binding("b,q,escape", "back", "Back", tooltip="Back to the trial table"),
         Binding("question_mark,f1", "app.help", "Help"),
     ]
@@ -233,6 +235,19 @@ class InsightScreen(Screen):
         if advice.command == "space":
             for delay in RECHECK_AFTER_S:
                 self.set_timer(delay, lambda: self._refresh_data(force=True))
+
+    def action_compare(self) -> None:
+        from tuitune.ui.screens.insight_compare import CompareScreen
+
+        c = self.computed
+        if c is None or c.insight is None:
+            return
+        best = sorted((p for p in c.insight.points if p.value is not None),
+                      key=lambda p: (p.loss, p.id))[:3]
+        if len(best) < 2:
+            self.app.notify("comparing needs two finished trials with a value", timeout=2)
+            return
+        self.app.push_screen(CompareScreen([p.id for p in best]))
 
     def action_back(self) -> None:
         self.app.pop_screen()
