@@ -8,10 +8,13 @@ that is most of the row each time a number changes. This sends the span only.
 
 Lines holding characters wider than one cell are sent as before (a crop could
 split one). The patch does nothing unless the method looks like the one it was
-written for (Textual 8.x).
+written for (Textual 8.x). `TUITUNE_TEXTUAL_PATCH=0` in the environment leaves
+Textual as it is (to measure what the patch saves, or to rule it out of a bug).
 """
 
 from __future__ import annotations
+
+import os
 
 from rich.color import ColorSystem
 from rich.console import Console
@@ -27,6 +30,8 @@ def install() -> bool:
     global _PATCHED
     if _PATCHED:
         return True
+    if os.environ.get("TUITUNE_TEXTUAL_PATCH", "1") == "0":
+        return False
     try:
         from textual._compositor import ChopsUpdate
     except ImportError:  # pragma: no cover - a Textual without it
