@@ -386,8 +386,13 @@ def cmd_events(args: argparse.Namespace) -> int:
     if args.follow:
         from tuitune.engine.follow import follow
 
-        return _quietly_following(lambda: follow(
-            run_dir, lambda line: print(line, flush=True), render=render).exit_status)
+        def follow_events() -> int:
+            outcome = follow(run_dir, lambda line: print(line, flush=True), render=render)
+            if not outcome.finished:
+                print(f"tuitune: run {run_dir.name} ended: {outcome.reason}", file=sys.stderr)
+            return outcome.exit_status
+
+        return _quietly_following(follow_events)
     store = RunStore(run_dir, readonly=True)
     try:
         for e in store.events(trial_id=args.trial):

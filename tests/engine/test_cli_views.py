@@ -9,6 +9,8 @@ import json
 import math
 import os
 import re
+import subprocess
+import sys
 
 import pytest
 
@@ -138,3 +140,13 @@ def test_ls_lists_by_start_time_with_state_trials_and_best(finished_run, tmp_pat
     assert runs[0]["best"] == exact and runs[0]["trials_done"] == 3
     assert runs[1]["state"] == "detached" and runs[1]["created_at"] == 4102444800.0
 
+
+
+def test_gpu_json_is_one_snapshot_without_once(tmp_path):
+    shown = subprocess.run([sys.executable, "-m", "tuitune.cli", "gpu", "--json"],
+                           capture_output=True, text=True, timeout=60, stdin=subprocess.DEVNULL)
+    assert shown.returncode == 0, shown.stderr
+    snapshot = json.loads(shown.stdout)
+    assert set(snapshot) == {"t", "gpu_status", "gpus", "host", "trials", "orphans",
+                             "gpu_owners"}
+    assert {"cpu_pct", "ncpu", "ram_used_mb", "ram_total_mb", "ram_pct"} <= set(snapshot["host"])
