@@ -2,6 +2,7 @@
 
     import keras
     import tuitune.trial as tt
+from tuitune.roles import role_in_trial
     from tuitune.keras import TuituneCallback, configure_gpu_memory
 
     configure_gpu_memory()                       # before TensorFlow touches a GPU
@@ -22,12 +23,14 @@ What the callback does, as a tuitune trial:
   stopping rules and the objective only ever read the epoch-level names. Keras'
   batch logs are running means over the epoch so far, not single-batch values.
 - **Applies live tweaks** at the start of each epoch (`tuitune tweak RUN ID lr=0.01`):
-  `lr`/`learning_rate` are assigned to the optimizer's learning-rate variable;
-  `momentum` (SGD/RMSprop's momentum, or Adam-family `beta_1`), `beta_1`,
-  `beta_2` and `weight_decay` are set on the optimizer and the compiled training
-  function is rebuilt, because Keras bakes those Python floats into it. Map any
-  other parameter with `setters={"name": fn}`; a name without a setter is only
-  recorded (`tt.params()` has it) and a one-line notice says so.
+  a parameter is applied by its role (`role = ...` in the spec, else read from its
+  name: `lr`, `learning_rate`, `eta`, ... are the learning rate; see
+  `tuitune.roles`). The `learning_rate` is assigned to the optimizer's
+  learning-rate variable; `momentum` (SGD/RMSprop's momentum, or Adam-family
+  `beta_1`), `beta_1`, `beta_2` and `weight_decay` are set on the optimizer and the
+  compiled training function is rebuilt, because Keras bakes those Python floats
+  into it. Map any other parameter with `setters={"name": fn}`; a name without a
+  setter is only recorded (`tt.params()` has it) and a one-line notice says so.
 - **Stops cleanly** when the engine asks (a stopping rule, or a user): it sets
   `model.stop_training`, checked before every batch, so `fit` returns and the
   script exits normally. An epoch cut short is not reported and not checkpointed.
@@ -65,6 +68,7 @@ from typing import Any
 import keras
 
 import tuitune.trial as tt
+from tuitune.roles import role_in_trial
 
 #: A setter applies one tweaked value to the model being trained. It returns True
 #: when it changed a Python value that the compiled training function captured,
@@ -208,10 +212,10 @@ def set_optimizer_attribute(*names: str) -> Setter:
 #: Momentum: SGD/RMSprop's `momentum`, or the Adam family's `beta_1`.
 set_momentum = set_optimizer_attribute("momentum", "beta_1")
 
-#: What tweaked parameter names mean by default; `setters=` adds or overrides
-#: entries (map a name to None to leave it to the script).
+#: The optimizer setter for each parameter role (see `tuitune.roles`); a tweaked
+#: parameter gets the one of its role, declared in the spec or read from its name.
+#: `setters=` adds or overrides entries by parameter name.
 DEFAULT_SETTERS: Mapping[str, Setter] = {
-    "lr": set_learning_rate,
     "learning_rate": set_learning_rate,
     "momentum": set_momentum,
     "beta_1": set_optimizer_attribute("beta_1"),
@@ -250,8 +254,9 @@ class TuituneCallback(keras.callbacks.Callback):
             says which). None (default): every `checkpoint_every` epochs. The
             last epoch, and an epoch after which training stops, are always saved.
         resume: load the initial checkpoint when the trial was cloned from one.
-        setters: parameter name -> setter, merged over `DEFAULT_SETTERS`; None as
-            a value removes a default.
+        setters: parameter name -> setter, taking precedence over the setter of the
+            parameter's role (`DEFAULT_SETTERS`); None leaves that parameter to the
+            script.
         report_learning_rate: report the optimizer's learning rate as
             `learning_rate` each epoch when the logs lack it.
         tensorboard: True writes TensorBoard logs to `tensorboard_dir()`; a path
@@ -282,8 +287,7 @@ class TuituneCallback(keras.callbacks.Callback):
         self.checkpoint_every = int(checkpoint_every)
         self.checkpoint_max_overhead = checkpoint_max_overhead
         self.resume = resume
-        merged: dict[str, Setter | None] = {**DEFAULT_SETTERS, **(setters or {})}
-        self.setters: dict[str, Setter] = {k: v for k, v in merged.items() if v is not None}
+        self.setters: dict[str, Setter | None] = dict(setters or {})
         self.report_learning_rate = report_learning_rate
         self.stop_within_epoch = stop_within_epoch
         self._tensorboard: keras.callbacks.TensorBoard | None = None
@@ -427,10 +431,15 @@ class TuituneCallback(keras.callbacks.Callback):
         tt.flush()  # the last epoch's points reach the store before the process ends
 
     # -- internals ----------------------------------------------------------------------
+    def _setter(self, name: str) -> Setter | None:
+        if name in self.setters:  # the script's own choice, None included
+            return self.setters[name]
+        return DEFAULT_SETTERS.get(role_in_trial(name, os.environ))
+
     def _apply(self, changes: Mapping[str, Any]) -> None:
         retrace = False
         for name, value in changes.items():
-            setter = self.setters.get(name)
+            setter = self._setter(name)
             if setter is None:
                 if name not in self._warned:
                     self._warned.add(name)

@@ -15,6 +15,8 @@ from typing import Any
 
 import numpy as np
 
+from .roles import ROLES, role_from_name
+
 Value = float | int | str | bool
 
 
@@ -30,15 +32,25 @@ class Param:
         name: Parameter name, as used in `{name}` placeholders.
         mutable: Whether it may be tweaked while a trial runs.
         default: Value used to prefill forms; the middle of the range if unset.
+        role: What the parameter is for (one of `tuitune.roles.ROLES`); read from
+            the name by `role_from_name` when not given.
     """
 
     name: str
     mutable: bool = False
     default: Any = None
+    role: str = ""
 
     kind = "param"
     #: True when the parameter takes a finite, ordered set of values.
     discrete = False
+
+    def __post_init__(self) -> None:
+        if not self.role:
+            object.__setattr__(self, "role", role_from_name(self.name))
+        elif self.role not in ROLES:
+            raise SpaceError(f"{self.name}: unknown role {self.role!r}; "
+                             f"expected one of {', '.join(ROLES)}")
 
     def to_unit(self, value: Any) -> float:  # pragma: no cover - abstract
         raise NotImplementedError

@@ -24,6 +24,7 @@ else:  # pragma: no cover
     import tomli as tomllib
 
 from tuitune.history import Objective
+from tuitune.roles import ROLES
 from tuitune.space import (
     CategoricalParam,
     FixedParam,
@@ -311,13 +312,14 @@ def _param(v: _Validator, name: str, p: Any) -> Param:
     if not isinstance(p, dict):  # `lr = 0.1` is shorthand for a fixed value
         return FixedParam(name=name, value=_scalar(v, p, key))
     kind = v.choice(p.get("type"), f"{key}.type", tuple(_PARAM_KEYS))
-    v.keys(p, key, _PARAM_KEYS[kind] | {"type", "mutable", "default", "passed"})
+    v.keys(p, key, _PARAM_KEYS[kind] | {"type", "mutable", "default", "passed", "role"})
     mutable = v.typed(p.get("mutable", False), f"{key}.mutable", bool)
+    role = v.choice(p["role"], f"{key}.role", ROLES) if "role" in p else ""
     if kind == "fixed":
         if "value" not in p:
             raise v.fail(f"{key}.value", "missing (required for a fixed parameter)")
         return FixedParam(name=name, value=_scalar(v, p["value"], f"{key}.value"),
-                          mutable=mutable)
+                          mutable=mutable, role=role)
     if kind == "categorical":
         choices = p.get("choices")
         if not isinstance(choices, list) or not choices:
@@ -329,13 +331,13 @@ def _param(v: _Validator, name: str, p: Any) -> Param:
         param: Param = CategoricalParam(name=name, choices=tuple(choices), mutable=mutable)
     else:
         param = _numeric_param(v, key, name, kind, p, mutable)
+    changes: dict[str, Any] = {"role": role} if role else {}
     if "default" in p:
         try:
-            default = param.validate(p["default"])
+            changes["default"] = param.validate(p["default"])
         except SpaceError as exc:
             raise v.fail(f"{key}.default", str(exc).split(": ", 1)[-1]) from None
-        param = type(param)(**{**param.__dict__, "default": default})
-    return param
+    return type(param)(**{**param.__dict__, **changes}) if changes else param
 
 
 def _passed(v: _Validator, table: dict[str, Any]) -> frozenset[str]:

@@ -56,6 +56,10 @@ def test_good_spec_loads(tmp_path):
     (lambda s: 'workdir = "nowhere"\n' + s, "workdir", "does not exist"),
     (lambda s: s + "[search]\nstrategy = 'annealing'\n", "search", "unknown strategy"),
     (lambda s: s + "[stopping]\nrules = ['psychic']\n", "stopping.psychic", ""),
+    (lambda s: s.replace('log = true', 'log = true\nrole = "lerning_rate"'), "space.lr.role",
+     "expected one of learning_rate, momentum"),
+    (lambda s: s.replace('log = true', 'log = true\nrole = 1'), "space.lr.role",
+     "expected one of"),
 ])
 def test_bad_spec_names_file_and_key(tmp_path, edit, key, message):
     path = _write(tmp_path, edit(GOOD))
@@ -65,6 +69,24 @@ def test_bad_spec_names_file_and_key(tmp_path, edit, key, message):
     assert text.startswith(f"{path}: {key}: "), text
     assert message in text
     assert "\n" not in text
+
+
+def test_a_role_is_declared_or_read_from_the_name(tmp_path):
+    text = GOOD.replace('"{lr}"]', '"{lr}", "{eta}", "{momentum}"]') + """
+[space.eta]
+type = "float"
+low = 0.001
+high = 0.1
+[space.momentum]
+type = "momentum"
+low = 0.9
+high = 0.99
+role = "other"
+"""
+    space = load_spec(_write(tmp_path, text)).space
+    assert space["lr"].role == "learning_rate"  # by name
+    assert space["eta"].role == "learning_rate"  # by name too (an old convention)
+    assert space["momentum"].role == "other"  # declared: the name is overridden
 
 
 def test_invalid_toml_is_one_line(tmp_path):

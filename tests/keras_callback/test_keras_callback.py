@@ -21,7 +21,9 @@ keras = pytest.importorskip("keras")
 
 import tuitune.keras as tk  # noqa: E402
 import tuitune.trial as tt  # noqa: E402
+from tuitune.engine.launch import build_launch  # noqa: E402
 from tuitune.engine.runs import create_run, trial_dir  # noqa: E402
+from tuitune.roles import ROLES_ENV  # noqa: E402
 from tuitune.spec import load_spec  # noqa: E402
 from tuitune.store import RunStore  # noqa: E402
 
@@ -220,6 +222,31 @@ def test_tweaks_reach_the_optimizer_and_retrace_captured_values(enter_trial):
     assert {c.name: c.applied_step for c in t.store.param_changes(t.id)} == {
         "lr": 2, "momentum": 2, "dropout": 2}
     assert tt.params()["dropout"] == 0.5
+
+
+def test_a_declared_role_picks_the_setter(enter_trial, run_dir, tmp_path, monkeypatch,
+                                         capfd):
+    """`alpha` declared the learning rate is assigned to the optimizer; `lr` declared
+    `other` is only recorded. The roles travel in the environment the engine builds."""
+    spec_path = tmp_path / "roles.toml"
+    spec_path.write_text(SPEC.replace('mutable = true', 'mutable = true\nrole = "other"')
+                         .replace("[objective]", "[space.alpha]\ntype = 'float'\nlow = 0.0\n"
+                                  "high = 1.0\nmutable = true\nrole = 'learning_rate'\n\n"
+                                  "[objective]"))
+    env = build_launch(load_spec(spec_path), run_dir, 1, {"lr": 0.1, "alpha": 0.1}, None).env
+    t = enter_trial()
+    monkeypatch.setenv(ROLES_ENV, env[ROLES_ENV])
+    m = model(keras.optimizers.SGD(learning_rate=0.1))
+
+    def tweak():
+        t.store.add_param_change(t.id, "alpha", 0.0, "user")
+        t.store.add_param_change(t.id, "lr", 0.5, "user")
+
+    fit(m, tk.TuituneCallback(checkpoint=False), epochs=2, extra=[At(0, tweak)])
+    assert float(m.optimizer.learning_rate) == 0.0
+    assert t.metric("learning_rate") == {1: pytest.approx(0.1), 2: 0.0}
+    assert "tweak of lr (to 0.5) recorded, but the callback has no setter" in \
+        capfd.readouterr().err
 
 
 def test_custom_setter_and_a_bad_tweak_does_not_end_training(enter_trial, capfd):

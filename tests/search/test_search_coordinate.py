@@ -15,7 +15,7 @@ from tuitune.search.coordinate import (
     REG,
     REST,
     default_order,
-    name_rank,
+    param_rank,
 )
 from tuitune.space import CategoricalParam, FixedParam, FloatParam, IntParam, Pow2Param, Space
 
@@ -27,6 +27,8 @@ from tuitune.space import CategoricalParam, FixedParam, FloatParam, IntParam, Po
         ("learning_rate", LR),
         ("base_lr", LR),
         ("learningRate", LR),
+        ("eta", LR),
+        ("step_size", LR),
         ("momentum", MOMENTUM),
         ("beta1", MOMENTUM),
         ("adam_beta2", MOMENTUM),
@@ -54,8 +56,20 @@ from tuitune.space import CategoricalParam, FixedParam, FloatParam, IntParam, Po
         ("aggregate", REST),
     ],
 )
-def test_name_rank(name: str, rank: int) -> None:
-    assert name_rank(name) == rank
+def test_rank_from_the_name_by_default(name: str, rank: int) -> None:
+    assert param_rank(FloatParam(name)) == rank
+
+
+def test_a_declared_role_overrides_the_name() -> None:
+    # Named like nothing in particular, declared the learning rate: swept first.
+    space = Space(
+        (
+            Pow2Param("batch_size", low=16, high=256),
+            FloatParam("lr", low=1e-4, high=1.0, log=True, role="other"),
+            FloatParam("eta_0", low=1e-4, high=1.0, log=True, role="learning_rate"),
+        )
+    )
+    assert default_order(space) == [["eta_0"], ["batch_size"], ["lr"]]
 
 
 def test_default_order_for_a_network() -> None:

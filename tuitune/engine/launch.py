@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from tuitune.executors import LaunchRequest
+from tuitune.roles import ROLES_ENV, roles_env
 from tuitune.spec import PLACEHOLDER, Spec
 
 
@@ -47,6 +48,7 @@ def build_launch(spec: Spec, run_dir: Path, trial_id: int, params: Mapping[str, 
         "TUITUNE_TRIAL_ID": str(trial_id),
         "TUITUNE_TRIAL_DIR": str(tdir),
         "TUITUNE_PARAMS": json.dumps(dict(params)),
+        ROLES_ENV: roles_env(spec.space),
         # Output arrives line by line, so parsed metrics and the log tail are live.
         "PYTHONUNBUFFERED": "1",
     })

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import itertools
-import re
 from collections.abc import Sequence
 from typing import Any, ClassVar
 
@@ -14,42 +13,26 @@ from .base import Searcher, int_option
 #: Ranks of the default order, the way practitioners babysit a network.
 LR, MOMENTUM, BATCH, ARCH, DECAY, REG, REST = range(7)
 
-_ARCH_WORDS = ("layer", "unit", "hidden", "width", "depth", "neuron", "filter", "channel")
+_ROLE_RANK = {
+    "learning_rate": LR,
+    "momentum": MOMENTUM, "beta_1": MOMENTUM, "beta_2": MOMENTUM,
+    "batch_size": BATCH,
+    "architecture": ARCH,
+    "schedule": DECAY,
+    "weight_decay": REG, "regularization": REG,
+    "other": REST,
+}
 
 
-def name_rank(name: str) -> int:
-    """Rank of a parameter in the default order, from its name.
-
-    Regularisation is checked first so that "weight_decay" is not a schedule, and
-    schedules before the learning rate so that "lr_decay" is not the rate itself.
-    """
-    low = name.lower()
-    tokens = set(re.split(r"[^a-z0-9]+", re.sub(r"([a-z0-9])([A-Z])", r"\1_\2", name).lower()))
-    if (
-        "dropout" in low
-        or "weight_decay" in low
-        or "weightdecay" in low
-        or tokens & {"wd", "l1", "l2", "reg"}
-        or any(t.startswith("regulari") for t in tokens)
-    ):
-        return REG
-    if "decay" in low or "schedule" in low or "warmup" in low:
-        return DECAY
-    if "lr" in tokens or "learning_rate" in low or "learningrate" in low:
-        return LR
-    if "momentum" in low or any(t.startswith("beta") for t in tokens):
-        return MOMENTUM
-    if "batch" in low and "norm" not in low:
-        return BATCH
-    if any(w in low for w in _ARCH_WORDS):
-        return ARCH
-    return REST
+def param_rank(param: Param) -> int:
+    """Rank of a parameter in the default order, from its role (see `tuitune.roles`)."""
+    return _ROLE_RANK[param.role]
 
 
 def default_order(space: Space) -> list[list[str]]:
-    """Every searchable parameter as its own group, by `name_rank`, ties in space order."""
+    """Every searchable parameter as its own group, by `param_rank`, ties in space order."""
     dims = list(space.dims)
-    ranked = sorted(range(len(dims)), key=lambda i: (name_rank(dims[i].name), i))
+    ranked = sorted(range(len(dims)), key=lambda i: (param_rank(dims[i]), i))
     return [[dims[i].name] for i in ranked]
 
 
@@ -85,7 +68,7 @@ class CoordinateSearcher(Searcher):
 
     Options:
         order: Parameter names or lists of names (groups); unlisted parameters
-            follow in the default order (see `name_rank`).
+            follow in the default order (see `param_rank`).
         points: Values per coordinate per sweep (default 5).
         sweeps: Passes over all groups (default 3).
     """

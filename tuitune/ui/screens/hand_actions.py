@@ -56,16 +56,11 @@ _PENDING_S = 10.0
 
 
 def learning_rate(space: Space) -> Param | None:
-    """The parameter the LR keys scale: a mutable float named like a learning rate,
-    else the first mutable log-scale float."""
+    """The parameter the LR keys scale: a mutable float whose role is the learning
+    rate (declared, or read from its name), else the first mutable log-scale float."""
     floats = [p for p in space if p.mutable and p.kind == "float"]
-    for p in floats:
-        if p.name.lower() in ("lr", "learning_rate", "learningrate", "eta", "step_size"):
-            return p
-    for p in floats:
-        if "lr" in p.name.lower() or "learning" in p.name.lower():
-            return p
-    return next((p for p in floats if getattr(p, "log", False)), None)
+    return (next((p for p in floats if p.role == "learning_rate"), None)
+            or next((p for p in floats if getattr(p, "log", False)), None))
 
 
 class HandActions:
