@@ -7,6 +7,7 @@ Real supervisor processes, real trial processes, the real CLI.
 
 from __future__ import annotations
 
+import fcntl
 import os
 import signal
 import subprocess
@@ -190,3 +191,26 @@ def test_a_hand_action_on_a_stopped_manual_run_does_not_bring_it_back_for_good(t
     wait_for(lambda: _finished(run_dir) and _states(run_dir).get(2) == "completed", 60,
              "trial 2 to complete and the run to finish again")
     assert read(run_dir, lambda s: s.meta()["finished_reason"]) == "stopped"
+
+
+def test_a_command_no_supervisor_can_carry_out_is_withdrawn(tmp_path, tt_home):
+    """A stuck process holds the run's supervisor lock: every supervisor started for it
+    gives up. The command is refused and withdrawn, so it never fires later."""
+    spec = write_spec(tmp_path / "exp", steps=3, sleep=0.01, strategy="random",
+                      budget="max_trials = 1")
+    proc, run_dir = start_headless(spec, tt_home)
+    assert proc.wait(timeout=60) == 0
+    fd = os.open(run_dir / "supervisor.lock", os.O_RDWR)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        out = cli("new", str(run_dir), "lr=0.05", timeout=120)
+        assert out.returncode == 1
+        assert "no supervisor could be started for this run" in out.stderr
+        assert "nothing was done" in out.stderr
+    finally:
+        os.close(fd)
+    assert read(run_dir, lambda s: s.pending_commands()) == []
+    assert "note saved" in _ok("note", str(run_dir), "1", "later")  # a supervisor starts now
+    wait_for(lambda: _finished(run_dir) and not read(
+        run_dir, lambda s: s.meta().get("supervisor_pid")), 30, "the run finished again")
+    assert sorted(_states(run_dir)) == [1]  # the withdrawn `new` never fired

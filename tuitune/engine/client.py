@@ -26,9 +26,9 @@ OPEN = ("pending", "taken")
 
 @dataclass(frozen=True)
 class Reply:
-    """The outcome of a command: done, rejected (invalid), failed (it raised, or a
-    supervisor died carrying it out), pending (no answer in time) or queued (no
-    supervisor could be started to carry it out)."""
+    """The outcome of a command: done, rejected (invalid, or no supervisor could be
+    started to carry it out), failed (it raised, or a supervisor died carrying it out)
+    or pending (no answer in time)."""
 
     status: str
     message: str
@@ -94,14 +94,17 @@ class RunClient:
             if not self.supervisor_alive():
                 # Twice at most: a supervisor may finish just as the command arrives.
                 # Whether it worked shows in the command's answer, read above.
-                if starts == 2:
-                    return Reply("queued", "no supervisor could be started for this run "
-                                 f"(see {self.run_dir / SUPERVISOR_LOG}); the command "
-                                 f"waits for `tuitune resume {self.run_dir.name}`", command_id)
-                starts += 1
-                ensure_supervisor(self.run_dir)
-                deadline = max(deadline, time.monotonic() + wait)
-                continue
+                if starts < 2:
+                    starts += 1
+                    ensure_supervisor(self.run_dir)
+                    deadline = max(deadline, time.monotonic() + wait)
+                    continue
+                if self.store.take_command(command_id):
+                    # Withdrawn, so that it cannot fire unexpectedly at a later resume.
+                    said = (f"no supervisor could be started for this run (see "
+                            f"{self.run_dir / SUPERVISOR_LOG}); nothing was done")
+                    self.store.finish_command(command_id, "rejected", said)
+                    return Reply("rejected", said, command_id)
             time.sleep(0.05)
         return Reply("pending", "sent; the supervisor has not answered yet", command_id)
 

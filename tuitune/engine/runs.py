@@ -184,14 +184,24 @@ def wait_for_supervisor(run_dir: Path, pid: int, timeout: float = 15.0) -> bool:
         while time.monotonic() < deadline:
             if store.meta(["supervisor_pid"]).get("supervisor_pid") == pid:
                 return True
-            try:
-                os.kill(pid, 0)
-            except ProcessLookupError:
+            if _exited(pid):
                 return _registered(store, pid)
             time.sleep(0.05)
         return False
     finally:
         store.close()
+
+
+def _exited(pid: int) -> bool:
+    try:  # our child (we spawned it): reap it, or it stays a zombie that kill(0) finds
+        return os.waitpid(pid, os.WNOHANG)[0] == pid
+    except ChildProcessError:
+        pass
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return True
+    return False
 
 
 def _registered(store: RunStore, pid: int) -> bool:
