@@ -107,14 +107,20 @@ def cmd_run(args: argparse.Namespace) -> int:
     run_dir = create_run(spec, _root(args))
     after = _last_event(run_dir)  # the follower shows what happens from here on
     pid = spawn_supervisor(run_dir)
-    if not wait_for_supervisor(run_dir, pid):
-        print(f"tuitune: error: the supervisor did not start; see {run_dir}/supervisor.log",
-              file=sys.stderr)
-        return 1
     if args.headless:
         return _follow(run_dir, after, f"run {run_dir.name} in {run_dir}; supervisor pid {pid} "
-                       "(detached: it goes on if this terminal goes away)")
+                       "(detached: it goes on if this terminal goes away)", spawned=pid)
+    if not _started(run_dir, pid):
+        return 1
     return _open_tui(run_dir, mouse=not args.no_mouse)
+
+
+def _started(run_dir: Path, pid: int) -> bool:
+    if wait_for_supervisor(run_dir, pid):
+        return True
+    print(f"tuitune: error: the supervisor did not start; see {run_dir}/supervisor.log",
+          file=sys.stderr)
+    return False
 
 
 def _last_event(run_dir: Path, keep: int = 0) -> int:
@@ -127,13 +133,17 @@ def _last_event(run_dir: Path, keep: int = 0) -> int:
         store.close()
 
 
-def _follow(run_dir: Path, after_id: int, intro: str | None = None) -> int:
+def _follow(run_dir: Path, after_id: int, intro: str | None = None,
+            spawned: int | None = None) -> int:
     """Print the run's events until it ends, then the leaderboard; exit with its outcome
-    (engine/follow.py). Ctrl-C, a hangup or a closed pipe stop only the following."""
+    (engine/follow.py). Ctrl-C, a hangup or a closed pipe stop only the following, also
+    while the `spawned` supervisor is still starting."""
     from tuitune.engine.follow import follow, manual_hint
 
     previous = signal.signal(signal.SIGHUP, _hung_up)
     try:
+        if spawned is not None and not _started(run_dir, spawned):
+            return 1
         if intro:
             print(intro, flush=True)
         store = RunStore(run_dir, readonly=True)
@@ -247,14 +257,12 @@ def cmd_resume(args: argparse.Namespace) -> int:
         store.close()
     after = _last_event(run_dir)
     pid = spawn_supervisor(run_dir, resume=True)
-    if not wait_for_supervisor(run_dir, pid):
-        print(f"tuitune: error: the supervisor did not start; see {run_dir}/supervisor.log",
-              file=sys.stderr)
-        return 1
     took = (f"supervisor pid {pid} took over {run_dir.name}; `tuitune attach {run_dir.name}` "
             "opens the TUI")
     if args.headless:
-        return _follow(run_dir, after, took)
+        return _follow(run_dir, after, took, spawned=pid)
+    if not _started(run_dir, pid):
+        return 1
     print(took)
     return 0
 
