@@ -158,13 +158,13 @@ def dominant_params(
 ) -> dict[str, Any]:
     """For each parameter, the value that held for the largest number of steps."""
     out = dict(initial)
-    applied = [c for c in changes if c.step is not None]
+    applied = [(c.name, c.step, c.value) for c in changes if c.step is not None]
     if not applied:
         return out
-    end = last_step if last_step is not None else max(c.step for c in applied)  # type: ignore[type-var]
-    for name in {c.name for c in applied}:
+    end = last_step if last_step is not None else max(step for _, step, _ in applied)
+    for name in {n for n, _, _ in applied}:
         segments: list[tuple[int, Any]] = [(0, initial.get(name))]
-        segments += [(int(c.step), c.value) for c in applied if c.name == name]  # type: ignore[arg-type]
+        segments += [(step, value) for n, step, value in applied if n == name]
         held: dict[int, tuple[int, Any]] = {}
         for i, (start, value) in enumerate(segments):
             stop = segments[i + 1][0] if i + 1 < len(segments) else max(end, start) + 1

@@ -372,7 +372,7 @@ class Space:
     def __contains__(self, name: object) -> bool:
         return name in self._index
 
-    def __iter__(self):  # type: ignore[no-untyped-def]
+    def __iter__(self):
         return iter(self.params)
 
     @property

@@ -228,9 +228,9 @@ class Searcher(ABC):
         value_lists = [_discrete_values(p) or [] for p in dims]
         out = []
         for combo in itertools.product(*value_lists):
-            out.append(
+            out.append(dict(
                 self.suggest(dict(zip([p.name for p in dims], combo, strict=True)), "").params
-            )
+            ))
         return out
 
     def _complete(self, params: Mapping[str, Any]) -> tuple[dict[str, Any], bool]:

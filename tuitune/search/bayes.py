@@ -243,10 +243,10 @@ class BayesSearcher(Searcher):
             params = self.space.decode(u)
             if self.is_new(params):
                 return self.suggest(params, f"initial design (Sobol point {self._sobol_next})")
-        params = self.random_new(self._rng)
-        if params is None:
+        fresh = self.random_new(self._rng)
+        if fresh is None:
             return Exhausted("no untried configuration left for the initial design")
-        return self.suggest(params, "initial design (random)")
+        return self.suggest(fresh, "initial design (random)")
 
     def _model_suggestion(self, x: np.ndarray, y: np.ndarray) -> Suggest | Exhausted:
         gp, y_std = self.fit_model(x, y)
@@ -267,10 +267,10 @@ class BayesSearcher(Searcher):
             params = self.space.decode(u)
             if self.is_new(params):
                 return self.suggest(params, self._reason(gp_all, u, float(v), y))
-        params = self.random_new(self._rng)
-        if params is None:
+        fresh = self.random_new(self._rng)
+        if fresh is None:
             return Exhausted("every candidate of the acquisition is already tried")
-        return self.suggest(params, "random: every acquisition candidate was already tried")
+        return self.suggest(fresh, "random: every acquisition candidate was already tried")
 
     def _reason(self, gp: GaussianProcess, u: np.ndarray, log_ei: float, y: np.ndarray) -> str:
         mean, _ = gp.posterior(u[None, :])

@@ -156,7 +156,7 @@ class CoordinateSearcher(Searcher):
         for combo in itertools.product(*value_lists):
             point = dict(centre)
             point.update(zip([p.name for p in group], combo, strict=True))
-            points.append(self.suggest(point, "").params)
+            points.append(dict(self.suggest(point, "").params))
         return points
 
     def _values(self, p: Param, current: Any, n: int) -> list[Any]:

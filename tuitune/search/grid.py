@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import itertools
 import math
+from collections.abc import Mapping
 from typing import Any, ClassVar
 
 import numpy as np
@@ -54,7 +55,7 @@ class GridSearcher(Searcher):
     def _product(self, value_lists: list[list[Any]]) -> list[dict[str, Any]]:
         names = [p.name for p in self.space.dims]
         return [
-            self.suggest(dict(zip(names, combo, strict=True)), "").params
+            dict(self.suggest(dict(zip(names, combo, strict=True)), "").params)
             for combo in itertools.product(*value_lists)
         ]
 
@@ -98,7 +99,7 @@ class GridSearcher(Searcher):
         self._points = self._product(value_lists)
 
     def _zoom_values(
-        self, p: Param, lo: float, hi: float, best: dict[str, Any] | None
+        self, p: Param, lo: float, hi: float, best: Mapping[str, Any] | None
     ) -> list[Any]:
         if isinstance(p, CategoricalParam):
             return [best[p.name] if best is not None else p.initial()]

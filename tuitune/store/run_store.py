@@ -12,7 +12,7 @@ import math
 import os
 import sqlite3
 import time
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -64,7 +64,7 @@ class RunStore:
     """One connection to a run's database. Not shared between threads."""
 
     def __init__(self, path: str | os.PathLike[str], create: bool = False,
-                 readonly: bool = False, clock=time.time) -> None:
+                 readonly: bool = False, clock: Callable[[], float] = time.time) -> None:
         path = Path(path)
         if path.is_dir():
             path = path / DB_NAME

@@ -123,7 +123,7 @@ class ProcfsTable:
             return self._rows[pid]
         known = self._known.get(pid)
         row = self._rows[pid] = None if known is None else self._read_row(pid)
-        if row is not None and known != (row.ppid, row.start):
+        if row is not None and known is not None and known != (row.ppid, row.start):
             # Reused since it was last read, or reparented: its parent lists it now.
             self._known[pid] = (row.ppid, row.start)
             if row.ppid != known[0] and row.ppid != pid:
