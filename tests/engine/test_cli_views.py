@@ -132,6 +132,7 @@ def test_ls_lists_by_start_time_with_state_trials_and_best(finished_run, tmp_pat
     exact = min(_exact_best(finished_run).values())
     assert listing[1].split()[3:] == ["finished", "3/3", numfmt.nice_number(exact), "(loss)"]
     assert listing[2].split()[3:] == ["detached", "0/0", "-"]
+    assert "`tuitune resume RUN`" in listing[-1]  # what to do about a detached run
 
     runs = json.loads(_cli("ls", "--json"))
     assert [r["name"] for r in runs] == names

@@ -54,7 +54,8 @@ def _table(headers: list[str], rows: list[list[str]]) -> str:
     """Columns two spaces apart; a column of numbers right-aligned so digits line up."""
     widths = [max(len(h), *(len(r[i]) for r in rows)) if rows else len(h)
               for i, h in enumerate(headers)]
-    numeric = [bool(rows) and all(r[i] == "-" or numfmt.is_numeric(r[i]) for r in rows)
+    numeric = [any(r[i] != "-" for r in rows)
+               and all(r[i] == "-" or numfmt.is_numeric(r[i]) for r in rows)
                for i in range(len(headers))]
 
     def line(cells: list[str]) -> str:
@@ -296,7 +297,7 @@ def run_overview(run_dir: Path) -> RunOverview:
 
 def runs_table(runs: list[RunOverview]) -> str:
     """Runs oldest first (newest last, next to the prompt), aligned; unreadable ones say why."""
-    rows, notes = [], []
+    rows = []
     for r in runs:
         started = time.strftime("%Y-%m-%d %H:%M", time.localtime(r.created_at)) \
             if r.created_at else "-"
@@ -309,10 +310,10 @@ def runs_table(runs: list[RunOverview]) -> str:
             f"{fmt(r.best)} ({r.objective['metric']})"
         rows.append([escape_controls(r.name), started, r.state,
                      f"{r.trials_done}/{r.trials_total}", best])
-        if r.state == "detached":
-            notes.append(f"detached: {escape_controls(r.name)} has no supervisor; "
-                         f"`tuitune resume {escape_controls(r.name)}` takes it over")
-    return "\n".join([_table(["run", "started", "state", "trials", "best"], rows), *notes])
+    table = _table(["run", "started", "state", "trials", "best"], rows)
+    if any(r.state == "detached" for r in runs):
+        table += "\ndetached: no supervisor (died, or a reboot); `tuitune resume RUN` takes over"
+    return table
 
 
 def sort_runs(runs: list[RunOverview]) -> list[RunOverview]:
