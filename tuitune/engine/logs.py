@@ -113,8 +113,9 @@ class LogTailer:
                 (first_start, base, raw)]
             for start, piece_base, piece in pieces:
                 said = self._parser.feed_lines(piece.decode("utf-8", "replace"))
+                # A step at or below `skip` was stored before a restart.
                 points = [(step, name, value, now) for step, name, value in said.points
-                          if step > self._skip.get(name, -1)]  # else stored before a restart
+                          if not self._skip or step > self._skip.get(name, -1)]
                 if points:
                     if said.first > 0:  # where that line starts in the log
                         start = piece_base + len(piece) - len(

@@ -50,6 +50,8 @@ _REDRAW = re.compile(r"[\r\b]")
 STEP_KEYS = ("step", "global_step", "epoch", "iter", "iteration")
 #: Keys that are timings or counters, not metrics.
 _IGNORED = frozenset({"eta", "lr_step", "time", "elapsed", "ms", "s", "pid"})
+_METRIC, _IGNORED_NAME = len(STEP_KEYS), len(STEP_KEYS) + 1  # kinds of name (else a step key)
+_KINDS_KEPT = 4096  # names remembered: output may invent names without end
 
 Point = tuple[int, str, float]
 
@@ -81,6 +83,7 @@ class StdoutMetricParser:
         self._epoch: int | None = None
         self._counts: dict[str, int] = {}
         self._ignored = _IGNORED | {n.lower() for n in not_metrics}
+        self._kinds: dict[str, int] = {}
         #: Lines skipped for their length since this parser was made.
         self.overlong = 0
 
@@ -103,11 +106,11 @@ class StdoutMetricParser:
         """The points of lines joined by "\\n" (no newline after the last)."""
         text = self._skip_overlong(_fold_redraws(text))
         out = Lines()
-        for start, end in _lines_to_read(text):
+        for start, end, maybe_epoch in _lines_to_read(text):
             line = text[start:end]
-            m = _KERAS_EPOCH.match(line)
-            if m:
-                self._epoch = to_step(m.group(1))
+            if maybe_epoch:
+                if m := _KERAS_EPOCH.match(line):
+                    self._epoch = to_step(m.group(1))
                 continue
             state = self.state() if out.first < 0 else out.state
             if self._pairs(line, out.points) and out.first < 0:
@@ -115,33 +118,58 @@ class StdoutMetricParser:
         return out
 
     def _pairs(self, line: str, out: list[Point]) -> bool:
-        """Adds one line's points to `out` (True if there were any)."""
-        pairs = [(k, _to_float(v)) for k, v in _PAIR.findall(line)
-                 if k.lower() not in self._ignored]
-        if not pairs:
+        """Adds one line's points to `out` (True if there were any). Their step is the
+        first step key (in STEP_KEYS order) that holds one, else the line's `epoch 3`
+        prefix, else the Keras epoch, else each name counts its own lines."""
+        found = _PAIR.findall(line)
+        known = self._kinds.get
+        kinds = [known(name) for name, _ in found]
+        if None in kinds:
+            kinds = [self._kind(name) for name, _ in found]
+        if _METRIC not in kinds:
             return False
-        step = self._step(line, pairs)
-        added = len(out)
-        for name, value in pairs:
-            if name.lower() in STEP_KEYS:
-                continue
+        step = None
+        if (best := min(kinds)) < _METRIC:
+            step = to_step(_to_float(found[kinds.index(best)][1]))  # the usual case
             if step is None:
+                for _, i in sorted((kind, i) for i, kind in enumerate(kinds) if kind < _METRIC):
+                    if (step := to_step(_to_float(found[i][1]))) is not None:
+                        break
+        if step is None and (m := _EPOCH_PREFIX.match(line)):
+            step = to_step(m.group(1))
+        if step is None:
+            step = self._epoch
+        if step is not None:
+            try:
+                out += [(step, name, float(value))
+                        for (name, value), kind in zip(found, kinds) if kind == _METRIC]
+            except ValueError:
+                out += [(step, name, _to_float(value))
+                        for (name, value), kind in zip(found, kinds) if kind == _METRIC]
+            return True
+        for (name, value), kind in zip(found, kinds):
+            if kind == _METRIC:
                 n = self._counts.get(name, 0) + 1
                 self._counts[name] = n
-                out.append((n, name, value))
-            else:
-                out.append((step, name, value))
-        return len(out) > added
+                out.append((n, name, _to_float(value)))
+        return True
 
-    def _step(self, line: str, pairs: list[tuple[str, float]]) -> int | None:
-        for key in STEP_KEYS:
-            for k, v in pairs:
-                if k.lower() == key and (step := to_step(v)) is not None:
-                    return step
-        m = _EPOCH_PREFIX.match(line)
-        if m and (step := to_step(m.group(1))) is not None:
-            return step
-        return self._epoch
+    def _kind(self, name: str) -> int:
+        """A step key's rank in STEP_KEYS, else _IGNORED_NAME or _METRIC; remembered
+        per spelling, as most output repeats a few names."""
+        kind = self._kinds.get(name)
+        if kind is None:
+            low = name.lower()
+            if low in self._ignored:
+                kind = _IGNORED_NAME
+            elif low in STEP_KEYS:
+                kind = STEP_KEYS.index(low)
+            else:
+                kind = _METRIC
+            if len(self._kinds) >= _KINDS_KEPT:
+                self._kinds.clear()
+            self._kinds[name] = kind
+        return kind
 
     def _skip_overlong(self, text: str) -> str:
         """`text` with each line longer than MAX_LINE_CHARS emptied (and counted)."""
@@ -160,8 +188,9 @@ class StdoutMetricParser:
         return text
 
 
-def _lines_to_read(text: str) -> list[tuple[int, int]]:
-    """(start, end) of the lines that may hold a pair or a Keras epoch, in order."""
+def _lines_to_read(text: str) -> list[tuple[int, int, bool]]:
+    """(start, end, may be a Keras epoch line) of the lines that may hold a pair or a
+    Keras epoch, in order."""
     spans = []
     if "=" in text or ":" in text:
         # The "\n" in front gives a pair at the very end the two characters of
@@ -170,7 +199,7 @@ def _lines_to_read(text: str) -> list[tuple[int, int]]:
         size = len(text)
         for m in _PAIR_BACKWARDS.finditer(backwards):
             end = text.find("\n", size - m.start())
-            spans.append((size - m.end() + 1, size if end < 0 else end))
+            spans.append((size - m.end() + 1, size if end < 0 else end, False))
         spans.reverse()
     pos = text.find("Epoch")
     if pos >= 0:  # rare: a Keras epoch line (it holds no pair)
@@ -180,7 +209,7 @@ def _lines_to_read(text: str) -> list[tuple[int, int]]:
             end = text.find("\n", pos)
             end = len(text) if end < 0 else end
             if ":" not in text[start:end] and "=" not in text[start:end]:
-                epochs.append((start, end))
+                epochs.append((start, end, True))
             pos = text.find("Epoch", end)
         spans = sorted(spans + epochs)
     return spans
@@ -188,9 +217,9 @@ def _lines_to_read(text: str) -> list[tuple[int, int]]:
 
 def _fold_redraws(text: str) -> str:
     """Keras redraws its bar with \\r and \\b; only the last redraw is the line."""
-    found = _REDRAW.search(text)
-    if found is None:
+    if "\r" not in text and "\b" not in text:  # memchr, not a regex scan
         return text
+    found = _REDRAW.search(text)
     kept, pos = [], 0
     while found is not None:
         cut = found.start()
