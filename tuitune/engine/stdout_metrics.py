@@ -173,7 +173,8 @@ class StdoutMetricParser:
 
     def _skip_overlong(self, text: str) -> str:
         """`text` with each line longer than MAX_LINE_CHARS emptied (and counted)."""
-        pos = 0
+        kept: list[str] = []
+        pos = last = 0
         while len(text) - pos > MAX_LINE_CHARS:
             # The last newline within reach of the bound: short lines cost one look.
             newline = text.rfind("\n", pos, pos + MAX_LINE_CHARS + 1)
@@ -184,8 +185,12 @@ class StdoutMetricParser:
             if end < 0:
                 end = len(text)
             self.overlong += 1
-            text = text[:pos] + text[end:]
-        return text
+            kept.append(text[last:pos])
+            pos = last = end
+        if not kept:
+            return text
+        kept.append(text[last:])
+        return "".join(kept)
 
 
 def _lines_to_read(text: str) -> list[tuple[int, int, bool]]:
