@@ -179,7 +179,7 @@ def _print_end(run_dir: Path, outcome: Outcome) -> None:
     try:
         verdict = "finished" if outcome.finished else "ended"
         print(f"\nrun {run_dir.name} {verdict}: {outcome.reason}\n"
-              + summary.leaderboard(client.store, client.spec), flush=True)
+              + summary.leaderboard(client.store, client.spec, width=_width()), flush=True)
     finally:
         client.close()
     if not outcome.finished:

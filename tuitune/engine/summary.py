@@ -157,7 +157,8 @@ def status(store: RunStore, spec: Spec, supervisor: str, width: int | None = Non
     head = (f"run {meta.get('name')}  strategy {meta.get('strategy')}  supervisor {supervisor}\n"
             f"trials: {len(trials)}"
             + (f"/{meta['max_trials']}" if meta.get("max_trials") else "")
-            + "  " + ", ".join(f"{n} {s}" for s, n in sorted(counts.items())))
+            + ("  " + ", ".join(f"{n} {s}" for s, n in sorted(counts.items())) if counts
+               else ""))
     if width is not None:
         head = "\n".join(_crop(line, width) for line in head.split("\n"))
     now = time.time()
