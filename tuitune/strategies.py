@@ -7,10 +7,13 @@ user starts every trial by hand.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from tuitune.history import Objective
 from tuitune.space import Space
+
+if TYPE_CHECKING:  # the registries load lazily (the spec loader needs only the names)
+    from tuitune.search.base import Searcher
 
 MANUAL = "manual"
 
@@ -22,7 +25,7 @@ def available_strategies() -> list[str]:
 
 
 def build_searcher(strategy: str, space: Space, seed: int, objective: Objective,
-                   options: Mapping[str, Any] | None = None):  # -> Searcher | None
+                   options: Mapping[str, Any] | None = None) -> Searcher | None:
     """The searcher for a strategy, or None for manual mode."""
     if strategy == MANUAL:
         if options:
