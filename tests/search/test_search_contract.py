@@ -274,6 +274,21 @@ def test_unknown_option_is_rejected(name: str) -> None:
         make_searcher(name, MIXED, options={"nope": 1})
 
 
+@pytest.mark.parametrize(("name", "options", "message"), [
+    ("coordinate", {"points": 1}, "search strategy 'coordinate': points must be >= 2, got 1"),
+    ("grid", {"zoom": math.inf}, "search strategy 'grid': zoom must be an integer, got inf"),
+    ("bayes", {"pending": "hopeful"},
+     "search strategy 'bayes': pending must be one of believer, liar, got 'hopeful'"),
+    ("bayes", {"deterministic": 1}, "search strategy 'bayes': deterministic must be true or false"),
+    ("coordinate", {"order": "lr"}, "search strategy 'coordinate': order: expected a list"),
+])
+def test_bad_option_values_are_one_line_naming_strategy_and_key(name, options, message):
+    """The same checks (tuitune/options.py) and wording as the stopping rules'."""
+    with pytest.raises(ValueError) as info:
+        make_searcher(name, MIXED, options=options)
+    assert str(info.value).startswith(message) and "\n" not in str(info.value)
+
+
 def test_random_draws_follow_declared_scales() -> None:
     space = Space(
         (FloatParam("lr", low=1e-6, high=1.0, log=True), Pow2Param("batch", low=1, high=1024))

@@ -55,6 +55,9 @@ def test_options_override_defaults() -> None:
         ([("median", {"statistic": "avg"})], "median: statistic must be one of mean, best"),
         ([("divergence", {"factor": 1})], "divergence: factor must be in (1, inf]"),
         ([("patience", {"patience": "5"})], "patience: patience must be an integer, got '5'"),
+        # TOML has inf: an integer check once crashed on it (int(inf) overflows).
+        ([("patience", {"patience": math.inf})], "patience: patience must be an integer, got inf"),
+        ([("asha", {"min_steps": math.nan})], "asha: min_steps must be an integer, got nan"),
         ([("pbt", {"quantile": 0.75})], "pbt: quantile must be in (0, 0.5], got 0.75"),
         ([("pbt", {"perturb": 1.2})], "pbt: perturb must be two factors, got 1.2"),
         ([("pbt", {"resample_probability": 2})], "pbt: resample_probability must be in [0, 1]"),

@@ -10,7 +10,7 @@ from __future__ import annotations
 import itertools
 import math
 from abc import ABC, abstractmethod
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
@@ -18,6 +18,7 @@ import numpy as np
 
 from ..decisions import Exhausted, Suggest, Wait
 from ..history import DIVERGED, FAILED, History
+from ..options import Check
 from ..space import CategoricalParam, FixedParam, IntParam, Param, Space, SpaceError
 
 #: Above this many configurations a discrete space is searched by rejection
@@ -56,8 +57,9 @@ class Searcher(ABC):
     """
 
     name: ClassVar[str] = "base"
-    #: option name -> validator returning the coerced value or raising ValueError.
-    option_specs: ClassVar[dict[str, Callable[[Any], Any]]] = {}
+    #: option name -> its check (`tuitune.options`): the coerced value, or a
+    #: one-line ValueError naming the strategy and the key.
+    option_specs: ClassVar[dict[str, Check]] = {}
 
     def __init__(self, space: Space, seed: int = 0, mode: str = "min", **options: Any) -> None:
         if mode not in ("min", "max"):
@@ -82,10 +84,7 @@ class Searcher(ABC):
                 raise ValueError(
                     f"unknown option {key!r} for search strategy {cls.name!r} (valid: {valid})"
                 )
-            try:
-                out[key] = cls.option_specs[key](value)
-            except (TypeError, ValueError) as exc:
-                raise ValueError(f"option {key!r} of search strategy {cls.name!r}: {exc}") from None
+            out[key] = cls.option_specs[key](f"search strategy {cls.name!r}", key, value)
         return out
 
     def option(self, key: str, default: Any) -> Any:
@@ -290,37 +289,3 @@ def n_values(p: Param) -> int | None:
         return p.high - p.low + 1
     values = _discrete_values(p)
     return None if values is None else len(values)
-
-
-# -- option validators ------------------------------------------------------------
-
-
-def int_option(minimum: int) -> Callable[[Any], int]:
-    def check(value: Any) -> int:
-        if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
-            raise ValueError(f"expected an integer >= {minimum}, got {value!r}")
-        return value
-
-    return check
-
-
-def fraction_option(value: Any) -> float:
-    """A number in [0, 1]."""
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 <= value <= 1:
-        raise ValueError(f"expected a number between 0 and 1, got {value!r}")
-    return float(value)
-
-
-def choice_option(*choices: str) -> Callable[[Any], str]:
-    def check(value: Any) -> str:
-        if value not in choices:
-            raise ValueError(f"expected one of {', '.join(choices)}, got {value!r}")
-        return value
-
-    return check
-
-
-def bool_option(value: Any) -> bool:
-    if not isinstance(value, bool):
-        raise ValueError(f"expected true or false, got {value!r}")
-    return value

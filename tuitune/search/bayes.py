@@ -23,15 +23,8 @@ from ..decisions import Exhausted, Suggest
 from ..history import History
 from ..space import CategoricalParam, FloatParam, IntParam, MomentumParam, Param, Space
 from .acquisition import LogEI, MixedDims, optimize_acquisition
-from .base import (
-    Searcher,
-    bool_option,
-    choice_option,
-    discrete_values,
-    fraction_option,
-    int_option,
-    n_values,
-)
+from ..options import boolean, integer, number, one_of
+from .base import Searcher, discrete_values, n_values
 from .fidelity import FidelityView, Stopped, fidelity_view, impute
 from .gp import GaussianProcess, Hyper
 from .gp_fit import fit_gp
@@ -129,16 +122,16 @@ class BayesSearcher(Searcher):
 
     name: ClassVar[str] = "bayes"
     option_specs: ClassVar[dict[str, Any]] = {
-        "n_initial": int_option(0),
-        "candidates": int_option(1),
-        "restarts": int_option(1),
-        "pending": choice_option("believer", "liar"),
-        "deterministic": bool_option,
-        "transform": choice_option("auto", "log", "none"),
-        "fit_restarts": int_option(0),
-        "fidelity": choice_option("common", "best"),
-        "fidelity_trials": int_option(2),
-        "random_fraction": fraction_option,
+        "n_initial": integer(0),
+        "candidates": integer(1),
+        "restarts": integer(1),
+        "pending": one_of("believer", "liar"),
+        "deterministic": boolean(),
+        "transform": one_of("auto", "log", "none"),
+        "fit_restarts": integer(0),
+        "fidelity": one_of("common", "best"),
+        "fidelity_trials": integer(2),
+        "random_fraction": number(0.0, 1.0),
     }
 
     def __init__(self, space: Space, seed: int = 0, mode: str = "min", **options: Any) -> None:

@@ -8,7 +8,8 @@ from typing import Any, ClassVar
 
 from ..decisions import Exhausted, Suggest, Wait
 from ..space import CategoricalParam, Param, Space
-from .base import Searcher, int_option
+from ..options import integer, parsed
+from .base import Searcher
 
 #: Ranks of the default order, the way practitioners babysit a network.
 LR, MOMENTUM, BATCH, ARCH, DECAY, REG, REST = range(7)
@@ -75,9 +76,9 @@ class CoordinateSearcher(Searcher):
 
     name: ClassVar[str] = "coordinate"
     option_specs: ClassVar[dict[str, Any]] = {
-        "order": parse_order,
-        "points": int_option(2),
-        "sweeps": int_option(1),
+        "order": parsed(parse_order),
+        "points": integer(2),
+        "sweeps": integer(1),
     }
 
     def __init__(self, space: Space, seed: int = 0, mode: str = "min", **options: Any) -> None:
@@ -95,10 +96,8 @@ class CoordinateSearcher(Searcher):
         for group in order:
             for n in group:
                 if n not in searchable:
-                    raise ValueError(
-                        f"option 'order' of search strategy 'coordinate': {n!r} is not a "
-                        "searchable parameter"
-                    )
+                    raise ValueError(f"search strategy 'coordinate': order: {n!r} is not a "
+                                     "searchable parameter")
                 listed.append(n)
         rest = [g for g in default_order(self.space) if g[0] not in listed]
         return [list(g) for g in order] + rest

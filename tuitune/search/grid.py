@@ -11,7 +11,8 @@ import numpy as np
 
 from ..decisions import Exhausted, Suggest, Wait
 from ..space import CategoricalParam, Param
-from .base import Searcher, int_option
+from ..options import integer
+from .base import Searcher
 
 
 class GridSearcher(Searcher):
@@ -36,8 +37,8 @@ class GridSearcher(Searcher):
 
     name: ClassVar[str] = "grid"
     option_specs: ClassVar[dict[str, Any]] = {
-        "points_per_dim": int_option(1),
-        "zoom": int_option(0),
+        "points_per_dim": integer(1),
+        "zoom": integer(0),
     }
 
     def __init__(self, space: Any, seed: int = 0, mode: str = "min", **options: Any) -> None:

@@ -24,7 +24,8 @@ import numpy as np
 from tuitune.decisions import Exploit, Stop
 from tuitune.history import History, TrialView
 from tuitune.space import Space
-from tuitune.stopping.base import StoppingRule, first_at_or_after, fmt, int_option, loss
+from tuitune.options import int_option
+from tuitune.stopping.base import StoppingRule, first_at_or_after, fmt, loss
 
 
 def rung_steps(min_steps: int, eta: int, limit: int) -> list[int]:

@@ -84,31 +84,3 @@ def values_up_to(trial: TrialView, step: int) -> list[float]:
 
 def fmt(value: float | None) -> str:
     return "n/a" if value is None else f"{value:.4g}"
-
-
-# -- option checking (make_rules turns these into one-line ValueErrors) ----------
-
-
-def int_option(rule: str, key: str, value: Any, minimum: int) -> int:
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or value != int(value):
-        raise ValueError(f"{rule}: {key} must be an integer, got {value!r}")
-    if value < minimum:
-        raise ValueError(f"{rule}: {key} must be >= {minimum}, got {value!r}")
-    return int(value)
-
-
-def float_option(
-    rule: str, key: str, value: Any, low: float, high: float = math.inf, *, open_low: bool = False
-) -> float:
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
-        raise ValueError(f"{rule}: {key} must be a finite number, got {value!r}")
-    if value < low or (open_low and value == low) or value > high:
-        bounds = f"({low:g}, {high:g}]" if open_low else f"[{low:g}, {high:g}]"
-        raise ValueError(f"{rule}: {key} must be in {bounds}, got {value!r}")
-    return float(value)
-
-
-def choice_option(rule: str, key: str, value: Any, choices: tuple[str, ...]) -> str:
-    if value not in choices:
-        raise ValueError(f"{rule}: {key} must be one of {', '.join(choices)}, got {value!r}")
-    return str(value)

@@ -10,14 +10,8 @@ import math
 
 from tuitune.decisions import Exploit, Stop
 from tuitune.history import History, TrialView
-from tuitune.stopping.base import (
-    StoppingRule,
-    candidates,
-    choice_option,
-    float_option,
-    fmt,
-    int_option,
-)
+from tuitune.options import choice_option, float_option, int_option
+from tuitune.stopping.base import StoppingRule, candidates, fmt
 
 REFERENCES = ("first", "best")
 

@@ -12,15 +12,8 @@ import numpy as np
 
 from tuitune.decisions import Exploit, Stop
 from tuitune.history import History, TrialView
-from tuitune.stopping.base import (
-    StoppingRule,
-    candidates,
-    choice_option,
-    fmt,
-    int_option,
-    loss,
-    values_up_to,
-)
+from tuitune.options import choice_option, int_option
+from tuitune.stopping.base import StoppingRule, candidates, fmt, loss, values_up_to
 
 STATISTICS = ("mean", "best")
 

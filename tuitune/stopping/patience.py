@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from tuitune.decisions import Exploit, Stop
 from tuitune.history import History, TrialView
-from tuitune.stopping.base import StoppingRule, candidates, float_option, fmt, int_option, loss
+from tuitune.options import float_option, int_option
+from tuitune.stopping.base import StoppingRule, candidates, fmt, loss
 
 
 class PatienceRule(StoppingRule):

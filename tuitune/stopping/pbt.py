@@ -20,7 +20,8 @@ import numpy as np
 from tuitune.decisions import Exploit, Stop
 from tuitune.history import History, TrialView, current_params
 from tuitune.space import CategoricalParam, FixedParam, MomentumParam, Param, Pow2Param, Space
-from tuitune.stopping.base import StoppingRule, float_option, fmt, int_option, loss
+from tuitune.options import float_option, int_option
+from tuitune.stopping.base import StoppingRule, fmt, loss
 
 
 def perturb(param: Param, value: Any, factor: float) -> Any:
