@@ -163,6 +163,20 @@ def test_a_reader_started_at_a_stored_position_reads_each_line_once(tmp_path, ho
                     (3, "loss", 0.3), (3, "acc", 0.3)]
 
 
+
+def test_a_run_from_before_positions_skips_stored_steps_line_by_line(tmp_path):
+    # skip_until (no stored position): steps already stored are not read again, and a
+    # held line's position is that of the first line with a point left.
+    log = tmp_path / "log.txt"
+    lines = ["step=1 loss=0.9", "noise: here", "step=2 loss=0.8", "step=3 loss=0.7 acc=0.1"]
+    log.write_text("\n".join(lines) + "\n")
+    tailer = LogTailer(log, skip_until={"loss": 2, "acc": 0})
+    held = tailer.read(0.0, hold=True)
+    assert held.points == []
+    assert held.position["offset"] == len("\n".join(lines[:3])) + 1
+    assert [(s, n, v) for s, n, v, _ in tailer.read(5.0, hold=True).points] == [
+        (3, "loss", 0.7), (3, "acc", 0.1)]
+
 def test_points_the_store_refused_are_read_again(tmp_path):
     store = RunStore(tmp_path, create=True)
     tid = store.create_trial({}, "manual", "user")

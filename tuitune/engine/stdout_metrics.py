@@ -5,7 +5,7 @@ Understands Keras progress lines (`Epoch 3/10` followed by
 `key: value` lines (`step=30 loss=0.41`, `epoch 3: val_loss: 0.45`).
 
 Speed: a block of many lines is first sifted in C (string methods and one pattern
-that the regex engine finds by a literal, see `_candidate_lines`); only lines that
+that the regex engine finds by a literal, see `_lines_to_read`); only lines that
 can hold a pair reach the exact per-line pattern. Parsing is linear in the text (a
 key is only tried where a word starts, and nothing backtracks into it), and a line
 longer than `MAX_LINE_CHARS` is skipped whole: a script that prints megabytes
@@ -42,7 +42,7 @@ _PAIR = re.compile(
 # key would be tried at every character: ~20 times slower).
 _PAIR_BACKWARDS = re.compile(
     r"=(?<=.[-+.\dinIN]=|[\s\-+.\dinIN]\s=)"
-    rf"[^\S\n]*+[\w./]*+(?<=[A-Za-z_])[^\n]*",
+    r"[^\S\n]*+[\w./]*+(?<=[A-Za-z_])[^\n]*",
     re.IGNORECASE | re.DOTALL)
 _KERAS_EPOCH = re.compile(r"^\s*Epoch\s+(\d+)\s*/\s*\d+\s*$")
 _EPOCH_PREFIX = re.compile(r"^\s*(?:epoch|step|iter(?:ation)?)\s+(\d+)\b", re.IGNORECASE)
