@@ -16,7 +16,8 @@ TYPED = [
     "tuitune/search", "tuitune/stopping", "tuitune/store", "tuitune/system", "tuitune/insight",
     # vocabulary
     "tuitune/space.py", "tuitune/spec.py", "tuitune/history.py", "tuitune/decisions.py",
-    "tuitune/strategies.py", "tuitune/steps.py", "tuitune/textsafe.py",
+    "tuitune/strategies.py", "tuitune/steps.py", "tuitune/textsafe.py", "tuitune/roles.py",
+    "tuitune/options.py",
     # the trial side
     "tuitune/trial.py", "tuitune/sink.py", "tuitune/ray_sink.py", "tuitune/_queued_writer.py",
 ]
