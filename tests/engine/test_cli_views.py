@@ -151,3 +151,25 @@ def test_gpu_json_is_one_snapshot_without_once(tmp_path):
     assert set(snapshot) == {"t", "gpu_status", "gpus", "host", "trials", "orphans",
                              "gpu_owners"}
     assert {"cpu_pct", "ncpu", "ram_used_mb", "ram_total_mb", "ram_pct"} <= set(snapshot["host"])
+
+
+def test_messages_and_events_show_the_rule_and_json_keeps_the_exact_value(tmp_path, tt_home):
+    spec = write_spec(tmp_path / "exp", name="manual", steps=400, sleep=0.05)  # waits for us
+    proc, run_dir = start_headless(spec, tt_home)
+    artifact = 0.005000000000000001  # what 0.001 * 5 is in binary floating point
+    try:
+        code, said, err = run_cli(["new", run_dir.name, f"lr={artifact!r}"])
+        assert code == 0, err
+        assert "lr=0.005 " in said and "0.005000000000000001" not in said, said
+        wait_for(lambda: trial(run_dir, 1) and trial(run_dir, 1).state == "running",
+                 timeout=60, what="trial 1 running")
+        code, said, err = run_cli(["clone", run_dir.name, "1", "--set", "lr=0.30000000000000004"])
+        assert code == 0, err
+        assert "lr=0.3 " in said and "0.30000000000000004" not in said, said
+        events = _cli("events", run_dir.name)
+        assert "changed lr=0.3" in events and "0.30000000000000004" not in events, events
+        status = json.loads(_cli("status", run_dir.name, "--json"))
+        assert [t["params"]["lr"] for t in status["trials"]] == [artifact, 0.30000000000000004]
+    finally:
+        run_cli(["stop", run_dir.name])
+        proc.wait(60)

@@ -15,6 +15,9 @@ from tuitune.engine import commands as cmd
 from tuitune.engine.boundary import one_line
 from tuitune.engine.crash_points import crash_point
 from tuitune.executors.launch_token import new_token
+# Messages and events are read by people: numbers by the one rule (0.005, not
+# 0.005000000000000001); the exact values are in the events' data, `export` and `--json`.
+from tuitune.numfmt import value as shown
 from tuitune.history import ACTIVE_STATES, KILLED, PAUSED, QUEUED, RUNNING, describe_params
 from tuitune.store import CommandRecord, TrialRecord
 from tuitune.strategies import MANUAL
@@ -70,7 +73,7 @@ class CommandActions(_Base):
 
     def _do_new(self, args: dict[str, Any], actor: str) -> str:
         trial_id = self.store.create_trial(args["params"], "manual", actor)
-        return f"trial {trial_id} queued: {describe_params(args['params'])}"
+        return f"trial {trial_id} queued: {describe_params(args['params'], value=shown)}"
 
     def _do_kill(self, args: dict[str, Any], actor: str) -> str:
         tid = args["trial_id"]
@@ -117,18 +120,18 @@ class CommandActions(_Base):
             params, origin, actor, parent_id=source.id, clone_step=step,
             from_checkpoint=args["from_checkpoint"], initial_checkpoint=initial,
             message=f"trial {{id}} cloned from trial {source.id} {how}"
-                    + (f", changed {changed}" if changed else ""),
+                    + (f", changed {describe_params(changed, value=shown)}" if changed else ""),
             data={"parent": source.id, "changed": changed, "step": step},
         )
         crash_point("clone.recorded")
         return (f"trial {new_id} cloned from trial {source.id} {how}: "
-                f"{describe_params(params)}")
+                f"{describe_params(params, value=shown)}")
 
     def _do_tweak(self, args: dict[str, Any], actor: str) -> str:
         tid = args["trial_id"]
         for name, value in args["set"].items():
             self.store.add_param_change(tid, name, value, actor)
-        text = ", ".join(f"{k}={v}" for k, v in args["set"].items())
+        text = ", ".join(f"{k}={shown(v)}" for k, v in args["set"].items())
         self.store.add_event("tweak_requested", actor, f"trial {tid}: tweak {text} requested",
                              trial_id=tid, data={"set": args["set"]})
         return f"trial {tid}: {text} will apply at its next step"
