@@ -82,11 +82,13 @@ strategy = "manual"
 FIXED_NOW = 1_700_000_000.0
 
 
-def write_spec(folder: Path, name: str = "uitest") -> Path:
+def write_spec(folder: Path, name: str = "uitest",
+               choices: tuple[str, ...] = ("sgd", "adam")) -> Path:
     folder.mkdir(parents=True, exist_ok=True)
     (folder / "trial.py").write_text(TRIAL_SCRIPT)
     path = folder / "spec.toml"
-    path.write_text(SPEC.format(name=name))
+    listed = ", ".join(f'"{c}"' for c in choices)
+    path.write_text(SPEC.format(name=name).replace('["sgd", "adam"]', f"[{listed}]"))
     return path
 
 
@@ -274,11 +276,12 @@ class FixedClock:
         return self.t
 
 
-def build_fixed_run(root: Path, n_trials: int = 12, points: int = 40) -> Path:
+def build_fixed_run(root: Path, n_trials: int = 12, points: int = 40,
+                    choices: tuple[str, ...] = ("sgd", "adam")) -> Path:
     """A run written straight into a store: trials in every state, curves, a tweak,
     a clone, a note, a star. Nothing runs; every value is fixed."""
     clock = FixedClock(FIXED_NOW - 3600)
-    spec = load_spec(write_spec(root / "spec", "snapdemo"))
+    spec = load_spec(write_spec(root / "spec", "snapdemo", choices))
     run_dir = create_run(spec, root / "runs", clock=clock)
     store = RunStore(run_dir, clock=clock)
     store.set_meta(started_at=FIXED_NOW - 3000, state="running")
