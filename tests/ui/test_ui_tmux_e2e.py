@@ -179,3 +179,96 @@ def test_hangup_of_the_terminal_leaves_the_experiment_running(tmp_path):
     finally:
         tmux.kill()
         _stop(run_dir)
+
+
+def _store_read(run_dir: Path, read):
+    store = RunStore(run_dir)
+    try:
+        return read(store)
+    finally:
+        store.close()
+
+
+def _until(read, what: str, timeout: float = 40.0):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = read()
+        if value:
+            return value
+        time.sleep(0.2)
+    raise AssertionError(f"timed out waiting for {what}")
+
+
+def test_a_manual_session_by_keyboard_alone_at_80x24(tmp_path):
+    """The acceptance run of issue 13: every form filled by one burst of keys (tmux
+    send-keys delivers them at once, like a laggy SSH link); the values stored are
+    exactly the values typed."""
+    home = tmp_path / "home"
+    spec_dir = tmp_path / "spec"
+    spec_dir.mkdir()
+    (spec_dir / "trial.py").write_text(TRIAL_SCRIPT)
+    (spec_dir / "spec.toml").write_text(SPEC.format(name="bykeys"))
+    tmux = Tmux(f"tuitune-keys-{os.getpid()}", 80, 24)
+    tuitune = Path(sys.executable).parent / "tuitune"
+    env = {"TUITUNE_HOME": str(home), "TERM": "xterm-256color"}
+    run_dir = None
+    try:
+        tmux.start(f"{tuitune} run {spec_dir / 'spec.toml'} --no-mouse", env)
+        tmux.wait(lambda t: "bykeys" in t and "manual" in t, what="the run screen")
+        run_dir = list_runs(home / "runs")[0]
+
+        def trial(tid: int):
+            return _store_read(run_dir, lambda s: s.trial(tid))
+
+        # a new trial: the form's three fields in one burst
+        tmux.keys("n", "0.07", "Tab", "9", "Tab", "adam", "Enter")
+        first = _until(lambda: trial(1), "trial 1")
+        assert first.params == {"lr": 0.07, "units": 9, "opt": "adam"}
+        tmux.wait(lambda t: 1 in _rows(t), what="row 1")
+        # clone it with units edited: Backspaces and digits in the same burst
+        tmux.keys("Home", "c", "Tab", "BSpace", "BSpace", "16", "Enter")
+        clone = _until(lambda: trial(2), "the clone")
+        assert clone.parent_id == 1 and clone.params == {"lr": 0.07, "units": 16,
+                                                         "opt": "adam"}
+        # tweak trial 1 (running)
+        _until(lambda: trial(1).state == "running", "trial 1 running")
+        tmux.wait(lambda t: "running" in _rows(t).get(1, ""), what="trial 1 shown running")
+        tmux.keys("Home", "t", "0.005", "Enter")
+        asked = _until(lambda: _store_read(run_dir, lambda s: s.param_changes(1)), "the tweak")
+        assert [(c.name, c.value) for c in asked] == [("lr", 0.005)]
+        # a note with markup-like text, typed literally
+        tmux.keys("Home", "a", "[/] too [bold]fast", "Enter")
+        _until(lambda: trial(1).note == "[/] too [bold]fast", "the note")
+        # kill the clone: it asks first
+        tmux.wait(lambda t: 2 in _rows(t), what="row 2")
+        tmux.keys("End", "k")
+        tmux.wait(lambda t: "Kill trial 2?" in t, what="the kill question")
+        tmux.keys("y")
+        _until(lambda: trial(2).state == "killed", "trial 2 killed")
+        # filter by text, then clear it
+        tmux.keys("/", "killed", "Enter")
+        tmux.wait(lambda t: set(_rows(t)) == {2}, what="only the killed trial")
+        tmux.keys("/", "C-u", "Enter")
+        tmux.wait(lambda t: set(_rows(t)) == {1, 2}, what="both trials again")
+        # the palette: star trial 1 by the command's name
+        tmux.keys("Home", "C-p")
+        tmux.wait(lambda t: "Search for commands" in t or "Star/pin" in t or ">" in t,
+                  what="the palette")
+        tmux.keys("Star/pin")
+        tmux.wait(lambda t: "Star the trial" in t, what="the star command")
+        tmux.keys("Enter")
+        _until(lambda: trial(1).starred, "trial 1 starred")
+        # detach, then attach again: everything is still there
+        tmux.keys("q")
+        tmux.wait(lambda t: "detached from" in t, what="the detach message")
+        tmux.kill()
+        tmux = Tmux(f"tuitune-keys2-{os.getpid()}", 80, 24)  # a new terminal
+        tmux.start(f"{tuitune} attach {run_dir.name} --no-mouse", env)
+        text = tmux.wait(lambda t: {1, 2} <= set(_rows(t)), what="the table after attach")
+        assert _rows(text)[1].lstrip().startswith("*") and "killed" in _rows(text)[2]
+        assert trial(1).state == "running" and trial(1).note == "[/] too [bold]fast"
+        tmux.keys("q")
+        tmux.wait(lambda t: "detached from" in t, what="detached again")
+    finally:
+        tmux.kill()
+        _stop(run_dir)
