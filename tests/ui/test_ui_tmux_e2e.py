@@ -12,7 +12,7 @@ from pathlib import Path
 
 import psutil
 import pytest
-from ui_helpers import SPEC, TRIAL_SCRIPT, _kill_leftovers
+from ui_helpers import SPEC, TRIAL_SCRIPT, _kill_leftovers, from_store
 
 from tuitune.engine.client import RunClient
 from tuitune.engine.runs import list_runs
@@ -181,14 +181,6 @@ def test_hangup_of_the_terminal_leaves_the_experiment_running(tmp_path):
         _stop(run_dir)
 
 
-def _store_read(run_dir: Path, read):
-    store = RunStore(run_dir)
-    try:
-        return read(store)
-    finally:
-        store.close()
-
-
 def _until(read, what: str, timeout: float = 40.0):
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
@@ -218,7 +210,7 @@ def test_a_manual_session_by_keyboard_alone_at_80x24(tmp_path):
         run_dir = list_runs(home / "runs")[0]
 
         def trial(tid: int):
-            return _store_read(run_dir, lambda s: s.trial(tid))
+            return from_store(run_dir, lambda s: s.trial(tid))
 
         # a new trial: the form's three fields in one burst
         tmux.keys("n", "0.07", "Tab", "9", "Tab", "adam", "Enter")
@@ -234,7 +226,7 @@ def test_a_manual_session_by_keyboard_alone_at_80x24(tmp_path):
         _until(lambda: trial(1).state == "running", "trial 1 running")
         tmux.wait(lambda t: "running" in _rows(t).get(1, ""), what="trial 1 shown running")
         tmux.keys("Home", "t", "0.005", "Enter")
-        asked = _until(lambda: _store_read(run_dir, lambda s: s.param_changes(1)), "the tweak")
+        asked = _until(lambda: from_store(run_dir, lambda s: s.param_changes(1)), "the tweak")
         assert [(c.name, c.value) for c in asked] == [("lr", 0.005)]
         # a note with markup-like text, typed literally
         tmux.keys("Home", "a", "[/] too [bold]fast", "Enter")
