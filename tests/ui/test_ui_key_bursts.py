@@ -168,3 +168,17 @@ async def test_ctrl_c_cancels_a_fresh_form_and_the_next_key_goes_to_the_table(fi
         await _select(pilot, app, 3)  # trial 3 has a note: it is prefilled
         await cancel("a")
         assert len(_trials(fixed_run)) == n_before
+
+
+async def test_a_clone_keeps_values_it_was_not_asked_to_change(live_run):
+    """The form showed lr=0.2443 for 0.24434660919228307 and sent the rounded value
+    back as a change: an untouched field must keep the value exactly."""
+    run_dir = live_run.run_dir
+    source = new_trial(run_dir, lr=0.24434660919228307, units=5)
+    app = make_app(run_dir)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot, app)
+        await _select(pilot, app, source)
+        clone = await _new_trial_from(pilot, app, run_dir, "c", "enter")
+        assert clone.parent_id == source
+        assert clone.params["lr"] == 0.24434660919228307 and clone.params["units"] == 5

@@ -18,8 +18,8 @@ from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.screen import ModalScreen
 from textual.widgets import Button, Checkbox, Input, Label, Static
 
+from tuitune.history import plain_value
 from tuitune.space import Param, SpaceError
-from tuitune.ui import fmt
 
 
 @dataclass(frozen=True)
@@ -74,7 +74,8 @@ class ParamForm(ModalScreen[FormResult | None]):
                 for p in self.params:
                     with Horizontal(classes="form-row"):
                         yield Label(p.name, classes="form-label", markup=False)
-                        yield Input(fmt.value(self.initial.get(p.name, p.initial())),
+                        # In full: a rounded prefill would be sent back as a change.
+                        yield Input(plain_value(self.initial.get(p.name, p.initial())),
                                     id=f"p-{p.name}", classes="form-input", compact=True)
                         yield Label(p.describe() + (" · mutable" if p.mutable else ""),
                                     classes="form-help", markup=False)
