@@ -1,6 +1,6 @@
 """Benchmark: reports through Ray against the local executor.
 
-Starts a real two-node Ray cluster on this machine (tests/ray/raycluster.py: a
+Starts a real two-node Ray cluster on this machine (tests/ray_cluster/raycluster.py: a
 private network namespace with only loopback; needs root and `pip install
 "tuitune[ray]"`), then runs real headless supervisors with real trial processes:
 
@@ -32,7 +32,7 @@ from pathlib import Path
 import psutil
 
 REPO = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(REPO / "tests" / "ray"))
+sys.path.insert(0, str(REPO / "tests" / "ray_cluster"))
 
 from raycluster import LocalRayCluster  # noqa: E402
 

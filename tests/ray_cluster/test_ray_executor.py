@@ -7,7 +7,7 @@ processes (`tuitune run --headless`), real trials, steered from a second shell
 with the CLI, as a user would. The cluster starts once for the module; the last
 test kills the second node.
 
-    python -m pytest tests/ray -q -m ray
+    python -m pytest tests/ray_cluster -q -m ray
 """
 
 from __future__ import annotations
