@@ -14,15 +14,24 @@ from typing import Any
 SIGNIFICANT = 4
 
 
-def nice_number(value: float) -> str:
-    """Compact number for axes and cells: at most 4 significant digits."""
+def nice_number(value: float, significant: int = SIGNIFICANT) -> str:
+    """Compact number for axes and cells: at most 4 significant digits (fewer where a
+    narrow cell asks: the trial table's parameter columns fall back to 3)."""
     if value is None or (isinstance(value, float) and math.isnan(value)):
         return "-"
     if isinstance(value, float) and math.isinf(value):
         return "inf" if value > 0 else "-inf"
     if value == 0:
         return "0"
-    text = f"{value:.{SIGNIFICANT}g}"
+    return _short_exponent(f"{value:.{significant}g}")
+
+
+def scientific(value: float, significant: int = 3) -> str:
+    """Always with an exponent ('1.79e-4'): the narrowest form of a small number."""
+    return _short_exponent(f"{value:.{significant - 1}e}")
+
+
+def _short_exponent(text: str) -> str:
     return text.replace("e+0", "e").replace("e-0", "e-").replace("e+", "e")
 
 

@@ -143,3 +143,23 @@ async def test_a_first_sample_after_the_opening_is_drawn_at_once(fixed_run):
 
 def test_snapshots_do_not_depend_on_the_local_zone():
     assert os.environ["TZ"] == "UTC"
+
+
+def test_run_screen_4_params_and_a_note_80x24(snap_compare, tmp_path):
+    """Issue 14: every searched parameter on screen at 80x24, beside a note."""
+    from ui_helpers import build_fixed_run
+
+    app = make_fixed_app(build_fixed_run(tmp_path, weight_decay=True), gpus=4)
+    assert snap_compare(app, terminal_size=(80, 24), run_before=_ready(app))
+
+
+def test_run_screen_text_filter_80x24(snap_compare, fixed_run):
+    """Issue 14: the active filter, the sort and the count on a line above the table."""
+    app = make_fixed_app(fixed_run, gpus=4)
+
+    async def run_before(pilot):
+        await settle(pilot, app)
+        await pilot.press("slash", *"clone", "enter")
+        await wait_for(pilot, lambda: len(app.screen.table.order) == 1, what="the filter")
+        await settle(pilot, app)
+    assert snap_compare(app, terminal_size=(80, 24), run_before=run_before)

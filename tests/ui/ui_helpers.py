@@ -82,13 +82,24 @@ strategy = "manual"
 FIXED_NOW = 1_700_000_000.0
 
 
+#: A fourth searched parameter with a long name (the 80-column table abbreviates it).
+WEIGHT_DECAY = """
+[space.weight_decay]
+type = "float"
+low = 0.000001
+high = 0.01
+log = true
+"""
+
+
 def write_spec(folder: Path, name: str = "uitest",
-               choices: tuple[str, ...] = ("sgd", "adam")) -> Path:
+               choices: tuple[str, ...] = ("sgd", "adam"), extra_space: str = "") -> Path:
     folder.mkdir(parents=True, exist_ok=True)
     (folder / "trial.py").write_text(TRIAL_SCRIPT)
     path = folder / "spec.toml"
     listed = ", ".join(f'"{c}"' for c in choices)
-    path.write_text(SPEC.format(name=name).replace('["sgd", "adam"]', f"[{listed}]"))
+    text = SPEC.format(name=name).replace('["sgd", "adam"]', f"[{listed}]")
+    path.write_text(text.replace("[objective]", extra_space.lstrip() + "\n[objective]"))
     return path
 
 
@@ -277,21 +288,25 @@ class FixedClock:
 
 
 def build_fixed_run(root: Path, n_trials: int = 12, points: int = 40,
-                    choices: tuple[str, ...] = ("sgd", "adam")) -> Path:
+                    choices: tuple[str, ...] = ("sgd", "adam"),
+                    weight_decay: bool = False) -> Path:
     """A run written straight into a store: trials in every state, curves, a tweak,
-    a clone, a note, a star. Nothing runs; every value is fixed."""
+    a clone, a note, a star. Nothing runs; every value is fixed. `weight_decay`
+    adds a fourth searched parameter."""
     clock = FixedClock(FIXED_NOW - 3600)
-    spec = load_spec(write_spec(root / "spec", "snapdemo", choices))
+    spec = load_spec(write_spec(root / "spec", "snapdemo", choices,
+                                WEIGHT_DECAY if weight_decay else ""))
     run_dir = create_run(spec, root / "runs", clock=clock)
     store = RunStore(run_dir, clock=clock)
     store.set_meta(started_at=FIXED_NOW - 3000, state="running")
     states = ["running", "running", "running", "completed", "completed", "killed", "failed",
               "paused", "queued", "pruned", "completed", "diverged"]
     for i in range(n_trials):
-        tid = store.create_trial(
-            {"lr": round(0.001 * (i + 1), 4), "units": 8 * (1 + i % 4),
-             "opt": "adam" if i % 2 else "sgd"},
-            "manual" if i < 3 else "random", "user")
+        params = {"lr": round(0.001 * (i + 1), 4), "units": 8 * (1 + i % 4),
+                  "opt": "adam" if i % 2 else "sgd"}
+        if weight_decay:
+            params["weight_decay"] = 1.234567e-6 * 2.7 ** i
+        tid = store.create_trial(params, "manual" if i < 3 else "random", "user")
         state = states[i % len(states)]
         if state == "queued":
             continue
@@ -314,7 +329,9 @@ def build_fixed_run(root: Path, n_trials: int = 12, points: int = 40,
     store.ack_param_changes([cid], 20)
     store.add_event("tweak_applied", "trial", "trial 1: lr=0.0005 holds from step 20",
                     trial_id=1)
-    clone = store.create_trial({"lr": 0.002, "units": 16, "opt": "adam"}, "clone", "user",
+    clone_params = {"lr": 0.002, "units": 16, "opt": "adam",
+                    **({"weight_decay": 3e-4} if weight_decay else {})}
+    clone = store.create_trial(clone_params, "clone", "user",
                                parent_id=2, clone_step=25, from_checkpoint=True,
                                message="trial {id} cloned from trial 2 at step 25")
     store.add_metrics(clone, [(s, "val_loss", 0.35 + 1.0 / math.sqrt(s), FIXED_NOW - 100)

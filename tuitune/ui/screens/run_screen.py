@@ -15,7 +15,7 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal
 from textual.screen import Screen
-from textual.widgets import Footer, Input
+from textual.widgets import Footer, Input, Static
 
 from tuitune.ui.records import TrialRow
 from tuitune.ui.screens.charting import build_chart, chart_trials
@@ -63,7 +63,8 @@ class RunScreen(HandActions, Screen):
                 tooltip="Small terminals: show the chart or the GPU panel under the table"),
         Binding("z", "zoom_table", "Table only", show=False,
                 tooltip="Give the table the whole screen (again: back)"),
-        Binding("escape", "close_filter", "Close the filter box", show=False),
+        Binding("escape", "close_filter", "Close the filter box, or clear the filter",
+                show=False),
         Binding("question_mark,f1", "app.help", "Help", tooltip="This list of keys"),
         Binding("q", "app.detach", "Detach",
                 tooltip="Detach: quit the TUI, trials keep running (tuitune attach reopens)"),
@@ -81,6 +82,8 @@ class RunScreen(HandActions, Screen):
 
     def compose(self) -> ComposeResult:
         yield RunHeaderBar(self.app.clock, id="header")
+        # One line, shown only while rows are filtered or sorted: hidden rows must show.
+        yield Static("", id="table-state", markup=False)
         yield TrialTable(self.app.spec, self.app.clock, id="table")
         with Horizontal(id="lower"):
             yield Chart(id="chart")
@@ -121,6 +124,7 @@ class RunScreen(HandActions, Screen):
         self.query_one(RunHeaderBar).show(view.header)
         if full or changed:
             self.table.set_rows(view.rows, changed)
+            self._show_table_state()
         self._update_chart()
 
     def refresh_system(self, view: SystemView) -> None:
@@ -207,10 +211,13 @@ class RunScreen(HandActions, Screen):
         box.focus()
 
     def action_close_filter(self) -> None:
+        """Esc: closes the filter box; in the table, clears the filter (the sort stays)."""
         box = self.query_one("#filter", Input)
         if box.has_class("shown"):
             box.remove_class("shown")
             self.table.focus()
+        elif self.table.state.filtered:
+            self._set_state(state_filter="all", text_filter="")
 
     def on_input_submitted(self, event: Input.Submitted) -> None:
         if event.input.id != "filter":
@@ -226,22 +233,22 @@ class RunScreen(HandActions, Screen):
     def _set_state(self, **changes) -> None:
         st = self.table.state
         self.table.set_state(TableState(**{**st.__dict__, **changes}))
-        bits = []
+        self._show_table_state()
+
+    def _show_table_state(self) -> None:
+        """The filter, the sort and how many rows show, while not all rows by id."""
         st = self.table.state
-        if st.state_filter != "all":
-            bits.append(f"state={st.state_filter}")
-        if st.text_filter:
-            bits.append(f"text={st.text_filter!r}")
-        shown = len(self.table.order)
-        self.table.border_subtitle = (f"{shown} of {len(self.app.view.rows)} · "
-                                      + " ".join(bits)) if bits else ""
+        line = self.query_one("#table-state", Static)
+        line.set_class(not st.plain, "shown")
+        if not st.plain:
+            hint = "   (esc clears the filter)" if st.filtered else ""
+            line.update(" " + st.describe(len(self.table.order), len(self.app.view.rows))
+                        + hint)
 
     def action_cycle_state_filter(self) -> None:
         names = list(STATE_FILTERS)
         current = names.index(self.table.state.state_filter)
         self._set_state(state_filter=names[(current + 1) % len(names)])
-        self.app.notify(f"showing {self.table.state.state_filter} trials "
-                        f"({len(self.table.order)})", timeout=2)
 
     def action_cycle_sort(self) -> None:
         current = SORTS.index(self.table.state.sort)

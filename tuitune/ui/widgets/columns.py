@@ -1,12 +1,14 @@
 """Columns of the trial table: what each shows, how wide, how important. No Textual.
 
 At a given width the table keeps the most important columns that fit (the
-detail screen shows everything a narrow table leaves out).
+detail screen shows everything a narrow table leaves out). The priority rule
+lives here only (`PRIORITY`): at 80 columns every searched parameter shows, with
+a short name where its name is long (`short_names`), before the curve, the
+origin, elapsed time or a note.
 """
 
 from __future__ import annotations
 
-import dataclasses
 import math
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -14,6 +16,9 @@ from dataclasses import dataclass
 from rich.style import Style
 
 from tuitune.history import ACTIVE_STATES, LIVE_STATES
+from tuitune.numfmt import nice_number as numfmt_number
+from tuitune.numfmt import scientific
+from tuitune.space import Param
 from tuitune.spec import Spec
 from tuitune.system import TrialUsage
 from tuitune.ui import fmt, palette
@@ -43,6 +48,7 @@ class Column:
     cell: Cell
     align: str = "l"
     grow: bool = False  # takes the width left over
+    wants: int = 0  # cells more it uses well when the line has room to spare
 
 
 def _text(text: str, width: int, style: Style | None = None, align: str = "l") -> list[Run]:
@@ -116,53 +122,120 @@ def _note(row: TrialRow, w: int, ctx: Ctx) -> list[Run]:
     return _text(row.note.replace("\n", " "), w, palette.WARN)
 
 
+def _short_value(v: object, w: int) -> str:
+    """4 significant digits, or 3 where 4 do not fit the cell, with an exponent if
+    that is narrower ('0.000179' is 8 cells, '1.79e-4' 7): never a cropped number."""
+    text = fmt.value(v)
+    if len(text) > w and isinstance(v, float) and math.isfinite(v):
+        text = numfmt_number(v, 3)
+        if len(text) > w:
+            text = scientific(v, 3)
+    return text
+
+
 def _param(name: str) -> Cell:
     def cell(row: TrialRow, w: int, ctx: Ctx) -> list[Run]:
-        now = fmt.value(row.params.get(name))
+        v = row.params.get(name)
         if not any(c.name == name and c.step is not None for c in row.changes):
-            return _text(now, w, None, "r")
+            return _text(_short_value(v, w), w, None, "r")
         # Tweaked: it ran a schedule. What it started with, if the cell has room; the
         # arrow always (the detail screen has every change with its step).
+        now = fmt.value(v)
         ran = f"{fmt.value(row.initial.get(name))}→{now}"
-        return _text(ran if len(ran) <= w else f"→{now}", w, palette.ACCENT, "r")
+        return _text(ran if len(ran) <= w else f"→{_short_value(v, w - 1)}", w,
+                     palette.ACCENT, "r")
     return cell
+
+
+#: Names up to this long are shown whole in a column title.
+SHORT_NAME = 8
+
+
+def short_names(names: list[str]) -> dict[str, str]:
+    """Column titles for parameter names, one rule for all: a name of up to 8
+    characters as is; a longer one of several words by its initials, as ML people
+    write them (learning_rate: lr, batch_size: bs, weight_decay: wd); one long word
+    cut to 7 characters and a dot. A clash gets a digit. The full names are in the
+    table's tooltip and on the detail screen."""
+    out: dict[str, str] = {}
+    taken = {n for n in names if len(n) <= SHORT_NAME}
+    for name in names:
+        if len(name) <= SHORT_NAME:
+            out[name] = name
+            continue
+        words = [w for w in name.replace("-", "_").split("_") if w]
+        short = "".join(w[0] for w in words) if len(words) > 1 else name[:SHORT_NAME - 1] + "."
+        candidate, n = short, 2
+        while candidate in taken:
+            candidate, n = f"{short}{n}", n + 1
+        taken.add(candidate)
+        out[name] = candidate
+    return out
+
+
+def value_width(p: Param) -> int:
+    """Cells a value of `p` needs: floats at 3-4 significant digits ('0.01234',
+    '1.23e-5'), integers whole, choices whole up to 10 characters."""
+    if p.kind in ("int", "pow2"):
+        return max(len(str(getattr(p, "low", 0))), len(str(getattr(p, "high", 0))))
+    choices = getattr(p, "choices", None)
+    if choices:
+        return min(10, max(len(fmt.value(c)) for c in choices))
+    return 8 if getattr(p, "low", 0) < 0 else 7
+
+
+#: Which columns a narrow table keeps first (lower first). Parameters come right
+#: after id, state and best: without them trials cannot be told apart, and the detail
+#: screen is one key away for the rest. Then step (progress), and a note (the user
+#: wrote it to be seen) before latest, the curve and the origin, which the chart and
+#: the detail screen show too: at 80 columns with four parameters a note costs the
+#: latest value, never a parameter. Elapsed, node and gpu:mem are last.
+PRIORITY = {"id": 0, "state": 1, "best": 2, "param": 3, "step": 4, "note": 4.5, "latest": 5, "spark": 6, "origin": 7, "node": 19, "elapsed": 20, "gpu": 21}
 
 
 def columns_for(spec: Spec) -> list[Column]:
     """All columns, in display order, for a run's spec."""
+    pr = PRIORITY
     cols = [
-        Column("id", "id", 6, 0, _id, "r"),
-        Column("state", "state", 9, 1, _state),
-        Column("origin", "origin", 11, 5, _origin),
+        Column("id", "id", 6, pr["id"], _id, "r"),
+        Column("state", "state", 9, pr["state"], _state),
+        Column("origin", "origin", 11, pr["origin"], _origin),
     ]
     varying = [p for p in spec.space if p.kind != "fixed"]
+    titles = short_names([p.name for p in varying])
     for i, p in enumerate(varying):
-        # A mutable one may show a schedule ("0.001→0.0005"): room for start and now.
-        width = min(max(len(p.name), 13 if p.mutable else 8), 13 if p.mutable else 12)
-        cols.append(Column(f"param:{p.name}", p.name, width, 6 + i, _param(p.name), "r"))
+        # A mutable one may show a tweak as "→0.0005" (one more cell for the arrow),
+        # and where the line has room the schedule, "0.001→0.0005".
+        width = max(len(titles[p.name]), value_width(p) + (1 if p.mutable else 0))
+        cols.append(Column(f"param:{p.name}", titles[p.name], width,
+                           pr["param"] + i / 100, _param(p.name), "r",
+                           wants=max(0, 13 - width) if p.mutable else 0))
     cols += [
-        Column("step", "step", 11, 2, _step, "r"),
-        Column("latest", "latest", 8, 3, _number("latest"), "r"),
-        Column("best", "best", 8, 2, _number("best"), "r"),
-        Column("spark", "curve", 12, 4, _spark),
-        Column("elapsed", "elapsed", 7, 20, _elapsed, "r"),
-        Column("gpu", "gpu:mem", 9, 21, _gpu),
-        *([Column("node", "node", 14, 19, _node)] if spec.executor != "local" else []),
-        Column("note", "note", 12, 22, _note, grow=True),
+        Column("step", "step", 11, pr["step"], _step, "r"),
+        Column("latest", "latest", 8, pr["latest"], _number("latest"), "r"),
+        Column("best", "best", 8, pr["best"], _number("best"), "r"),
+        Column("spark", "curve", 12, pr["spark"], _spark),
+        Column("elapsed", "elapsed", 7, pr["elapsed"], _elapsed, "r"),
+        Column("gpu", "gpu:mem", 9, pr["gpu"], _gpu),
+        *([Column("node", "node", 14, pr["node"], _node)] if spec.executor != "local" else []),
+        Column("note", "note", 12, pr["note"], _note, grow=True),
     ]
     return cols
+
+
+def abbreviations(columns: list[Column]) -> dict[str, str]:
+    """Short title -> full parameter name, for the titles that differ."""
+    return {c.title: c.key.removeprefix("param:") for c in columns
+            if c.key.startswith("param:") and c.title != c.key.removeprefix("param:")}
 
 
 def fit_columns(columns: list[Column], width: int, has_notes: bool = False
                 ) -> list[tuple[Column, int]]:
     """The columns that fit in `width` (one space between), with their widths.
 
-    The note column shows only when some trial has a note, and then before the
-    parameters (a note is what the user wrote to be seen)."""
-    if has_notes:
-        columns = [dataclasses.replace(c, priority=4.5) if c.key == "note" else c
-                   for c in columns]
-    else:
+    The note column shows only when some trial has a note, at its place in
+    `PRIORITY`: after the parameters, so a note never pushes one out."""
+    if not has_notes:
         columns = [c for c in columns if c.key != "note"]
     chosen: set[str] = set()
     used = 0
@@ -173,6 +246,10 @@ def fit_columns(columns: list[Column], width: int, has_notes: bool = False
             used += need
     out = [(c, c.width) for c in columns if c.key in chosen]
     spare = width - used
+    for i, (c, w) in enumerate(out):
+        if c.wants and spare > 0:
+            extra = min(c.wants, spare)
+            out[i], spare = (c, w + extra), spare - extra
     for i, (c, w) in enumerate(out):
         if c.grow and spare > 0:
             out[i] = (c, w + spare)

@@ -20,7 +20,7 @@ from tuitune.spec import Spec
 from tuitune.system import TrialUsage
 from tuitune.ui import fmt, palette
 from tuitune.ui.records import TrialRow
-from tuitune.ui.widgets.columns import Column, Ctx, columns_for, fit_columns
+from tuitune.ui.widgets.columns import Column, Ctx, abbreviations, columns_for, fit_columns
 from tuitune.ui.widgets.lines import Line, LineWidget, Run
 
 #: State filters, cycled with `f`.
@@ -46,6 +46,26 @@ class TableState:
     descending: bool = False
     state_filter: str = "all"
     text_filter: str = ""
+
+    @property
+    def filtered(self) -> bool:
+        return self.state_filter != "all" or bool(self.text_filter)
+
+    @property
+    def plain(self) -> bool:
+        """All trials, by id: nothing to tell the user about."""
+        return not self.filtered and self.sort == "id" and not self.descending
+
+    def describe(self, shown: int, total: int) -> str:
+        """'filter: running, text 'clone' · sort: best ▲ · 2 of 6 shown'."""
+        bits = []
+        if self.filtered:
+            what = [self.state_filter] if self.state_filter != "all" else []
+            what += [f"text {self.text_filter!r}"] if self.text_filter else []
+            bits.append("filter: " + ", ".join(what))
+        bits.append(f"sort: {self.sort} {'▼' if self.descending else '▲'}")
+        bits.append(f"{shown} of {total} shown")
+        return " · ".join(bits)
 
 
 class TrialTable(LineWidget, can_focus=True):
@@ -90,6 +110,9 @@ class TrialTable(LineWidget, can_focus=True):
     def __init__(self, spec: Spec, clock: Callable[[], float], id: str | None = None) -> None:
         super().__init__(id=id)
         self._columns: list[Column] = columns_for(spec)
+        short = abbreviations(self._columns)
+        if short:  # the column titles' full names
+            self.tooltip = "Columns: " + ", ".join(f"{k} = {v}" for k, v in short.items())
         self._clock = clock
         self._max_steps = spec.budget.max_steps
         self._objective = spec.objective
@@ -107,10 +130,7 @@ class TrialTable(LineWidget, can_focus=True):
     def set_rows(self, rows: Mapping[int, TrialRow], changed: set[int] | None = None) -> None:
         """The rows (the caller's dict, read only); `changed` ids moved since last time."""
         self._rows = rows
-        st = self.state
-        plain = (st.sort == "id" and not st.descending and st.state_filter == "all"
-                 and not st.text_filter)
-        if plain and changed is not None and all(t in self._shown_set for t in changed):
+        if self.state.plain and changed is not None and all(t in self._shown_set for t in changed):
             self.redraw_soon()  # nothing can move: rows by id, all shown
             return
         self._reorder()
