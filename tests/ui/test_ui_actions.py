@@ -209,8 +209,13 @@ async def test_tweak_form_and_learning_rate_keys(live_run):
         await wait_for(pilot, lambda: app.view.rows[tid].params["lr"] == 0.002)
         await pilot.press("right_square_bracket", "right_square_bracket")  # x 100
         await wait_for(pilot, lambda: app.view.rows[tid].params["lr"] == 0.2, what="x100")
-        kinds = [e.kind for e in events(run_dir, trial_id=tid)]
-        assert kinds.count("tweak_requested") == 4 and kinds.count("tweak_applied") == 4
+        # The row can show the new value before the supervisor has recorded the trial's
+        # acknowledgement (it reads acks every 0.25 s): wait for the events, then count.
+        def kinds():
+            return [e.kind for e in events(run_dir, trial_id=tid)]
+        await wait_for(pilot, lambda: kinds().count("tweak_applied") >= 4,
+                       what="four tweaks acknowledged")
+        assert kinds().count("tweak_requested") == 4 and kinds().count("tweak_applied") == 4
         assert app.view.rows[tid].origin_label.endswith("+tw")
 
 
