@@ -111,6 +111,16 @@ def start_headless(spec: Path, home: Path) -> tuple[subprocess.Popen[str], Path]
     return proc, run_dir
 
 
+def stop_headless(proc: subprocess.Popen[str], run_dir: Path) -> None:
+    """`tuitune stop` the run, then make sure its headless follower is gone."""
+    cli("stop", str(run_dir))
+    try:
+        proc.wait(timeout=30)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+
+
 def kill_supervisor(run_dir: Path) -> int:
     """SIGKILL the run's supervisor (the detached process the store names); its pid."""
     store = RunStore(run_dir)

@@ -22,7 +22,7 @@ import psutil
 import pytest
 
 from tuitune.engine import crash_points
-from tuitune.engine.runs import supervisor_info
+from tuitune.engine.runs import is_supervised
 from tuitune.store import RunStore
 
 from .helpers import STEPPER, cli, trial, wait_for, write_spec
@@ -48,14 +48,6 @@ FAST = {"start.spawned", "end.termed"}
 def _state(run_dir: Path, tid: int) -> str | None:
     t = trial(run_dir, tid)
     return t.state if t else None
-
-
-def _supervised(run_dir: Path) -> bool:
-    store = RunStore(run_dir)
-    try:
-        return supervisor_info(store).alive
-    finally:
-        store.close()
 
 
 def _query(run_dir: Path, sql: str) -> list[tuple]:
@@ -103,7 +95,7 @@ def _start(spec: Path, home: Path, log: Path, crash_at: str | None) -> tuple[Pat
     try:
         run_dir = wait_for(lambda: next((home / "runs").glob("*/store.db"), None), 30,
                            "the run folder").parent
-        wait_for(lambda: _supervised(run_dir), 30, "the supervisor")
+        wait_for(lambda: is_supervised(run_dir), 30, "the supervisor")
     finally:
         proc.kill()
         proc.wait(timeout=10)
@@ -129,7 +121,7 @@ def _scenario(run: Path) -> list[tuple[tuple[str, ...], object]]:
 def _drive_until_crash(run: Path, point: str, first_pid: int) -> None:
     # A command sent to a dead supervisor starts a new one: a crash shows as a new pid.
     def crashed() -> bool:
-        return _supervisor_pid(run) != first_pid or not _supervised(run)
+        return _supervisor_pid(run) != first_pid or not is_supervised(run)
 
     for command, took_effect in _scenario(run):
         cli(*command)
@@ -197,7 +189,7 @@ def test_supervisor_killed_at_each_step_loses_nothing_and_runs_nothing_twice(
              or psutil.Process(first_pid).status() == psutil.STATUS_ZOMBIE, 10, "the crash")
     out = cli("resume", str(run))
     assert out.returncode == 0, out.stderr
-    wait_for(lambda: _supervised(run), 30, "the resumed supervisor")
+    wait_for(lambda: is_supervised(run), 30, "the resumed supervisor")
     # Recovery is done once the new supervisor has ticked (its heartbeat moved).
     beat = RunStore(run).meta().get("heartbeat") or 0
     wait_for(lambda: (RunStore(run).meta().get("heartbeat") or 0) > beat, 15, "a tick")
@@ -247,7 +239,7 @@ def test_a_handler_that_raises_answers_failed_once_and_the_supervisor_carries_on
     assert out.returncode == 1, (out.stdout, out.stderr)
     lines = out.stderr.strip().splitlines()
     assert len(lines) == 1 and "clone failed" in lines[0] and "named pipe" in lines[0], lines
-    assert _supervised(run) and _supervisor_pid(run) == first_pid
+    assert is_supervised(run) and _supervisor_pid(run) == first_pid
     answer = _query(run, "SELECT id, status, result FROM commands WHERE kind = 'clone'")
     assert [a[1] for a in answer] == ["failed"] and answer[0][2] in lines[0]
     logged = _query(run, "SELECT message FROM events WHERE kind = 'command_failed'")
@@ -257,9 +249,9 @@ def test_a_handler_that_raises_answers_failed_once_and_the_supervisor_carries_on
 
     # A new supervisor never runs the failed command again...
     os.kill(first_pid, signal.SIGKILL)
-    wait_for(lambda: not _supervised(run), 10, "the supervisor to die")
+    wait_for(lambda: not is_supervised(run), 10, "the supervisor to die")
     assert cli("resume", r).returncode == 0
-    wait_for(lambda: _supervised(run), 30, "the resumed supervisor")
+    wait_for(lambda: is_supervised(run), 30, "the resumed supervisor")
     # ... and carries on with the next command.
     assert cli("new", r, "lr=0.02").returncode == 0
     wait_for(lambda: _state(run, 2) == "running", 30, "trial 2 to run")

@@ -12,7 +12,7 @@ import pytest
 
 from tuitune.store import RunStore
 
-from .helpers import cli, events, start_headless, trial, wait_for, write_spec
+from .helpers import cli, events, start_headless, stop_headless, trial, wait_for, write_spec
 
 
 @pytest.fixture
@@ -20,12 +20,7 @@ def live_run(tt_home, tmp_path):
     spec = write_spec(tmp_path / "exp", steps=5000, sleep=0.05)
     proc, run_dir = start_headless(spec, tt_home)
     yield run_dir
-    cli("stop", str(run_dir))
-    try:
-        proc.wait(timeout=30)
-    finally:
-        if proc.poll() is None:
-            proc.kill()
+    stop_headless(proc, run_dir)
 
 
 def _reported(run_dir, trial_id, name="loss"):

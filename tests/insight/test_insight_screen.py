@@ -7,7 +7,7 @@ from ui_helpers import make_fixed_app, settle, wait_for
 
 from tuitune.ui.screens.insight import InsightScreen
 
-from .live import stop_headless
+from engine.helpers import stop_headless
 from .screen_data import build_insight_run
 
 pytestmark = pytest.mark.usefixtures("utc")

@@ -11,7 +11,7 @@ from engine.helpers import cli, events, start_headless, wait_for, write_spec
 from tuitune.engine.space_edit import META_KEY
 from tuitune.store import RunStore
 
-from .live import stop_headless
+from engine.helpers import stop_headless
 
 
 def _read(run_dir, fn):

@@ -215,7 +215,7 @@ def ensure_supervisor(run_dir: Path, attempts: int = 3) -> bool:
     alive (or ran and finished the run); False if none could start (the reason is in
     supervisor.log)."""
     for _ in range(attempts):
-        if _supervised(run_dir):
+        if is_supervised(run_dir):
             return True
         pid = spawn_supervisor(run_dir, resume=True)
         if wait_for_supervisor(run_dir, pid):
@@ -223,10 +223,11 @@ def ensure_supervisor(run_dir: Path, attempts: int = 3) -> bool:
         # Ours lost the run to one still holding it (finishing, or started by another
         # front end at the same moment): look again.
         time.sleep(0.5)
-    return _supervised(run_dir)
+    return is_supervised(run_dir)
 
 
-def _supervised(run_dir: Path) -> bool:
+def is_supervised(run_dir: Path) -> bool:
+    """Whether a live supervisor holds the run (one read of its meta)."""
     store = RunStore(run_dir)
     try:
         return supervisor_info(store).alive
