@@ -13,6 +13,7 @@ from collections.abc import Callable, Iterable
 from pathlib import Path
 
 from textual.binding import Binding
+from textual.screen import Screen
 
 from tuitune.history import LIVE_STATES
 from tuitune.spec import Spec
@@ -161,6 +162,13 @@ class TuituneApp(Commanding, BaseApp):
         from tuitune.ui.screens.detail import DetailScreen
 
         self.push_screen(DetailScreen(trial_id))
+
+    def help_screens(self) -> list[type[Screen]]:
+        from tuitune.ui.screens.detail import DetailScreen
+        from tuitune.ui.screens.insight import InsightScreen
+        from tuitune.ui.screens.insight_compare import CompareScreen
+
+        return [RunScreen, DetailScreen, GpuScreen, InsightScreen, CompareScreen]
 
     def open_gpus(self) -> None:
         self.push_screen(GpuScreen(standalone=False))

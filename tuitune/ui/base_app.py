@@ -85,9 +85,13 @@ class BaseApp(KeysInOrder):
         if self.system_loop is not None:
             self.system_loop.wake()
 
+    def help_screens(self) -> list[type[Screen]]:
+        """The screens whose keys the help lists after the current one's."""
+        return []
+
     def action_help(self) -> None:
         if not isinstance(self.screen, HelpScreen):
-            self.push_screen(HelpScreen(self.screen, HELP_INTRO))
+            self.push_screen(HelpScreen(self.screen, HELP_INTRO, self.help_screens()))
 
     def get_system_commands(self, screen: Screen) -> Iterable[SystemCommand]:
         """The palette lists the keyed actions of the screen, by their description: the

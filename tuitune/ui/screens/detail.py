@@ -69,6 +69,8 @@ class LogRead(Message):
 class DetailScreen(HandActions, Screen):
     """Everything about one trial."""
 
+    HELP_TITLE = "Trial detail (enter on a trial)"
+
     app: TuituneApp
 
     BINDINGS = [

@@ -97,6 +97,8 @@ class ProcessList(LineWidget, can_focus=True):
 class GpuScreen(Screen):
     """The GPU and host panels full screen, with processes."""
 
+    HELP_TITLE = "GPUs (g)"
+
     app: TuituneApp | MonitorApp
 
     BINDINGS = [

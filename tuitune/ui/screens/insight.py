@@ -73,6 +73,8 @@ def finished_key(rows: Any) -> tuple[int, ...]:
 class InsightScreen(Screen):
     """What matters, what the model believes, what to try next."""
 
+    HELP_TITLE = "Insight (i)"
+
     app: TuituneApp
 
     DEFAULT_CSS = """

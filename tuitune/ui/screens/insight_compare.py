@@ -27,6 +27,8 @@ DIFFERS = palette.WARN + palette.BOLD
 class CompareScreen(Screen):
     """Trials side by side."""
 
+    HELP_TITLE = "Compare (c on the insight screen)"
+
     app: TuituneApp
 
     DEFAULT_CSS = """

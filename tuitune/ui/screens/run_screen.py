@@ -39,6 +39,8 @@ COMPACT_HEIGHT = 36
 class RunScreen(HandActions, Screen):
     """The experiment at a glance."""
 
+    HELP_TITLE = "Trials"
+
     app: TuituneApp
 
     BINDINGS = [

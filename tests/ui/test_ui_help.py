@@ -1,0 +1,61 @@
+"""The help screen (issue 14, item 5): the app's own keys grouped by screen, two
+aligned columns, Textual's generic editing keys in one line."""
+
+from __future__ import annotations
+
+import io
+
+from rich.console import Console
+from ui_helpers import make_fixed_app, settle, wait_for
+
+from tuitune.ui.screens.help import EDITING_KEYS, HelpScreen, render_groups
+
+
+async def _open_help(app, pilot) -> HelpScreen:
+    await settle(pilot, app)
+    await pilot.press("question_mark")
+    return await wait_for(pilot, lambda: isinstance(app.screen, HelpScreen) and app.screen,
+                          what="the help")
+
+
+async def test_help_groups_the_apps_keys_by_screen(fixed_run):
+    app = make_fixed_app(fixed_run)
+    async with app.run_test(size=(80, 24)) as pilot:
+        help_screen = await _open_help(app, pilot)
+        titles = [g.title for g in help_screen.groups]
+        assert titles[:3] == ["Trials", "Anywhere", "Text fields"]
+        assert {"Trial detail (enter on a trial)", "GPUs (g)", "Insight (i)"} <= set(titles)
+        descriptions = [d for _, d in help_screen.rows]
+        # The filter box's ~45 editing keys are one line, not one line each.
+        assert help_screen.groups[2].rows == (("editing", EDITING_KEYS),)
+        for generic in ("Delete all to the left", "Move cursor left a word and select",
+                        "Scroll Up", "Paste text from the clipboard"):
+            assert generic not in descriptions
+        # No key is listed twice for one thing in a group; the table's own keys are there.
+        for group in help_screen.groups:
+            assert len(group.rows) == len({d for _, d in group.rows}), group.title
+        assert "Open the trial" in descriptions
+        # Another screen's group lists what that screen adds, not the hand actions again.
+        detail = next(g for g in help_screen.groups if g.title.startswith("Trial detail"))
+        assert "Kill the selected trial (asks first)" not in [d for _, d in detail.rows]
+        assert ("1", "Curves") in detail.rows
+
+
+async def test_wrapped_descriptions_stay_in_their_column(fixed_run):
+    app = make_fixed_app(fixed_run)
+    async with app.run_test(size=(80, 24)) as pilot:
+        help_screen = await _open_help(app, pilot)
+        groups = help_screen.groups
+    key_width = max(len(k) for g in groups for k, _ in g.rows)
+    out = io.StringIO()
+    Console(file=out, width=56, color_system=None).print(render_groups(groups))
+    lines = out.getvalue().splitlines()
+    titles = {g.title for g in groups}
+    wrapped = 0
+    for line in lines:
+        if not line.strip() or line.strip() in titles:
+            continue
+        keys, gap, desc = line[:key_width], line[key_width:key_width + 2], line[key_width + 2:]
+        assert gap == "  " and desc[:1] not in ("", " "), repr(line)
+        wrapped += not keys.strip()
+    assert wrapped >= 3  # at 56 columns several descriptions wrap, all under their column
