@@ -36,6 +36,7 @@ examples:
   tuitune export quickstart --format csv > points.csv
   tuitune insight quickstart                        what matters, what to try next
   tuitune space quickstart lr=0.01..0.3 --log       narrow a live run's search space
+  tuitune space quickstart --free units             search a fixed parameter again
 """
 
 
@@ -226,6 +227,12 @@ def build_parser() -> argparse.ArgumentParser:
     sp.add_argument("--log", action="store_true", help="the given ranges are log scaled")
     sp.add_argument("--fix", action="append", default=[], metavar="NAME=VALUE",
                     help="fix a parameter at a value (repeatable)")
+    sp.add_argument("--free", action="append", default=[], metavar="NAME",
+                    help="search a fixed parameter again, over the range it last had "
+                         "(repeatable)")
+    sp.add_argument("--choices", action="append", default=[], metavar="NAME=a,b",
+                    help="a categorical's choices: NAME=a,b sets them, NAME+=c adds c, "
+                         "NAME-=c drops c (repeatable)")
     sp.add_argument("--undo", action="store_true", help="go back to the previous revision")
     sp = add("gpu", "GPU and host monitor (no experiment needed).", "tuitune gpu --once",
              run_arg=False)

@@ -580,14 +580,18 @@ def cmd_insight(args: argparse.Namespace) -> int:
 
 
 def cmd_space(args: argparse.Namespace) -> int:
-    from tuitune.engine.space_edit import SpaceEditError, parse_range
+    from tuitune.engine.space_edit import SpaceEditError, parse_choices, parse_range
 
-    payload: dict[str, Any] = {"ranges": {}, "choices": {}, "fix": {}, "log": args.log,
-                               "undo": args.undo}
+    payload: dict[str, Any] = {"ranges": {}, "choices": {}, "add_choices": {},
+                               "drop_choices": {}, "fix": {}, "free": list(args.free),
+                               "log": args.log, "undo": args.undo}
     try:
         for item in args.ranges:
             name, what = parse_range(item)
             payload["choices" if isinstance(what, list) else "ranges"][name] = what
+        for item in args.choices:
+            op, name, values = parse_choices(item)
+            payload[op][name] = values
         client = _client(args)
         try:
             space = client.spec.space

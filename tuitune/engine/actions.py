@@ -73,7 +73,21 @@ class CommandActions(_Base):
 
     def _do_new(self, args: dict[str, Any], actor: str) -> str:
         trial_id = self.store.create_trial(args["params"], "manual", actor)
-        return f"trial {trial_id} queued: {describe_params(args['params'], value=shown)}"
+        return (f"trial {trial_id} queued: {describe_params(args['params'], value=shown)}"
+                + self._outside_space(trial_id, args["params"], actor))
+
+    def _outside_space(self, trial_id: int, params: dict[str, Any], actor: str) -> str:
+        """Hand actions may leave the edited space on purpose: allowed, but said."""
+        from tuitune.engine.space_edit import current_revision, outside
+
+        off = outside(self.space, params)
+        if not off:
+            return ""
+        line = (f"warning: trial {trial_id} lies outside the search space (revision "
+                f"{current_revision(self.store.meta())}): {'; '.join(off)}")
+        self.store.add_event("outside_space", actor, line, trial_id=trial_id,
+                             data={"outside": off})
+        return f"\n{line}"
 
     def _do_kill(self, args: dict[str, Any], actor: str) -> str:
         tid = args["trial_id"]
@@ -124,8 +138,9 @@ class CommandActions(_Base):
             data={"parent": source.id, "changed": changed, "step": step},
         )
         crash_point("clone.recorded")
+        note = self._outside_space(new_id, args["set"], actor) if origin == "clone" else ""
         return (f"trial {new_id} cloned from trial {source.id} {how}: "
-                f"{describe_params(params, value=shown)}")
+                f"{describe_params(params, value=shown)}" + note)
 
     def _do_tweak(self, args: dict[str, Any], actor: str) -> str:
         tid = args["trial_id"]

@@ -175,7 +175,8 @@ def _space(args: dict[str, Any], spec: Spec, store: RunStore) -> dict[str, Any]:
         plan_edit(spec, store.meta(), args)
     except SpaceEditError as exc:
         raise CommandError(str(exc)) from None
-    out = {k: args[k] for k in ("ranges", "choices", "fix", "log", "undo") if args.get(k)}
+    out = {k: args[k] for k in ("ranges", "choices", "add_choices", "drop_choices", "fix",
+                                "free", "log", "undo") if args.get(k)}
     # A token names the edit, so a supervisor that crashed after applying it but
     # before answering does not apply it again when it takes the command anew.
     out["token"] = str(args.get("token") or uuid.uuid4().hex)

@@ -59,23 +59,27 @@ def plan_edit(spec: Spec, meta: Mapping[str, Any], args: Mapping[str, Any]) -> d
     """Check an edit against the current revision; returns the new revision (unsaved).
 
     `args`: `ranges` {name: {"low", "high"}}, `log` (True: the given ranges are log
-    scaled), `choices` {name: [values]}, `fix` {name: value}, or `undo`.
+    scaled), `choices` {name: [values]} (the whole list), `add_choices` and
+    `drop_choices` {name: [values]}, `fix` {name: value}, `free` [names], or `undo`.
     """
     revs = revisions(meta)
     if args.get("undo"):
         return _plan_undo(spec, revs)
     table = raw_space(spec, meta)
     changes: list[str] = []
+    for name in args.get("free") or ():  # first: `--free lr lr=a..b` frees, then sets
+        changes.append(_free(spec, revs, table, name))
     for name, bounds in (args.get("ranges") or {}).items():
         changes.append(_set_range(table, name, bounds, args.get("log")))
-    for name, values in (args.get("choices") or {}).items():
-        changes.append(_set_choices(table, name, values))
+    for op in ("choices", "add_choices", "drop_choices"):
+        for name, values in (args.get(op) or {}).items():
+            changes.append(_set_choices(table, name, values, op))
     current = current_space(spec, meta)
     for name, value in (args.get("fix") or {}).items():
         changes.append(_set_fixed(table, current, name, value))
     if not changes:
         raise SpaceEditError("nothing to change: give name=LOW..HIGH, --fix name=value, "
-                             "name=a,b (a categorical's choices) or --undo")
+                             "--free name, --choices name=a,b (or name+=c, name-=c) or --undo")
     space_from_table(spec, table)
     n = current_revision(meta) + 1
     return {"n": n, "parent": current_revision(meta), "space": table,
@@ -108,7 +112,7 @@ def _set_range(table: dict[str, Any], name: str, bounds: Mapping[str, Any],
     if entry.get("type") not in _RANGED:
         raise SpaceEditError(f"{name} is {entry.get('type')}, not a range; "
                              + ("use --choices" if entry.get("type") == "categorical"
-                                else "--undo frees a fixed parameter"))
+                                else f"--free {name} searches it again"))
     low, high = bounds.get("low"), bounds.get("high")
     for v in (low, high):
         if isinstance(v, bool) or not isinstance(v, (int, float)):
@@ -125,17 +129,49 @@ def _set_range(table: dict[str, Any], name: str, bounds: Mapping[str, Any],
     return f"{name} in [{low:g}, {high:g}]" + (" log" if entry.get("log") else "")
 
 
-def _set_choices(table: dict[str, Any], name: str, values: Any) -> str:
+def _set_choices(table: dict[str, Any], name: str, values: Any, op: str = "choices") -> str:
+    """`choices` replaces the list; `add_choices` appends, `drop_choices` removes."""
     entry = dict(_entry(table, name))
     if entry.get("type") != "categorical":
         raise SpaceEditError(f"{name} is {entry.get('type')}, not categorical")
     if not isinstance(values, list) or not values:
         raise SpaceEditError(f"{name}: give at least one choice")
+    now = list(entry.get("choices") or [])
+    if op == "add_choices":
+        new = [v for v in values if v not in now]
+        if not new:
+            raise SpaceEditError(f"{name}: {', '.join(map(str, values))} already a choice")
+        values = now + new
+    elif op == "drop_choices":
+        absent = [v for v in values if v not in now]
+        if absent:
+            raise SpaceEditError(f"{name}: {absent[0]!r} is not one of {now}")
+        values = [v for v in now if v not in values]
+        if not values:
+            raise SpaceEditError(f"{name}: dropping every choice leaves none; "
+                                 f"--fix {name}=VALUE fixes it instead")
     entry["choices"] = values
     if entry.get("default") not in values:
         entry.pop("default", None)
     table[name] = entry
     return f"{name} in {{{', '.join(map(str, values))}}}"
+
+
+def _free(spec: Spec, revs: list[dict[str, Any]], table: dict[str, Any], name: str) -> str:
+    """Search a fixed parameter again, over the range it last had (newest first)."""
+    entry = _entry(table, name)
+    if entry.get("type") != "fixed":
+        raise SpaceEditError(f"{name} is not fixed (it is {entry.get('type')})")
+    for space in [r["space"] for r in reversed(revs)] + [spec.raw["space"]]:
+        earlier = space.get(name)
+        if isinstance(earlier, dict) and earlier.get("type") != "fixed":
+            table[name] = copy.deepcopy(earlier)
+            what = earlier["type"]
+            bounds = (f" [{earlier['low']:g}, {earlier['high']:g}]" if "low" in earlier
+                      else f" {{{', '.join(map(str, earlier.get('choices', [])))}}}")
+            return f"{name} free again: {what}{bounds}"
+    raise SpaceEditError(f"{name} is fixed in the spec and was never searched, so it has no "
+                         f"range to go back to")
 
 
 def _set_fixed(table: dict[str, Any], space: Space, name: str, value: Any) -> str:
@@ -159,3 +195,28 @@ def parse_range(text: str) -> tuple[str, dict[str, Any] | list[Any]]:
         low, high = parse_scalar(lo), parse_scalar(hi)
         return name, {"low": low, "high": high}
     return name, [parse_scalar(v) for v in rest.split(",") if v.strip()]
+
+
+def parse_choices(text: str) -> tuple[str, str, list[Any]]:
+    """`opt=a,b` -> ("choices", "opt", [a, b]); `opt+=c` adds, `opt-=c` drops."""
+    name, sep, rest = text.partition("=")
+    op = {"+": "add_choices", "-": "drop_choices"}.get(name[-1:], "choices")
+    name = name[:-1] if op != "choices" else name
+    values = [parse_scalar(v) for v in rest.split(",") if v.strip()]
+    if not sep or not name.strip() or not values:
+        raise SpaceEditError(f"expected --choices NAME=a,b, NAME+=c or NAME-=c, got {text!r}")
+    return op, name.strip(), values
+
+
+def outside(space: Space, params: Mapping[str, Any]) -> list[str]:
+    """What a hand-made trial (`new`, clone --set) sets outside the space in effect:
+    allowed on purpose, but said, e.g. `lr=0.5 (lr: 0.5 is above 0.05)`."""
+    out = []
+    for name, value in params.items():
+        if name not in space:
+            continue
+        try:
+            space[name].validate(value)
+        except SpaceError as exc:
+            out.append(f"{name}={value!r} ({exc})")
+    return out
