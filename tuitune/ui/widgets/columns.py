@@ -10,7 +10,7 @@ origin, elapsed time or a note.
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Hashable, Mapping
 from dataclasses import dataclass
 
 from rich.style import Style
@@ -29,14 +29,21 @@ from tuitune.ui.widgets.lines import Run
 
 @dataclass(frozen=True)
 class Ctx:
-    """What a cell may need besides its row."""
+    """What changes besides the rows: the clock and the sampled trial processes."""
 
     now: float
-    max_steps: int | None
-    usage: dict[int, TrialUsage]
+    usage: Mapping[int, TrialUsage]
 
 
-Cell = Callable[[TrialRow, int, Ctx], list[Run]]
+#: What a cell reads besides its row (a hashable value; None: nothing).
+Reads = Callable[[TrialRow, Ctx], Hashable]
+#: Draws a cell from its row, its width and what its column's `reads` returned: a cell
+#: sees nothing else, so the table's row cache, keyed on the same, knows every input.
+Cell = Callable[[TrialRow, int, Hashable], list[Run]]
+
+
+def _row_only(row: TrialRow, ctx: Ctx) -> None:
+    return None
 
 
 @dataclass(frozen=True)
@@ -49,40 +56,47 @@ class Column:
     align: str = "l"
     grow: bool = False  # takes the width left over
     wants: int = 0  # cells more it uses well when the line has room to spare
+    reads: Reads = _row_only
+
+    @property
+    def reads_more(self) -> bool:
+        """Whether the cell shows anything besides its row (the clock, usage)."""
+        return self.reads is not _row_only
 
 
 def _text(text: str, width: int, style: Style | None = None, align: str = "l") -> list[Run]:
     return [(fmt.fit(fmt.ascii_safe(text), width, align), style)]
 
 
-def _id(row: TrialRow, w: int, ctx: Ctx) -> list[Run]:
+def _id(row: TrialRow, w: int, seen: Hashable) -> list[Run]:
     mark: list[Run] = [("*", palette.STAR)] if row.starred else [(" ", None)]
     prot = "!" if row.protected else " "
     return mark + _text(str(row.id), w - 2, palette.BOLD, "r") + [(prot, palette.WARN)]
 
 
-def _state(row: TrialRow, w: int, ctx: Ctx) -> list[Run]:
+def _state(row: TrialRow, w: int, seen: Hashable) -> list[Run]:
     return _text(row.state, w, palette.state_style(row.state))
 
 
-def _origin(row: TrialRow, w: int, ctx: Ctx) -> list[Run]:
+def _origin(row: TrialRow, w: int, seen: Hashable) -> list[Run]:
     return _text(row.origin_label, w, palette.DIM if row.origin == "manual" else None)
 
 
-def _step(row: TrialRow, w: int, ctx: Ctx) -> list[Run]:
-    bar_w = 5
-    text_w = w - bar_w - 1
-    if row.step is None:
-        return _text("-", text_w, palette.DIM, "r") + [(" " * (bar_w + 1), None)]
-    if ctx.max_steps:
-        frac = row.step / ctx.max_steps
-        return _text(str(row.step), text_w, None, "r") + [
-            (" ", None), (bar(frac, bar_w), palette.BAR)]
-    return _text(str(row.step), w, None, "r")
+def _step(max_steps: int | None) -> Cell:
+    def cell(row: TrialRow, w: int, seen: Hashable) -> list[Run]:
+        bar_w = 5
+        text_w = w - bar_w - 1
+        if row.step is None:
+            return _text("-", text_w, palette.DIM, "r") + [(" " * (bar_w + 1), None)]
+        if max_steps:
+            return _text(str(row.step), text_w, None, "r") + [
+                (" ", None), (bar(row.step / max_steps, bar_w), palette.BAR)]
+        return _text(str(row.step), w, None, "r")
+    return cell
 
 
 def _number(attr: str) -> Cell:
-    def cell(row: TrialRow, w: int, ctx: Ctx) -> list[Run]:
+    def cell(row: TrialRow, w: int, seen: Hashable) -> list[Run]:
         v = getattr(row, attr)
         if v is None:
             return _text("-", w, palette.DIM, "r")
@@ -92,21 +106,31 @@ def _number(attr: str) -> Cell:
     return cell
 
 
-def _spark(row: TrialRow, w: int, ctx: Ctx) -> list[Run]:
+def _spark(row: TrialRow, w: int, seen: Hashable) -> list[Run]:
     if not row.spark:
         return [(" " * w, None)]
     return [(sparkline(row.spark, w), palette.SPARK)]
 
 
-def _elapsed(row: TrialRow, w: int, ctx: Ctx) -> list[Run]:
+def _elapsed_reads(row: TrialRow, ctx: Ctx) -> str:
+    return fmt.duration(row.elapsed(ctx.now))  # as shown: redrawn when the text changes
+
+
+def _elapsed(row: TrialRow, w: int, seen: Hashable) -> list[Run]:
     style = None if row.state in LIVE_STATES else palette.DIM
-    return _text(fmt.duration(row.elapsed(ctx.now)), w, style, "r")
+    return _text(str(seen), w, style, "r")
 
 
-def _gpu(row: TrialRow, w: int, ctx: Ctx) -> list[Run]:
+def _gpu_reads(row: TrialRow, ctx: Ctx) -> tuple[tuple[int, ...], float | None] | None:
+    """The trial's GPUs and GPU memory as sampled (None: not sampled, or on no GPU)."""
     use = ctx.usage.get(row.id)
-    ids = ",".join(map(str, use.gpu_ids)) if use and use.gpu_ids else (row.gpus or "")
-    mem = use.gpu_mem_mb if use and use.gpu_ids else None
+    return (use.gpu_ids, use.gpu_mem_mb) if use is not None and use.gpu_ids else None
+
+
+def _gpu(row: TrialRow, w: int, seen: Hashable) -> list[Run]:
+    sampled = seen if isinstance(seen, tuple) else None
+    ids = ",".join(map(str, sampled[0])) if sampled else (row.gpus or "")
+    mem = sampled[1] if sampled else None
     if mem is None and row.state not in ACTIVE_STATES:
         mem = row.peak_gpu_mem_mb
     if not ids:
@@ -114,11 +138,11 @@ def _gpu(row: TrialRow, w: int, ctx: Ctx) -> list[Run]:
     return _text(f"{ids}:{fmt.mb(mem)}" if mem is not None else ids, w)
 
 
-def _node(row: TrialRow, w: int, ctx: Ctx) -> list[Run]:
+def _node(row: TrialRow, w: int, seen: Hashable) -> list[Run]:
     return _text(row.node or "-", w, None if row.node else palette.DIM)
 
 
-def _note(row: TrialRow, w: int, ctx: Ctx) -> list[Run]:
+def _note(row: TrialRow, w: int, seen: Hashable) -> list[Run]:
     return _text(row.note.replace("\n", " "), w, palette.WARN)
 
 
@@ -134,7 +158,7 @@ def _short_value(v: object, w: int) -> str:
 
 
 def _param(name: str) -> Cell:
-    def cell(row: TrialRow, w: int, ctx: Ctx) -> list[Run]:
+    def cell(row: TrialRow, w: int, seen: Hashable) -> list[Run]:
         v = row.params.get(name)
         if not any(c.name == name and c.step is not None for c in row.changes):
             return _text(_short_value(v, w), w, None, "r")
@@ -211,12 +235,12 @@ def columns_for(spec: Spec) -> list[Column]:
                            pr["param"] + i / 100, _param(p.name), "r",
                            wants=max(0, 13 - width) if p.mutable else 0))
     cols += [
-        Column("step", "step", 11, pr["step"], _step, "r"),
+        Column("step", "step", 11, pr["step"], _step(spec.budget.max_steps), "r"),
         Column("latest", "latest", 8, pr["latest"], _number("latest"), "r"),
         Column("best", "best", 8, pr["best"], _number("best"), "r"),
         Column("spark", "curve", 12, pr["spark"], _spark),
-        Column("elapsed", "elapsed", 7, pr["elapsed"], _elapsed, "r"),
-        Column("gpu", "gpu:mem", 9, pr["gpu"], _gpu),
+        Column("elapsed", "elapsed", 7, pr["elapsed"], _elapsed, "r", reads=_elapsed_reads),
+        Column("gpu", "gpu:mem", 9, pr["gpu"], _gpu, reads=_gpu_reads),
         *([Column("node", "node", 14, pr["node"], _node)] if spec.executor != "local" else []),
         Column("note", "note", 12, pr["note"], _note, grow=True),
     ]

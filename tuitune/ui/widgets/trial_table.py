@@ -7,7 +7,7 @@ the changed cells of those three rows (see `LineWidget`), never the table.
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Hashable, Mapping
 from dataclasses import dataclass
 
 from rich.style import Style
@@ -18,7 +18,7 @@ from textual.message import Message
 from tuitune.history import ACTIVE_STATES, COMPLETED, LIVE_STATES, RUNNING
 from tuitune.spec import Spec
 from tuitune.system import TrialUsage
-from tuitune.ui import fmt, palette
+from tuitune.ui import palette
 from tuitune.ui.records import TrialRow
 from tuitune.ui.widgets.columns import Column, Ctx, abbreviations, columns_for, fit_columns
 from tuitune.ui.widgets.lines import Line, LineWidget, Run
@@ -107,14 +107,15 @@ class TrialTable(LineWidget, can_focus=True):
             super().__init__()
             self.trial_ids = trial_ids
 
-    def __init__(self, spec: Spec, clock: Callable[[], float], id: str | None = None) -> None:
+    def __init__(self, spec: Spec, clock: Callable[[], float], id: str | None = None,
+                 columns: list[Column] | None = None) -> None:
+        """`columns`: what the table may show, in order (default: the spec's)."""
         super().__init__(id=id)
-        self._columns: list[Column] = columns_for(spec)
+        self._columns: list[Column] = columns if columns is not None else columns_for(spec)
         short = abbreviations(self._columns)
         if short:  # the column titles' full names
             self.tooltip = "Columns: " + ", ".join(f"{k} = {v}" for k, v in short.items())
         self._clock = clock
-        self._max_steps = spec.budget.max_steps
         self._objective = spec.objective
         self._rows: Mapping[int, TrialRow] = {}
         self._order: list[int] = []
@@ -288,25 +289,26 @@ class TrialTable(LineWidget, can_focus=True):
     def build(self, width: int, height: int) -> list[Line]:
         cols = fit_columns(self._columns, width, any(r.note for r in self._rows.values()))
         cols_key = tuple((c.key, w) for c, w in cols)
-        with_gpu = "gpu" in (c.key for c, _ in cols)
         lines: list[Line] = [self._head(cols, width)]
-        now = self._clock()
-        ctx = Ctx(now, self._max_steps, self._usage)
+        ctx = Ctx(self._clock(), self._usage)
+        reading = [i for i, (c, _) in enumerate(cols) if c.reads_more]
         focus = self.has_focus
         for tid in self._order[self._top:self._top + height - 1]:
             row = self._rows.get(tid)
             if row is None:
                 continue
-            use = self._usage.get(tid) if with_gpu else None
-            # A row is drawn again only when something it shows may have changed.
-            key = (cols_key, tid == self._cursor_id, focus,
-                   fmt.duration(row.elapsed(now)) if row.state in LIVE_STATES else None,
-                   (use.gpu_ids, use.gpu_mem_mb) if use is not None else None)
+            # Every input of the row's cells: the row itself (records are replaced, never
+            # mutated), the widths, the cursor and what each column reads besides the row.
+            # A cell sees nothing else (columns.Cell), so a cached line is never stale.
+            seen = [None] * len(cols)
+            for i in reading:
+                seen[i] = cols[i][0].reads(row, ctx)
+            key = (cols_key, tid == self._cursor_id, focus, tuple(seen))
             cached = self._row_cache.get(tid)
             if cached is not None and cached[0] is row and cached[1] == key:
                 lines.append(cached[2])
                 continue
-            runs = _row_runs(row, cols, ctx)
+            runs = _row_runs(row, cols, seen)
             if tid == self._cursor_id:
                 cursor = palette.CURSOR if focus else palette.CURSOR_DIM
                 runs = [(t, (s + cursor) if s else cursor) for t, s in runs]
@@ -336,12 +338,13 @@ class TrialTable(LineWidget, can_focus=True):
         self.redraw()
 
 
-def _row_runs(row: TrialRow, cols: list[tuple[Column, int]], ctx: Ctx) -> list[Run]:
+def _row_runs(row: TrialRow, cols: list[tuple[Column, int]], seen: list[Hashable]
+              ) -> list[Run]:
     runs: list[Run] = []
     for i, (col, w) in enumerate(cols):
         if i:
             runs.append((" ", None))
-        runs.extend(col.cell(row, w, ctx))
+        runs.extend(col.cell(row, w, seen[i]))
     return runs
 
 
