@@ -9,7 +9,7 @@ from typing import Any
 
 import numpy as np
 
-from tuitune.space import FloatParam, Space
+from tuitune.core.space import FloatParam, Space
 
 
 @dataclass(frozen=True)

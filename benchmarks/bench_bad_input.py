@@ -2,7 +2,7 @@
 
 Each input must either be refused in one line (naming the file and key, or the
 argument) with a non-zero exit and nothing created, or give a run that can start.
-Everything runs in this process through `tuitune.cli.main`, so an escaped exception
+Everything runs in this process through `tuitune.client.cli.main`, so an escaped exception
 would surface here; the CLI's last-resort boundary turns one into an "internal error"
 line, which is counted as a traceback too.
 
@@ -32,7 +32,7 @@ from tests.engine.bad_input import (  # noqa: E402
     spec_texts,
 )
 from tuitune.engine.runs import create_run  # noqa: E402
-from tuitune.spec import load_spec  # noqa: E402
+from tuitune.core.spec import load_spec  # noqa: E402
 
 
 def _settings(n: int) -> settings:

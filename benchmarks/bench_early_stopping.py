@@ -43,8 +43,8 @@ from scipy.optimize import minimize
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from tuitune.history import History, Objective, TrialView  # noqa: E402
-from tuitune.space import FloatParam, Space  # noqa: E402
+from tuitune.core.history import History, Objective, TrialView  # noqa: E402
+from tuitune.core.space import FloatParam, Space  # noqa: E402
 from tuitune.stopping import ASHA, Hyperband, MedianRule, StoppingRule  # noqa: E402
 
 DIM, MAX_STEPS, NOISE = 4, 81, 0.01
@@ -115,7 +115,7 @@ class SearcherSampler:
         self.searcher = searcher
 
     def ask(self, history: Callable[[], History]) -> np.ndarray:
-        from tuitune.decisions import Suggest
+        from tuitune.core.decisions import Suggest
 
         self.searcher.sync(history())
         decision = self.searcher.ask()

@@ -38,10 +38,10 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from bench_tui_common import machine  # noqa: E402
 
-from tuitune.history import History, Objective, TrialView  # noqa: E402
+from tuitune.core.history import History, Objective, TrialView  # noqa: E402
 from tuitune.insight import build_insight, ped_anova, trial_points  # noqa: E402
 from tuitune.search import make_searcher  # noqa: E402
-from tuitune.space import (  # noqa: E402
+from tuitune.core.space import (  # noqa: E402
     CategoricalParam,
     FloatParam,
     IntParam,

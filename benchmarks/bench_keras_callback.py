@@ -74,7 +74,7 @@ HOOKS = ("on_train_begin", "on_epoch_begin", "on_train_batch_begin", "on_train_b
 def become_a_trial(root: Path) -> Path:
     """Create a run and a running trial; point this process's TUITUNE_* at them."""
     from tuitune.engine.runs import create_run, trial_dir
-    from tuitune.spec import load_spec
+    from tuitune.core.spec import load_spec
     from tuitune.store import DB_NAME, RunStore
 
     spec_path = root / "bench.toml"
@@ -153,8 +153,8 @@ def main() -> int:
         tf.config.threading.set_intra_op_parallelism_threads(args.threads)
         tf.config.threading.set_inter_op_parallelism_threads(args.threads)
 
-    import tuitune.trial as tt
-    from tuitune.keras import TuituneCallback
+    import tuitune.in_trial.trial as tt
+    from tuitune.in_trial.keras import TuituneCallback
 
     rng = np.random.default_rng(0)
     x = rng.random((args.samples, 28, 28), dtype=np.float32)

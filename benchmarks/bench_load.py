@@ -22,14 +22,14 @@ from pathlib import Path
 
 import psutil
 
-from tuitune.engine.client import RunClient
+from tuitune.client.run_client import RunClient
 from tuitune.engine.runs import create_run, spawn_supervisor, wait_for_supervisor
-from tuitune.spec import load_spec
+from tuitune.core.spec import load_spec
 from tuitune.store import RunStore
 
 TRIAL = """
 import json, os, sys, time
-import tuitune.trial as tt
+import tuitune.in_trial.trial as tt
 rate, seconds, metrics = float(sys.argv[1]), float(sys.argv[2]), int(sys.argv[3])
 sent, step, t0 = 0, 0, time.monotonic()
 while time.monotonic() - t0 < seconds:

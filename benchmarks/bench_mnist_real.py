@@ -21,7 +21,7 @@ import tomllib
 
 from tuitune.engine.runs import create_run
 from tuitune.engine.supervisor import Supervisor
-from tuitune.spec import parse_spec
+from tuitune.core.spec import parse_spec
 from tuitune.store import RunStore
 
 SAMPLE = Path(__file__).resolve().parent.parent / "sample_specs" / "mnist_mlp.toml"

@@ -40,7 +40,7 @@ from tuitune.store import RunStore  # noqa: E402
 
 TRIAL = """
 import sys, time
-import tuitune.trial as tt
+import tuitune.in_trial.trial as tt
 mode = tt.params()["mode"]
 if mode == "latency":
     for step in range(1, 151):
@@ -101,7 +101,7 @@ class Run:
         home.mkdir(parents=True, exist_ok=True)
         env = {**os.environ, "TUITUNE_HOME": str(home)}
         self.log = open(home / "supervisor.out", "w")
-        self.proc = subprocess.Popen([sys.executable, "-m", "tuitune.cli", "run", str(spec),
+        self.proc = subprocess.Popen([sys.executable, "-m", "tuitune", "run", str(spec),
                                       "--headless"], stdout=self.log, stderr=subprocess.STDOUT,
                                      env=env)
         runs = home / "runs"
@@ -135,7 +135,7 @@ class Run:
             live = [str(t.id) for t in store.trials(["running", "paused", "queued"])]
             store.close()
             if live:
-                subprocess.run([sys.executable, "-m", "tuitune.cli", "kill", str(self.run_dir),
+                subprocess.run([sys.executable, "-m", "tuitune", "kill", str(self.run_dir),
                                 *live], env=self.env, capture_output=True, timeout=120)
                 deadline = time.monotonic() + 120  # let the supervisor hand actors back
                 while time.monotonic() < deadline:
@@ -145,7 +145,7 @@ class Run:
                     if not left:
                         break
                     time.sleep(0.5)
-            subprocess.run([sys.executable, "-m", "tuitune.cli", "stop", str(self.run_dir)],
+            subprocess.run([sys.executable, "-m", "tuitune", "stop", str(self.run_dir)],
                            env=self.env, capture_output=True, timeout=120)
             try:
                 self.proc.wait(timeout=120)

@@ -1,5 +1,5 @@
 """Store ingestion rate: N trial processes report through the real in-trial API
-(tuitune.trial.report -> batched SqliteSink -> the run's SQLite store) as fast as
+(tuitune.in_trial.trial.report -> batched SqliteSink -> the run's SQLite store) as fast as
 they can; we count points stored per second of wall time, and check none is lost.
 
     python benchmarks/bench_store_ingest.py --writers 32 --points 20000
@@ -19,7 +19,7 @@ from tuitune.store import RunStore
 
 WRITER = """
 import sys, time
-import tuitune.trial as tt
+import tuitune.in_trial.trial as tt
 n, per_step = int(sys.argv[1]), int(sys.argv[2])
 sys.stdin.readline()  # start together
 for step in range(n // per_step):

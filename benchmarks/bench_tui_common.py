@@ -24,16 +24,16 @@ from pathlib import Path
 
 import psutil
 
-from tuitune.engine.client import RunClient
+from tuitune.client.run_client import RunClient
 from tuitune.engine.runs import create_run, spawn_supervisor, wait_for_supervisor
-from tuitune.spec import load_spec
+from tuitune.core.spec import load_spec
 from tuitune.store import RunStore
 
 RESULTS = Path(__file__).resolve().parent / "results" / "tui.md"
 
 TRIAL = """\
 import random, sys, time
-import tuitune.trial as tt
+import tuitune.in_trial.trial as tt
 
 period = float(sys.argv[1])
 steps = int(sys.argv[2])

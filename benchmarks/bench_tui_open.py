@@ -33,7 +33,7 @@ from pathlib import Path
 from bench_tui_common import PtyApp, machine, write_section
 
 from tuitune.engine.runs import create_run, list_runs
-from tuitune.spec import load_spec
+from tuitune.core.spec import load_spec
 from tuitune.store import RunStore
 from tuitune.ui.model import SPARK_CELLS
 from tuitune.ui.series import buckets, sparkline
@@ -187,7 +187,7 @@ def main() -> None:
         "rows": [], "visible": [], "all": [], "cold": [], "attach": []}
     from bench_tui_common import app_argv
 
-    attach = [sys.executable, "-m", "tuitune.cli", "--root", str(run_dir.parent), "attach",
+    attach = [sys.executable, "-m", "tuitune", "--root", str(run_dir.parent), "attach",
               run_dir.name]
     for _ in range(args.repeat):
         marks = asyncio.run(_in_process(run_dir))

@@ -7,7 +7,7 @@ Each module of the `tuitune` package is parsed with `ast`; every `import` and
 followed; anything else is a leaf named by its top-level package.
 
 The one arrow allowed across a "never" is the CLI opening the TUI, and only as an
-import deferred into the command that opens it (so `import tuitune.cli_commands`
+import deferred into the command that opens it (so `import tuitune.client.cli_commands`
 still loads no Textual: tests/engine/test_engine_imports.py checks that at run time).
 """
 
@@ -27,7 +27,7 @@ PACKAGE_DIR = Path(tuitune.__file__).resolve().parent
 # (importer, imported) pairs that may cross a "never" arrow, each with its reason.
 # The import must sit inside a function: at module level it would load Textual.
 DEFERRED_ONLY = {
-    ("tuitune.cli_commands", "tuitune.ui"): "`run`, `attach` and `gpu` open the TUI",
+    ("tuitune.client.cli_commands", "tuitune.ui"): "`run`, `attach` and `gpu` open the TUI",
 }
 
 
@@ -154,10 +154,10 @@ def test_the_graph_sees_the_package():
     assert len(mods) > 80
     assert "textual" in mods["tuitune.ui.app"].imports
     assert "tuitune.store" in reaches("tuitune.engine.supervisor")
-    assert mods["tuitune.cli_commands"].imports["tuitune.ui"] == DEFERRED
+    assert mods["tuitune.client.cli_commands"].imports["tuitune.ui"] == DEFERRED
     assert mods["tuitune.engine.actions"].imports["tuitune.engine.supervisor"] == TYPING
     assert mods["tuitune.engine.supervisor"].imports["tuitune.engine.actions"] == MODULE
-    assert "tensorflow" in reaches("tuitune.keras")
+    assert "tensorflow" in reaches("tuitune.in_trial.keras")
 
 
 def test_allowed_crossings_are_still_deferred():
@@ -185,9 +185,40 @@ def test_decision_packages_never_import_store_executors_or_engine(package):
 
 
 def test_only_the_keras_callback_imports_tensorflow():
-    bad = _violations(lambda n: n != "tuitune.keras" and not _in(n, "tuitune.ui"),
-                      lambda t: t in ("tensorflow", "keras", "tuitune.keras"))
+    callback = ("tuitune.in_trial.keras", "tuitune.keras")  # the code and its public door
+    bad = _violations(lambda n: n not in callback and not _in(n, "tuitune.ui"),
+                      lambda t: t in ("tensorflow", "keras", "tuitune.in_trial.keras"))
     assert not bad, "TensorFlow reached from the core:\n" + "\n".join(bad)
+
+
+# Where code runs (issue 11, item 6): a package never reaches the code of a process
+# it does not run in. The training process loads only in_trial, the shared
+# vocabulary and the store it writes to; the supervisor never loads a front end.
+WHERE_CODE_RUNS = {
+    "tuitune.in_trial": ("tuitune.engine", "tuitune.executors", "tuitune.client", "tuitune.ui",
+                         "tuitune.search", "tuitune.stopping", "tuitune.insight"),
+    "tuitune.engine": ("tuitune.client", "tuitune.ui"),
+    "tuitune.executors": ("tuitune.client", "tuitune.ui"),
+    "tuitune.store": ("tuitune.engine", "tuitune.executors", "tuitune.client", "tuitune.ui"),
+}
+
+
+@pytest.mark.parametrize("package", sorted(WHERE_CODE_RUNS))
+def test_a_package_never_reaches_code_of_another_process(package):
+    foreign = WHERE_CODE_RUNS[package]
+    bad = _violations(lambda n: _in(n, package), lambda t: any(_in(t, f) for f in foreign))
+    assert not bad, f"{package} reaches code of another process:\n" + "\n".join(bad)
+
+
+def test_the_shared_vocabulary_depends_on_no_process():
+    """core/ is imported everywhere, so it imports no process's code at module level
+    (strategies.py names the search and stopping registries inside its functions)."""
+    foreign = ("tuitune.engine", "tuitune.executors", "tuitune.client", "tuitune.ui",
+               "tuitune.store", "tuitune.in_trial")
+    bad = [f"{n} -> {t}" for n in sorted(graph()) if _in(n, "tuitune.core")
+           for t, how in graph()[n].imports.items()
+           if any(_in(t, f) for f in foreign) and how == MODULE]
+    assert not bad, "core imports a process's code:\n" + "\n".join(bad)
 
 
 def import_cycles(package: str, weakest: int) -> list[list[str]]:

@@ -21,10 +21,10 @@ from typing import Any
 import numpy as np
 from hypothesis import strategies as st
 
-from tuitune.cli import main
+from tuitune.client.cli import main
 from tuitune.engine.launch import build_launch
 from tuitune.engine.runs import create_run
-from tuitune.spec import SpecError, load_spec
+from tuitune.core.spec import SpecError, load_spec
 from tuitune.store import RunStore
 
 # -- a valid spec ---------------------------------------------------------------------------

@@ -13,7 +13,7 @@ from pathlib import Path
 import psutil
 
 from tuitune.engine.runs import create_run, spawn_supervisor
-from tuitune.spec import load_spec
+from tuitune.core.spec import load_spec
 from tuitune.store import RunStore
 
 from .helpers import write_spec
@@ -22,7 +22,7 @@ from .helpers import write_spec
 #: run's disk after every 20 steps and at the end.
 COUNTING_TRIAL = """
 import os, time
-import tuitune.trial as tt
+import tuitune.in_trial.trial as tt
 p = tt.params()
 steps, sleep = int(p["steps"]), float(p["sleep"])
 count_file = os.path.join(p["count_dir"], os.environ["TUITUNE_TRIAL_ID"])

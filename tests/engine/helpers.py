@@ -16,7 +16,7 @@ from typing import Any
 import psutil
 
 from tuitune.engine.runs import create_run
-from tuitune.spec import load_spec
+from tuitune.core.spec import load_spec
 from tuitune.store import RunStore
 
 #: A trial script using the in-trial API: reports `loss` and `lr` each step,
@@ -24,7 +24,7 @@ from tuitune.store import RunStore
 #: requests. The Ray tests run it on their nodes too.
 STEPPER = """
 import os, sys, time
-import tuitune.trial as tt
+import tuitune.in_trial.trial as tt
 p = tt.params()
 lr = float(p.get("lr", 0.1))
 steps = int(p.get("steps", 40))
@@ -98,12 +98,12 @@ def write_spec(folder: Path, script: str = STEPPER, name: str = "t", steps: int 
 
 def cli(*args: str, timeout: float = 60) -> subprocess.CompletedProcess[str]:
     """Run `tuitune ARGS` as a user would, from a second shell."""
-    return subprocess.run([sys.executable, "-m", "tuitune.cli", *args], capture_output=True,
+    return subprocess.run([sys.executable, "-m", "tuitune", *args], capture_output=True,
                           text=True, timeout=timeout, env=os.environ.copy())
 
 
 def start_headless(spec: Path, home: Path) -> tuple[subprocess.Popen[str], Path]:
-    proc = subprocess.Popen([sys.executable, "-m", "tuitune.cli", "run", str(spec), "--headless"],
+    proc = subprocess.Popen([sys.executable, "-m", "tuitune", "run", str(spec), "--headless"],
                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
                             env=os.environ.copy())
     run_dir = wait_for(lambda: _single_run(home), timeout=20, what="the run folder")

@@ -16,7 +16,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from tuitune.engine.runs import create_run
-from tuitune.spec import load_spec
+from tuitune.core.spec import load_spec
 
 from .bad_input import (
     base_spec,
@@ -138,7 +138,7 @@ def test_control_characters_in_arguments_are_escaped(idle_run):
 
 def test_unexpected_exception_is_one_line_and_logged(monkeypatch, tt_home, capsys):
     """The last boundary: whatever a handler raises, the user gets one line and a log."""
-    from tuitune import cli_commands
+    from tuitune.client import cli_commands
 
     def broken(args):
         raise ZeroDivisionError("a bug\nwith two lines")

@@ -11,7 +11,7 @@ import os
 import pytest
 
 from tuitune.engine.runs import create_run
-from tuitune.spec import load_spec
+from tuitune.core.spec import load_spec
 from tuitune.store import RunStore
 
 from .bad_input import one_trial_spec, run_cli

@@ -39,7 +39,7 @@ time.sleep(120)
 
 def _follower(*args: str) -> tuple[subprocess.Popen[str], queue.Queue[str | None]]:
     """`tuitune ARGS` with its stdout read line by line as it comes (None at its end)."""
-    proc = subprocess.Popen([sys.executable, "-m", "tuitune.cli", *args], text=True,
+    proc = subprocess.Popen([sys.executable, "-m", "tuitune", *args], text=True,
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=os.environ.copy())
     lines: queue.Queue[str | None] = queue.Queue()
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 import argparse
 import shlex
 
-from tuitune.cli import build_parser
+from tuitune.client.cli import build_parser
 
 
 def _subcommands() -> dict[str, argparse.ArgumentParser]:

@@ -14,9 +14,9 @@ import sys
 
 import pytest
 
-from tuitune import numfmt
+from tuitune.core import numfmt
 from tuitune.engine.runs import create_run
-from tuitune.spec import load_spec
+from tuitune.core.spec import load_spec
 
 from .bad_input import run_cli
 from .helpers import read, start_headless, trial, wait_for, write_spec
@@ -144,7 +144,7 @@ def test_ls_lists_by_start_time_with_state_trials_and_best(finished_run, tmp_pat
 
 
 def test_gpu_json_is_one_snapshot_without_once(tmp_path):
-    shown = subprocess.run([sys.executable, "-m", "tuitune.cli", "gpu", "--json"],
+    shown = subprocess.run([sys.executable, "-m", "tuitune", "gpu", "--json"],
                            capture_output=True, text=True, timeout=60, stdin=subprocess.DEVNULL)
     assert shown.returncode == 0, shown.stderr
     snapshot = json.loads(shown.stdout)

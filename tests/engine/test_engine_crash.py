@@ -30,7 +30,7 @@ from .helpers import STEPPER, cli, trial, wait_for, write_spec
 # Says once per process that it started; ignores SIGTERM when `stubborn = 1`.
 PRELUDE = """
 import os, signal
-import tuitune.trial as _tt
+import tuitune.in_trial.trial as _tt
 if int(_tt.params().get("stubborn", 0)):
     signal.signal(signal.SIGTERM, signal.SIG_IGN)
 print("START", os.getpid(), flush=True)
@@ -90,7 +90,7 @@ def _start(spec: Path, home: Path, log: Path, crash_at: str | None) -> tuple[Pat
     if crash_at:
         env[crash_points.ENV] = crash_at
     with open(log, "w") as out:
-        proc = subprocess.Popen([sys.executable, "-m", "tuitune.cli", "run", str(spec),
+        proc = subprocess.Popen([sys.executable, "-m", "tuitune", "run", str(spec),
                                  "--headless"], stdout=out, stderr=subprocess.STDOUT, env=env)
     try:
         run_dir = wait_for(lambda: next((home / "runs").glob("*/store.db"), None), 30,
@@ -213,7 +213,7 @@ def test_supervisor_killed_at_each_step_loses_nothing_and_runs_nothing_twice(
 # from its checkpoint makes the clone handler raise (a real OSError from shutil).
 PIPE_CHECKPOINT = """
 import os, time
-import tuitune.trial as tt
+import tuitune.in_trial.trial as tt
 ckpt = tt.checkpoint_dir() / "ckpt"
 ckpt.mkdir(exist_ok=True)
 (ckpt / "weights.txt").write_text("1")
@@ -268,7 +268,7 @@ def test_one_trial_whose_watching_raises_stops_neither_the_loop_nor_other_trials
     commands are still answered, and the failure is reported once."""
     from tuitune.engine.runs import create_run
     from tuitune.engine.supervisor import Supervisor
-    from tuitune.spec import load_spec
+    from tuitune.core.spec import load_spec
 
     spec = write_spec(tmp_path / "exp", steps=15, sleep=0.02)
     run = create_run(load_spec(spec), tt_home / "runs")

@@ -6,14 +6,14 @@ import json
 
 from tuitune.engine.runs import create_run, trial_dir
 from tuitune.engine.supervisor import Supervisor
-from tuitune.spec import load_spec
+from tuitune.core.spec import load_spec
 from tuitune.system import FakeGpuSource
 
 from .helpers import wait_for, write_spec
 
 ENV_SCRIPT = """
 import json, os, time
-import tuitune.trial as tt
+import tuitune.in_trial.trial as tt
 print("ENV", json.dumps({k: os.environ.get(k) for k in
       ("CUDA_VISIBLE_DEVICES", "CUDA_DEVICE_ORDER", "TF_FORCE_GPU_ALLOW_GROWTH")}), flush=True)
 for s in range(1, 200):

@@ -29,7 +29,7 @@ def test_exit_file_is_owner_only_whatever_the_umask(tmp_path):
 
 REPORTER = """
 import time
-import tuitune.trial as tt
+import tuitune.in_trial.trial as tt
 for step in range(1, 100000):
     tt.report(step, loss=1.0 / step)
     time.sleep(0.05)

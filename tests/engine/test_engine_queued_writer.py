@@ -9,8 +9,8 @@ import time
 
 import pytest
 
-from tuitune._queued_writer import DroppedPoints, GaveUp, QueuedWriter, RejectedItems
-from tuitune.sink import SqliteSink
+from tuitune.in_trial.queued_writer import DroppedPoints, GaveUp, QueuedWriter, RejectedItems
+from tuitune.in_trial.sink import SqliteSink
 from tuitune.store import RunStore, StoreError
 
 
@@ -214,7 +214,7 @@ def test_sqlite_sink_stores_good_reports_around_one_it_cannot(tmp_path, capfd):
 
 
 def test_report_refuses_a_step_the_store_cannot_hold(monkeypatch, tmp_path):
-    import tuitune.trial as tt
+    import tuitune.in_trial.trial as tt
 
     written: list[object] = []
 

@@ -11,7 +11,7 @@ import time
 
 import psutil
 
-from tuitune.engine.client import RunClient
+from tuitune.client.run_client import RunClient
 from tuitune.executors import LocalExecutor, TrialHandle
 from tuitune.executors.local import process_start_time
 from tuitune.store import RunStore

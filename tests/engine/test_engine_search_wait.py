@@ -7,7 +7,7 @@ import re
 
 from tuitune.engine.runs import create_run
 from tuitune.engine.supervisor import Supervisor
-from tuitune.spec import load_spec
+from tuitune.core.spec import load_spec
 
 from .helpers import wait_for, write_spec
 

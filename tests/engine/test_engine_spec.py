@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from tuitune.spec import SpecError, load_spec
+from tuitune.core.spec import SpecError, load_spec
 
 from .helpers import cli
 

@@ -20,8 +20,8 @@ from tuitune.engine.feed import TrialFeed
 from tuitune.engine.logs import MAX_LINE_BYTES, LogTailer
 from tuitune.engine.runs import create_run, trial_dir
 from tuitune.engine.stdout_metrics import _KERAS_EPOCH, MAX_LINE_CHARS, StdoutMetricParser
-from tuitune.spec import SpecError, load_spec
-from tuitune.steps import to_step
+from tuitune.core.spec import SpecError, load_spec
+from tuitune.core.steps import to_step
 from tuitune.store import RunStore, StoreError
 
 from .helpers import cli, supervised, wait_for, write_spec

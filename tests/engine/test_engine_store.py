@@ -15,7 +15,7 @@ import time
 
 import pytest
 
-from tuitune.sink import SqliteSink
+from tuitune.in_trial.sink import SqliteSink
 from tuitune.store import RunStore, StoreError, StoreVersionError
 from tuitune.store.schema import SCHEMA_VERSION
 
@@ -107,7 +107,7 @@ def test_trial_sink_keeps_points_while_the_disk_is_full_and_writes_them_later(
 
 def test_a_metric_flood_is_batched_without_losing_points(store_path):
     env = dict(os.environ, TUITUNE_STORE=str(store_path / "store.db"), TUITUNE_TRIAL_ID="3")
-    code = ("import time, tuitune.trial as tt\n"
+    code = ("import time, tuitune.in_trial.trial as tt\n"
             "t = time.perf_counter()\n"
             "for s in range(100000): tt.report(s, loss=1.0, acc=0.5)\n"
             "print(time.perf_counter() - t)\n")
@@ -129,7 +129,7 @@ def test_a_newer_schema_is_refused_with_a_clear_message(store_path):
 def test_supervisor_survives_a_full_store_and_says_so(tmp_path, tt_home):
     from tuitune.engine.runs import create_run
     from tuitune.engine.supervisor import Supervisor
-    from tuitune.spec import load_spec
+    from tuitune.core.spec import load_spec
 
     from .helpers import wait_for, write_spec
 

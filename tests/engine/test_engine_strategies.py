@@ -8,7 +8,7 @@ import pytest
 
 from tuitune.engine.runs import create_run
 from tuitune.engine.supervisor import Supervisor
-from tuitune.spec import load_spec
+from tuitune.core.spec import load_spec
 
 from .helpers import wait_for, write_spec
 
@@ -76,7 +76,7 @@ def test_back_to_manual_stops_suggestions_but_not_running_trials(tmp_path, tt_ho
 
 PBT = """
 import time
-import tuitune.trial as tt
+import tuitune.in_trial.trial as tt
 p = tt.params()
 lr = float(p["lr"])
 start = tt.initial_step()

@@ -10,10 +10,10 @@ import threading
 import psutil
 import pytest
 
-from tuitune.engine.client import RunClient
+from tuitune.client.run_client import RunClient
 from tuitune.engine.runs import create_run, trial_dir
 from tuitune.engine.supervisor import Supervisor
-from tuitune.spec import load_spec
+from tuitune.core.spec import load_spec
 from tuitune.store import RunStore
 
 from .helpers import wait_for, write_spec
@@ -43,7 +43,7 @@ def one_trial_spec(tmp_path, script, **kw):
 
 
 def test_completed_trial_and_its_metrics(tmp_path, tt_home):
-    run_dir, why = run_to_end(one_trial_spec(tmp_path, "import tuitune.trial as tt\n"
+    run_dir, why = run_to_end(one_trial_spec(tmp_path, "import tuitune.in_trial.trial as tt\n"
                                              "for s in range(1, 6): tt.report(s, loss=1/s)\n"),
                               tt_home)
     assert why == "budget used"
@@ -64,7 +64,7 @@ def test_crash_is_failed_with_exit_code_and_stderr_tail(tmp_path, tt_home):
 
 
 def test_nan_objective_is_diverged_and_stopped(tmp_path, tt_home):
-    script = ("import time, tuitune.trial as tt\n"
+    script = ("import time, tuitune.in_trial.trial as tt\n"
               "for s in range(1, 1000):\n"
               "    tt.report(s, loss=float('nan') if s >= 3 else 1.0)\n"
               "    time.sleep(0.05)\n")
@@ -96,7 +96,7 @@ def test_unmodified_script_metrics_come_from_stdout(tmp_path, tt_home):
 
 
 def test_api_reports_win_over_stdout(tmp_path, tt_home):
-    script = ("import tuitune.trial as tt\n"
+    script = ("import tuitune.in_trial.trial as tt\n"
               "for s in range(1, 4):\n"
               "    print(f'loss: {s}')\n"
               "    tt.report(s, loss=10.0 * s)\n")
@@ -131,7 +131,7 @@ def test_run_folder_and_store_are_owner_only(tmp_path, tt_home):
 
 TREE = """
 import os, subprocess, sys, time
-import tuitune.trial as tt
+import tuitune.in_trial.trial as tt
 # a child, a grandchild, and a grandchild that left the process group (setsid)
 code = ("import subprocess, sys, time; "
         "subprocess.Popen([sys.executable, '-c', 'import time; time.sleep(600)']); time.sleep(600)")

@@ -17,7 +17,7 @@ import pytest
 
 from tuitune.engine.runs import create_run
 from tuitune.engine.supervisor import Supervisor
-from tuitune.spec import load_spec
+from tuitune.core.spec import load_spec
 from tuitune.store import RunStore, StoreError
 
 from .full_disk_drill import Drill, fill, mount_tmpfs, start, unmount

@@ -59,7 +59,7 @@ def test_ctrl_c_stops_the_follower_and_the_run_finishes_by_itself(tmp_path, tt_h
 def test_a_follower_whose_reader_is_gone_exits_quietly_and_the_run_goes_on(tmp_path, tt_home):
     """`tuitune run SPEC --headless | tee log`, and tee is killed."""
     spec = write_spec(tmp_path / "exp", steps=5000, sleep=0.05)
-    proc = subprocess.Popen([sys.executable, "-m", "tuitune.cli", "run", str(spec),
+    proc = subprocess.Popen([sys.executable, "-m", "tuitune", "run", str(spec),
                              "--headless"], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                             env=os.environ.copy())
     run_dir = None

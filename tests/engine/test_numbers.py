@@ -1,12 +1,12 @@
-"""One rule for every number shown to a person (issue 14.2): tuitune/numfmt.py, used by
-the CLI (engine/summary.py) and the TUI (ui/fmt.py, ui/series.py) alike."""
+"""One rule for every number shown to a person (issue 14.2): tuitune/core/numfmt.py, used by
+the CLI (client/summary.py) and the TUI (ui/fmt.py, ui/series.py) alike."""
 
 from __future__ import annotations
 
 import math
 
-from tuitune import numfmt
-from tuitune.engine import summary
+from tuitune.core import numfmt
+from tuitune.client import summary
 from tuitune.ui import fmt, series
 
 

@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 
 from tuitune.engine.runs import create_run
-from tuitune.spec import load_spec
+from tuitune.core.spec import load_spec
 from tuitune.store import RunStore
 
 from .bad_input import one_trial_spec
@@ -154,7 +154,7 @@ _NO_DAC = ["setpriv", "--bounding-set", "-dac_override,-dac_read_search",
 
 
 def _without_dac(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([*_NO_DAC, sys.executable, "-m", "tuitune.cli", *args],
+    return subprocess.run([*_NO_DAC, sys.executable, "-m", "tuitune", *args],
                           capture_output=True, text=True, timeout=60, env=os.environ.copy())
 
 

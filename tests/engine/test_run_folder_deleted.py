@@ -16,7 +16,7 @@ import psutil
 import pytest
 
 from tuitune.engine.runs import create_run
-from tuitune.spec import load_spec
+from tuitune.core.spec import load_spec
 from tuitune.store import RunStore
 
 from .helpers import start_headless, wait_for, write_spec
@@ -24,7 +24,7 @@ from .helpers import start_headless, wait_for, write_spec
 #: Writes a file of its own (the user's business: the user's umask applies), then reports.
 OWN_FILE_TRIAL = """
 import os, sys, time
-import tuitune.trial as tt
+import tuitune.in_trial.trial as tt
 p = tt.params()
 open(os.path.join(os.environ["TUITUNE_TRIAL_DIR"], "mine.txt"), "w").write("x")
 for step in range(1, int(p["steps"]) + 1):

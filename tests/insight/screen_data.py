@@ -9,7 +9,7 @@ import numpy as np
 from ui_helpers import FIXED_NOW, FixedClock, write_spec
 
 from tuitune.engine.runs import create_run
-from tuitune.spec import load_spec
+from tuitune.core.spec import load_spec
 from tuitune.store import RunStore
 
 

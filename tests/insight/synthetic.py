@@ -8,8 +8,8 @@ from typing import Any
 
 import numpy as np
 
-from tuitune.history import History, Objective, TrialView
-from tuitune.space import CategoricalParam, FloatParam, IntParam, Pow2Param, Space
+from tuitune.core.history import History, Objective, TrialView
+from tuitune.core.space import CategoricalParam, FloatParam, IntParam, Pow2Param, Space
 
 SPACE = Space((
     FloatParam("lr", low=1e-5, high=1.0, log=True, mutable=True),

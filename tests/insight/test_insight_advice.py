@@ -6,10 +6,10 @@ import math
 
 import numpy as np
 
-from tuitune.history import History, Objective, ParamChange, TrialView
+from tuitune.core.history import History, Objective, ParamChange, TrialView
 from tuitune.insight import build_insight, trial_points
 from tuitune.insight import advice as rules
-from tuitune.space import FloatParam, IntParam, Space
+from tuitune.core.space import FloatParam, IntParam, Space
 
 from .synthetic import SPACE, random_history, two_that_matter, view
 

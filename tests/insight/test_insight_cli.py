@@ -10,7 +10,7 @@ import pytest
 from engine.helpers import cli, write_spec
 
 from tuitune.engine.runs import create_run
-from tuitune.spec import load_spec
+from tuitune.core.spec import load_spec
 
 QUICKSTART = Path(__file__).resolve().parents[2] / "sample_specs" / "quickstart.toml"
 

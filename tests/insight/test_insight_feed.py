@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from engine.helpers import write_spec
 
-from tuitune.engine.insight_feed import run_history
+from tuitune.client.insight_feed import run_history
 from tuitune.engine.runs import create_run
 from tuitune.engine.snapshot import ObjectiveCurves, build_history
 from tuitune.insight import trial_points
-from tuitune.spec import load_spec
+from tuitune.core.spec import load_spec
 from tuitune.store import RunStore
 
 

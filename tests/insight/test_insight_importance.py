@@ -6,7 +6,7 @@ import math
 
 import numpy as np
 
-from tuitune.history import History, Objective
+from tuitune.core.history import History, Objective
 from tuitune.insight import ped_anova, trial_points
 from tuitune.insight.importance import MIN_TRIALS
 

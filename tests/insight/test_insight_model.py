@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from tuitune.history import History, Objective
+from tuitune.core.history import History, Objective
 from tuitune.insight.model import RunModel, model_history
-from tuitune.space import CategoricalParam, FloatParam, Space
+from tuitune.core.space import CategoricalParam, FloatParam, Space
 
 from .synthetic import view
 

@@ -8,7 +8,7 @@ from tuitune.engine.commands import validate
 from tuitune.engine.runs import create_run
 from tuitune.engine.space_edit import META_KEY
 from tuitune.engine.supervisor import Supervisor
-from tuitune.spec import load_spec
+from tuitune.core.spec import load_spec
 from tuitune.store import RunStore
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from tuitune.search.bayes import BayesSearcher
-from tuitune.space import FloatParam, IntParam, Space
+from tuitune.core.space import FloatParam, IntParam, Space
 
 NARROW = Space((FloatParam("lr", low=0.01, high=0.05, log=True), IntParam("units", low=10, high=20)))
 

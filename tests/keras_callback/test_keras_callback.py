@@ -19,12 +19,12 @@ import pytest
 
 keras = pytest.importorskip("keras")
 
-import tuitune.keras as tk  # noqa: E402
-import tuitune.trial as tt  # noqa: E402
+import tuitune.in_trial.keras as tk  # noqa: E402
+import tuitune.in_trial.trial as tt  # noqa: E402
 from tuitune.engine.launch import build_launch  # noqa: E402
 from tuitune.engine.runs import create_run, trial_dir  # noqa: E402
-from tuitune.roles import ROLES_ENV  # noqa: E402
-from tuitune.spec import load_spec  # noqa: E402
+from tuitune.core.roles import ROLES_ENV  # noqa: E402
+from tuitune.core.spec import load_spec  # noqa: E402
 from tuitune.store import RunStore  # noqa: E402
 
 SPEC = """
@@ -60,7 +60,7 @@ class Trial:
 
 
 def _reset_trial_module(monkeypatch: pytest.MonkeyPatch) -> None:
-    """tuitune.trial keeps per-process state; each test is a fresh 'process'."""
+    """tuitune.in_trial.trial keeps per-process state; each test is a fresh 'process'."""
     for name, value in (("_sink", None), ("_params", None), ("_stop", False),
                         ("_pending", []), ("_last_poll", 0.0)):
         monkeypatch.setattr(tt, name, value)

@@ -15,11 +15,11 @@ import pytest
 pytest.importorskip("keras")
 pytest.importorskip("sklearn")
 
-from tuitune.engine.client import RunClient  # noqa: E402
+from tuitune.client.run_client import RunClient  # noqa: E402
 from tuitune.engine.logs import log_tail  # noqa: E402
 from tuitune.engine.runs import create_run  # noqa: E402
 from tuitune.engine.supervisor import Supervisor  # noqa: E402
-from tuitune.spec import load_spec  # noqa: E402
+from tuitune.core.spec import load_spec  # noqa: E402
 from tuitune.store import RunStore  # noqa: E402
 
 SAMPLES = Path(__file__).resolve().parents[2] / "sample_specs"

@@ -10,17 +10,17 @@ import sys
 from pathlib import Path
 
 PACKAGE = Path(__file__).resolve().parents[2] / "tuitune"
-HEAVY = ("tensorflow", "keras", "textual", "torch", "jax", "tuitune.keras")
+HEAVY = ("tensorflow", "keras", "textual", "torch", "jax", "tuitune.in_trial.keras")
 
 
 def test_importing_the_trial_api_imports_nothing_heavy():
-    code = ("import sys, json, tuitune.trial, tuitune.sink; "
+    code = ("import sys, json, tuitune.in_trial.trial, tuitune.in_trial.sink; "
             "print(json.dumps(sorted(sys.modules)))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                          timeout=60, check=True)
     loaded = json.loads(out.stdout)
     bad = [m for m in loaded if m.split(".")[0] in HEAVY or m in HEAVY]
-    assert not bad, f"import tuitune.trial loaded {bad}"
+    assert not bad, f"import tuitune.in_trial.trial loaded {bad}"
 
 
 def test_no_core_module_imports_the_keras_integration():

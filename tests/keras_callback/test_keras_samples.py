@@ -11,8 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from tuitune.space import FixedParam, FloatParam, IntParam, MomentumParam, Pow2Param
-from tuitune.spec import load_spec
+from tuitune.core.space import FixedParam, FloatParam, IntParam, MomentumParam, Pow2Param
+from tuitune.core.spec import load_spec
 
 SAMPLES = Path(__file__).resolve().parents[2] / "sample_specs"
 

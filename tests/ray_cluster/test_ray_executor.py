@@ -75,7 +75,7 @@ class Headless:
 
     def __init__(self, spec: Path, home: Path, *extra: str) -> None:
         self.out = open(home.parent / f"supervisor-{spec.stem}.out", "w")
-        self.proc = subprocess.Popen([sys.executable, "-m", "tuitune.cli", "run", str(spec),
+        self.proc = subprocess.Popen([sys.executable, "-m", "tuitune", "run", str(spec),
                                       "--headless", *extra], stdout=self.out,
                                      stderr=subprocess.STDOUT, text=True, env=os.environ.copy())
         runs = home / "runs"
@@ -244,7 +244,7 @@ QUICKSTART = REPO / "sample_specs" / "quickstart.toml"
 def _headless_quickstart(home: Path, *extra: str) -> subprocess.Popen[str]:
     """`tuitune run quickstart.toml --headless [EXTRA]`, started in the background."""
     env = {**os.environ, "TUITUNE_HOME": str(home)}
-    return subprocess.Popen([sys.executable, "-m", "tuitune.cli", "run", str(QUICKSTART),
+    return subprocess.Popen([sys.executable, "-m", "tuitune", "run", str(QUICKSTART),
                              "--headless", *extra], stdout=subprocess.PIPE,
                             stderr=subprocess.STDOUT, text=True, env=env)
 
@@ -277,7 +277,7 @@ async def test_quickstart_headless_and_in_the_tui_give_the_same_results_as_local
     (a detached supervisor, the TUI attached until the experiment is over), against a
     local run. The three run at once."""
     from tuitune.engine.runs import create_run, spawn_supervisor, wait_for_supervisor
-    from tuitune.spec import load_spec
+    from tuitune.core.spec import load_spec
     from tuitune.system import FakeGpuSource
     from tuitune.ui.app import build_app
     from tuitune.ui.widgets.system_panel import SystemPanel

@@ -20,8 +20,8 @@ import pytest
 from engine.helpers import STEPPER  # tests/ is on sys.path
 
 from tuitune.executors.ray_node import TrialRunner, pack_path, unpack_to
-from tuitune.ray_sink import RaySink, list_segments, read_control
-from tuitune.sink import make_sink
+from tuitune.in_trial.ray_sink import RaySink, list_segments, read_control
+from tuitune.in_trial.sink import make_sink
 
 
 def collect(runner: TrialRunner, timeout: float = 30.0, ack: bool = True):
@@ -197,7 +197,7 @@ def test_a_relay_write_that_fails_is_retried_first_and_nothing_is_lost(tmp_path,
 
 
 def test_segments_rotate_and_are_deleted_once_stored(tmp_path, monkeypatch):
-    import tuitune.ray_sink as rs
+    import tuitune.in_trial.ray_sink as rs
 
     monkeypatch.setattr(rs, "SEGMENT_BYTES", 2000)
     r = TrialRunner(1, str(tmp_path / "node"))
@@ -223,7 +223,7 @@ def test_segments_rotate_and_are_deleted_once_stored(tmp_path, monkeypatch):
 
 def test_poll_control_hides_tweaks_already_applied(tmp_path):
     sink = RaySink(str(tmp_path), 1, flush_interval=3600)
-    from tuitune.ray_sink import write_control
+    from tuitune.in_trial.ray_sink import write_control
 
     write_control(tmp_path, False, [(1, "lr", 0.1), (2, "momentum", 0.9)])
     assert read_control(tmp_path)[1] == [(1, "lr", 0.1), (2, "momentum", 0.9)]
@@ -250,8 +250,8 @@ def test_checkpoint_archives_round_trip_and_stay_inside(tmp_path):
 
 
 def test_the_core_never_imports_ray():
-    code = ("import sys, tuitune.engine.supervisor, tuitune.executors, tuitune.sink, "
-            "tuitune.trial, tuitune.ray_sink, tuitune.executors.ray_node\n"
+    code = ("import sys, tuitune.engine.supervisor, tuitune.executors, tuitune.in_trial.sink, "
+            "tuitune.in_trial.trial, tuitune.in_trial.ray_sink, tuitune.executors.ray_node\n"
             "assert 'ray' not in sys.modules, 'ray imported'\n")
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert done.returncode == 0, done.stderr

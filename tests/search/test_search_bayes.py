@@ -8,11 +8,11 @@ from typing import Any
 import numpy as np
 import pytest
 
-from tuitune.decisions import Exhausted, Suggest
+from tuitune.core.decisions import Exhausted, Suggest
 from tuitune.search import BayesSearcher, make_searcher
 from tuitune.search.bayes import mixed_dims
 from tuitune.search.transforms import log_jacobian, standardize, transform_losses
-from tuitune.space import CategoricalParam, FloatParam, IntParam, Pow2Param, Space
+from tuitune.core.space import CategoricalParam, FloatParam, IntParam, Pow2Param, Space
 
 FAST = {"candidates": 256, "restarts": 3}
 SPACE2 = Space((FloatParam("x", low=0.0, high=1.0), FloatParam("y", low=0.0, high=1.0)))
@@ -154,7 +154,7 @@ def test_transforms() -> None:
 
 
 def test_no_searchable_dimension() -> None:
-    from tuitune.space import FixedParam
+    from tuitune.core.space import FixedParam
 
     s = make_searcher("bayes", Space((FixedParam("e", value=1),)))
     d = s.ask()

@@ -8,10 +8,10 @@ from typing import Any
 import numpy as np
 import pytest
 
-from tuitune.decisions import Exhausted, Suggest, Wait
-from tuitune.history import History, Objective, ParamChange, TrialView
+from tuitune.core.decisions import Exhausted, Suggest, Wait
+from tuitune.core.history import History, Objective, ParamChange, TrialView
 from tuitune.search import STRATEGIES, Searcher, make_searcher
-from tuitune.space import (
+from tuitune.core.space import (
     CategoricalParam,
     FixedParam,
     FloatParam,
@@ -283,7 +283,7 @@ def test_unknown_option_is_rejected(name: str) -> None:
     ("coordinate", {"order": "lr"}, "search strategy 'coordinate': order: expected a list"),
 ])
 def test_bad_option_values_are_one_line_naming_strategy_and_key(name, options, message):
-    """The same checks (tuitune/options.py) and wording as the stopping rules'."""
+    """The same checks (tuitune/core/options.py) and wording as the stopping rules'."""
     with pytest.raises(ValueError) as info:
         make_searcher(name, MIXED, options=options)
     assert str(info.value).startswith(message) and "\n" not in str(info.value)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from tuitune.decisions import Exhausted, Suggest, Wait
+from tuitune.core.decisions import Exhausted, Suggest, Wait
 from tuitune.search import CoordinateSearcher, make_searcher
 from tuitune.search.coordinate import (
     ARCH,
@@ -17,7 +17,7 @@ from tuitune.search.coordinate import (
     default_order,
     param_rank,
 )
-from tuitune.space import CategoricalParam, FixedParam, FloatParam, IntParam, Pow2Param, Space
+from tuitune.core.space import CategoricalParam, FixedParam, FloatParam, IntParam, Pow2Param, Space
 
 
 @pytest.mark.parametrize(

@@ -7,12 +7,12 @@ import math
 import numpy as np
 import pytest
 
-from tuitune.decisions import Suggest
-from tuitune.history import History, Objective, TrialView
+from tuitune.core.decisions import Suggest
+from tuitune.core.history import History, Objective, TrialView
 from tuitune.search import make_searcher
 from tuitune.search.bayes import BayesSearcher
 from tuitune.search.fidelity import common_step, fidelity_view, impute
-from tuitune.space import FloatParam, Space
+from tuitune.core.space import FloatParam, Space
 
 SPACE = Space((FloatParam("x", low=0.0, high=1.0),))
 

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from tuitune.decisions import Exhausted, Suggest, Wait
+from tuitune.core.decisions import Exhausted, Suggest, Wait
 from tuitune.search import GridSearcher
-from tuitune.space import (
+from tuitune.core.space import (
     CategoricalParam,
     FixedParam,
     FloatParam,

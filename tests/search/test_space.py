@@ -1,4 +1,4 @@
-"""Unit-cube encodings of tuitune.space: exact rules and round trips."""
+"""Unit-cube encodings of tuitune.core.space: exact rules and round trips."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ import math
 import numpy as np
 import pytest
 
-from tuitune.space import (
+from tuitune.core.space import (
     CategoricalParam,
     FixedParam,
     FloatParam,

@@ -6,7 +6,7 @@ from collections import Counter
 
 import pytest
 
-from tuitune.history import History, Objective, TrialView
+from tuitune.core.history import History, Objective, TrialView
 from tuitune.stopping import ASHA, Hyperband, hyperband_brackets
 
 

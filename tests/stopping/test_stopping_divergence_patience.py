@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from tuitune.history import History, Objective, TrialView
+from tuitune.core.history import History, Objective, TrialView
 from tuitune.stopping import DivergenceRule, PatienceRule
 
 NAN, INF = float("nan"), float("inf")

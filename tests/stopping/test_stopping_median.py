@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import math
 
-from tuitune.history import History, Objective, TrialView
+from tuitune.core.history import History, Objective, TrialView
 from tuitune.stopping import MedianRule
 
 

@@ -7,8 +7,8 @@ import math
 import numpy as np
 import pytest
 
-from tuitune.history import History, Objective, ParamChange, TrialView
-from tuitune.space import (
+from tuitune.core.history import History, Objective, ParamChange, TrialView
+from tuitune.core.space import (
     CategoricalParam,
     FixedParam,
     FloatParam,

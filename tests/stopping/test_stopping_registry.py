@@ -7,9 +7,9 @@ import math
 import numpy as np
 import pytest
 
-from tuitune.decisions import Exploit, Stop
-from tuitune.history import History, Objective, TrialView
-from tuitune.space import FloatParam, IntParam, Space
+from tuitune.core.decisions import Exploit, Stop
+from tuitune.core.history import History, Objective, TrialView
+from tuitune.core.space import FloatParam, IntParam, Space
 from tuitune.stopping import ASHA, OPTIONS, PBT, RULES, Hyperband, make_rules
 
 SPACE = Space((FloatParam("lr", mutable=True, low=1e-4, high=1.0, log=True), IntParam("n", 1, 4)))

@@ -41,7 +41,7 @@ def test_only_a_gpu_process_of_no_live_trial_is_ended():
 def test_cli_says_so_and_signals_nothing_without_a_gpu(tmp_path):
     victim = _sleeper()
     try:
-        done = subprocess.run([sys.executable, "-m", "tuitune.cli", "--root", str(tmp_path),
+        done = subprocess.run([sys.executable, "-m", "tuitune", "--root", str(tmp_path),
                                "gpu", "--end", str(victim.pid)],
                               capture_output=True, text=True, timeout=60)
         assert done.returncode == 1

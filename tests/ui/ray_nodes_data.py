@@ -8,7 +8,7 @@ from pathlib import Path
 
 from ui_helpers import FIXED_NOW, build_fixed_run
 
-from tuitune.spec import load_spec_json
+from tuitune.core.spec import load_spec_json
 from tuitune.store import RunStore
 
 

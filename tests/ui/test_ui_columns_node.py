@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from tuitune.spec import load_spec
+from tuitune.core.spec import load_spec
 from tuitune.ui.widgets.columns import columns_for
 
 QUICKSTART = Path(__file__).resolve().parents[2] / "sample_specs" / "quickstart.toml"

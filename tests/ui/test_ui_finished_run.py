@@ -19,7 +19,7 @@ from ui_helpers import (
 )
 
 from tuitune.engine.runs import create_run, spawn_supervisor, wait_for_supervisor
-from tuitune.spec import load_spec
+from tuitune.core.spec import load_spec
 from tuitune.store import RunStore
 from tuitune.ui.screens.handoff import HandoffForm
 from tuitune.ui.screens.param_form import ParamForm

@@ -1,9 +1,9 @@
 """Which parameter the `[`/`]` keys scale: the mutable float whose role is the
-learning rate, declared in the spec or read from its name (tuitune/roles.py)."""
+learning rate, declared in the spec or read from its name (tuitune/core/roles.py)."""
 
 from __future__ import annotations
 
-from tuitune.space import FloatParam, IntParam, Space
+from tuitune.core.space import FloatParam, IntParam, Space
 from tuitune.ui.screens.hand_actions import learning_rate
 
 

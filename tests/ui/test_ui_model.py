@@ -14,7 +14,7 @@ import pytest
 from ui_helpers import FIXED_NOW, build_fixed_run, fixed_host
 
 from tuitune.engine.runs import create_run
-from tuitune.spec import load_spec
+from tuitune.core.spec import load_spec
 from tuitune.store import RunStore
 from tuitune.system import FakeGpuSource
 from tuitune.system.gpu_procs import end_process
@@ -53,7 +53,7 @@ def _open(model):
 
 def _model(run_dir):
     store = RunStore(run_dir)
-    spec = __import__("tuitune.spec", fromlist=["load_spec_json"]).load_spec_json(
+    spec = __import__("tuitune.core.spec", fromlist=["load_spec_json"]).load_spec_json(
         store.meta()["spec"])
     store.close()
     return RunModel(run_dir, spec, clock=lambda: FIXED_NOW), spec

@@ -13,7 +13,7 @@ import time
 import pytest
 from ui_helpers import FIXED_NOW, build_fixed_run
 
-from tuitune.spec import load_spec_json
+from tuitune.core.spec import load_spec_json
 from tuitune.store import RunStore
 from tuitune.ui.model import RunModel
 

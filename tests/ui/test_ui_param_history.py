@@ -1,7 +1,7 @@
 """A tweaked trial ran a schedule: everywhere its parameters are shown (`best`,
 `status`, the TUI's table and detail screen, the answers to commands) they read as
 what it started with and each change with its step (`lr 1.166 → 0.02 @45`), never
-as the last value alone (issue 13.8). One function computes them: history.py."""
+as the last value alone (issue 13.8). One function computes them: core/history.py."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ import sys
 
 from ui_helpers import make_fixed_app, screen_text, settle, wait_for
 
-from tuitune.history import ParamChange, current_params, describe_params
+from tuitune.core.history import ParamChange, current_params, describe_params
 from tuitune.ui.screens.detail import DetailScreen
 
 
@@ -26,7 +26,7 @@ def test_describe_params_shows_the_start_and_each_change_with_its_step():
 
 def _cli(run_dir, *args: str) -> str:
     env = {**os.environ, "TUITUNE_HOME": str(run_dir.parent.parent), "COLUMNS": "200"}
-    done = subprocess.run([sys.executable, "-m", "tuitune.cli", *args, run_dir.name],
+    done = subprocess.run([sys.executable, "-m", "tuitune", *args, run_dir.name],
                           env=env, capture_output=True, text=True, timeout=60)
     assert done.returncode == 0, done.stderr
     return done.stdout

@@ -73,7 +73,7 @@ def test_the_cli_refuses_in_the_same_words(fixed_run):
     env = {**os.environ, "TUITUNE_HOME": str(fixed_run.parent.parent)}
 
     def cli(*args: str) -> subprocess.CompletedProcess[str]:
-        return subprocess.run([sys.executable, "-m", "tuitune.cli", *args], env=env,
+        return subprocess.run([sys.executable, "-m", "tuitune", *args], env=env,
                               capture_output=True, text=True, timeout=60)
 
     run = fixed_run.name

@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 from ui_helpers import build_fixed_run, make_fixed_app, screen_text, settle, wait_for
 
-from tuitune.spec import load_spec
+from tuitune.core.spec import load_spec
 from tuitune.ui.widgets.columns import columns_for, fit_columns, short_names
 
 pytestmark = pytest.mark.usefixtures("utc")

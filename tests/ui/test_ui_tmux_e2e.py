@@ -14,7 +14,7 @@ import psutil
 import pytest
 from ui_helpers import SPEC, TRIAL_SCRIPT, _kill_leftovers, from_store
 
-from tuitune.engine.client import RunClient
+from tuitune.client.run_client import RunClient
 from tuitune.engine.runs import list_runs
 from tuitune.store import RunStore
 

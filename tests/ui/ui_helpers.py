@@ -17,15 +17,15 @@ from pathlib import Path
 import psutil
 from rich.console import Console
 
-from tuitune.engine.client import RunClient
+from tuitune.client.run_client import RunClient
 from tuitune.engine.runs import create_run, spawn_supervisor, wait_for_supervisor
-from tuitune.spec import load_spec
+from tuitune.core.spec import load_spec
 from tuitune.store import RunStore
 from tuitune.system import FakeGpuSource, HostSample
 
 TRIAL_SCRIPT = """\
 import time
-import tuitune.trial as tt
+import tuitune.in_trial.trial as tt
 
 p = tt.params()
 lr = float(p.get("lr", 0.01))

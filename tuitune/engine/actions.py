@@ -17,10 +17,10 @@ from tuitune.engine.crash_points import crash_point
 from tuitune.executors.launch_token import new_token
 # Messages and events are read by people: numbers by the one rule (0.005, not
 # 0.005000000000000001); the exact values are in the events' data, `export` and `--json`.
-from tuitune.numfmt import value as shown
-from tuitune.history import ACTIVE_STATES, KILLED, PAUSED, QUEUED, RUNNING, describe_params
+from tuitune.core.numfmt import value as shown
+from tuitune.core.history import ACTIVE_STATES, KILLED, PAUSED, QUEUED, RUNNING, describe_params
 from tuitune.store import CommandRecord, TrialRecord
-from tuitune.strategies import MANUAL
+from tuitune.core.strategies import MANUAL
 
 if TYPE_CHECKING:
     from tuitune.engine.supervisor import Supervisor

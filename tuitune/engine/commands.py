@@ -12,8 +12,8 @@ from collections.abc import Mapping
 from typing import Any
 
 from tuitune.engine.refusals import refusal
-from tuitune.space import SpaceError
-from tuitune.spec import Spec
+from tuitune.core.space import SpaceError
+from tuitune.core.spec import Spec
 from tuitune.store import RunStore, TrialRecord
 
 KINDS = ("new", "kill", "pause", "resume", "clone", "tweak", "note", "star", "protect",
@@ -123,7 +123,7 @@ def _flag(args: dict[str, Any], spec: Spec, store: RunStore) -> dict[str, Any]:
 
 
 def _handoff(args: dict[str, Any], spec: Spec, store: RunStore) -> dict[str, Any]:
-    from tuitune.strategies import available_strategies, build_searcher
+    from tuitune.core.strategies import available_strategies, build_searcher
 
     strategy = args.get("strategy")
     if strategy not in available_strategies():

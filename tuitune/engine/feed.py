@@ -11,7 +11,7 @@ from pathlib import Path
 from tuitune.engine.logs import LogTailer, Parsed
 from tuitune.engine.runs import trial_dir
 from tuitune.engine.stdout_metrics import MAX_LINE_CHARS
-from tuitune.history import LIVE_STATES
+from tuitune.core.history import LIVE_STATES
 from tuitune.store import RunStore, StoreError
 
 ACK_CLOCK_SKEW = 5.0  # seconds: trials stamp acks with their own clock

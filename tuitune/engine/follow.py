@@ -14,7 +14,7 @@ from pathlib import Path
 
 from tuitune.engine.runs import supervisor_info
 from tuitune.store import EventRecord, RunStore
-from tuitune.strategies import MANUAL
+from tuitune.core.strategies import MANUAL
 
 #: An event as a line of output, or None to leave it out (`tuitune events --trial`).
 Render = Callable[[EventRecord], "str | None"]

@@ -12,7 +12,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
 from tuitune.engine.gpu_alloc import Assignment, GpuAllocator, GpuWait, parse_cuda_visible_devices
-from tuitune.spec import Resources
+from tuitune.core.spec import Resources
 from tuitune.system import GpuReadout, GpuSource, ProcessIdentity, SystemSampler, SystemSnapshot
 
 RELEASE_TIMEOUT = 15.0  # seconds after a trial ends before its held GPU memory is a leak

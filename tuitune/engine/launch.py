@@ -10,8 +10,8 @@ from pathlib import Path
 from typing import Any
 
 from tuitune.executors import LaunchRequest
-from tuitune.roles import ROLES_ENV, roles_env
-from tuitune.spec import PLACEHOLDER, Spec
+from tuitune.core.roles import ROLES_ENV, roles_env
+from tuitune.core.spec import PLACEHOLDER, Spec
 
 
 def format_value(value: Any) -> str:

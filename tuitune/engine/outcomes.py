@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from tuitune.executors.base import Exit
-from tuitune.history import COMPLETED, DIVERGED, FAILED, LOST
+from tuitune.core.history import COMPLETED, DIVERGED, FAILED, LOST
 
 
 @dataclass(frozen=True)

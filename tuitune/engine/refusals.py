@@ -9,8 +9,8 @@ range. Checks of the values a command carries stay with the validators.
 
 from __future__ import annotations
 
-from tuitune.history import ACTIVE_STATES, COMPLETED, LIVE_STATES, PAUSED, QUEUED, RUNNING
-from tuitune.spec import Spec
+from tuitune.core.history import ACTIVE_STATES, COMPLETED, LIVE_STATES, PAUSED, QUEUED, RUNNING
+from tuitune.core.spec import Spec
 from tuitune.store import RunStore, TrialRecord
 
 

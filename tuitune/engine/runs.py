@@ -20,7 +20,7 @@ from pathlib import Path
 
 from tuitune.engine.ownership import NotYours, check_run_folder, check_runs_root
 from tuitune.executors.local import process_matches
-from tuitune.spec import Spec, unused_params_warning
+from tuitune.core.spec import Spec, unused_params_warning
 from tuitune.store import RunStore
 
 SUPERVISOR_LOG = "supervisor.log"

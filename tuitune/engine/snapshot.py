@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Iterable
 
-from tuitune.history import History, Objective, ParamChange, TrialView
+from tuitune.core.history import History, Objective, ParamChange, TrialView
 from tuitune.store import ParamChangeRecord, RunStore, TrialRecord
 
 

@@ -15,8 +15,8 @@ import copy
 from collections.abc import Mapping
 from typing import Any
 
-from tuitune.space import Space, SpaceError, parse_scalar
-from tuitune.spec import Spec, SpecError, parse_spec
+from tuitune.core.space import Space, SpaceError, parse_scalar
+from tuitune.core.spec import Spec, SpecError, parse_spec
 
 META_KEY = "space_revisions"
 _RANGED = ("float", "int", "pow2", "momentum")

@@ -20,7 +20,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
-from tuitune.steps import to_step
+from tuitune.core.steps import to_step
 
 #: Longer lines (after Keras's carriage-return redraws are folded) hold no metrics
 #: anyone wants; they are skipped, and the caller says so once.

@@ -23,7 +23,7 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
-from tuitune.decisions import Exhausted, Exploit, Stop, Suggest, Wait
+from tuitune.core.decisions import Exhausted, Exploit, Stop, Suggest, Wait
 from tuitune.engine.actions import CommandActions
 from tuitune.engine.commands import budget_used
 from tuitune.engine.boundary import ErrorBoundary
@@ -49,7 +49,7 @@ from tuitune.executors.base import Exit
 from tuitune.executors.launch_token import LAUNCH_TOKEN_ENV, new_token
 from tuitune.executors.launcher import become_subreaper
 from tuitune.executors.local import process_start_time, reap_strays
-from tuitune.history import (
+from tuitune.core.history import (
     DIVERGED,
     FAILED,
     LIVE_STATES,
@@ -59,9 +59,9 @@ from tuitune.history import (
     RUNNING,
     TIMED_OUT,
 )
-from tuitune.spec import Spec, load_spec_json
+from tuitune.core.spec import Spec, load_spec_json
 from tuitune.store import RunStore, StoreError, TrialRecord
-from tuitune.strategies import build_rules, build_searcher
+from tuitune.core.strategies import build_rules, build_searcher
 from tuitune.system import GpuSource, ProcessIdentity
 
 TICK = 0.1  # seconds between loop iterations
@@ -112,7 +112,7 @@ class Supervisor(CommandActions):
                               self.spec.stdout_not_metrics())
         self.exhausted: str | None = None
         self.finished: str | None = None
-        # A finished run whose supervisor a hand action started again (engine/client.py)
+        # A finished run whose supervisor a hand action started again (client/run_client.py)
         # finishes again once idle, in manual mode too, rather than living on.
         self._finished_before: str | None = (
             meta.get("finished_reason") or "finished") if meta.get("state") == "finished" else None

@@ -38,8 +38,8 @@ from typing import Any
 
 from tuitune.executors.base import Executor, Exit, LaunchRequest, TrialHandle
 from tuitune.executors.ray_node import NodeAgent, TrialRunner, pack_path, unpack_to
-from tuitune.history import LIVE_STATES
-from tuitune.ray_sink import DEFAULT_LIMIT_MB
+from tuitune.core.history import LIVE_STATES
+from tuitune.in_trial.ray_sink import DEFAULT_LIMIT_MB
 
 NAMESPACE = "tuitune"
 PULL_WAIT = 0.5  # a pull waits this long on the node for something to say
@@ -211,7 +211,7 @@ class RayExecutor(Executor):
         if run_dir not in self._gpus_per_trial:
             share = None
             try:
-                from tuitune.spec import load_spec_json
+                from tuitune.core.spec import load_spec_json
                 from tuitune.store import RunStore
 
                 store = RunStore(run_dir, readonly=True)

@@ -4,7 +4,7 @@
   (CPUs, whole or fractional GPUs, custom resources). It starts the trial exactly
   as the local executor does (the same LocalExecutor: launcher, own session and
   process group, exit.json, pid + start time identity, group signals) in a folder
-  on its node, reads the trial's relay folder (see tuitune.ray_sink) and log, and
+  on its node, reads the trial's relay folder (see tuitune.in_trial.ray_sink) and log, and
   hands them out in batches through `pull()`. Commands come in through
   `set_control()` (stop request, pending tweaks) and `signal()`.
 - `NodeAgent`: one per node, samples that node's GPUs and host with the same
@@ -34,7 +34,7 @@ from typing import Any
 
 from tuitune.executors.base import LaunchRequest, TrialHandle
 from tuitune.executors.local import LocalExecutor
-from tuitune.ray_sink import (
+from tuitune.in_trial.ray_sink import (
     DEFAULT_LIMIT_MB,
     list_segments,
     segment_name,

@@ -14,8 +14,8 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from tuitune.history import TrialView, current_params
-from tuitune.space import (
+from tuitune.core.history import TrialView, current_params
+from tuitune.core.space import (
     CategoricalParam,
     IntParam,
     MomentumParam,
@@ -24,8 +24,8 @@ from tuitune.space import (
     Space,
 )
 
-from .importance import Importance
-from .points import TrialPoint, ranked, top_fraction
+from tuitune.insight.importance import Importance
+from tuitune.insight.points import TrialPoint, ranked, top_fraction
 
 TOP_QUARTER = 0.25
 #: The zoom and widen rules need this many trials with a value (a quarter of 8 is 2).

@@ -21,9 +21,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from tuitune.space import CategoricalParam, Param, Space
+from tuitune.core.space import CategoricalParam, Param, Space
 
-from .points import TrialPoint, top_fraction
+from tuitune.insight.points import TrialPoint, top_fraction
 
 #: Below this many trials with a value the ranking is noise; we say so instead.
 MIN_TRIALS = 10

@@ -22,8 +22,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from .importance import Importance, ParamImportance
-from .model import RunModel
+from tuitune.insight.importance import Importance, ParamImportance
+from tuitune.insight.model import RunModel
 
 BASE_POINTS = 256
 CONTINUOUS_GRID = 16

@@ -16,10 +16,10 @@ from typing import Any
 
 import numpy as np
 
-from tuitune.history import History
+from tuitune.core.history import History
 from tuitune.search.acquisition import LogEI
 from tuitune.search.bayes import BayesSearcher
-from tuitune.space import CategoricalParam, Space
+from tuitune.core.space import CategoricalParam, Space
 
 #: Above this many finished trials the model is fit on the best third and an even
 #: sample of the rest (an exact GP costs n^3; the picture needs the shape only).

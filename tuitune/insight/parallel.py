@@ -5,9 +5,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from tuitune.space import Space
+from tuitune.core.space import Space
 
-from .points import TrialPoint, ranked
+from tuitune.insight.points import TrialPoint, ranked
 
 
 @dataclass(frozen=True)

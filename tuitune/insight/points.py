@@ -14,10 +14,10 @@ import math
 from dataclasses import dataclass
 from typing import Any
 
-from tuitune.history import DIVERGED, FAILED, History
+from tuitune.core.history import DIVERGED, FAILED, History
 from tuitune.search.fidelity import best_up_to, common_step, reach
 
-from .marks import PRUNED, mark_of
+from tuitune.insight.marks import PRUNED, mark_of
 
 
 @dataclass(frozen=True)

@@ -12,16 +12,16 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from tuitune.history import History
-from tuitune.space import Space
+from tuitune.core.history import History
+from tuitune.core.space import Space
 
-from . import advice as rules
-from .advice import Advice
-from .importance import Importance, ped_anova
-from .main_effects import main_effects
-from .model import RunModel
-from .parallel import Parallel, parallel_coordinates
-from .points import TrialPoint, trial_points
+from tuitune.insight import advice as rules
+from tuitune.insight.advice import Advice
+from tuitune.insight.importance import Importance, ped_anova
+from tuitune.insight.main_effects import main_effects
+from tuitune.insight.model import RunModel
+from tuitune.insight.parallel import Parallel, parallel_coordinates
+from tuitune.insight.points import TrialPoint, trial_points
 
 N_BEST = 10
 

@@ -9,12 +9,12 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from ..space import Space
-from .base import Observation, Searcher
-from .bayes import BayesSearcher
-from .coordinate import CoordinateSearcher
-from .grid import GridSearcher
-from .random import RandomSearcher
+from tuitune.core.space import Space
+from tuitune.search.base import Observation, Searcher
+from tuitune.search.bayes import BayesSearcher
+from tuitune.search.coordinate import CoordinateSearcher
+from tuitune.search.grid import GridSearcher
+from tuitune.search.random import RandomSearcher
 
 #: Strategy name (as written in a spec) -> searcher class.
 STRATEGIES: dict[str, type[Searcher]] = {

@@ -16,10 +16,10 @@ from typing import Any, ClassVar
 
 import numpy as np
 
-from ..decisions import Exhausted, Suggest, Wait
-from ..history import DIVERGED, FAILED, History
-from ..options import Check
-from ..space import CategoricalParam, FixedParam, IntParam, Param, Space, SpaceError
+from tuitune.core.decisions import Exhausted, Suggest, Wait
+from tuitune.core.history import DIVERGED, FAILED, History
+from tuitune.core.options import Check
+from tuitune.core.space import CategoricalParam, FixedParam, IntParam, Param, Space, SpaceError
 
 #: Above this many configurations a discrete space is searched by rejection
 #: sampling only, never enumerated.
@@ -57,7 +57,7 @@ class Searcher(ABC):
     """
 
     name: ClassVar[str] = "base"
-    #: option name -> its check (`tuitune.options`): the coerced value, or a
+    #: option name -> its check (`tuitune.core.options`): the coerced value, or a
     #: one-line ValueError naming the strategy and the key.
     option_specs: ClassVar[dict[str, Check]] = {}
 

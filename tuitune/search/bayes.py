@@ -19,16 +19,16 @@ from typing import Any, ClassVar
 
 import numpy as np
 
-from ..decisions import Exhausted, Suggest
-from ..history import History
-from ..space import CategoricalParam, FloatParam, IntParam, MomentumParam, Param, Space
-from .acquisition import LogEI, MixedDims, optimize_acquisition
-from ..options import boolean, integer, number, one_of
-from .base import Searcher, discrete_values, n_values
-from .fidelity import FidelityView, Stopped, fidelity_view, impute
-from .gp import GaussianProcess, Hyper
-from .gp_fit import fit_gp
-from .transforms import (
+from tuitune.core.decisions import Exhausted, Suggest
+from tuitune.core.history import History
+from tuitune.core.space import CategoricalParam, FloatParam, IntParam, MomentumParam, Param, Space
+from tuitune.search.acquisition import LogEI, MixedDims, optimize_acquisition
+from tuitune.core.options import boolean, integer, number, one_of
+from tuitune.search.base import Searcher, discrete_values, n_values
+from tuitune.search.fidelity import FidelityView, Stopped, fidelity_view, impute
+from tuitune.search.gp import GaussianProcess, Hyper
+from tuitune.search.gp_fit import fit_gp
+from tuitune.search.transforms import (
     AUTO_MIN_RATIO,
     TRANSFORMS,
     fitted_warp,

@@ -6,10 +6,10 @@ import itertools
 from collections.abc import Sequence
 from typing import Any, ClassVar
 
-from ..decisions import Exhausted, Suggest, Wait
-from ..space import CategoricalParam, Param, Space
-from ..options import integer, parsed
-from .base import Searcher
+from tuitune.core.decisions import Exhausted, Suggest, Wait
+from tuitune.core.space import CategoricalParam, Param, Space
+from tuitune.core.options import integer, parsed
+from tuitune.search.base import Searcher
 
 #: Ranks of the default order, the way practitioners babysit a network.
 LR, MOMENTUM, BATCH, ARCH, DECAY, REG, REST = range(7)
@@ -26,7 +26,7 @@ _ROLE_RANK = {
 
 
 def param_rank(param: Param) -> int:
-    """Rank of a parameter in the default order, from its role (see `tuitune.roles`)."""
+    """Rank of a parameter in the default order, from its role (see `tuitune.core.roles`)."""
     return _ROLE_RANK[param.role]
 
 

@@ -23,7 +23,7 @@ from typing import Any
 
 import numpy as np
 
-from ..history import COMPLETED, DIVERGED, FAILED, History, Objective, TrialView
+from tuitune.core.history import COMPLETED, DIVERGED, FAILED, History, Objective, TrialView
 
 
 @dataclass(frozen=True)

@@ -15,7 +15,7 @@ import numpy as np
 from scipy.linalg import cho_solve, cholesky
 from scipy.optimize import minimize
 
-from .gp import (
+from tuitune.search.gp import (
     LOG_2PI,
     RAW_BOUNDS_NOISE,
     RAW_BOUNDS_SCALE,

@@ -9,10 +9,10 @@ from typing import Any, ClassVar
 
 import numpy as np
 
-from ..decisions import Exhausted, Suggest, Wait
-from ..space import CategoricalParam, Param
-from ..options import integer
-from .base import Searcher
+from tuitune.core.decisions import Exhausted, Suggest, Wait
+from tuitune.core.space import CategoricalParam, Param
+from tuitune.core.options import integer
+from tuitune.search.base import Searcher
 
 
 class GridSearcher(Searcher):

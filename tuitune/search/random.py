@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from typing import Any, ClassVar
 
-from ..decisions import Exhausted, Suggest
-from .base import Searcher
+from tuitune.core.decisions import Exhausted, Suggest
+from tuitune.search.base import Searcher
 
 
 class RandomSearcher(Searcher):

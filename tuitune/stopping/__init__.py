@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from tuitune.space import Space
+from tuitune.core.space import Space
 from tuitune.stopping.asha import ASHA, Hyperband, hyperband_brackets, rung_steps
 from tuitune.stopping.base import StoppingRule
 from tuitune.stopping.divergence import DivergenceRule

@@ -21,10 +21,10 @@ from typing import Any
 
 import numpy as np
 
-from tuitune.decisions import Exploit, Stop
-from tuitune.history import History, TrialView
-from tuitune.space import Space
-from tuitune.options import int_option
+from tuitune.core.decisions import Exploit, Stop
+from tuitune.core.history import History, TrialView
+from tuitune.core.space import Space
+from tuitune.core.options import int_option
 from tuitune.stopping.base import StoppingRule, first_at_or_after, fmt, loss
 
 

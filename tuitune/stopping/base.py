@@ -1,7 +1,7 @@
 """The stopping-rule interface and the small helpers every rule shares.
 
 A stopping rule is a pure algorithm in the Optuna-pruner / Ray-scheduler mould: it
-reads a frozen :class:`~tuitune.history.History` and returns decisions (stop this
+reads a frozen :class:`~tuitune.core.history.History` and returns decisions (stop this
 trial, or replace it by a clone of that one). The engine alone acts on them.
 """
 
@@ -13,9 +13,9 @@ from bisect import bisect_left, bisect_right
 from collections.abc import Mapping
 from typing import Any, ClassVar
 
-from tuitune.decisions import Exploit, Stop
-from tuitune.history import History, Objective, TrialView
-from tuitune.space import Space
+from tuitune.core.decisions import Exploit, Stop
+from tuitune.core.history import History, Objective, TrialView
+from tuitune.core.space import Space
 
 
 class StoppingRule(ABC):

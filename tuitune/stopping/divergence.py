@@ -8,9 +8,9 @@ from __future__ import annotations
 
 import math
 
-from tuitune.decisions import Exploit, Stop
-from tuitune.history import History, TrialView
-from tuitune.options import choice_option, float_option, int_option
+from tuitune.core.decisions import Exploit, Stop
+from tuitune.core.history import History, TrialView
+from tuitune.core.options import choice_option, float_option, int_option
 from tuitune.stopping.base import StoppingRule, candidates, fmt
 
 REFERENCES = ("first", "best")

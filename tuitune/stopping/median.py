@@ -10,9 +10,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from tuitune.decisions import Exploit, Stop
-from tuitune.history import History, TrialView
-from tuitune.options import choice_option, int_option
+from tuitune.core.decisions import Exploit, Stop
+from tuitune.core.history import History, TrialView
+from tuitune.core.options import choice_option, int_option
 from tuitune.stopping.base import StoppingRule, candidates, fmt, loss, values_up_to
 
 STATISTICS = ("mean", "best")

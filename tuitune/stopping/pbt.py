@@ -17,10 +17,10 @@ from typing import Any
 
 import numpy as np
 
-from tuitune.decisions import Exploit, Stop
-from tuitune.history import History, TrialView, current_params
-from tuitune.space import CategoricalParam, FixedParam, MomentumParam, Param, Pow2Param, Space
-from tuitune.options import float_option, int_option
+from tuitune.core.decisions import Exploit, Stop
+from tuitune.core.history import History, TrialView, current_params
+from tuitune.core.space import CategoricalParam, FixedParam, MomentumParam, Param, Pow2Param, Space
+from tuitune.core.options import float_option, int_option
 from tuitune.stopping.base import StoppingRule, fmt, loss
 
 

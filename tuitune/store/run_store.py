@@ -17,7 +17,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from tuitune.history import ParamChange, current_params
+from tuitune.core.history import ParamChange, current_params
 from tuitune.store import summary
 from tuitune.store.records import (
     CommandRecord,

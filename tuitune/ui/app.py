@@ -15,8 +15,8 @@ from pathlib import Path
 from textual.binding import Binding
 from textual.screen import Screen
 
-from tuitune.history import LIVE_STATES
-from tuitune.spec import Spec
+from tuitune.core.history import LIVE_STATES
+from tuitune.core.spec import Spec
 from tuitune.system import ProcessIdentity
 from tuitune.ui.base_app import BaseApp
 from tuitune.ui.commanding import Commanding

@@ -7,7 +7,7 @@ from functools import partial
 from pathlib import Path
 from typing import Any
 
-from tuitune.engine.client import Reply, RunClient
+from tuitune.client.run_client import Reply, RunClient
 from tuitune.engine.commands import CommandError
 from tuitune.ui.messages import CommandAnswered
 

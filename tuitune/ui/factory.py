@@ -7,7 +7,7 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from tuitune.spec import Spec, load_spec_json
+from tuitune.core.spec import Spec, load_spec_json
 from tuitune.store import RunStore
 from tuitune.system import GpuSource, HostSample
 from tuitune.ui.app import POLL_INTERVAL_S, SYSTEM_INTERVAL_S, MonitorApp, TuituneApp

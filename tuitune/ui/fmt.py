@@ -6,8 +6,8 @@ import math
 
 from rich.cells import cell_len
 
-from tuitune.textsafe import escape_controls
-from tuitune.numfmt import value  # noqa: F401  (one home: tuitune/numfmt.py)
+from tuitune.core.textsafe import escape_controls
+from tuitune.core.numfmt import value  # noqa: F401  (one home: tuitune/core/numfmt.py)
 
 
 def duration(seconds: float | None, precise: bool = False) -> str:
@@ -52,7 +52,7 @@ def fit(text: str, width: int, align: str = "l") -> str:
 
 
 def ascii_safe(text: str) -> str:
-    """Controls shown escaped (`\\x1b`, as the CLI shows them: tuitune.textsafe), then
+    """Controls shown escaped (`\\x1b`, as the CLI shows them: tuitune.core.textsafe), then
     characters that are not one cell wide (wide CJK) replaced by `?`."""
     if text.isascii() and text.isprintable():
         return text

@@ -6,7 +6,7 @@ from typing import Any
 
 from textual.message import Message
 
-from tuitune.engine.client import Reply
+from tuitune.client.run_client import Reply
 from tuitune.ui.records import RunDelta
 from tuitune.ui.system_feed import SystemView
 

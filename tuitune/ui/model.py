@@ -28,8 +28,8 @@ from typing import Any
 import numpy as np
 
 from tuitune.executors.local import process_matches
-from tuitune.history import ACTIVE_STATES, Objective, current_params
-from tuitune.spec import Spec
+from tuitune.core.history import ACTIVE_STATES, Objective, current_params
+from tuitune.core.spec import Spec
 from tuitune.store import MetricSummary, RunStore, TrialRecord
 from tuitune.ui.records import Change, Curve, RunDelta, RunHeader, TrialRow
 from tuitune.ui.series import buckets

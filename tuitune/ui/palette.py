@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from rich.style import Style
 
-from tuitune.history import (
+from tuitune.core.history import (
     COMPLETED,
     DIVERGED,
     FAILED,

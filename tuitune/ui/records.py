@@ -8,7 +8,7 @@ from typing import Any
 
 import numpy as np
 
-from tuitune.history import Objective, ParamChange
+from tuitune.core.history import Objective, ParamChange
 from tuitune.store import EventRecord
 
 

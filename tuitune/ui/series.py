@@ -13,7 +13,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from tuitune.numfmt import nice_number  # noqa: F401  (one home: tuitune/numfmt.py)
+from tuitune.core.numfmt import nice_number  # noqa: F401  (one home: tuitune/core/numfmt.py)
 
 #: Eight block heights; a sparkline cell is one of these (or a space for no data).
 BLOCKS = "▁▂▃▄▅▆▇█"

@@ -23,8 +23,8 @@ from textual.worker import get_current_worker
 
 from tuitune.engine.logs import log_tail
 from tuitune.engine.runs import trial_dir
-from tuitune.history import param_values
-from tuitune.textsafe import log_line
+from tuitune.core.history import param_values
+from tuitune.core.textsafe import log_line
 from tuitune.ui import fmt, palette
 from tuitune.ui.records import TrialRow
 from tuitune.ui.screens.charting import markers_for

@@ -13,9 +13,9 @@ from typing import TYPE_CHECKING, Any
 
 from textual.binding import Binding
 
-from tuitune.history import PAUSED, RUNNING
-from tuitune.space import Param, Space, SpaceError
-from tuitune.strategies import available_strategies
+from tuitune.core.history import PAUSED, RUNNING
+from tuitune.core.space import Param, Space, SpaceError
+from tuitune.core.strategies import available_strategies
 from tuitune.ui import fmt
 from tuitune.ui.records import TrialRow
 from tuitune.ui.screens.dialogs import ConfirmDialog, NoteDialog

@@ -16,7 +16,7 @@ from textual.screen import ModalScreen
 from textual.widgets import Button, Input, Label, OptionList, Static
 from textual.widgets.option_list import Option
 
-from tuitune.space import parse_scalar
+from tuitune.core.space import parse_scalar
 
 #: Returns an error line for the command arguments, or None when they are valid.
 HandoffChecker = Callable[[dict[str, Any]], str | None]

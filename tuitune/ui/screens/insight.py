@@ -22,8 +22,8 @@ from textual.message import Message
 from textual.screen import Screen
 from textual.widgets import Footer, Static
 
-from tuitune.history import FINISHED_STATES
-from tuitune.space import Space
+from tuitune.core.history import FINISHED_STATES
+from tuitune.core.space import Space
 from tuitune.ui.screens.insight_draw import (
     advice_text,
     importance_text,
@@ -259,7 +259,7 @@ def compute(app: Any, screen: Screen, run_dir: Any, spec: Any, key: tuple[int, .
     """The worker: insight first (fast), then the model's slices. Each result goes
     into the app's cache (one assignment of a finished object) and the screen is
     told to draw it; a screen closed meanwhile still leaves the cache filled."""
-    from tuitune.engine.insight_feed import run_inputs
+    from tuitune.client.insight_feed import run_inputs
     from tuitune.insight import build_insight
     from tuitune.insight.model import RunModel
     from tuitune.store import RunStore

@@ -15,7 +15,7 @@ from rich.style import Style
 from rich.text import Text
 
 from tuitune.insight.marks import CLONE, HAND, PRUNED, SEARCH
-from tuitune.space import CategoricalParam, Param
+from tuitune.core.space import CategoricalParam, Param
 from tuitune.ui import fmt, palette
 
 if TYPE_CHECKING:  # the insight package pulls in scipy: not needed to open the screen

@@ -18,8 +18,8 @@ from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.screen import ModalScreen
 from textual.widgets import Button, Checkbox, Input, Label, Static
 
-from tuitune.history import plain_value
-from tuitune.space import Param, SpaceError
+from tuitune.core.history import plain_value
+from tuitune.core.space import Param, SpaceError
 
 
 @dataclass(frozen=True)

@@ -15,11 +15,11 @@ from dataclasses import dataclass
 
 from rich.style import Style
 
-from tuitune.history import ACTIVE_STATES, LIVE_STATES
-from tuitune.numfmt import nice_number as numfmt_number
-from tuitune.numfmt import scientific
-from tuitune.space import Param
-from tuitune.spec import Spec
+from tuitune.core.history import ACTIVE_STATES, LIVE_STATES
+from tuitune.core.numfmt import nice_number as numfmt_number
+from tuitune.core.numfmt import scientific
+from tuitune.core.space import Param
+from tuitune.core.spec import Spec
 from tuitune.system import TrialUsage
 from tuitune.ui import fmt, palette
 from tuitune.ui.records import TrialRow

@@ -6,7 +6,7 @@ from collections.abc import Callable
 
 from rich.style import Style
 
-from tuitune.history import PAUSED, QUEUED, RUNNING
+from tuitune.core.history import PAUSED, QUEUED, RUNNING
 from tuitune.ui import fmt, palette
 from tuitune.ui.records import RunHeader
 from tuitune.ui.series import bar, nice_number

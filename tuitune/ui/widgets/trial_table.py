@@ -15,8 +15,8 @@ from textual import events
 from textual.binding import Binding
 from textual.message import Message
 
-from tuitune.history import ACTIVE_STATES, COMPLETED, LIVE_STATES, RUNNING
-from tuitune.spec import Spec
+from tuitune.core.history import ACTIVE_STATES, COMPLETED, LIVE_STATES, RUNNING
+from tuitune.core.spec import Spec
 from tuitune.system import TrialUsage
 from tuitune.ui import palette
 from tuitune.ui.records import TrialRow

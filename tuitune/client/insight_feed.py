@@ -7,7 +7,7 @@ from collections import defaultdict
 
 from tuitune.engine.snapshot import trial_view
 from tuitune.engine.space_edit import current_space
-from tuitune.history import (
+from tuitune.core.history import (
     ACTIVE_STATES,
     COMPLETED,
     DIVERGED,
@@ -17,8 +17,8 @@ from tuitune.history import (
 )
 from tuitune.insight import Insight, build_insight
 from tuitune.insight.model import RunModel
-from tuitune.space import Space
-from tuitune.spec import Spec
+from tuitune.core.space import Space
+from tuitune.core.spec import Spec
 from tuitune.store import MetricSummary, ParamChangeRecord, RunStore, TrialRecord
 
 

@@ -12,17 +12,17 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
-from tuitune import numfmt
-from tuitune.history import (
+from tuitune.core import numfmt
+from tuitune.core.history import (
     FINISHED_STATES,
     Objective,
     applied_changes,
     describe_params,
     param_values,
 )
-from tuitune.spec import Spec
+from tuitune.core.spec import Spec
 from tuitune.store import EventRecord, RunStore, TrialRecord
-from tuitune.textsafe import escape_controls
+from tuitune.core.textsafe import escape_controls
 
 Values = tuple[float | None, float | None, int | None]
 
@@ -270,7 +270,7 @@ def run_overview(run_dir: Path) -> RunOverview:
     """A run's line; a run that cannot be read says why, and the others still list."""
     from tuitune.engine.ownership import NotYours
     from tuitune.engine.runs import resolve_run, supervisor_info
-    from tuitune.spec import load_spec_json
+    from tuitune.core.spec import load_spec_json
     from tuitune.store import StoreUnreadable, StoreVersionError
 
     try:

@@ -15,8 +15,8 @@ from typing import Any
 from tuitune.engine import commands as cmd
 from tuitune.engine.refusals import refusal
 from tuitune.engine.runs import SUPERVISOR_LOG, ensure_supervisor, supervisor_info
-from tuitune.history import ACTIVE_STATES
-from tuitune.spec import Spec, load_spec_json
+from tuitune.core.history import ACTIVE_STATES
+from tuitune.core.spec import Spec, load_spec_json
 from tuitune.store import CommandRecord, RunStore
 
 

@@ -17,7 +17,7 @@ import traceback
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
-from tuitune.textsafe import escape_controls
+from tuitune.core.textsafe import escape_controls
 
 EXAMPLES = """\
 examples:
@@ -248,7 +248,7 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
-    from tuitune.cli_commands import HANDLERS, report_error
+    from tuitune.client.cli_commands import HANDLERS, report_error
 
     handler: Callable[[argparse.Namespace], int] = HANDLERS[args.command]
     try:

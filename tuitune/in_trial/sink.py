@@ -15,7 +15,7 @@ import sqlite3
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any, Protocol
 
-from tuitune._queued_writer import Item, QueuedWriter, say_write_error
+from tuitune.in_trial.queued_writer import Item, QueuedWriter, say_write_error
 
 if TYPE_CHECKING:
     from tuitune.store import RunStore
@@ -155,7 +155,7 @@ def make_sink(environ: dict[str, str] | None = None) -> Sink:
     trial_id = env.get("TUITUNE_TRIAL_ID")
     if env.get("TUITUNE_SINK") == "ray" and env.get("TUITUNE_RELAY") and trial_id:
         # A trial on a Ray node: relay through the node's trial actor.
-        from tuitune.ray_sink import DEFAULT_LIMIT_MB, RaySink
+        from tuitune.in_trial.ray_sink import DEFAULT_LIMIT_MB, RaySink
 
         return RaySink(env["TUITUNE_RELAY"], int(trial_id),
                        float(env.get("TUITUNE_RELAY_LIMIT_MB") or DEFAULT_LIMIT_MB))

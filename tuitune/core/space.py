@@ -15,7 +15,7 @@ from typing import Any
 
 import numpy as np
 
-from .roles import ROLES, role_from_name
+from tuitune.core.roles import ROLES, role_from_name
 
 Value = float | int | str | bool
 
@@ -32,7 +32,7 @@ class Param:
         name: Parameter name, as used in `{name}` placeholders.
         mutable: Whether it may be tweaked while a trial runs.
         default: Value used to prefill forms; the middle of the range if unset.
-        role: What the parameter is for (one of `tuitune.roles.ROLES`); read from
+        role: What the parameter is for (one of `tuitune.core.roles.ROLES`); read from
             the name by `role_from_name` when not given.
     """
 

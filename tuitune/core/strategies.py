@@ -9,8 +9,8 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
-from tuitune.history import Objective
-from tuitune.space import Space
+from tuitune.core.history import Objective
+from tuitune.core.space import Space
 
 if TYPE_CHECKING:  # the registries load lazily (the spec loader needs only the names)
     from tuitune.search.base import Searcher

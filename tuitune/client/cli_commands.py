@@ -14,12 +14,12 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from tuitune.engine import summary
-from tuitune.engine.client import Reply, RunClient
+from tuitune.client import summary
+from tuitune.client.run_client import Reply, RunClient
 from tuitune.engine.commands import CommandError, check_tweak_names
 from tuitune.engine.logs import log_tail
 from tuitune.engine.ownership import NotYours
-from tuitune.history import FINISHED_STATES
+from tuitune.core.history import FINISHED_STATES
 from tuitune.engine.runs import (
     RunNotFound,
     create_run,
@@ -32,8 +32,8 @@ from tuitune.engine.runs import (
     trial_dir,
     wait_for_supervisor,
 )
-from tuitune.space import SpaceError
-from tuitune.spec import SpecError, load_spec, unused_params_warning
+from tuitune.core.space import SpaceError
+from tuitune.core.spec import SpecError, load_spec, unused_params_warning
 from tuitune.store import (
     DB_NAME,
     EventRecord,
@@ -42,7 +42,7 @@ from tuitune.store import (
     StoreUnreadable,
     StoreVersionError,
 )
-from tuitune.textsafe import escape_controls, log_line
+from tuitune.core.textsafe import escape_controls, log_line
 
 if TYPE_CHECKING:
     from tuitune.engine.follow import Outcome
@@ -228,7 +228,7 @@ def _open_tui(run_dir: Path, mouse: bool) -> int:
 def cmd_attach(args: argparse.Namespace) -> int:
     run_dir = resolve_run(args.run, _root(args))
     # A finished run has nothing for a supervisor to do until the first action, which
-    # starts one (engine/client.py); any other run without one gets one now.
+    # starts one (client/run_client.py); any other run without one gets one now.
     if not _finished(run_dir) and not ensure_supervisor(run_dir):
         print(f"tuitune: error: could not start a supervisor; see {run_dir}/supervisor.log",
               file=sys.stderr)
@@ -348,7 +348,7 @@ def cmd_logs(args: argparse.Namespace) -> int:
         text = log_tail(path, args.lines)
         print(text if args.raw else "\n".join(shown(line) for line in text.split("\n")))
         return 0
-    from tuitune.engine.log_follow import follow_log
+    from tuitune.client.log_follow import follow_log
 
     store = RunStore(run_dir, readonly=True)
     try:
@@ -478,7 +478,7 @@ def cmd_protect(args: argparse.Namespace) -> int:
 
 def cmd_handoff(args: argparse.Namespace) -> int:
     options: dict[str, Any] = {}
-    from tuitune.space import parse_scalar
+    from tuitune.core.space import parse_scalar
 
     for item in args.option:
         name, sep, text = item.partition("=")
@@ -564,7 +564,7 @@ def _end_gpu_orphan(pid: int, root: Path) -> int:
 def cmd_insight(args: argparse.Namespace) -> int:
     import json
 
-    from tuitune.engine.insight_feed import run_insight
+    from tuitune.client.insight_feed import run_insight
     from tuitune.insight.report import text_report
 
     client = _client(args)

@@ -33,7 +33,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from tuitune._queued_writer import Item, QueuedWriter, say_write_error
+from tuitune.in_trial.queued_writer import Item, QueuedWriter, say_write_error
 
 FLUSH_INTERVAL = 0.05  # seconds; appending to a local file is cheap, latency matters
 SEGMENT_BYTES = 4 << 20

@@ -23,9 +23,9 @@ if sys.version_info >= (3, 11):
 else:  # pragma: no cover
     import tomli as tomllib
 
-from tuitune.history import Objective
-from tuitune.roles import ROLES
-from tuitune.space import (
+from tuitune.core.history import Objective
+from tuitune.core.roles import ROLES
+from tuitune.core.space import (
     CategoricalParam,
     FixedParam,
     FloatParam,
@@ -36,7 +36,7 @@ from tuitune.space import (
     Space,
     SpaceError,
 )
-from tuitune.textsafe import escape_controls
+from tuitune.core.textsafe import escape_controls
 
 #: Placeholders every command may use besides the parameter names.
 BUILTIN_PLACEHOLDERS = frozenset({"python", "trial_id", "trial_dir", "run_dir"})
@@ -587,7 +587,7 @@ def _stopping(v: _Validator, t: dict[str, Any]) -> tuple[tuple[str, Mapping[str,
 
 def _check_strategies(v: _Validator, spec: Spec) -> None:
     """Let the search and stopping registries vet names and options."""
-    from tuitune.strategies import check_search, check_stopping
+    from tuitune.core.strategies import check_search, check_stopping
 
     try:
         check_search(spec.search.strategy, spec.space, spec.search.options, spec.objective)
