@@ -1,9 +1,11 @@
-"""Shared fixtures: an isolated TUITUNE_HOME and cleanup of stray trial processes."""
+"""Shared fixtures: an isolated TUITUNE_HOME and cleanup of stray trial processes; a
+pinned time zone. Shared helpers are in `tests/support/`."""
 
 from __future__ import annotations
 
 import os
 import signal
+import time
 
 import psutil
 import pytest
@@ -16,6 +18,16 @@ def tt_home(tmp_path, monkeypatch):
     monkeypatch.setenv("TUITUNE_HOME", str(home))
     yield home
     _kill_processes_mentioning(str(home))
+
+
+@pytest.fixture
+def utc(monkeypatch):
+    """Event times print in local time: pin the zone so snapshots match anywhere."""
+    monkeypatch.setenv("TZ", "UTC")
+    time.tzset()
+    yield
+    monkeypatch.undo()
+    time.tzset()
 
 
 def _kill_processes_mentioning(marker: str) -> None:

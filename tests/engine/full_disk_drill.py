@@ -12,11 +12,11 @@ from pathlib import Path
 
 import psutil
 
+from tests.support.specs import write_spec
 from tuitune.engine.runs import create_run, spawn_supervisor
 from tuitune.core.spec import load_spec
 from tuitune.store import RunStore
 
-from .helpers import write_spec
 
 #: Reports two metrics per step; writes its own count of reported points outside the
 #: run's disk after every 20 steps and at the end.

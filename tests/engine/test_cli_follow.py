@@ -17,7 +17,11 @@ import time
 
 import pytest
 
-from .helpers import STEPPER, read, supervised, trial, wait_for
+from tests.support.processes import supervised
+from tests.support.specs import STEPPER
+from tests.support.store_reads import read, trial
+from tests.support.waiting import wait_for
+
 
 pytestmark = pytest.mark.slow  # real runs on a loaded machine: ~10-20 s each
 

@@ -14,12 +14,15 @@ import sys
 
 import pytest
 
+from tests.support.processes import start_headless
+from tests.support.specs import write_spec
+from tests.support.store_reads import read, trial
+from tests.support.waiting import wait_for
 from tuitune.core import numfmt
 from tuitune.engine.runs import create_run
 from tuitune.core.spec import load_spec
 
 from .bad_input import run_cli
-from .helpers import read, start_headless, trial, wait_for, write_spec
 
 pytestmark = pytest.mark.slow  # one real run for the module: ~15 s on a loaded machine
 

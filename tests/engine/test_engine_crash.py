@@ -21,11 +21,14 @@ from pathlib import Path
 import psutil
 import pytest
 
+from tests.support.processes import cli
+from tests.support.specs import STEPPER, write_spec
+from tests.support.store_reads import trial
+from tests.support.waiting import wait_for
 from tuitune.engine import crash_points
 from tuitune.engine.runs import is_supervised
 from tuitune.store import RunStore
 
-from .helpers import STEPPER, cli, trial, wait_for, write_spec
 
 # Says once per process that it started; ignores SIGTERM when `stubborn = 1`.
 PRELUDE = """

@@ -16,18 +16,13 @@ import sys
 import psutil
 import pytest
 
+from tests.support.processes import cli, kill_supervisor, start_headless
+from tests.support.specs import write_spec
+from tests.support.store_reads import read, trial
+from tests.support.waiting import wait_for
 from tuitune.engine.supervisor import Supervisor
 from tuitune.executors.local import process_start_time
 
-from .helpers import (
-    cli,
-    kill_supervisor,
-    read,
-    start_headless,
-    trial,
-    wait_for,
-    write_spec,
-)
 
 pytestmark = pytest.mark.slow
 

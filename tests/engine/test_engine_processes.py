@@ -12,11 +12,12 @@ import sys
 import psutil
 import pytest
 
+from tests.support.processes import cli, supervised
+from tests.support.waiting import wait_for
 from tuitune.engine.runs import trial_dir
 from tuitune.store import RunStore
 
 from .escape_drill import repeat
-from .helpers import cli, supervised, wait_for
 
 
 def test_exit_file_is_owner_only_whatever_the_umask(tmp_path):

@@ -11,12 +11,14 @@ import time
 
 import psutil
 
+from tests.support.processes import cli, kill_supervisor, start_headless
+from tests.support.specs import write_spec
+from tests.support.store_reads import trial
+from tests.support.waiting import wait_for
 from tuitune.client.run_client import RunClient
 from tuitune.executors import LocalExecutor, TrialHandle
 from tuitune.executors.local import process_start_time
 from tuitune.store import RunStore
-
-from .helpers import cli, kill_supervisor, start_headless, trial, wait_for, write_spec
 
 
 def _points(run_dir, trial_id):

@@ -1,27 +1,22 @@
 """A staged search (grid zoom) with three concurrent trials: its second stage waits
-for the first stage's running trials instead of ending the search (issue #4)."""
+for the first stage's running trials instead of ending the search (issue #4).
+Fake trials (tuitune/executors/fake.py): this is the search driver's logic."""
 
 from __future__ import annotations
 
 import re
 
-from tuitune.engine.runs import create_run
-from tuitune.engine.supervisor import Supervisor
-from tuitune.core.spec import load_spec
-
-from .helpers import wait_for, write_spec
+from tests.support.fake_runs import fake_run, stepper
 
 
-def test_grid_zoom_waits_for_running_trials_and_completes_its_second_round(tmp_path, tt_home):
+def test_grid_zoom_waits_for_running_trials_and_completes_its_second_round(tmp_path):
     # Three slots, four coarse points: the fourth starts only when a first one ends, so
-    # it is still running (about a second of steps) when the other two end: a wait.
-    spec = write_spec(tmp_path / "exp", steps=20, sleep=0.05, strategy="grid", concurrent=3,
-                      extra="points_per_dim = 2\nzoom = 1\n")
-    sup = Supervisor(create_run(load_spec(spec), tt_home / "runs"))
-    sup.register()
-    store = sup.store
+    # it is still running (20 steps, a tick each) when the other two end: a wait.
+    run = fake_run(tmp_path, stepper(), steps=20, strategy="grid", concurrent=3,
+                   extra="points_per_dim = 2\nzoom = 1\n")
+    sup, store = run.sup, run.store
     try:
-        wait_for(lambda: (sup.tick(), sup.finished)[1], timeout=90, what="the grid search")
+        run.until(lambda: sup.finished, "the grid search")
         trials = store.trials()
         coarse, zoom = trials[:4], trials[4:]
         assert sup.finished.startswith("grid search done (1 zoom rounds)")

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
+from tests.support.processes import cli
 from tuitune.core.spec import SpecError, load_spec
 
-from .helpers import cli
 
 GOOD = """
 name = "x"

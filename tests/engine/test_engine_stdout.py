@@ -16,6 +16,9 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from tests.support.processes import cli, supervised
+from tests.support.specs import write_spec
+from tests.support.waiting import wait_for
 from tuitune.engine.feed import TrialFeed
 from tuitune.engine.logs import MAX_LINE_BYTES, LogTailer
 from tuitune.engine.runs import create_run, trial_dir
@@ -23,8 +26,6 @@ from tuitune.engine.stdout_metrics import _KERAS_EPOCH, MAX_LINE_CHARS, StdoutMe
 from tuitune.core.spec import SpecError, load_spec
 from tuitune.core.steps import to_step
 from tuitune.store import RunStore, StoreError
-
-from .helpers import cli, supervised, wait_for, write_spec
 
 
 # -- the parser ---------------------------------------------------------------------------

@@ -10,9 +10,11 @@ import json
 import psutil
 import pytest
 
+from tests.support.processes import cli, start_headless, stop_headless
+from tests.support.specs import write_spec
+from tests.support.store_reads import events, trial
+from tests.support.waiting import wait_for
 from tuitune.store import RunStore
-
-from .helpers import cli, events, start_headless, stop_headless, trial, wait_for, write_spec
 
 
 @pytest.fixture

@@ -131,7 +131,9 @@ def test_supervisor_survives_a_full_store_and_says_so(tmp_path, tt_home):
     from tuitune.engine.supervisor import Supervisor
     from tuitune.core.spec import load_spec
 
-    from .helpers import wait_for, write_spec
+    from tests.support.specs import write_spec
+
+    from tests.support.waiting import wait_for
 
     spec = write_spec(tmp_path / "exp", steps=400, sleep=0.02)
     run_dir = create_run(load_spec(spec), tt_home / "runs")

@@ -1,22 +1,25 @@
-"""Trial lifecycle against real processes: exits, failures, divergence, time caps,
-process trees, stdout metrics, hostile parameter values, file permissions."""
+"""Trial lifecycle: exits, failures, divergence, time caps, stdout metrics (engine
+logic, on fake trials: tuitune/executors/fake.py); and against real processes, what
+needs them: process trees, hostile parameter values in argv, file permissions."""
 
 from __future__ import annotations
 
 import os
+import signal
 import stat
 import threading
 
 import psutil
 import pytest
 
+from tests.support.fake_runs import fake_run, FakeTrial, hang
+from tests.support.specs import write_spec
+from tests.support.waiting import wait_for
 from tuitune.client.run_client import RunClient
 from tuitune.engine.runs import create_run, trial_dir
 from tuitune.engine.supervisor import Supervisor
 from tuitune.core.spec import load_spec
 from tuitune.store import RunStore
-
-from .helpers import wait_for, write_spec
 
 
 def run_to_end(spec_path, home, timeout=60, before=None):
@@ -33,6 +36,14 @@ def run_to_end(spec_path, home, timeout=60, before=None):
     return run_dir, result["why"]
 
 
+def fake_to_end(tmp_path, script, **spec):
+    """One trial of `script` on the fake executor, driven until the run finishes."""
+    run = fake_run(tmp_path, script, strategy="random", **{"budget": "max_trials = 1", **spec})
+    why = run.until(lambda: run.sup.finished, "the run to finish")
+    run.sup.close()
+    return run, why
+
+
 def states(run_dir):
     return {t.id: t for t in RunStore(run_dir).trials()}
 
@@ -42,66 +53,84 @@ def one_trial_spec(tmp_path, script, **kw):
                       budget="max_trials = 1", **kw)
 
 
-def test_completed_trial_and_its_metrics(tmp_path, tt_home):
-    run_dir, why = run_to_end(one_trial_spec(tmp_path, "import tuitune.in_trial.trial as tt\n"
-                                             "for s in range(1, 6): tt.report(s, loss=1/s)\n"),
-                              tt_home)
+def test_completed_trial_and_its_metrics(tmp_path):
+    def script(t: FakeTrial):
+        for s in range(1, 6):
+            t.report(s, loss=1 / s)
+            yield
+
+    run, why = fake_to_end(tmp_path, script)
     assert why == "budget used"
-    t = states(run_dir)[1]
+    t = states(run.run_dir)[1]
     assert (t.state, t.exit_code) == ("completed", 0)
-    assert [p.step for p in RunStore(run_dir).metrics(trial_id=1, name="loss")] == [1, 2, 3, 4, 5]
+    assert [p.step for p in RunStore(run.run_dir).metrics(trial_id=1, name="loss")] == [
+        1, 2, 3, 4, 5]
 
 
-def test_crash_is_failed_with_exit_code_and_stderr_tail(tmp_path, tt_home):
-    script = "import sys\nprint('loading data')\nsys.stderr.write('CUDA out of memory\\n')\n" \
-             "sys.exit(3)\n"
-    run_dir, _ = run_to_end(one_trial_spec(tmp_path, script), tt_home)
-    t = states(run_dir)[1]
+def test_crash_is_failed_with_exit_code_and_stderr_tail(tmp_path):
+    def script(t: FakeTrial):
+        t.print("loading data")
+        yield
+        t.print("CUDA out of memory")  # what it wrote to stderr: the log holds both
+        return 3
+
+    run, _ = fake_to_end(tmp_path, script)
+    t = states(run.run_dir)[1]
     assert (t.state, t.exit_code) == ("failed", 3)
     assert "CUDA out of memory" in t.error
-    failed = [e for e in RunStore(run_dir).events(trial_id=1) if e.kind == "failed"][0]
+    failed = [e for e in RunStore(run.run_dir).events(trial_id=1) if e.kind == "failed"][0]
     assert "exit code 3" in failed.message and "CUDA out of memory" in failed.message
 
 
-def test_nan_objective_is_diverged_and_stopped(tmp_path, tt_home):
-    script = ("import time, tuitune.in_trial.trial as tt\n"
-              "for s in range(1, 1000):\n"
-              "    tt.report(s, loss=float('nan') if s >= 3 else 1.0)\n"
-              "    time.sleep(0.05)\n")
-    run_dir, _ = run_to_end(one_trial_spec(tmp_path, script), tt_home)
-    t = states(run_dir)[1]
+def test_nan_objective_is_diverged_and_stopped(tmp_path):
+    def script(t: FakeTrial):
+        for s in range(1, 1000):
+            t.report(s, loss=float("nan") if s >= 3 else 1.0)
+            yield
+
+    run, _ = fake_to_end(tmp_path, script)
+    t = states(run.run_dir)[1]
     assert t.state == "diverged"
-    assert max(p.step for p in RunStore(run_dir).metrics(trial_id=1)) < 200
+    assert max(p.step for p in RunStore(run.run_dir).metrics(trial_id=1)) < 200
+    assert run.trial(1).ended is not None  # stopped, not left to run its 1000 steps
 
 
-def test_silent_trial_is_ended_by_the_time_cap(tmp_path, tt_home):
-    spec = write_spec(tmp_path / "exp", script="import time\ntime.sleep(600)\n",
-                      strategy="random", budget="max_trials = 1\ntrial_timeout = 1.5")
-    run_dir, _ = run_to_end(spec, tt_home)
-    t = states(run_dir)[1]
+def test_silent_trial_is_ended_by_the_time_cap(tmp_path):
+    run, _ = fake_to_end(tmp_path, hang(), budget="max_trials = 1\ntrial_timeout = 1.5")
+    t = states(run.run_dir)[1]
     assert t.state == "timed_out"
-    assert not psutil.pid_exists(t.pid)
+    # Its process was signalled and is gone (the local executor's signals to real
+    # process trees are tested below and in test_engine_processes.py).
+    assert run.trial(1).signals[0] == signal.SIGTERM and run.trial(1).ended is not None
 
 
-def test_unmodified_script_metrics_come_from_stdout(tmp_path, tt_home):
-    script = ("for e in range(1, 4):\n"
-              "    print(f'Epoch {e}/3')\n"
-              "    print(f'10/10 - 1s - 5ms/step - loss: {1/e:.4f} - val_loss: {2/e:.4f}')\n"
-              "print('step=7 loss=0.1')\n")
-    run_dir, _ = run_to_end(one_trial_spec(tmp_path, script), tt_home)
-    points = [(p.step, p.name, round(p.value, 4)) for p in RunStore(run_dir).metrics()]
+def test_unmodified_script_metrics_come_from_stdout(tmp_path):
+    lines = []
+    for e in range(1, 4):
+        lines += [f"Epoch {e}/3", f"10/10 - 1s - 5ms/step - loss: {1/e:.4f} - val_loss: {2/e:.4f}"]
+    lines.append("step=7 loss=0.1")
+
+    def script(t: FakeTrial):
+        for line in lines:
+            t.print(line)
+            yield
+
+    run, _ = fake_to_end(tmp_path, script)
+    points = [(p.step, p.name, round(p.value, 4)) for p in RunStore(run.run_dir).metrics()]
     assert (1, "loss", 1.0) in points and (3, "val_loss", 0.6667) in points
     assert (7, "loss", 0.1) in points
-    assert states(run_dir)[1].state == "completed"
+    assert states(run.run_dir)[1].state == "completed"
 
 
-def test_api_reports_win_over_stdout(tmp_path, tt_home):
-    script = ("import tuitune.in_trial.trial as tt\n"
-              "for s in range(1, 4):\n"
-              "    print(f'loss: {s}')\n"
-              "    tt.report(s, loss=10.0 * s)\n")
-    run_dir, _ = run_to_end(one_trial_spec(tmp_path, script), tt_home)
-    values = [p.value for p in RunStore(run_dir).metrics(name="loss")]
+def test_api_reports_win_over_stdout(tmp_path):
+    def script(t: FakeTrial):
+        for s in range(1, 4):
+            t.print(f"loss: {s}")
+            t.report(s, loss=10.0 * s)
+            yield
+
+    run, _ = fake_to_end(tmp_path, script)
+    values = [p.value for p in RunStore(run.run_dir).metrics(name="loss")]
     assert values == [10.0, 20.0, 30.0]
 
 

@@ -13,7 +13,11 @@ import sys
 import psutil
 import pytest
 
-from .helpers import cli, read, start_headless, wait_for, write_spec
+from tests.support.processes import cli, start_headless
+from tests.support.specs import write_spec
+from tests.support.store_reads import read
+from tests.support.waiting import wait_for
+
 
 pytestmark = pytest.mark.slow
 

@@ -4,8 +4,10 @@ clipboard write, a title change) are escaped unless --raw is asked for (issue 12
 
 from __future__ import annotations
 
+from tests.support.processes import cli
+from tests.support.store_reads import trial
+
 from .bad_input import one_trial_spec
-from .helpers import cli, trial
 
 OSC52 = "\x1b]52;c;cm0gLXJmIH4=\x07"  # would set the clipboard to "rm -rf ~"
 TITLE = "\x1b]0;owned\x07"

@@ -15,12 +15,12 @@ from pathlib import Path
 
 import pytest
 
+from tests.support.processes import cli
 from tuitune.engine.runs import create_run
 from tuitune.core.spec import load_spec
 from tuitune.store import RunStore
 
 from .bad_input import one_trial_spec
-from .helpers import cli
 
 NOBODY = 65534
 AS_ROOT = os.geteuid() == 0

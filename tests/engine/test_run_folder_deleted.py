@@ -15,11 +15,13 @@ from pathlib import Path
 import psutil
 import pytest
 
+from tests.support.processes import start_headless
+from tests.support.specs import write_spec
+from tests.support.waiting import wait_for
 from tuitune.engine.runs import create_run
 from tuitune.core.spec import load_spec
 from tuitune.store import RunStore
 
-from .helpers import start_headless, wait_for, write_spec
 
 #: Writes a file of its own (the user's business: the user's umask applies), then reports.
 OWN_FILE_TRIAL = """

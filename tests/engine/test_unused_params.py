@@ -8,9 +8,12 @@ import subprocess
 import sys
 from pathlib import Path
 
+from tests.support.processes import cli
+from tests.support.specs import write_spec
+from tests.support.store_reads import read
+from tests.support.waiting import wait_for
 from tuitune.core.spec import load_spec, unused_params
 
-from .helpers import cli, read, wait_for, write_spec
 
 REPO = Path(__file__).resolve().parents[2]
 

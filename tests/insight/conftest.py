@@ -1,4 +1,4 @@
-"""The TUI tests' helpers and time-zone fixture, for the insight screen's tests."""
+"""The TUI tests' helpers, for the insight screen's tests."""
 
 from __future__ import annotations
 
@@ -7,5 +7,3 @@ from pathlib import Path
 
 # tests/ui is a folder of plain modules (ui_helpers), on sys.path when its own tests run.
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "ui"))
-
-from ui.conftest import utc  # noqa: E402,F401

@@ -7,8 +7,9 @@ import json
 from pathlib import Path
 
 import pytest
-from engine.helpers import cli, write_spec
 
+from tests.support.processes import cli
+from tests.support.specs import write_spec
 from tuitune.engine.runs import create_run
 from tuitune.core.spec import load_spec
 

@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-from engine.helpers import write_spec
-
+from tests.support.specs import write_spec
 from tuitune.client.insight_feed import run_history
 from tuitune.engine.runs import create_run
 from tuitune.engine.snapshot import ObjectiveCurves, build_history

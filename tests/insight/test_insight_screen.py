@@ -5,9 +5,9 @@ from __future__ import annotations
 import pytest
 from ui_helpers import make_fixed_app, settle, wait_for
 
+from tests.support.processes import stop_headless
 from tuitune.ui.screens.insight import InsightScreen
 
-from engine.helpers import stop_headless
 from .screen_data import build_insight_run
 
 pytestmark = pytest.mark.usefixtures("utc")
@@ -44,7 +44,10 @@ def test_insight_screen(snap_compare, insight_run, size):
 async def test_accepting_a_zoom_advice_narrows_the_live_search(tt_home, tmp_path):
     """Real supervisor and trials: enter on the zoom advice sends the engine's space
     command, and every trial the searcher suggests afterwards lies in the new range."""
-    from engine.helpers import events, start_headless, wait_for as wait_until, write_spec
+    from tests.support.processes import start_headless
+    from tests.support.specs import write_spec
+    from tests.support.store_reads import events
+    from tests.support.waiting import wait_for as wait_until
 
     from tuitune.store import RunStore
     from ui_helpers import make_app

@@ -6,20 +6,13 @@ from __future__ import annotations
 import json
 
 import pytest
-from engine.helpers import cli, events, start_headless, wait_for, write_spec
 
+from tests.support.processes import cli, start_headless, stop_headless
+from tests.support.specs import write_spec
+from tests.support.store_reads import events, read
+from tests.support.waiting import wait_for
 from tuitune.engine.space_edit import META_KEY
 from tuitune.store import RunStore
-
-from engine.helpers import stop_headless
-
-
-def _read(run_dir, fn):
-    store = RunStore(run_dir)
-    try:
-        return fn(store)
-    finally:
-        store.close()
 
 
 def _created_after(run_dir, event_id):
@@ -35,7 +28,7 @@ def test_suggestions_after_a_narrowing_lie_in_the_new_range(tt_home, tmp_path, s
                       budget="max_trials = 40", extra=extra)
     proc, run_dir = start_headless(spec, tt_home)
     try:
-        wait_for(lambda: _read(run_dir, lambda s: s.count_trials(["completed"])) >= 5, 60,
+        wait_for(lambda: read(run_dir, lambda s: s.count_trials(["completed"])) >= 5, 60,
                  "five finished trials")
         done = cli("space", str(run_dir), "lr=0.01..0.05", "units=10..20")
         assert done.returncode == 0, done.stderr
@@ -67,10 +60,10 @@ def test_undo_bad_input_and_the_revision_chain(tt_home, tmp_path):
                            ([], "nothing to change")):
             bad = cli("space", run, *args)
             assert bad.returncode == 2 and said in bad.stderr and bad.stderr.count("\n") == 1
-        assert _read(run_dir, lambda s: s.meta().get(META_KEY)) is None  # nothing changed
+        assert read(run_dir, lambda s: s.meta().get(META_KEY)) is None  # nothing changed
         assert cli("space", run, "lr=0.001..0.01", "--log").returncode == 0
         assert cli("space", run, "--fix", "units=8").returncode == 0
-        revs = _read(run_dir, lambda s: s.meta()[META_KEY])
+        revs = read(run_dir, lambda s: s.meta()[META_KEY])
         assert [r["n"] for r in revs] == [1, 2]
         assert revs[1]["space"]["units"] == {"type": "fixed", "value": 8, "mutable": False}
         assert revs[1]["space"]["lr"]["low"] == 0.001  # revision 2 builds on revision 1
@@ -78,8 +71,8 @@ def test_undo_bad_input_and_the_revision_chain(tt_home, tmp_path):
         assert undo.returncode == 0 and "back to revision 1" in undo.stdout
         again = cli("space", run, "--undo")
         assert again.returncode == 0 and "back to revision 0" in again.stdout
-        revs = _read(run_dir, lambda s: s.meta()[META_KEY])
-        spec_space = json.loads(_read(run_dir, lambda s: s.meta()["spec"]))["spec"]["space"]
+        revs = read(run_dir, lambda s: s.meta()[META_KEY])
+        spec_space = json.loads(read(run_dir, lambda s: s.meta()["spec"]))["spec"]["space"]
         assert revs[-1]["space"] == spec_space and revs[-1]["parent"] == 0
         assert [e.actor for e in events(run_dir) if e.kind == "space"] == ["user"] * 4
     finally:

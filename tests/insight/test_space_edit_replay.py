@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-from engine.helpers import write_spec
-
+from tests.support.specs import write_spec
 from tuitune.engine.commands import validate
 from tuitune.engine.runs import create_run
 from tuitune.engine.space_edit import META_KEY

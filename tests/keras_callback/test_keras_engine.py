@@ -15,6 +15,7 @@ import pytest
 pytest.importorskip("keras")
 pytest.importorskip("sklearn")
 
+from tests.support.waiting import wait_for  # noqa: E402
 from tuitune.client.run_client import RunClient  # noqa: E402
 from tuitune.engine.logs import log_tail  # noqa: E402
 from tuitune.engine.runs import create_run  # noqa: E402
@@ -60,16 +61,6 @@ max_concurrent = 2
 """
 
 START_TIMEOUT = 120  # TensorFlow takes 10-20 s to import on a busy 2-core machine
-
-
-def wait_for(predicate, timeout: float, what: str):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(0.1)
-    raise AssertionError(f"timed out after {timeout}s waiting for {what}")
 
 
 @pytest.mark.slow

@@ -25,10 +25,12 @@ import pytest
 
 pytest.importorskip("ray", reason='Ray is not installed: pip install "tuitune[ray]"')
 
-from engine.helpers import cli, kill_supervisor, trial, wait_for  # noqa: E402  (tests/ is on sys.path)
-from engine.helpers import write_spec as engine_spec  # noqa: E402
 from raycluster import ClusterUnavailable, LocalRayCluster  # noqa: E402
 
+from tests.support.processes import cli, kill_supervisor  # noqa: E402
+from tests.support.specs import write_spec as engine_spec  # noqa: E402
+from tests.support.store_reads import read, trial  # noqa: E402
+from tests.support.waiting import wait_for  # noqa: E402
 from tuitune.store import RunStore  # noqa: E402
 from tuitune.ui.node_feed import NodeFeed  # noqa: E402
 
@@ -56,14 +58,6 @@ def write_spec(folder: Path, cluster: LocalRayCluster, executor: str, steps: int
     return engine_spec(folder, name=name, steps=steps, sleep=0.05,
                        extra=f'\n[executor]\nkind = "ray"\naddress = "{cluster.address}"\n'
                              f"{executor}\n")
-
-
-def read(run_dir: Path, fn):
-    store = RunStore(run_dir)
-    try:
-        return fn(store)
-    finally:
-        store.close()
 
 
 def points(run_dir: Path, tid: int, name: str = "loss"):

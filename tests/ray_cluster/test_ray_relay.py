@@ -17,8 +17,8 @@ from pathlib import Path
 
 import psutil
 import pytest
-from engine.helpers import STEPPER  # tests/ is on sys.path
 
+from tests.support.specs import STEPPER
 from tuitune.executors.ray_node import TrialRunner, pack_path, unpack_to
 from tuitune.in_trial.ray_sink import RaySink, list_segments, read_control
 from tuitune.in_trial.sink import make_sink

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -41,13 +40,3 @@ def fresh_live_run(tmp_path) -> Iterator[LiveRun]:
 @pytest.fixture
 def fixed_run(tmp_path) -> Path:
     return build_fixed_run(tmp_path)
-
-
-@pytest.fixture
-def utc(monkeypatch):
-    """Event times print in local time: pin the zone so snapshots match anywhere."""
-    monkeypatch.setenv("TZ", "UTC")
-    time.tzset()
-    yield
-    monkeypatch.undo()
-    time.tzset()

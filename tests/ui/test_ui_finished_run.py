@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 from textual.widgets import Input
 from ui_helpers import (
+    from_store,
     SPEC,
     TRIAL_SCRIPT,
     _kill_leftovers,
@@ -28,14 +29,6 @@ pytestmark = pytest.mark.slow
 SIZE = (120, 40)
 
 
-def _read(run_dir: Path, fn):
-    store = RunStore(run_dir)
-    try:
-        return fn(store)
-    finally:
-        store.close()
-
-
 @pytest.fixture
 def finished_run(tmp_path) -> Iterator[Path]:
     """Random search over two short trials, run to its end ("budget used")."""
@@ -48,7 +41,7 @@ def finished_run(tmp_path) -> Iterator[Path]:
     run_dir = create_run(load_spec(folder / "spec.toml"), tmp_path / "runs")
     assert wait_for_supervisor(run_dir, spawn_supervisor(run_dir))
     deadline = time.monotonic() + 60
-    while _read(run_dir, lambda s: s.meta().get("state")) != "finished":
+    while from_store(run_dir, lambda s: s.meta().get("state")) != "finished":
         assert time.monotonic() < deadline, "the run never finished"
         time.sleep(0.2)
     try:
@@ -58,7 +51,7 @@ def finished_run(tmp_path) -> Iterator[Path]:
 
 
 def _states(run_dir: Path) -> dict[int, str]:
-    return _read(run_dir, lambda s: {t.id: t.state for t in s.trials()})
+    return from_store(run_dir, lambda s: {t.id: t.state for t in s.trials()})
 
 
 async def test_new_trial_and_more_trials_on_a_finished_run(finished_run):
@@ -71,7 +64,7 @@ async def test_new_trial_and_more_trials_on_a_finished_run(finished_run):
         await pilot.press(*"0.05", "enter")
         await wait_for(pilot, lambda: _states(run_dir).get(3) == "completed", timeout=60,
                        what="the new trial to run and complete")
-        assert _read(run_dir, lambda s: s.trial(3).params["lr"]) == 0.05
+        assert from_store(run_dir, lambda s: s.trial(3).params["lr"]) == 0.05
 
         await pilot.press("h")
         form = await wait_for(pilot, lambda: isinstance(app.screen, HandoffForm)
@@ -80,9 +73,9 @@ async def test_new_trial_and_more_trials_on_a_finished_run(finished_run):
         assert form.strategy == "random"
         form.query_one("#more", Input).focus()
         await pilot.press("1", "enter")  # one more trial from now: 3 had run, 4 in all
-        await wait_for(pilot, lambda: len(_states(run_dir)) == 4 and _read(
+        await wait_for(pilot, lambda: len(_states(run_dir)) == 4 and from_store(
             run_dir, lambda s: s.meta().get("state")) == "finished", timeout=60,
             what="one more searched trial, and the run finished again")
-        assert _read(run_dir, lambda s: s.meta()["max_trials"]) == 4
+        assert from_store(run_dir, lambda s: s.meta()["max_trials"]) == 4
         assert set(_states(run_dir).values()) == {"completed"}
-        assert _read(run_dir, lambda s: s.trial(4).origin) == "random"
+        assert from_store(run_dir, lambda s: s.trial(4).origin) == "random"

@@ -17,6 +17,8 @@ from pathlib import Path
 import psutil
 from rich.console import Console
 
+from tests.support.store_reads import events, read as from_store, trial
+from tests.support.waiting import wait_for as wait_sync
 from tuitune.client.run_client import RunClient
 from tuitune.engine.runs import create_run, spawn_supervisor, wait_for_supervisor
 from tuitune.core.spec import load_spec
@@ -151,31 +153,6 @@ def read_store(run_dir: Path):
     return RunStore(run_dir)
 
 
-def from_store(run_dir: Path, read: Callable[[RunStore], object]):
-    """`read(store)` on a fresh connection of the test's own, closed after."""
-    store = RunStore(run_dir)
-    try:
-        return read(store)
-    finally:
-        store.close()
-
-
-def trial(run_dir: Path, trial_id: int):
-    store = RunStore(run_dir)
-    try:
-        return store.trial(trial_id)
-    finally:
-        store.close()
-
-
-def events(run_dir: Path, kind: str | None = None, trial_id: int | None = None):
-    store = RunStore(run_dir)
-    try:
-        return [e for e in store.events(trial_id=trial_id) if kind is None or e.kind == kind]
-    finally:
-        store.close()
-
-
 def new_trial(run_dir: Path, **params) -> int:
     """Start a trial through the engine (as `tuitune new` would); returns its id."""
     client = RunClient(run_dir, actor="test-setup")
@@ -188,13 +165,11 @@ def new_trial(run_dir: Path, **params) -> int:
 
 
 def wait_state(run_dir: Path, trial_id: int, states: set[str], timeout: float = 20.0):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
+    def reached():
         t = trial(run_dir, trial_id)
-        if t is not None and t.state in states:
-            return t
-        time.sleep(0.05)
-    raise AssertionError(f"trial {trial_id} never reached {states}: {trial(run_dir, trial_id)}")
+        return t if t is not None and t.state in states else None
+
+    return wait_sync(reached, timeout, f"trial {trial_id} to reach {states}")
 
 
 def _kill_leftovers(run_dir: Path, sup_pid: int | None) -> None:
