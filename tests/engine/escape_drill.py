@@ -20,10 +20,9 @@ from pathlib import Path
 from tests.support.specs import write_spec
 from tests.support.waiting import wait_for
 from tuitune.client.run_client import RunClient
+from tuitune.core.spec import load_spec
 from tuitune.engine.runs import create_run, trial_dir
 from tuitune.engine.supervisor import Supervisor
-from tuitune.core.spec import load_spec
-
 
 DAEMONIZER = """
 import os, signal, sys, time

@@ -13,10 +13,9 @@ from pathlib import Path
 import psutil
 
 from tests.support.specs import write_spec
-from tuitune.engine.runs import create_run, spawn_supervisor
 from tuitune.core.spec import load_spec
+from tuitune.engine.runs import create_run, spawn_supervisor
 from tuitune.store import RunStore
-
 
 #: Reports two metrics per step; writes its own count of reported points outside the
 #: run's disk after every 20 steps and at the end.

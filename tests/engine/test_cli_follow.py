@@ -22,7 +22,6 @@ from tests.support.specs import STEPPER
 from tests.support.store_reads import read, trial
 from tests.support.waiting import wait_for
 
-
 pytestmark = pytest.mark.slow  # real runs on a loaded machine: ~10-20 s each
 
 #: Prints a numbered line with an escape sequence every 0.2 s, for about 6 s.

@@ -19,8 +19,8 @@ from tests.support.specs import write_spec
 from tests.support.store_reads import read, trial
 from tests.support.waiting import wait_for
 from tuitune.core import numfmt
-from tuitune.engine.runs import create_run
 from tuitune.core.spec import load_spec
+from tuitune.engine.runs import create_run
 
 from .bad_input import run_cli
 

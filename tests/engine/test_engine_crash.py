@@ -29,7 +29,6 @@ from tuitune.engine import crash_points
 from tuitune.engine.runs import is_supervised
 from tuitune.store import RunStore
 
-
 # Says once per process that it started; ignores SIGTERM when `stubborn = 1`.
 PRELUDE = """
 import os, signal
@@ -269,9 +268,9 @@ def test_one_trial_whose_watching_raises_stops_neither_the_loop_nor_other_trials
     """The per-trial boundary, in-process: watching trial 1 raises on every tick (an
     injected fault in its executor calls); trial 2 is still recorded when it ends,
     commands are still answered, and the failure is reported once."""
+    from tuitune.core.spec import load_spec
     from tuitune.engine.runs import create_run
     from tuitune.engine.supervisor import Supervisor
-    from tuitune.core.spec import load_spec
 
     spec = write_spec(tmp_path / "exp", steps=15, sleep=0.02)
     run = create_run(load_spec(spec), tt_home / "runs")

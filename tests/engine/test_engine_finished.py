@@ -23,7 +23,6 @@ from tests.support.waiting import wait_for
 from tuitune.engine.supervisor import Supervisor
 from tuitune.executors.local import process_start_time
 
-
 pytestmark = pytest.mark.slow
 
 

@@ -6,12 +6,12 @@ from __future__ import annotations
 
 import json
 
-from tests.support.fake_runs import fake_run, FakeTrial, hang
+from tests.support.fake_runs import FakeTrial, fake_run, hang
 from tests.support.specs import write_spec
 from tests.support.waiting import wait_for
+from tuitune.core.spec import load_spec
 from tuitune.engine.runs import create_run, trial_dir
 from tuitune.engine.supervisor import Supervisor
-from tuitune.core.spec import load_spec
 from tuitune.system import FakeGpuSource
 
 ENV_SCRIPT = """

@@ -7,7 +7,6 @@ import pytest
 from tests.support.processes import cli
 from tuitune.core.spec import SpecError, load_spec
 
-
 GOOD = """
 name = "x"
 command = ["{python}", "train.py", "--lr", "{lr}"]

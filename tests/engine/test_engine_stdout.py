@@ -6,8 +6,6 @@ from __future__ import annotations
 import math
 import os
 import signal
-import subprocess
-import sys
 import time
 from pathlib import Path
 
@@ -19,12 +17,12 @@ from hypothesis import strategies as st
 from tests.support.processes import cli, supervised
 from tests.support.specs import write_spec
 from tests.support.waiting import wait_for
-from tuitune.engine.feed import TrialFeed
-from tuitune.engine.logs import MAX_LINE_BYTES, LogTailer
-from tuitune.engine.runs import create_run, trial_dir
-from tuitune.engine.stdout_metrics import _KERAS_EPOCH, MAX_LINE_CHARS, StdoutMetricParser
 from tuitune.core.spec import SpecError, load_spec
 from tuitune.core.steps import to_step
+from tuitune.engine.feed import TrialFeed
+from tuitune.engine.logs import MAX_LINE_BYTES, LogTailer
+from tuitune.engine.runs import trial_dir
+from tuitune.engine.stdout_metrics import _KERAS_EPOCH, MAX_LINE_CHARS, StdoutMetricParser
 from tuitune.store import RunStore, StoreError
 
 

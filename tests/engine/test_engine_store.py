@@ -127,13 +127,11 @@ def test_a_newer_schema_is_refused_with_a_clear_message(store_path):
 
 
 def test_supervisor_survives_a_full_store_and_says_so(tmp_path, tt_home):
+    from tests.support.specs import write_spec
+    from tests.support.waiting import wait_for
+    from tuitune.core.spec import load_spec
     from tuitune.engine.runs import create_run
     from tuitune.engine.supervisor import Supervisor
-    from tuitune.core.spec import load_spec
-
-    from tests.support.specs import write_spec
-
-    from tests.support.waiting import wait_for
 
     spec = write_spec(tmp_path / "exp", steps=400, sleep=0.02)
     run_dir = create_run(load_spec(spec), tt_home / "runs")

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.support.fake_runs import fake_run, FakeTrial, hang, stepper
+from tests.support.fake_runs import FakeTrial, fake_run, hang, stepper
 
 
 @pytest.mark.parametrize("strategy", ["random", "grid", "coordinate", "bayes"])
@@ -39,7 +39,7 @@ def test_handoff_learns_from_hand_trials_and_hands_back(tmp_path, strategy):
 
 def test_back_to_manual_stops_suggestions_but_not_running_trials(tmp_path):
     run = fake_run(tmp_path, hang(), concurrent=2)
-    sup, store = run.sup, run.store
+    store = run.store
     try:
         store.enqueue_command("handoff", {"strategy": "random", "options": {}}, "user")
         run.until(lambda: store.count_trials(["running"]) == 2, "random trials")
@@ -73,7 +73,7 @@ def test_pbt_replaces_laggards_with_perturbed_clones_from_checkpoints(tmp_path):
     run = fake_run(tmp_path, pbt, concurrent=4,
                    extra="\n[stopping]\nrules = [\"pbt\"]\n[stopping.pbt]\ninterval = 5\n"
                          "quantile = 0.25\n")
-    sup, store = run.sup, run.store
+    store = run.store
     try:
         for lr in (0.001, 0.002, 0.5, 0.6):
             store.enqueue_command("new", {"params": {"lr": lr}}, "user")

@@ -12,13 +12,13 @@ import threading
 import psutil
 import pytest
 
-from tests.support.fake_runs import fake_run, FakeTrial, hang
+from tests.support.fake_runs import FakeTrial, fake_run, hang
 from tests.support.specs import write_spec
 from tests.support.waiting import wait_for
 from tuitune.client.run_client import RunClient
+from tuitune.core.spec import load_spec
 from tuitune.engine.runs import create_run, trial_dir
 from tuitune.engine.supervisor import Supervisor
-from tuitune.core.spec import load_spec
 from tuitune.store import RunStore
 
 

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.support.fake_runs import ManualClock, hang, prints_then_exits
+from tests.support.fake_runs import ManualClock, prints_then_exits
 from tests.support.waiting import wait_for
 from tuitune.executors import LaunchRequest, LocalExecutor
 from tuitune.executors.base import Executor, Exit, TrialHandle

@@ -17,9 +17,9 @@ import pytest
 
 from tests.support.specs import write_spec
 from tests.support.waiting import wait_for
+from tuitune.core.spec import load_spec
 from tuitune.engine.runs import create_run
 from tuitune.engine.supervisor import Supervisor
-from tuitune.core.spec import load_spec
 from tuitune.store import RunStore, StoreError
 
 from .full_disk_drill import Drill, fill, mount_tmpfs, start, unmount

@@ -18,7 +18,6 @@ from tests.support.specs import write_spec
 from tests.support.store_reads import read
 from tests.support.waiting import wait_for
 
-
 pytestmark = pytest.mark.slow
 
 

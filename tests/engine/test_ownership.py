@@ -16,8 +16,8 @@ from pathlib import Path
 import pytest
 
 from tests.support.processes import cli
-from tuitune.engine.runs import create_run
 from tuitune.core.spec import load_spec
+from tuitune.engine.runs import create_run
 from tuitune.store import RunStore
 
 from .bad_input import one_trial_spec

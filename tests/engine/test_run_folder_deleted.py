@@ -18,10 +18,9 @@ import pytest
 from tests.support.processes import start_headless
 from tests.support.specs import write_spec
 from tests.support.waiting import wait_for
-from tuitune.engine.runs import create_run
 from tuitune.core.spec import load_spec
+from tuitune.engine.runs import create_run
 from tuitune.store import RunStore
-
 
 #: Writes a file of its own (the user's business: the user's umask applies), then reports.
 OWN_FILE_TRIAL = """

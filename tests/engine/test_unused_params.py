@@ -14,7 +14,6 @@ from tests.support.store_reads import read
 from tests.support.waiting import wait_for
 from tuitune.core.spec import load_spec, unused_params
 
-
 REPO = Path(__file__).resolve().parents[2]
 
 

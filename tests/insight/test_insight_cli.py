@@ -10,8 +10,8 @@ import pytest
 
 from tests.support.processes import cli
 from tests.support.specs import write_spec
-from tuitune.engine.runs import create_run
 from tuitune.core.spec import load_spec
+from tuitune.engine.runs import create_run
 
 QUICKSTART = Path(__file__).resolve().parents[2] / "sample_specs" / "quickstart.toml"
 

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from tests.support.specs import write_spec
 from tuitune.client.insight_feed import run_history
+from tuitune.core.spec import load_spec
 from tuitune.engine.runs import create_run
 from tuitune.engine.snapshot import ObjectiveCurves, build_history
 from tuitune.insight import trial_points
-from tuitune.core.spec import load_spec
 from tuitune.store import RunStore
 
 

@@ -44,13 +44,13 @@ def test_insight_screen(snap_compare, insight_run, size):
 async def test_accepting_a_zoom_advice_narrows_the_live_search(tt_home, tmp_path):
     """Real supervisor and trials: enter on the zoom advice sends the engine's space
     command, and every trial the searcher suggests afterwards lies in the new range."""
+    from ui_helpers import make_app
+
     from tests.support.processes import start_headless
     from tests.support.specs import write_spec
     from tests.support.store_reads import events
     from tests.support.waiting import wait_for as wait_until
-
     from tuitune.store import RunStore
-    from ui_helpers import make_app
 
     spec = write_spec(tmp_path / "exp", steps=3, sleep=0.3, strategy="random", concurrent=3,
                       budget="max_trials = 80")

@@ -12,7 +12,6 @@ from tests.support.specs import write_spec
 from tests.support.store_reads import events, read
 from tests.support.waiting import wait_for
 from tuitune.engine.space_edit import META_KEY
-from tuitune.store import RunStore
 
 
 def _created_after(run_dir, event_id):

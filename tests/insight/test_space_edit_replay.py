@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 from tests.support.specs import write_spec
+from tuitune.core.spec import load_spec
 from tuitune.engine.commands import validate
 from tuitune.engine.runs import create_run
 from tuitune.engine.space_edit import META_KEY
 from tuitune.engine.supervisor import Supervisor
-from tuitune.core.spec import load_spec
 from tuitune.store import RunStore
 
 

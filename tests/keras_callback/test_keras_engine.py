@@ -7,7 +7,6 @@ a checkpoint, and a stop request.
 from __future__ import annotations
 
 import threading
-import time
 from pathlib import Path
 
 import pytest
@@ -17,10 +16,10 @@ pytest.importorskip("sklearn")
 
 from tests.support.waiting import wait_for  # noqa: E402
 from tuitune.client.run_client import RunClient  # noqa: E402
+from tuitune.core.spec import load_spec  # noqa: E402
 from tuitune.engine.logs import log_tail  # noqa: E402
 from tuitune.engine.runs import create_run  # noqa: E402
 from tuitune.engine.supervisor import Supervisor  # noqa: E402
-from tuitune.core.spec import load_spec  # noqa: E402
 from tuitune.store import RunStore  # noqa: E402
 
 SAMPLES = Path(__file__).resolve().parents[2] / "sample_specs"

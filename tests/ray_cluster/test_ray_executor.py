@@ -31,7 +31,6 @@ from tests.support.processes import cli, kill_supervisor  # noqa: E402
 from tests.support.specs import write_spec as engine_spec  # noqa: E402
 from tests.support.store_reads import read, trial  # noqa: E402
 from tests.support.waiting import wait_for  # noqa: E402
-from tuitune.store import RunStore  # noqa: E402
 from tuitune.ui.node_feed import NodeFeed  # noqa: E402
 
 pytestmark = [pytest.mark.ray, pytest.mark.timeout(300)]
@@ -270,8 +269,8 @@ async def test_quickstart_headless_and_in_the_tui_give_the_same_results_as_local
     (`tuitune run --headless --ray ADDRESS`) and as `tuitune run --ray ADDRESS` does it
     (a detached supervisor, the TUI attached until the experiment is over), against a
     local run. The three run at once."""
-    from tuitune.engine.runs import create_run, spawn_supervisor, wait_for_supervisor
     from tuitune.core.spec import load_spec
+    from tuitune.engine.runs import create_run, spawn_supervisor, wait_for_supervisor
     from tuitune.system import FakeGpuSource
     from tuitune.ui.app import build_app
     from tuitune.ui.widgets.system_panel import SystemPanel

@@ -14,10 +14,10 @@ from pathlib import Path
 from typing import Any
 
 from tests.support.specs import write_spec
+from tuitune.core.spec import load_spec
 from tuitune.engine.runs import create_run
 from tuitune.engine.supervisor import TICK, Supervisor
 from tuitune.executors.fake import FakeExecutor, FakeTrial, Script, ScriptRun
-from tuitune.core.spec import load_spec
 from tuitune.store import RunStore
 from tuitune.system import GpuSource
 

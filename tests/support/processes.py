@@ -15,8 +15,8 @@ import psutil
 
 from tests.support.specs import write_spec
 from tests.support.waiting import wait_for
-from tuitune.engine.runs import create_run
 from tuitune.core.spec import load_spec
+from tuitune.engine.runs import create_run
 from tuitune.store import RunStore
 
 

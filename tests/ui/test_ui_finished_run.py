@@ -10,18 +10,17 @@ from pathlib import Path
 import pytest
 from textual.widgets import Input
 from ui_helpers import (
-    from_store,
     SPEC,
     TRIAL_SCRIPT,
     _kill_leftovers,
+    from_store,
     make_app,
     settle,
     wait_for,
 )
 
-from tuitune.engine.runs import create_run, spawn_supervisor, wait_for_supervisor
 from tuitune.core.spec import load_spec
-from tuitune.store import RunStore
+from tuitune.engine.runs import create_run, spawn_supervisor, wait_for_supervisor
 from tuitune.ui.screens.handoff import HandoffForm
 from tuitune.ui.screens.param_form import ParamForm
 

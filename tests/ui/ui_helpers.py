@@ -17,11 +17,11 @@ from pathlib import Path
 import psutil
 from rich.console import Console
 
-from tests.support.store_reads import events, read as from_store, trial
+from tests.support.store_reads import trial
 from tests.support.waiting import wait_for as wait_sync
 from tuitune.client.run_client import RunClient
-from tuitune.engine.runs import create_run, spawn_supervisor, wait_for_supervisor
 from tuitune.core.spec import load_spec
+from tuitune.engine.runs import create_run, spawn_supervisor, wait_for_supervisor
 from tuitune.store import RunStore
 from tuitune.system import FakeGpuSource, HostSample
 
@@ -124,14 +124,14 @@ def burst(app, *keys: str) -> None:
     """Send keys as one burst, the way a laggy SSH link delivers them: every key event
     is handed to the driver at once, with no wait for the app between them (Pilot's
     `press` lets the app go idle after each key, which hides ordering bugs)."""
-    from textual import events
+    from textual.events import Key
     from textual.keys import _character_to_key
 
     for key in keys:
         char = key if len(key) == 1 else None
         if len(key) == 1 and not key.isalnum():
             key = _character_to_key(key)
-        event = events.Key(key, char)
+        event = Key(key, char)
         event.set_sender(app)
         app._driver.send_message(event)
 

@@ -21,7 +21,7 @@ import signal
 import traceback
 from collections.abc import Callable, Generator, Iterator
 from pathlib import Path
-from typing import Any, Literal, Union
+from typing import Any, Literal
 
 from tuitune.executors.base import Executor, Exit, LaunchRequest, TrialHandle
 from tuitune.executors.launch_token import LAUNCH_TOKEN_ENV
@@ -29,7 +29,7 @@ from tuitune.executors.launch_token import LAUNCH_TOKEN_ENV
 #: What a script is: called with its trial, it yields to let a tick pass and returns
 #: its exit code (None means 0). An exception it raises is a crash: exit code 1, the
 #: traceback in its log, as Python would do.
-ScriptRun = Union[Iterator[None], Generator[None, None, "int | None"]]
+ScriptRun = Iterator[None] | Generator[None, None, "int | None"]
 Script = Callable[["FakeTrial"], ScriptRun]
 
 #: How a script meets SIGTERM: end by it (Python's default), ignore it, or only
