@@ -28,6 +28,9 @@ from tuitune.ui.screens.gpu_screen import GpuScreen
 from tuitune.ui.screens.run_screen import RunScreen
 from tuitune.ui.sync import Loop, store_loop
 from tuitune.ui.system_feed import SystemFeed
+from tuitune.ui.view_memory import load as load_view_settings
+from tuitune.ui.view_memory import save as save_view_settings
+from tuitune.ui.widgets.trial_table import SORTS, STATE_FILTERS
 
 #: Store polls per second: the sink flushes every 0.2 s, so 0.5 s keeps a report
 #: on screen in under a second; a poll that finds nothing repaints nothing.
@@ -62,10 +65,12 @@ class TuituneApp(Commanding, BaseApp):
         self._system_drawn = False
         self._last_frame = 0.0
         self._last_second = 0
+        # How the run screen was left at the last detach (sort, filters, chart).
+        self.kept_view = load_view_settings(self.run_dir, SORTS, STATE_FILTERS)
 
     # -- lifecycle ---------------------------------------------------------------------------
     def on_mount(self) -> None:
-        self.push_screen(RunScreen())
+        self.push_screen(RunScreen(self.kept_view))
         self.store_loop = store_loop(self, self.model, self._poll_interval)
         self.store_loop.start()
         self.start_system(lambda: self._roots)
@@ -96,6 +101,10 @@ class TuituneApp(Commanding, BaseApp):
         # and what the first screen shows does not depend on which loop answered first.
         self._system_drawn = True
         super().system_arrived()
+
+    def on_run_screen_settings_changed(self, message: RunScreen.SettingsChanged) -> None:
+        self.kept_view = message.settings
+        save_view_settings(self.run_dir, message.settings)  # a few hundred bytes
 
     def on_nodes_read(self, message: NodesRead) -> None:
         self.view.nodes = message.view

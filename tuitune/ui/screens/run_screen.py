@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal
+from textual.message import Message
 from textual.screen import Screen
 from textual.widgets import Footer, Input, Static
 
@@ -25,7 +26,8 @@ from tuitune.ui.system_feed import SystemView
 from tuitune.ui.widgets.chart import Chart
 from tuitune.ui.widgets.header import RunHeaderBar
 from tuitune.ui.widgets.system_panel import SystemPanel
-from tuitune.ui.widgets.trial_table import SORTS, STATE_FILTERS, TableState, TrialTable
+from tuitune.ui.view_memory import TableState, ViewSettings
+from tuitune.ui.widgets.trial_table import SORTS, STATE_FILTERS, TrialTable
 
 if TYPE_CHECKING:
     from tuitune.ui.app import TuituneApp
@@ -72,8 +74,18 @@ class RunScreen(HandActions, Screen):
                 tooltip="Detach: quit the TUI, trials keep running (tuitune attach reopens)"),
     ]
 
-    def __init__(self) -> None:
+    class SettingsChanged(Message):
+        """The user changed the sort, a filter or the chart: the app keeps them for the
+        next attach."""
+
+        def __init__(self, settings: ViewSettings) -> None:
+            super().__init__()
+            self.settings = settings
+
+    def __init__(self, kept: ViewSettings | None = None) -> None:
+        """`kept`: the settings this run's screen was left with (view_memory.py)."""
         super().__init__()
+        self._kept = kept or ViewSettings()
         self.metric: str | None = None
         self.log_y = False
         self.smooth = False
@@ -102,7 +114,11 @@ class RunScreen(HandActions, Screen):
 
     def on_mount(self) -> None:
         self._ready = True
-        self.metric = self.app.spec.objective.metric
+        kept = self._kept
+        self.metric = kept.metric or self.app.spec.objective.metric
+        self.log_y, self.smooth = kept.log_y, kept.smooth
+        if kept.table != self.table.state:
+            self.table.set_state(kept.table)
         self.table.focus()
         self._layout()
         self.refresh_from_view(set(), full=True)
@@ -236,6 +252,17 @@ class RunScreen(HandActions, Screen):
         st = self.table.state
         self.table.set_state(TableState(**{**st.__dict__, **changes}))
         self._show_table_state()
+        self._remember()
+
+    def settings(self) -> ViewSettings:
+        return ViewSettings(self.table.state, self.metric, self.log_y, self.smooth)
+
+    def _remember(self) -> None:
+        """Tell the app when the settings differ from those it keeps."""
+        now = self.settings()
+        if now != self._kept:
+            self._kept = now
+            self.post_message(self.SettingsChanged(now))
 
     def _show_table_state(self) -> None:
         """The filter, the sort and how many rows show, while not all rows by id."""
@@ -266,15 +293,18 @@ class RunScreen(HandActions, Screen):
             if name:
                 self.metric = name
                 self._update_chart()
+                self._remember()
         self.app.push_screen(PickDialog("Chart which metric?", names, self.metric), picked)
 
     def action_toggle_log(self) -> None:
         self.log_y = not self.log_y
         self._update_chart()
+        self._remember()
 
     def action_toggle_smooth(self) -> None:
         self.smooth = not self.smooth
         self._update_chart()
+        self._remember()
 
     def action_switch_pane(self) -> None:
         self.pane = "system" if self.pane == "chart" else "chart"

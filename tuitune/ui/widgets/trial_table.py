@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Hashable, Mapping
-from dataclasses import dataclass
 
 from rich.style import Style
 from textual import events
@@ -20,6 +19,7 @@ from tuitune.core.spec import Spec
 from tuitune.system import TrialUsage
 from tuitune.ui import palette
 from tuitune.ui.records import TrialRow
+from tuitune.ui.view_memory import TableState
 from tuitune.ui.widgets.columns import Column, Ctx, abbreviations, columns_for, fit_columns
 from tuitune.ui.widgets.lines import Line, LineWidget, Run
 
@@ -36,36 +36,6 @@ STATE_FILTERS: dict[str, Callable[[TrialRow], bool]] = {
 
 #: Sort keys, cycled with `o`.
 SORTS = ("id", "best", "latest", "step", "state", "elapsed", "origin")
-
-
-@dataclass(frozen=True)
-class TableState:
-    """Sort and filter, as shown in the table's title."""
-
-    sort: str = "id"
-    descending: bool = False
-    state_filter: str = "all"
-    text_filter: str = ""
-
-    @property
-    def filtered(self) -> bool:
-        return self.state_filter != "all" or bool(self.text_filter)
-
-    @property
-    def plain(self) -> bool:
-        """All trials, by id: nothing to tell the user about."""
-        return not self.filtered and self.sort == "id" and not self.descending
-
-    def describe(self, shown: int, total: int) -> str:
-        """'filter: running, text 'clone' · sort: best ▲ · 2 of 6 shown'."""
-        bits = []
-        if self.filtered:
-            what = [self.state_filter] if self.state_filter != "all" else []
-            what += [f"text {self.text_filter!r}"] if self.text_filter else []
-            bits.append("filter: " + ", ".join(what))
-        bits.append(f"sort: {self.sort} {'▼' if self.descending else '▲'}")
-        bits.append(f"{shown} of {total} shown")
-        return " · ".join(bits)
 
 
 class TrialTable(LineWidget, can_focus=True):
