@@ -138,6 +138,8 @@ _EDIT_PATHS = [
     ("resources", "gpu_memory_mb"), ("search", "seed"), ("search", "strategy"),
     ("search", "n_initial"), ("stopping",), ("stopping", "rules"), ("metrics", "source"),
     ("executor",), ("executor", "kind"),
+    ("space", "units", "when"), ("space", "beta", "when"), ("space", "lr", "when"),
+    ("space", "units", "when", "opt"), ("command", 4),
 ]
 
 

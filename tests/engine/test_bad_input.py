@@ -87,6 +87,29 @@ def _refused(spec_dir, home, text: str | bytes, key: str, message: str) -> None:
      "built-in placeholder"),
     (lambda s: s + '[space."a\\u001b]52;c;aGk=\\u0007\\nb"]\ntype = "fixed"\nvalue = 1\n',
      "space.a\\x1b]52;c;aGk=\\x07\\nb: ", "identifiers"),
+    # Conditional parameters (issue 17.1): an unknown name, a cycle, a condition that
+    # can never hold (alone, or with the conditions it depends on), text that is not
+    # the small grammar (never evaluated), a conditional placeholder outside a group.
+    (lambda s: s + "[space.u]\ntype = 'int'\nlow = 1\nhigh = 3\nwhen = 'layers >= 2'\n",
+     "space.u.when: ", "unknown parameter 'layers'"),
+    (lambda s: s + "[space.a]\ntype = 'int'\nlow = 1\nhigh = 3\nwhen = 'b > 1'\n"
+                   "[space.b]\ntype = 'int'\nlow = 1\nhigh = 3\nwhen = { a = 2 }\n",
+     "space.a.when: ", "cycle: a -> b -> a"),
+    (lambda s: s + "[space.layers]\ntype = 'int'\nlow = 1\nhigh = 3\n"
+                   "[space.u]\ntype = 'int'\nlow = 1\nhigh = 3\nwhen = 'layers >= 5'\n",
+     "space.u.when: ", "can never hold"),
+    (lambda s: s + "[space.opt]\ntype = 'categorical'\nchoices = ['sgd', 'adam']\n"
+                   "[space.m]\ntype = 'float'\nlow = 0.1\nhigh = 0.9\nwhen = { opt = 'rmsprop' }\n",
+     "space.m.when: ", "can never hold"),
+    (lambda s: s + "[space.opt]\ntype = 'categorical'\nchoices = ['sgd', 'adam']\n"
+                   "[space.m]\ntype = 'float'\nlow = 0.1\nhigh = 0.9\nwhen = { opt = 'sgd' }\n"
+                   "[space.n]\ntype = 'int'\nlow = 1\nhigh = 3\n"
+                   "when = 'opt == \"adam\" and m > 0.5'\n",
+     "space.n.when: ", "can never hold: no value of opt"),
+    (lambda s: s.replace("high = 0.1", "high = 0.1\nwhen = \"__import__('os').system('x')\"")
+     + "[space.z]\ntype = 'int'\nlow = 1\nhigh = 2\n", "space.lr.when: ", "unexpected \"('os')"),
+    (lambda s: s.replace("high = 0.1", "high = 0.1\nwhen = 'z >= 2'")
+     + "[space.z]\ntype = 'int'\nlow = 1\nhigh = 2\n", "command[3]: ", "argument group"),
 ])
 def test_bad_values_are_one_line_exit_2_nothing_created(spec_dir, tt_home, edit, key,
                                                         message):

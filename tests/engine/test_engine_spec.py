@@ -106,3 +106,49 @@ def test_cli_bad_spec_exits_2_and_starts_nothing(tmp_path, tt_home):
 def test_cli_missing_spec_file(tmp_path, tt_home):
     out = cli("run", str(tmp_path / "nope.toml"), "--headless")
     assert out.returncode == 2 and "no such file" in out.stderr
+
+
+CONDITIONAL = """
+name = "x"
+command = ["{python}", "train.py", "--layers", "{layers}", ["--units-2", "{units_2}"],
+           ["--momentum={momentum}"], "--opt", "{opt}"]
+[space.layers]
+type = "int"
+low = 1
+high = 3
+[space.units_2]
+type = "int"
+low = 8
+high = 64
+when = "layers >= 2"
+[space.opt]
+type = "categorical"
+choices = ["sgd", "adam"]
+[space.momentum]
+type = "momentum"
+low = 0.5
+high = 0.99
+when = { opt = "sgd" }
+[objective]
+metric = "loss"
+"""
+
+
+def test_conditional_arguments_are_left_out_as_a_group(tmp_path):
+    """Issue 17.1: an argv group naming an inactive parameter is dropped whole; the
+    trial's TUITUNE_PARAMS has only the active parameters; no shell is involved."""
+    from tuitune.engine.launch import build_launch
+
+    spec = load_spec(_write(tmp_path, CONDITIONAL))
+    assert str(spec.space["units_2"].when) == "layers >= 2"
+    assert str(spec.space["momentum"].when) == 'opt == "sgd"'
+    params = spec.space.complete({"layers": 1, "opt": "adam"})
+    assert params == {"layers": 1, "opt": "adam"}
+    req = build_launch(spec, tmp_path, 1, params, None)
+    assert req.argv[1:] == ("train.py", "--layers", "1", "--opt", "adam")
+    assert "units_2" not in req.env["TUITUNE_PARAMS"]
+    params = spec.space.complete({"layers": 2, "opt": "sgd", "units_2": 16,
+                                  "momentum": 0.9})
+    req = build_launch(spec, tmp_path, 2, params, None)
+    assert req.argv[1:] == ("train.py", "--layers", "2", "--units-2", "16",
+                            "--momentum=0.9", "--opt", "sgd")

@@ -16,6 +16,7 @@ from typing import Any
 import numpy as np
 
 from tuitune.core.roles import ROLES, role_from_name
+from tuitune.core.conditions import Condition, ConditionError, topological_order
 
 Value = float | int | str | bool
 
@@ -34,12 +35,15 @@ class Param:
         default: Value used to prefill forms; the middle of the range if unset.
         role: What the parameter is for (one of `tuitune.core.roles.ROLES`); read from
             the name by `role_from_name` when not given.
+        when: The condition under which the parameter exists (None: always); see
+            `tuitune.core.conditions`.
     """
 
     name: str
     mutable: bool = False
     default: Any = None
     role: str = ""
+    when: Condition | None = None
 
     kind = "param"
     #: True when the parameter takes a finite, ordered set of values.
@@ -352,19 +356,40 @@ class FixedParam(Param):
         return f"fixed {self.value!r}"
 
 
+#: Stands for an inactive parameter in `Space.key` (a condition says it is absent).
+INACTIVE = "\0inactive"
+#: Where an inactive dimension sits in `Space.encode` (models add an indicator).
+INACTIVE_UNIT = 0.5
+
+
 @dataclass(frozen=True)
 class Space:
     """An ordered set of parameters with a shared unit-cube encoding.
 
     `encode`/`decode` cover the searchable dimensions only (fixed parameters are
     not dimensions); `decode` adds the fixed values back.
+
+    A parameter with a condition (`Param.when`) exists only where it holds: a
+    configuration leaves inactive parameters out (`active`), and everything that
+    builds one (`decode`, `sample`, `defaults`, `complete`) drops them.
     """
 
     params: tuple[Param, ...]
     _index: dict[str, Param] = field(init=False, repr=False, compare=False)
+    _order: tuple[Param, ...] = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "_index", {p.name: p for p in self.params})
+        for p in self.params:
+            for name in (p.when.names if p.when else ()):
+                if name not in self._index:
+                    raise SpaceError(f"{p.name}: the condition names an unknown parameter "
+                                     f"{name!r}; the space has {', '.join(self.names)}")
+        try:
+            order = topological_order({p.name: p.when for p in self.params}, self.names)
+        except ConditionError as exc:
+            raise SpaceError(str(exc)) from None
+        object.__setattr__(self, "_order", tuple(self._index[n] for n in order))
 
     def __getitem__(self, name: str) -> Param:
         return self._index[name]
@@ -388,24 +413,67 @@ class Space:
     def categorical_dims(self) -> list[int]:
         return [i for i, p in enumerate(self.dims) if isinstance(p, CategoricalParam)]
 
+    @property
+    def ordered(self) -> tuple[Param, ...]:
+        """The parameters with each after those its condition names."""
+        return self._order
+
+    @property
+    def conditional(self) -> bool:
+        """Whether some parameter exists only under a condition."""
+        return any(p.when is not None for p in self.params)
+
+    def active(self, values: Mapping[str, Any]) -> dict[str, Any]:
+        """The values of the parameters that exist, in space order: a parameter whose
+        condition fails, or names an inactive or absent parameter, is left out."""
+        if not self.conditional:
+            return {p.name: values[p.name] for p in self.params if p.name in values}
+        kept: dict[str, Any] = {}
+        for p in self._order:
+            if p.name in values and (p.when is None or p.when.holds(kept)):
+                kept[p.name] = values[p.name]
+        return {n: kept[n] for n in self.names if n in kept}
+
+    def complete(self, values: Mapping[str, Any]) -> dict[str, Any]:
+        """A full configuration: the given values, the defaults of active parameters
+        not given (fixed ones at their value), inactive parameters left out."""
+        out: dict[str, Any] = {}
+        for p in self._order:
+            if p.when is not None and not p.when.holds(out):
+                continue
+            if isinstance(p, FixedParam):
+                out[p.name] = p.value
+            else:
+                out[p.name] = values[p.name] if p.name in values else p.initial()
+        return {n: out[n] for n in self.names if n in out}
+
     def encode(self, values: Mapping[str, Any]) -> np.ndarray:
-        return np.array([p.to_unit(values[p.name]) for p in self.dims], dtype=float)
+        """Unit-cube coordinates; an inactive dimension sits at INACTIVE_UNIT."""
+        if not self.conditional:
+            return np.array([p.to_unit(values[p.name]) for p in self.dims], dtype=float)
+        live = self.active(values)
+        return np.array([p.to_unit(live[p.name]) if p.name in live else INACTIVE_UNIT
+                         for p in self.dims], dtype=float)
 
     def decode(self, u: Sequence[float] | np.ndarray) -> dict[str, Any]:
         out: dict[str, Any] = {}
         it = iter(u)
         for p in self.params:
             out[p.name] = p.value if isinstance(p, FixedParam) else p.from_unit(float(next(it)))
-        return out
+        return self.active(out) if self.conditional else out
 
     def sample(self, rng: np.random.Generator) -> dict[str, Any]:
-        return {p.name: p.sample(rng) for p in self.params}
+        # Every parameter is drawn, active or not, so one draw consumes the same
+        # randomness whatever the conditions say.
+        drawn = {p.name: p.sample(rng) for p in self.params}
+        return self.active(drawn) if self.conditional else drawn
 
     def defaults(self) -> dict[str, Any]:
-        return {p.name: p.initial() for p in self.params}
+        return self.complete({})
 
     def validate(self, values: Mapping[str, Any], partial: bool = False) -> dict[str, Any]:
-        """Check and coerce values; unknown names and (unless partial) missing ones fail."""
+        """Check and coerce values; unknown names and (unless partial) missing ones
+        fail. Unless partial, inactive parameters are left out of the result."""
         unknown = [k for k in values if k not in self._index]
         if unknown:
             raise SpaceError(
@@ -413,13 +481,20 @@ class Space:
             )
         out = {k: self._index[k].validate(v) for k, v in values.items()}
         if not partial:
-            for p in self.params:
-                if p.name not in out:
-                    if isinstance(p, FixedParam):
-                        out[p.name] = p.value
-                    else:
-                        raise SpaceError(f"missing a value for parameter {p.name!r}")
+            for p in self._order:
+                if p.name in out or (p.when is not None and not p.when.holds(out)):
+                    continue
+                if isinstance(p, FixedParam):
+                    out[p.name] = p.value
+                else:
+                    raise SpaceError(f"missing a value for parameter {p.name!r}")
+            out = self.active(out)
         return out
+
+    def inactive_given(self, values: Mapping[str, Any]) -> list[str]:
+        """Names given in `values` that their conditions leave out."""
+        live = self.active(values)
+        return [n for n in values if n in self._index and n not in live]
 
     def parse_assignments(self, items: Iterable[str]) -> dict[str, Any]:
         """Parse `name=value` strings (CLI arguments) into validated values."""
@@ -437,9 +512,15 @@ class Space:
         return out
 
     def key(self, values: Mapping[str, Any]) -> tuple[Any, ...]:
-        """A hashable identity for a configuration (to detect duplicates)."""
-        return tuple(
-            round(values[p.name], 12) if isinstance(values[p.name], float) else values[p.name]
-            for p in self.params
-            if p.name in values
-        )
+        """A hashable identity for a configuration (to detect duplicates); in a
+        conditional space inactive parameters count as INACTIVE, whatever value
+        they were given."""
+        if self.conditional:
+            live = self.active(values)
+            return tuple(_key_value(live[p.name]) if p.name in live else INACTIVE
+                         for p in self.params)
+        return tuple(_key_value(values[p.name]) for p in self.params if p.name in values)
+
+
+def _key_value(v: Any) -> Any:
+    return round(v, 12) if isinstance(v, float) else v

@@ -23,6 +23,7 @@ if sys.version_info >= (3, 11):
 else:  # pragma: no cover
     import tomli as tomllib
 
+from tuitune.core.conditions import Clause, ConditionError, parse_condition, satisfiable
 from tuitune.core.history import Objective
 from tuitune.core.roles import ROLES
 from tuitune.core.space import (
@@ -51,6 +52,11 @@ MAX_DURATION = 10 * 365 * 86400.0
 MAX_KILL_GRACE = 86400.0
 #: More GPUs per trial, or a GPU index above this, is a typo, not a machine.
 MAX_GPUS = 1024
+
+
+#: One element of `command`: an argument, or a group of arguments kept or left out
+#: together.
+Arg = str | tuple[str, ...]
 
 
 class SpecError(ValueError):
@@ -94,7 +100,9 @@ class Spec:
 
     name: str
     path: Path
-    command: tuple[str, ...]
+    #: argv: strings, and groups (tuples) left out whole when a parameter in them
+    #: is inactive (see `tuitune.engine.launch.render_argv`).
+    command: tuple[Arg, ...]
     workdir: Path
     env: Mapping[str, str]
     space: Space
@@ -184,7 +192,7 @@ def parse_spec(raw: Mapping[str, Any], path: Path) -> Spec:
     workdir = (base / v.typed(raw.get("workdir", "."), "workdir", str)).resolve()
     if not _is_dir(workdir):
         raise SpecError(v.file, "workdir", f"directory {workdir} does not exist")
-    _check_executable(v, command[0], workdir)
+    _check_executable(v, str(command[0]), workdir)
     env = _env(v, v.table(raw, "env"))
     objective, secondary = _objective(v, v.table(raw, "objective", required=True))
     budget = _budget(v, v.table(raw, "budget"))
@@ -299,7 +307,69 @@ def _space(v: _Validator, table: dict[str, Any]) -> Space:
     if not table:
         raise v.fail("space", "the search space is empty: define at least one parameter")
     params = [_param(v, name, p) for name, p in table.items()]
+    _check_conditions(v, params)
     return Space(tuple(params))
+
+
+def _check_conditions(v: _Validator, params: list[Param]) -> None:
+    """Refuse a condition that names an unknown parameter, compares a parameter
+    that has no order, forms a cycle, conditions a mutable parameter, or can never
+    hold (with the conditions it depends on)."""
+    index = {p.name: p for p in params}
+    for p in params:
+        for c in (p.when.clauses if p.when else ()):
+            key = f"space.{p.name}.when"
+            if c.name not in index:
+                raise v.fail(key, f"names an unknown parameter {c.name!r} (space has: "
+                                  f"{', '.join(index)})")
+            if c.name == p.name:
+                raise v.fail(key, f"{p.name} cannot depend on itself")
+            parent = index[c.name]
+            if c.op in ("<", "<=", ">", ">=") and (
+                    isinstance(parent, CategoricalParam) or isinstance(c.value, (str, bool))):
+                raise v.fail(key, f"{c}: only numbers are ordered; compare "
+                                  f"{'a categorical' if isinstance(parent, CategoricalParam) else 'it'} "
+                                  "with == or !=")
+            if parent.mutable:
+                raise v.fail(key, f"{c.name} decides whether {p.name} exists, so it cannot be "
+                                  f"mutable (a tweak would change the trial's arguments): "
+                                  f"remove mutable from space.{c.name}")
+    try:
+        Space(tuple(params))
+    except SpaceError as exc:  # a cycle: name the first parameter on it
+        first = str(exc).rsplit(": ", 1)[-1].split(" -> ")[0]
+        raise v.fail(f"space.{first}.when", str(exc)) from None
+    for p in params:
+        if p.when is None:
+            continue
+        needed = _clauses_needed(p, index)
+        for name in dict.fromkeys(c.name for c in needed):
+            on_it = [c for c in needed if c.name == name]
+            if not satisfiable(on_it, _domain(index[name])):
+                raise v.fail(f"space.{p.name}.when",
+                             f"can never hold: no value of {name} ({index[name].describe()}) "
+                             f"satisfies {' and '.join(map(str, on_it))}")
+
+
+def _clauses_needed(p: Param, index: Mapping[str, Param]) -> list[Clause]:
+    """Every clause that must hold for `p` to exist: its own, and those of the
+    parameters they name, recursively (the conditions are acyclic here)."""
+    out: list[Clause] = []
+    for c in (p.when.clauses if p.when else ()):
+        out.append(c)
+        out += _clauses_needed(index[c.name], index)
+    return out
+
+
+def _domain(p: Param) -> Any:
+    """A parameter's values for `satisfiable`: a list, or (low, high, integer)."""
+    if isinstance(p, FixedParam):
+        return [p.value]
+    if isinstance(p, (CategoricalParam, Pow2Param)):
+        return p.values()
+    if isinstance(p, IntParam):
+        return p.values() if p.high - p.low < 10_000 else (p.low, p.high, True)
+    return (p.low, p.high, False)  # type: ignore[attr-defined]
 
 
 def _param(v: _Validator, name: str, p: Any) -> Param:
@@ -312,9 +382,17 @@ def _param(v: _Validator, name: str, p: Any) -> Param:
     if not isinstance(p, dict):  # `lr = 0.1` is shorthand for a fixed value
         return FixedParam(name=name, value=_scalar(v, p, key))
     kind = v.choice(p.get("type"), f"{key}.type", tuple(_PARAM_KEYS))
-    v.keys(p, key, _PARAM_KEYS[kind] | {"type", "mutable", "default", "passed", "role"})
+    v.keys(p, key, _PARAM_KEYS[kind] | {"type", "mutable", "default", "passed", "role", "when"})
     mutable = v.typed(p.get("mutable", False), f"{key}.mutable", bool)
     role = v.choice(p["role"], f"{key}.role", ROLES) if "role" in p else ""
+    when = None
+    if "when" in p:
+        if kind == "fixed":
+            raise v.fail(f"{key}.when", "a fixed parameter always exists: give it no condition")
+        try:
+            when = parse_condition(p["when"])
+        except ConditionError as exc:
+            raise v.fail(f"{key}.when", str(exc)) from None
     if kind == "fixed":
         if "value" not in p:
             raise v.fail(f"{key}.value", "missing (required for a fixed parameter)")
@@ -332,6 +410,8 @@ def _param(v: _Validator, name: str, p: Any) -> Param:
     else:
         param = _numeric_param(v, key, name, kind, p, mutable)
     changes: dict[str, Any] = {"role": role} if role else {}
+    if when is not None:
+        changes["when"] = when
     if "default" in p:
         try:
             changes["default"] = param.validate(p["default"])
@@ -353,7 +433,7 @@ def _passed(v: _Validator, table: dict[str, Any]) -> frozenset[str]:
 def unused_params(spec: Spec) -> list[str]:
     """Searched parameters the trial never receives: neither a `{name}` placeholder in
     `command` nor marked `passed = "api"`. Searching them tunes nothing."""
-    placed = {ph for arg in spec.command for ph in PLACEHOLDER.findall(arg)}
+    placed = {ph for arg in command_args(spec.command) for ph in PLACEHOLDER.findall(arg)}
     return [p.name for p in spec.space.params if not isinstance(p, FixedParam)
             and p.name not in placed and p.name not in spec.api_params]
 
@@ -399,7 +479,7 @@ def _numeric_param(v: _Validator, key: str, name: str, kind: str, p: dict[str, A
     return MomentumParam(name=name, low=float(low), high=float(high), mutable=mutable)
 
 
-def _command(v: _Validator, command: Any, space: Space) -> tuple[str, ...]:
+def _command(v: _Validator, command: Any, space: Space) -> tuple[Arg, ...]:
     if command is None:
         raise v.fail("command",
                      "missing (required): an argv list, e.g. [\"{python}\", \"train.py\"]")
@@ -408,15 +488,40 @@ def _command(v: _Validator, command: Any, space: Space) -> tuple[str, ...]:
                                 "(e.g. [\"python\", \"train.py\", \"--lr\", \"{lr}\"])")
     if not isinstance(command, list) or not command:
         raise v.fail("command", "expected a non-empty list of strings")
+    if not isinstance(command[0], str):
+        raise v.fail("command[0]", f"expected the program (a string), got {command[0]!r}")
+    out: list[Arg] = []
     for i, arg in enumerate(command):
+        if isinstance(arg, list):  # an argument group, left out whole when inactive
+            if not arg or not all(isinstance(a, str) for a in arg):
+                raise v.fail(f"command[{i}]", "an argument group is a non-empty list of "
+                                              "strings")
+            for j, a in enumerate(arg):
+                _check_placeholders(v, f"command[{i}][{j}]", a, space, grouped=True)
+            out.append(tuple(arg))
+            continue
         if not isinstance(arg, str):
             raise v.fail(f"command[{i}]", f"expected a string, got {arg!r}")
-        for ph in PLACEHOLDER.findall(arg):
-            if ph not in space and ph not in BUILTIN_PLACEHOLDERS:
-                raise v.fail(f"command[{i}]",
-                             f"placeholder {{{ph}}} names no parameter (space has: "
-                             f"{', '.join(space.names)})")
-    return tuple(command)
+        _check_placeholders(v, f"command[{i}]", arg, space, grouped=False)
+        out.append(arg)
+    return tuple(out)
+
+
+def _check_placeholders(v: _Validator, key: str, arg: str, space: Space,
+                        grouped: bool) -> None:
+    for ph in PLACEHOLDER.findall(arg):
+        if ph not in space and ph not in BUILTIN_PLACEHOLDERS:
+            raise v.fail(key, f"placeholder {{{ph}}} names no parameter (space has: "
+                              f"{', '.join(space.names)})")
+        when = space[ph].when if ph in space else None
+        if when is not None and not grouped:
+            raise v.fail(key, f"{{{ph}}} exists only when {when}: put it in an argument "
+                              f"group that is left out with it, e.g. [\"--{ph}\", \"{{{ph}}}\"]")
+
+
+def command_args(command: tuple[Arg, ...]) -> list[str]:
+    """Every argument of a command, groups flattened (to look for placeholders)."""
+    return [a for arg in command for a in ((arg,) if isinstance(arg, str) else arg)]
 
 
 def _is_dir(path: Path) -> bool:

@@ -51,7 +51,19 @@ def _new(args: dict[str, Any], spec: Spec, store: RunStore) -> dict[str, Any]:
         given = spec.space.validate(args.get("params", {}), partial=True)
     except SpaceError as exc:
         raise _space_error(exc) from None
-    return {"params": {**spec.space.defaults(), **given}}
+    params = {**spec.space.defaults(), **given}
+    _refuse_inactive(spec, params, given)
+    return {"params": spec.space.complete(params)}
+
+
+def _refuse_inactive(spec: Spec, params: Mapping[str, Any], given: Mapping[str, Any]) -> None:
+    """A value given for a parameter its condition leaves out would be dropped
+    silently: say so instead."""
+    for name in spec.space.inactive_given(params):
+        if name in given:
+            raise CommandError(f"{name} exists only when {spec.space[name].when}, which "
+                               f"does not hold here; leave {name} out or change "
+                               f"{', '.join(spec.space[name].when.names)}")  # type: ignore[union-attr]
 
 
 def _refuse(kind: str, trial: TrialRecord, spec: Spec, store: RunStore,
@@ -78,6 +90,7 @@ def _clone(args: dict[str, Any], spec: Spec, store: RunStore) -> dict[str, Any]:
         changes = spec.space.validate(args.get("set", {}), partial=True)
     except SpaceError as exc:
         raise _space_error(exc) from None
+    _refuse_inactive(spec, {**store.current_params(trial), **changes}, changes)
     return {"trial_id": trial.id, "set": changes, "from_checkpoint": from_checkpoint}
 
 
@@ -106,6 +119,7 @@ def _tweak(args: dict[str, Any], spec: Spec, store: RunStore) -> dict[str, Any]:
         changes = spec.space.validate(changes, partial=True)
     except SpaceError as exc:
         raise _space_error(exc) from None
+    _refuse_inactive(spec, {**store.current_params(trial), **changes}, changes)
     return {"trial_id": trial.id, "set": changes}
 
 

@@ -11,7 +11,7 @@ from typing import Any
 
 from tuitune.executors import LaunchRequest
 from tuitune.core.roles import ROLES_ENV, roles_env
-from tuitune.core.spec import PLACEHOLDER, Spec
+from tuitune.core.spec import PLACEHOLDER, Arg, Spec
 
 
 def format_value(value: Any) -> str:
@@ -22,12 +22,19 @@ def format_value(value: Any) -> str:
     return str(value)
 
 
-def render_argv(command: Sequence[str], values: Mapping[str, Any]) -> tuple[str, ...]:
+def render_argv(command: Sequence[Arg], values: Mapping[str, Any]) -> tuple[str, ...]:
     """Fill `{name}` placeholders. Each value lands inside one argv element as
-    literal text: no shell ever sees it."""
-    return tuple(
-        PLACEHOLDER.sub(lambda m: format_value(values[m.group(1)]), arg) for arg in command
-    )
+    literal text: no shell ever sees it. A group (a tuple of arguments) is left out
+    whole when a placeholder in it names a parameter the trial does not have (an
+    inactive conditional parameter)."""
+    argv: list[str] = []
+    for arg in command:
+        group = (arg,) if isinstance(arg, str) else arg
+        if not isinstance(arg, str) and any(
+                name not in values for a in group for name in PLACEHOLDER.findall(a)):
+            continue
+        argv += [PLACEHOLDER.sub(lambda m: format_value(values[m.group(1)]), a) for a in group]
+    return tuple(argv)
 
 
 def build_launch(spec: Spec, run_dir: Path, trial_id: int, params: Mapping[str, Any],

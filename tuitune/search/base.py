@@ -72,6 +72,7 @@ class Searcher(ABC):
         self._observations: list[Observation] = []
         self._observed_keys: set[tuple[Any, ...]] = set()
         self._pending: list[dict[str, Any]] = []
+        self._distinct: int | None = None  # configurations of a conditional space
 
     # -- options -------------------------------------------------------------
 
@@ -172,8 +173,12 @@ class Searcher(ABC):
         """Return a new configuration (checked with `is_new`), Wait or Exhausted."""
 
     def suggest(self, values: Mapping[str, Any], reason: str) -> Suggest:
-        """Build a Suggest with the fixed parameters filled in."""
-        params = {p.name: values.get(p.name, _fixed_value(p)) for p in self.space.params}
+        """Build a Suggest with the fixed parameters filled in (and, in a conditional
+        space, only the parameters whose conditions hold)."""
+        if self.space.conditional:
+            params = self.space.complete(values)
+        else:
+            params = {p.name: values.get(p.name, _fixed_value(p)) for p in self.space.params}
         return Suggest(params=params, origin=self.name, reason=reason)
 
     def is_new(self, params: Mapping[str, Any]) -> bool:
@@ -199,6 +204,11 @@ class Searcher(ABC):
             if count is None:
                 return None
             n *= count
+        if self.space.conditional and n <= ENUMERATION_LIMIT:
+            # Inactive parameters make configurations of the product coincide.
+            if self._distinct is None:
+                self._distinct = len(self.enumerate_space())
+            return self._distinct
         return n
 
     def _space_exhausted(self) -> bool:
@@ -225,11 +235,15 @@ class Searcher(ABC):
         """Every configuration of a discrete space, last dimension varying fastest."""
         dims = self.space.dims
         value_lists = [_discrete_values(p) or [] for p in dims]
-        out = []
+        out, seen = [], set()
         for combo in itertools.product(*value_lists):
-            out.append(dict(
+            params = dict(
                 self.suggest(dict(zip([p.name for p in dims], combo, strict=True)), "").params
-            ))
+            )
+            key = self.space.key(params)
+            if key not in seen:  # in a conditional space, combinations coincide
+                seen.add(key)
+                out.append(params)
         return out
 
     def _complete(self, params: Mapping[str, Any]) -> tuple[dict[str, Any], bool]:
@@ -249,6 +263,10 @@ class Searcher(ABC):
                 # A hand trial may have left the declared range: keep its value.
                 out[p.name] = params[p.name]
                 in_space = False
+        if self.space.conditional:
+            # What the conditions leave out is not part of the configuration.
+            out = self.space.active(out)
+            in_space = all(_valid(self.space[n], v) for n, v in out.items())
         return out, in_space
 
     def encode(self, params: Mapping[str, Any], clip: bool = True) -> np.ndarray | None:
@@ -262,6 +280,14 @@ class Searcher(ABC):
         if not np.all(np.isfinite(u)):
             return None
         return np.clip(u, 0.0, 1.0) if clip else u
+
+
+def _valid(p: Param, value: Any) -> bool:
+    try:
+        p.validate(value)
+    except SpaceError:
+        return False
+    return True
 
 
 def _fixed_value(p: Param) -> Any:

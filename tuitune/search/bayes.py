@@ -25,6 +25,7 @@ from tuitune.core.space import CategoricalParam, FloatParam, IntParam, MomentumP
 from tuitune.search.acquisition import LogEI, MixedDims, optimize_acquisition
 from tuitune.core.options import boolean, integer, number, one_of
 from tuitune.search.base import Searcher, discrete_values, n_values
+from tuitune.search.conditional import Embedding, on_cube
 from tuitune.search.fidelity import FidelityView, Stopped, fidelity_view, impute
 from tuitune.search.gp import GaussianProcess, Hyper
 from tuitune.search.gp_fit import fit_gp
@@ -143,6 +144,10 @@ class BayesSearcher(Searcher):
         self.deterministic: bool = self.option("deterministic", False)
         self.transform: str = self.option("transform", "auto")
         self.dims = mixed_dims(space)
+        # Conditional spaces: the GP's inputs add an indicator per conditional
+        # parameter and impute inactive ones (conditional.py); plain spaces: as is.
+        self._embedding = Embedding(space)
+        self._model_is_cat = self._embedding.model_is_cat(self.dims.is_cat)
         self._sobol: np.ndarray | None = None
         self._sobol_next = 0
         self._hyper: dict[str, Hyper] = {}
@@ -216,12 +221,17 @@ class BayesSearcher(Searcher):
         for o in self._observations:
             # Trials outside the space (hand-run, or from before a space revision)
             # inform the model where they are, not at the nearest edge.
-            u = self.encode(o.params, clip=o.in_space)
+            u = self._model_input(o.params, clip=o.in_space)
             if u is not None:
                 rows.append(u)
                 losses.append(o.loss)
-        d = len(self.space.dims)
+        d = self._embedding.width
         return np.array(rows, dtype=float).reshape(-1, d), np.array(losses, dtype=float)
+
+    def _model_input(self, params: dict[str, Any], clip: bool = True) -> np.ndarray | None:
+        """A configuration as the GP sees it (see conditional.py), or None."""
+        u = self.encode(params, clip=clip)
+        return None if u is None else self._embedding.embed_params(params, u)
 
     def _initial_design(self) -> Suggest | Exhausted:
         if self._sobol is None:
@@ -244,15 +254,16 @@ class BayesSearcher(Searcher):
     def _model_suggestion(self, x: np.ndarray, y: np.ndarray) -> Suggest | Exhausted:
         gp, y_std = self.fit_model(x, y)
         gp_all, threshold = self._with_pending(self._with_stopped(gp), y_std, x)
-        acq = LogEI(gp_all, threshold)
+        acq = LogEI(on_cube(gp_all, self._embedding), threshold)
         from scipy.stats import qmc  # slow to import: only when needed
 
         rng = np.random.default_rng([self.seed, len(y), len(self._pending), 7])
         # A power of two keeps Sobol's balance (and scipy quiet); use the first ones.
         m = max(1, math.ceil(math.log2(self.n_candidates)))
-        sobol = qmc.Sobol(x.shape[1], scramble=True, seed=rng)
+        d = len(self.space.dims)  # the cube's; the model may have indicators too
+        sobol = qmc.Sobol(d, scramble=True, seed=rng)
         candidates = sobol.random_base2(m)[: self.n_candidates]
-        best_seen = np.clip(x[[int(np.argmin(gp.posterior(x)[0]))]], 0.0, 1.0)
+        best_seen = np.clip(x[[int(np.argmin(gp.posterior(x)[0]))], :d], 0.0, 1.0)
         points, values = optimize_acquisition(
             acq, self.dims, candidates, best_seen, self.restarts, rng
         )
@@ -266,7 +277,7 @@ class BayesSearcher(Searcher):
         return self.suggest(fresh, "random: every acquisition candidate was already tried")
 
     def _reason(self, gp: GaussianProcess, u: np.ndarray, log_ei: float, y: np.ndarray) -> str:
-        mean, _ = gp.posterior(u[None, :])
+        mean, _ = on_cube(gp, self._embedding).posterior(u[None, :])
         finite = y[np.isfinite(y)]
         at = ""
         if self._view.step is not None:
@@ -300,7 +311,7 @@ class BayesSearcher(Searcher):
         gp = fit_gp(
             x,
             y_std,
-            self.dims.is_cat,
+            self._model_is_cat,
             min_noise=self.min_noise,
             warm=self._hyper.get(how),
             rng=rng,
@@ -330,7 +341,7 @@ class BayesSearcher(Searcher):
         gp = fit_gp(
             x,
             standardize(t),
-            self.dims.is_cat,
+            self._model_is_cat,
             min_noise=self.min_noise,
             warm=self._hyper.get(how),
             n_random=0,
@@ -350,7 +361,7 @@ class BayesSearcher(Searcher):
         rows, means, variances = [], [], []
         by_step: dict[int, list[tuple[Stopped, np.ndarray]]] = {}
         for stopped in self._view.stopped:
-            u = self.encode(self._complete(stopped.params)[0])
+            u = self._model_input(self._complete(stopped.params)[0])
             if u is not None:
                 by_step.setdefault(stopped.step, []).append((stopped, u))
         for step, group in by_step.items():
@@ -376,7 +387,7 @@ class BayesSearcher(Searcher):
     ) -> tuple[GaussianProcess, float]:
         """Add fantasies for pending trials; the threshold is the best posterior mean
         at the observed and pending points (imputed ones are not results)."""
-        rows = [u for u in (self.encode(p) for p in self._pending) if u is not None]
+        rows = [u for u in (self._model_input(p) for p in self._pending) if u is not None]
         if rows:
             xp = np.array(rows)
             if self.pending_strategy == "believer":
@@ -397,7 +408,7 @@ class BayesSearcher(Searcher):
             gp, _ = self.fit_model(x, y)
             gp = self._with_stopped(gp)
             threshold = float(np.min(gp.posterior(x)[0]))
-        return Surrogate(gp, threshold, self._unwarp)
+        return Surrogate(on_cube(gp, self._embedding), threshold, self._unwarp)
 
     def incumbent(self) -> dict[str, Any] | None:
         """The observed configuration with the lowest posterior mean (robust to noise)."""

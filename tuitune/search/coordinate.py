@@ -116,7 +116,7 @@ class CoordinateSearcher(Searcher):
                 if self.is_new(point):
                     shown = ", ".join(
                         f"{n}={point[n]:.4g}" if isinstance(point[n], float) else f"{n}={point[n]}"
-                        for n in group
+                        for n in group if n in point
                     )
                     return self.suggest(
                         point, f"sweep {self.sweep + 1}/{self.sweeps}, tuning {shown}"
@@ -146,7 +146,11 @@ class CoordinateSearcher(Searcher):
 
     def _step_points(self) -> list[dict[str, Any]]:
         centre = self.incumbent() or self.space.defaults()
-        group = [self.space[n] for n in self.groups[self.group_index]]
+        # Only the parameters that exist at the incumbent are walked; a step whose
+        # parameters are all inactive there is empty (and skipped).
+        group = [self.space[n] for n in self.groups[self.group_index] if n in centre]
+        if not group:
+            return []
         per_dim = (
             self.points if len(group) == 1 else max(2, round(self.points ** (1.0 / len(group))))
         )

@@ -55,10 +55,14 @@ class GridSearcher(Searcher):
 
     def _product(self, value_lists: list[list[Any]]) -> list[dict[str, Any]]:
         names = [p.name for p in self.space.dims]
-        return [
-            dict(self.suggest(dict(zip(names, combo, strict=True)), "").params)
-            for combo in itertools.product(*value_lists)
-        ]
+        points, seen = [], set()
+        for combo in itertools.product(*value_lists):
+            point = dict(self.suggest(dict(zip(names, combo, strict=True)), "").params)
+            key = self.space.key(point)
+            if key not in seen:  # points differing only in inactive parameters coincide
+                seen.add(key)
+                points.append(point)
+        return points
 
     def round_points(self) -> list[dict[str, Any]]:
         """The points of the current round, in enumeration order."""
@@ -103,7 +107,7 @@ class GridSearcher(Searcher):
         self, p: Param, lo: float, hi: float, best: Mapping[str, Any] | None
     ) -> list[Any]:
         if isinstance(p, CategoricalParam):
-            return [best[p.name] if best is not None else p.initial()]
+            return [best.get(p.name, p.initial()) if best is not None else p.initial()]
         n = self.points_per_dim
         units = [(lo + hi) / 2.0] if n == 1 else [lo + i * (hi - lo) / (n - 1) for i in range(n)]
         values: list[Any] = []
