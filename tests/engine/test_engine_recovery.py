@@ -11,6 +11,7 @@ import time
 
 import psutil
 
+from tests.support.fake_runs import live_fake_run, stepper
 from tests.support.processes import cli, kill_supervisor, start_headless
 from tests.support.specs import write_spec
 from tests.support.store_reads import trial
@@ -114,9 +115,8 @@ def test_a_reused_pid_is_never_signalled():
 
 
 def test_two_front_ends_act_at_once_and_see_the_same_state(tmp_path, tt_home):
-    spec = write_spec(tmp_path / "exp", steps=300, sleep=0.05, concurrent=8)
-    proc, run_dir = start_headless(spec, tt_home)
-    try:
+    # Front ends and store are real; the trials need no process (fake ones).
+    with live_fake_run(tmp_path, stepper(), tt_home, steps=300, concurrent=8) as run_dir:
         a, b = RunClient(run_dir, actor="alice"), RunClient(run_dir, actor="bob")
         replies = []
 
@@ -135,6 +135,3 @@ def test_two_front_ends_act_at_once_and_see_the_same_state(tmp_path, tt_home):
         assert [t.id for t in a.store.trials()] == [t.id for t in b.store.trials()]
         actors = {e.actor for e in b.store.events() if e.kind == "created"}
         assert actors == {"alice", "bob"}
-    finally:
-        cli("stop", str(run_dir))
-        proc.wait(timeout=30)

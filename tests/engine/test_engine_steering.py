@@ -1,6 +1,8 @@
 """Acceptance: steering a headless run from a second shell with the CLI.
 
-Real supervisor process, real trial processes, real SQLite store, real signals.
+Real supervisor process, real trial processes, real SQLite store, real signals;
+refusals of bad values, which need no trial process, against a run of fake trials
+supervised in this process.
 """
 
 from __future__ import annotations
@@ -10,11 +12,20 @@ import json
 import psutil
 import pytest
 
+from tests.support.fake_runs import live_fake_run, stepper
 from tests.support.processes import cli, start_headless, stop_headless
 from tests.support.specs import write_spec
 from tests.support.store_reads import events, trial
 from tests.support.waiting import wait_for
 from tuitune.store import RunStore
+
+from .bad_input import run_cli
+
+
+@pytest.fixture
+def fake_live_run(tt_home, tmp_path):
+    with live_fake_run(tmp_path, stepper(), tt_home, steps=5000) as run_dir:
+        yield run_dir
 
 
 @pytest.fixture
@@ -102,9 +113,10 @@ def test_pause_and_resume_signal_the_process_group(live_run):
     assert trial(live_run, 1).state == "running"
 
 
-def test_bad_cli_values_change_nothing(live_run):
+def test_bad_cli_values_change_nothing(fake_live_run):
+    live_run = fake_live_run
     run = str(live_run)
-    cli("new", run, "lr=0.01")
+    assert run_cli(["new", run, "lr=0.01"])[0] == 0
     wait_for(lambda: trial(live_run, 1).state == "running", what="start")
     def user_made():  # what the user's commands caused; the trial's own life goes on
         store = RunStore(live_run)
@@ -123,11 +135,11 @@ def test_bad_cli_values_change_nothing(live_run):
         (("handoff", run, "simulated-annealing"), "unknown strategy"),
         (("status", "no-such-run"), "no run named"),
     ]
-    for args, message in cases:
-        out = cli(*args)
-        assert out.returncode == 2, (args, out.stdout, out.stderr)
-        assert message in out.stderr, (args, out.stderr)
-        assert len(out.stderr.strip().splitlines()) == 1, out.stderr
+    for args, message in cases:  # the CLI's own code, run in this process
+        code, stdout, stderr = run_cli(list(args))
+        assert code == 2, (args, stdout, stderr)
+        assert message in stderr, (args, stderr)
+        assert len(stderr.strip().splitlines()) == 1, stderr
     assert user_made() == before
 
 

@@ -1,34 +1,39 @@
 """`tuitune logs` shows a trial's output as text: escape sequences it printed (an OSC 52
 clipboard write, a title change) are escaped unless --raw is asked for (issue 12.13);
-`events` (and the headless follower), which quote a failed trial's last lines, too."""
+`events` (and the headless follower), which quote a failed trial's last lines, too.
+The trial is fake (its output is what matters, not its process); the CLI is real."""
 
 from __future__ import annotations
 
+from tests.support.fake_runs import FakeTrial, fake_run
 from tests.support.processes import cli
 from tests.support.store_reads import trial
-
-from .bad_input import one_trial_spec
 
 OSC52 = "\x1b]52;c;cm0gLXJmIH4=\x07"  # would set the clipboard to "rm -rf ~"
 TITLE = "\x1b]0;owned\x07"
 
-SCRIPT = f"""
-import sys
-sys.stdout.write("before " + {OSC52!r} + " after\\n")
-sys.stdout.write({TITLE!r} + "\\ttabbed\\r\\n")
-sys.stdout.write("bell\\x07 del\\x7f csi\\x9b done\\n")
-sys.exit("failed: " + {OSC52!r})  # the failure's last lines reach events and status
-"""
+def escaper(t: FakeTrial):
+    """Prints escape sequences, then fails with one (as `sys.exit("failed: ...")`
+    prints its message last): the failure's last lines reach events and status."""
+    t.print("before " + OSC52 + " after")
+    t.print(TITLE + "\ttabbed\r")
+    t.print("bell\x07 del\x7f csi\x9b done")
+    yield
+    t.print("failed: " + OSC52)
+    return 1
 
-SPEC = one_trial_spec(name="esc", command='["{python}", "script.py"]')
+
+def _failed_run(tmp_path, home):
+    """The run of one trial that printed escapes and failed (fake trial, real engine,
+    run in this process); its folder."""
+    run = fake_run(tmp_path, escaper, home, strategy="random", budget="max_trials = 1")
+    run.until(lambda: run.sup.finished, "the run to finish")
+    run.sup.close()
+    return run.run_dir
 
 
 def test_logs_escape_control_sequences_unless_raw(tmp_path, tt_home):
-    (tmp_path / "script.py").write_text(SCRIPT)
-    (tmp_path / "esc.toml").write_text(SPEC)
-    ran = cli("run", str(tmp_path / "esc.toml"), "--headless", timeout=120)
-    assert ran.returncode == 0, ran.stderr
-    run_dir = next((tt_home / "runs").iterdir())
+    run_dir = _failed_run(tmp_path, tt_home)
     assert trial(run_dir, 1).state == "failed"
 
     shown = cli("logs", run_dir.name, "1")
@@ -45,11 +50,9 @@ def test_logs_escape_control_sequences_unless_raw(tmp_path, tt_home):
 
 
 def test_status_and_events_escape_what_a_failed_trial_printed(tmp_path, tt_home):
-    (tmp_path / "script.py").write_text(SCRIPT)
-    (tmp_path / "esc.toml").write_text(SPEC)
-    ran = cli("run", str(tmp_path / "esc.toml"), "--headless", timeout=120)
-    assert "\x1b" not in ran.stdout, ran.stdout  # the follower prints events too
-    run_dir = next((tt_home / "runs").iterdir())
+    run_dir = _failed_run(tmp_path, tt_home)
+    followed = cli("follow", run_dir.name)  # the headless follower, on the ended run
+    assert "\x1b" not in followed.stdout and "\\x1b]52;c;" in followed.stdout, followed
     status = cli("status", run_dir.name)
     assert status.returncode == 0 and "\x1b" not in status.stdout, status.stdout
     events = cli("events", run_dir.name)  # the failure event quotes the last lines

@@ -4,11 +4,18 @@ the test drives. One tick is `TICK` seconds of the run's time.
 
     run = fake_run(tmp_path, stepper(steps=5), strategy="random", budget="max_trials = 2")
     run.until(lambda: run.sup.finished, "the run to finish")
+
+For tests of front ends in other processes (the CLI), `live_fake_run` supervises a run
+of fake trials in a background thread on the real clock: to the CLI it is a run with
+a live supervisor (this process).
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import threading
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -94,6 +101,40 @@ def fake_run(folder: Path, script: Script, home: Path | None = None,
     sup = Supervisor(run_dir, executor=executor, clock=clock, gpu_source=gpu_source)
     sup.register()
     return FakeRun(run_dir, sup, executor, clock)
+
+
+@contextmanager
+def live_fake_run(folder: Path, script: Script, home: Path, **spec: Any) -> Iterator[Path]:
+    """A run under `home` (the CLI's TUITUNE_HOME) whose supervisor ticks in a thread
+    of this process until the block ends or the run finishes; yields its folder."""
+    run_dir = create_run(load_spec(write_spec(folder / "exp", **spec)), home / "runs")
+    ready, stop = threading.Event(), threading.Event()
+    failed: list[BaseException] = []
+
+    def supervise() -> None:
+        sup = Supervisor(run_dir, executor=FakeExecutor(script, time.time))
+        try:
+            sup.register()
+            ready.set()
+            while not stop.is_set() and sup.finished is None:
+                sup.tick()
+                time.sleep(0.02)
+        except BaseException as exc:  # told to the test below
+            failed.append(exc)
+        finally:
+            ready.set()
+            sup.close()
+
+    thread = threading.Thread(target=supervise, name="fake-supervisor", daemon=True)
+    thread.start()
+    ready.wait(30)
+    try:
+        yield run_dir
+    finally:
+        stop.set()
+        thread.join(30)
+    if failed:
+        raise failed[0]
 
 
 # -- scripts ---------------------------------------------------------------------------
