@@ -37,6 +37,7 @@ examples:
   tuitune insight quickstart                        what matters, what to try next
   tuitune space quickstart lr=0.01..0.3 --log       narrow a live run's search space
   tuitune space quickstart --free units             search a fixed parameter again
+  tuitune budget quickstart --more 10 --max-concurrent 4
 """
 
 
@@ -108,6 +109,15 @@ def build_parser() -> argparse.ArgumentParser:
         sp.add_argument("--json", action="store_true",
                         help=f"{what}, for scripts (keys in docs/cli.md); values exact")
 
+    def trial_budget(sp: argparse.ArgumentParser, total_rule: str) -> None:
+        budget = sp.add_mutually_exclusive_group()
+        budget.add_argument("--more", type=_non_negative_int, metavar="N",
+                            help="N more trials from now (counting every trial started so far)")
+        budget.add_argument("--max-trials", type=_positive_int, metavar="TOTAL",
+                            help=f"a total for the whole run; {total_rule} the trials it has had")
+        sp.add_argument("--max-concurrent", type=_positive_int, metavar="N",
+                        help="at most N trials at once (default: as it is)")
+
     sp = add("run", "Start an experiment from a spec and open the TUI on it.",
              "tuitune run sample_specs/quickstart.toml --headless", run_arg=False)
     sp.add_argument("spec", type=Path, help="experiment spec (TOML)")
@@ -178,13 +188,7 @@ def build_parser() -> argparse.ArgumentParser:
     sp = add("handoff", "Hand the run to automatic search (or back to manual).",
              "tuitune handoff quickstart bayes --more 20")
     sp.add_argument("strategy", help="manual, random, grid, coordinate or bayes")
-    budget = sp.add_mutually_exclusive_group()
-    budget.add_argument("--more", type=_non_negative_int, metavar="N",
-                        help="N more trials from now (counting every trial started so far)")
-    budget.add_argument("--max-trials", type=_positive_int, metavar="TOTAL",
-                        help="a total for the whole run; must be above the trials it has had")
-    sp.add_argument("--max-concurrent", type=_positive_int, metavar="N",
-                    help="at most N trials at once (default: the spec's)")
+    trial_budget(sp, "must be above")
     sp.add_argument("--option", action="append", default=[], metavar="NAME=VALUE",
                     help="a strategy option (repeatable)")
     sp = add("requeue", "Restart a finished (e.g. lost) trial as a new trial from its last "
@@ -234,6 +238,16 @@ def build_parser() -> argparse.ArgumentParser:
                     help="a categorical's choices: NAME=a,b sets them, NAME+=c adds c, "
                          "NAME-=c drops c (repeatable)")
     sp.add_argument("--undo", action="store_true", help="go back to the previous revision")
+    sp = add("budget", "Change a live run's budget: more or fewer trials, concurrency, time "
+             "caps. A budget below what has already run is refused.",
+             "tuitune budget quickstart --more 10 --max-concurrent 4 --experiment-timeout 2h")
+    trial_budget(sp, "not below")
+    sp.add_argument("--trial-timeout", metavar="DURATION",
+                    help="each trial's time cap (90s, 30m, 2h; off: none); running trials "
+                         "too, so not below the time one has already run")
+    sp.add_argument("--experiment-timeout", metavar="DURATION",
+                    help="the whole run's time cap, from its start (off: none); not below "
+                         "the time it has run")
     sp = add("gpu", "GPU and host monitor (no experiment needed).", "tuitune gpu --once",
              run_arg=False)
     sp.add_argument("--once", action="store_true", help="print one snapshot and exit")

@@ -608,6 +608,13 @@ def cmd_space(args: argparse.Namespace) -> int:
         raise CommandError(str(exc)) from None
 
 
+def cmd_budget(args: argparse.Namespace) -> int:
+    payload = {key: getattr(args, key) for key in ("more", "max_trials", "max_concurrent",
+                                                   "trial_timeout", "experiment_timeout")
+               if getattr(args, key) is not None}
+    return _send(args, "budget", payload)
+
+
 HANDLERS = {
     "run": cmd_run, "follow": cmd_follow, "attach": cmd_attach, "resume": cmd_resume, "ls": cmd_ls,
     "status": cmd_status, "best": cmd_best, "export": cmd_export, "logs": cmd_logs,
@@ -615,5 +622,5 @@ HANDLERS = {
     "clone": cmd_clone, "tweak": cmd_tweak, "new": cmd_new, "note": cmd_note,
     "star": cmd_star, "protect": cmd_protect, "handoff": cmd_handoff,
     "requeue": cmd_requeue, "stop": cmd_stop, "gpu": cmd_gpu,
-    "insight": cmd_insight, "space": cmd_space,
+    "insight": cmd_insight, "space": cmd_space, "budget": cmd_budget,
 }

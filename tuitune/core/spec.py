@@ -278,19 +278,27 @@ class _Validator:
     def duration(self, val: Any, key: str) -> float | None:
         if val is None:
             return None
-        if isinstance(val, (int, float)) and not isinstance(val, bool):
-            seconds = float(val)
-        else:
-            m = _DURATION.match(val) if isinstance(val, str) else None
-            if not m:
-                raise self.fail(key, "expected seconds or a duration like '90s', '10m', '2h', "
-                                     f"got {val!r}")
-            seconds = float(m.group(1)) * _UNITS[m.group(2)]
-        if not seconds > 0:
-            raise self.fail(key, f"must be positive, got {val!r}")
-        if seconds > MAX_DURATION:
-            raise self.fail(key, f"must be at most ten years, got {val!r}")
-        return seconds
+        try:
+            return parse_duration(val)
+        except ValueError as exc:
+            raise self.fail(key, str(exc)) from None
+
+
+def parse_duration(val: Any) -> float:
+    """Seconds from a number or a text like '90s', '10m', '2h', '1d' (ValueError: one line)."""
+    if isinstance(val, (int, float)) and not isinstance(val, bool):
+        seconds = float(val)
+    else:
+        m = _DURATION.match(val) if isinstance(val, str) else None
+        if not m:
+            raise ValueError(f"expected seconds or a duration like '90s', '10m', '2h', "
+                             f"got {val!r}")
+        seconds = float(m.group(1)) * _UNITS[m.group(2)]
+    if not seconds > 0:
+        raise ValueError(f"must be positive, got {val!r}")
+    if seconds > MAX_DURATION:
+        raise ValueError(f"must be at most ten years, got {val!r}")
+    return seconds
 
 
 _PARAM_KEYS = {

@@ -188,6 +188,18 @@ class CommandActions(_Base):
                              f"{self.max_concurrent} at a time)", data=args)
         return what
 
+    def _do_budget(self, args: dict[str, Any], actor: str) -> str:
+        from tuitune.engine.budget_edit import KEYS, apply
+
+        before = {k: getattr(self, k) for k in KEYS}
+        new, line = apply(before, args, cmd.budget_used(self.store))
+        # Recorded first: a supervisor that starts over reads the budget from the meta.
+        self.store.set_meta(**new)
+        for key, value in new.items():
+            setattr(self, key, value)
+        self.store.add_event("budget", actor, line, data={"before": before, "after": new})
+        return line
+
     def _do_requeue(self, args: dict[str, Any], actor: str) -> str:
         source = self.store.trial(args["trial_id"])
         assert source is not None

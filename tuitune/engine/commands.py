@@ -17,7 +17,7 @@ from tuitune.core.spec import Spec
 from tuitune.store import RunStore, TrialRecord
 
 KINDS = ("new", "kill", "pause", "resume", "clone", "tweak", "note", "star", "protect",
-         "handoff", "requeue", "stop", "space")
+         "handoff", "requeue", "stop", "space", "budget")
 
 
 class CommandError(ValueError):
@@ -148,14 +148,14 @@ def _handoff(args: dict[str, Any], spec: Spec, store: RunStore) -> dict[str, Any
         build_searcher(strategy, spec.space, spec.search.seed, spec.objective, options)
     except ValueError as exc:
         raise CommandError(str(exc)) from None
-    out: dict[str, Any] = {"strategy": strategy, "options": options}
-    for key, least in (("more", 0), ("max_trials", 1), ("max_concurrent", 1)):
-        value = args.get(key)
-        if value is None:
-            continue
-        if not isinstance(value, int) or isinstance(value, bool) or value < least:
-            raise CommandError(f"{key} must be an integer of at least {least}, got {value!r}")
-        out[key] = value
+    from tuitune.engine.budget_edit import BudgetError, normalise
+
+    try:
+        trials = normalise({k: args.get(k) for k in ("more", "max_trials", "max_concurrent")},
+                           required=False)
+    except BudgetError as exc:
+        raise CommandError(str(exc)) from None
+    out: dict[str, Any] = {"strategy": strategy, "options": options, **trials}
     _check_budget(out, store)
     return out
 
@@ -167,9 +167,6 @@ def budget_used(store: RunStore) -> int:
 
 def _check_budget(args: dict[str, Any], store: RunStore) -> None:
     """`more` is N trials from now; `max_trials` a total, so it must exceed what has run."""
-    if "more" in args and "max_trials" in args:
-        raise CommandError("give either more trials (--more) or a total (--max-trials), "
-                           "not both")
     used = budget_used(store)
     if args.get("max_trials") is not None and args["max_trials"] <= used:
         raise CommandError(f"a total of {args['max_trials']} trials is not above the {used} "
@@ -197,6 +194,24 @@ def _space(args: dict[str, Any], spec: Spec, store: RunStore) -> dict[str, Any]:
     return out
 
 
+def _budget(args: dict[str, Any], spec: Spec, store: RunStore) -> dict[str, Any]:
+    import time
+
+    from tuitune.engine.budget_edit import BudgetError, check_not_below, normalise
+
+    try:
+        out = normalise(args)
+        now = time.time()
+        started = store.meta(["started_at"]).get("started_at")
+        running = [(t.id, now - t.started_at) for t in store.trials(["running", "paused"])
+                   if t.started_at]
+        check_not_below(out, budget_used(store), now - started if started else None,
+                        max(running, key=lambda r: r[1]) if running else None)
+    except BudgetError as exc:
+        raise CommandError(str(exc)) from None
+    return out
+
+
 _VALIDATORS = {
     "new": _new,
     "kill": _signal_target("kill"),
@@ -210,4 +225,5 @@ _VALIDATORS = {
     "handoff": _handoff,
     "requeue": _requeue,
     "space": _space,
+    "budget": _budget,
 }

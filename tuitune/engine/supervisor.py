@@ -43,6 +43,7 @@ from tuitune.engine.runs import (
     trial_dir,
 )
 from tuitune.engine.snapshot import ObjectiveCurves, build_history
+from tuitune.engine.budget_edit import current_budget
 from tuitune.engine.space_edit import META_KEY, current_revision, current_space
 from tuitune.executors import Executor, TrialHandle, make_executor
 from tuitune.executors.base import Exit
@@ -94,8 +95,11 @@ class Supervisor(CommandActions):
         self.echo = echo
         self.strategy: str = meta.get("strategy", self.spec.search.strategy)
         self.search_options: dict[str, Any] = meta.get("search_options", {})
-        self.max_trials: int | None = meta.get("max_trials", self.spec.budget.max_trials)
-        self.max_concurrent: int = meta.get("max_concurrent", self.spec.budget.max_concurrent)
+        budget = current_budget(self.spec, meta)  # the spec's, changed by hand-offs and `budget`
+        self.max_trials: int | None = budget["max_trials"]
+        self.max_concurrent: int = budget["max_concurrent"]
+        self.trial_timeout: float | None = budget["trial_timeout"]
+        self.experiment_timeout: float | None = budget["experiment_timeout"]
         self.space = current_space(self.spec, meta)  # the latest space revision
         self._build_searcher()
         self.rules = build_rules(self.spec.stopping, self.spec.space,
@@ -559,13 +563,13 @@ class Supervisor(CommandActions):
                                         tree=[list(d) for d in fresh.descendants])
 
     def _enforce_time_caps(self, now: float) -> None:
-        cap = self.spec.budget.trial_timeout
+        cap = self.trial_timeout
         if cap:
             for t in self.store.trials([RUNNING]):
                 if t.started_at and now - t.started_at > cap and t.id not in self.plans:
                     self._plan_end(t.id, TIMED_OUT, "budget",
                                    f"trial {t.id} timed out after {cap:g}s", immediate=True)
-        total = self.spec.budget.experiment_timeout
+        total = self.experiment_timeout
         if total and self._started_at and now - self._started_at > total and not (
                 self.finished or self.stopping):
             self.store.add_event("timeout", "budget", f"experiment time cap ({total:g}s) reached")
