@@ -6,7 +6,11 @@ import re
 import time
 
 import pytest
-from engine.helpers import cli, events, read, start_headless, stop_headless, wait_for, write_spec
+
+from tests.support.processes import cli, start_headless, stop_headless
+from tests.support.specs import write_spec
+from tests.support.store_reads import events, read
+from tests.support.waiting import wait_for
 
 
 def _count(run_dir, states=None) -> int:

@@ -4,8 +4,11 @@ processes, the edits sent by `tuitune space` from a second shell."""
 from __future__ import annotations
 
 import pytest
-from engine.helpers import cli, events, read, start_headless, stop_headless, wait_for, write_spec
 
+from tests.support.processes import cli, start_headless, stop_headless
+from tests.support.specs import write_spec
+from tests.support.store_reads import events, read
+from tests.support.waiting import wait_for
 from tuitune.engine.space_edit import META_KEY
 
 CATEGORICAL = '\n[space.opt]\ntype = "categorical"\nchoices = ["adam", "sgd"]\n'

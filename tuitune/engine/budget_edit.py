@@ -13,8 +13,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from tuitune.numfmt import value as shown
-from tuitune.spec import Spec, parse_duration
+from tuitune.core.numfmt import value as shown
+from tuitune.core.spec import Spec, parse_duration
 
 KEYS = ("max_trials", "max_concurrent", "trial_timeout", "experiment_timeout")
 #: What `--trial-timeout off` (or none) means: no cap.
