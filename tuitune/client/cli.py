@@ -128,6 +128,9 @@ def build_parser() -> argparse.ArgumentParser:
                          "Ctrl-C or a hangup stops only the following")
     sp.add_argument("--no-mouse", action="store_true", help="TUI without mouse reporting "
                     "(cheaper over slow SSH links)")
+    sp.add_argument("--warm-start", nargs="+", metavar="RUN",
+                    help="earlier runs whose finished trials seed the searcher (imported, "
+                         "not rerun, not counted in the budget; `status --imported` lists them)")
     sp.add_argument("--ray", metavar="ADDRESS", help="run trials on a Ray cluster (e.g. "
                     "HEAD:6379, or 'auto'); needs `pip install \"tuitune[ray]\"`")
     sp = add("attach", "Open the TUI on a run (starts its supervisor if none is running; "
@@ -149,6 +152,9 @@ def build_parser() -> argparse.ArgumentParser:
              "parameters wrap under each row).", "tuitune status quickstart --wide")
     sp.add_argument("--wide", action="store_true",
                     help="every column in the row, however wide")
+    sp.add_argument("--imported", action="store_true",
+                    help="the trials imported from earlier runs (--warm-start), and those "
+                         "refused with the reason")
     as_json(sp)
     sp = add("best", "Show the leaderboard of a run.", "tuitune best quickstart --json")
     as_json(sp, "every ranked trial as JSON")

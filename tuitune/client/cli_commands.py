@@ -101,10 +101,16 @@ def cmd_run(args: argparse.Namespace) -> int:
     spec = load_spec(args.spec)
     if args.ray:
         spec = spec.with_executor("ray", address=args.ray)
+    warm = _warm_start(spec, list(spec.search.warm_start) + list(args.warm_start or []),
+                       _root(args))  # before anything is created: a bad source changes nothing
     warning = unused_params_warning(spec)
     if warning:  # also an event of the run, for the TUI and `tuitune events`
         print(f"tuitune: {warning}", file=sys.stderr, flush=True)
-    run_dir = create_run(spec, _root(args))
+    run_dir = create_run(spec, _root(args), warm_start=warm)
+    if warm is not None:
+        from tuitune.engine.warm_start import summary as warm_summary
+
+        print(warm_summary(warm), flush=True)
     after = _last_event(run_dir)  # the follower shows what happens from here on
     pid = spawn_supervisor(run_dir)
     if args.headless:
@@ -113,6 +119,23 @@ def cmd_run(args: argparse.Namespace) -> int:
     if not _started(run_dir, pid):
         return 1
     return _open_tui(run_dir, mouse=not args.no_mouse)
+
+
+def _warm_start(spec: Any, names: list[str], root: Path) -> dict[str, Any] | None:
+    """The trials imported from the named runs, or None without any."""
+    if not names:
+        return None
+    from tuitune.engine.warm_start import WarmStartError, gather
+
+    dirs: list[Path] = []
+    for name in names:
+        run_dir = resolve_run(name, root)
+        if run_dir not in dirs:
+            dirs.append(run_dir)
+    try:
+        return gather(spec, dirs)
+    except WarmStartError as exc:
+        raise CommandError(str(exc)) from None
 
 
 def _started(run_dir: Path, pid: int) -> bool:
@@ -295,6 +318,11 @@ def cmd_status(args: argparse.Namespace) -> int:
         if args.json:
             _print_json(summary.status_json(client.store, client.spec,
                                             info.pid if info.alive else None))
+            return 0
+        if args.imported:
+            from tuitune.engine.warm_start import META_KEY, imported_table
+
+            _show(imported_table(client.store.meta([META_KEY]).get(META_KEY)))
             return 0
         sup = f"pid {info.pid}" if info.alive else "not running"
         _show(summary.status(client.store, client.spec, sup,

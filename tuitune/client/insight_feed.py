@@ -7,6 +7,8 @@ from collections import defaultdict
 
 from tuitune.engine.snapshot import trial_view
 from tuitune.engine.space_edit import current_space
+from tuitune.engine.warm_start import META_KEY as WARM_START
+from tuitune.engine.warm_start import with_imports
 from tuitune.core.history import (
     ACTIVE_STATES,
     COMPLETED,
@@ -50,8 +52,10 @@ def run_history(store: RunStore, spec: Spec) -> History:
         changes[c.trial_id].append(c)
     views = tuple(trial_view(t, objective, curves.get(t.id, []), changes.get(t.id, ()))
                   for t in trials)
-    return History(objective=objective, trials=views, now=time.time(),
-                   max_steps=spec.budget.max_steps)
+    history = History(objective=objective, trials=views, now=time.time(),
+                      max_steps=spec.budget.max_steps)
+    # Trials imported from earlier runs (--warm-start) inform the insight as the search.
+    return with_imports(history, store.meta([WARM_START]).get(WARM_START))
 
 
 def _full_fidelity(trials: list[TrialRecord], summaries: list[MetricSummary]) -> bool:

@@ -92,6 +92,31 @@ class SearchConfig:
     strategy: str = "manual"
     seed: int = 0
     options: Mapping[str, Any] = field(default_factory=dict)
+    #: Runs (names, prefixes or folders) whose finished trials seed the searcher.
+    warm_start: tuple[str, ...] = ()
+
+
+#: What `[notify] on` may name: trial endings and run endings (the event kinds the
+#: store records), tweaks applied, and the three the supervisor watches for.
+NOTIFY_KINDS = ("completed", "failed", "diverged", "pruned", "timed_out", "killed", "lost",
+                "finished", "stopped", "tweak_applied", "stalled", "gpu_idle", "new_best")
+NOTIFY_DEFAULT_ON = ("failed", "diverged", "timed_out", "finished", "stopped", "stalled",
+                     "gpu_idle", "new_best")
+
+
+@dataclass(frozen=True)
+class NotifyConfig:
+    """`[notify]`: which events to be told of, and how (docs/spec.md)."""
+
+    on: tuple[str, ...] = NOTIFY_DEFAULT_ON
+    command: tuple[str, ...] = ()  # argv, never a shell; the event as JSON on stdin
+    timeout: float = 10.0  # seconds a command may take before it is killed
+    burst: int = 3  # at most this many notifications per window; then one summary
+    window: float = 60.0
+    stall_after: float | None = 600.0  # a running trial silent this long is stalled
+    gpu_idle_after: float | None = 300.0  # a GPU of running trials idle this long
+    bell: bool = False  # the attached TUI rings the terminal bell
+    osc: bool = False  # ... and sends a desktop notification (OSC 9 and OSC 777)
 
 
 @dataclass(frozen=True)
@@ -112,6 +137,7 @@ class Spec:
     resources: Resources = Resources()
     search: SearchConfig = SearchConfig()
     stopping: tuple[tuple[str, Mapping[str, Any]], ...] = ()
+    notify: NotifyConfig = NotifyConfig()
     metrics_source: str = "auto"
     metrics_include: tuple[str, ...] = ()
     metrics_exclude: tuple[str, ...] = ()
@@ -145,7 +171,7 @@ class Spec:
 
 _TOP_KEYS = {
     "name", "command", "workdir", "env", "space", "objective", "budget", "resources",
-    "search", "stopping", "metrics", "kill_grace", "executor",
+    "search", "stopping", "metrics", "kill_grace", "executor", "notify",
 }
 
 
@@ -212,6 +238,7 @@ def parse_spec(raw: Mapping[str, Any], path: Path) -> Spec:
         budget=budget, resources=_resources(v, v.table(raw, "resources")),
         search=_search(v, v.table(raw, "search")),
         stopping=_stopping(v, v.table(raw, "stopping")),
+        notify=_notify(v, v.table(raw, "notify")),
         metrics_source=source, metrics_include=include, metrics_exclude=exclude,
         kill_grace=v.number(raw.get("kill_grace", 10.0), "kill_grace", minimum=0.0,
                             maximum=MAX_KILL_GRACE),
@@ -679,8 +706,64 @@ def _resources(v: _Validator, t: dict[str, Any]) -> Resources:
 def _search(v: _Validator, t: dict[str, Any]) -> SearchConfig:
     strategy = v.typed(t.get("strategy", "manual"), "search.strategy", str)
     seed = v.number(t.get("seed", 0), "search.seed", minimum=0, integer=True)
-    options = {k: val for k, val in t.items() if k not in ("strategy", "seed")}
-    return SearchConfig(strategy, seed, options)
+    warm = t.get("warm_start", [])
+    if not isinstance(warm, list) or not all(isinstance(r, str) and r.strip() for r in warm):
+        raise v.fail("search.warm_start", "expected a list of run names, e.g. "
+                                          "[\"quickstart-20260101-120000\"]")
+    options = {k: val for k, val in t.items() if k not in ("strategy", "seed", "warm_start")}
+    return SearchConfig(strategy, seed, options, tuple(warm))
+
+
+def _notify(v: _Validator, t: dict[str, Any]) -> NotifyConfig:
+    v.keys(t, "notify", {"on", "command", "timeout", "burst", "window", "stall_after",
+                         "gpu_idle_after", "bell", "osc"})
+    on = t.get("on", list(NOTIFY_DEFAULT_ON))
+    if not isinstance(on, list) or not all(isinstance(k, str) for k in on):
+        raise v.fail("notify.on", "expected a list of event kinds")
+    for kind in on:
+        if kind not in NOTIFY_KINDS:
+            raise v.fail("notify.on", f"unknown event kind {kind!r}; expected some of "
+                                      f"{', '.join(NOTIFY_KINDS)}")
+    command = t.get("command", [])
+    if not isinstance(command, list) or not all(isinstance(a, str) for a in command) or (
+            command and not command[0]):
+        raise v.fail("notify.command", "expected an argv: a list of strings, e.g. "
+                                       "[\"/usr/local/bin/notify-me\", \"--quiet\"] "
+                                       "(never a shell)")
+    never = ("off", "never")
+
+    def watch(key: str, default: float) -> float | None:
+        val = t.get(key, default)
+        return None if isinstance(val, str) and val.strip().lower() in never else (
+            v.duration(val, f"notify.{key}"))
+
+    return NotifyConfig(
+        on=tuple(on), command=tuple(command),
+        timeout=v.duration(t.get("timeout", 10.0), "notify.timeout") or 10.0,
+        burst=v.number(t.get("burst", 3), "notify.burst", minimum=1, integer=True),
+        window=v.duration(t.get("window", 60.0), "notify.window") or 60.0,
+        stall_after=watch("stall_after", 600.0), gpu_idle_after=watch("gpu_idle_after", 300.0),
+        bell=v.typed(t.get("bell", False), "notify.bell", bool),
+        osc=v.typed(t.get("osc", False), "notify.osc", bool))
+
+
+def notify_command_problem(spec: Spec) -> str | None:
+    """Why the notify command cannot run (checked by `tuitune run`, not when a supervisor
+    reloads the spec: a command that vanishes later is a failed notification, not a
+    run that cannot start)."""
+    import os
+    import shutil
+
+    if not spec.notify.command:
+        return None
+    program = spec.notify.command[0]
+    path = os.path.join(spec.workdir, program)  # relative: from the spec's workdir, as run
+    found = shutil.which(program) if os.sep not in program else (
+        path if os.path.isfile(path) and os.access(path, os.X_OK) else None)
+    if found is None:
+        return (f"{spec.path}: notify.command: {program!r} is not an executable program "
+                f"(not found{' on PATH' if os.sep not in program else ''})")
+    return None
 
 
 def _stopping(v: _Validator, t: dict[str, Any]) -> tuple[tuple[str, Mapping[str, Any]], ...]:

@@ -17,6 +17,7 @@ import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from tuitune.engine.ownership import NotYours, check_run_folder, check_runs_root
 from tuitune.executors.local import process_matches
@@ -44,8 +45,10 @@ def trial_dir(run_dir: Path, trial_id: int) -> Path:
     return run_dir / "trials" / str(trial_id)
 
 
-def create_run(spec: Spec, root: Path | None = None, clock=time.time) -> Path:
-    """Make a new run folder with its store; returns the folder."""
+def create_run(spec: Spec, root: Path | None = None, clock=time.time,
+               warm_start: dict[str, Any] | None = None) -> Path:
+    """Make a new run folder with its store; returns the folder. `warm_start`: the
+    trials imported from earlier runs (engine/warm_start.py), kept in its meta."""
     root = root or runs_root()
     root.mkdir(parents=True, exist_ok=True, mode=0o700)
     check_runs_root(root)
@@ -69,6 +72,13 @@ def create_run(spec: Spec, root: Path | None = None, clock=time.time) -> Path:
                    max_trials=spec.budget.max_trials, max_concurrent=spec.budget.max_concurrent,
                    state="created")
     store.add_event("run_created", "user", f"run {run_dir.name} created from {spec.path}")
+    if warm_start is not None:
+        from tuitune.engine.warm_start import META_KEY, summary
+
+        store.set_meta(**{META_KEY: warm_start})
+        store.add_event("warm_start", "user", summary(warm_start),
+                        data={"imported": len(warm_start["imported"]),
+                              "refused": len(warm_start["refused"])})
     warning = unused_params_warning(spec)
     if warning:
         store.add_event("warning", "spec", warning)

@@ -44,6 +44,8 @@ from tuitune.engine.runs import (
 )
 from tuitune.engine.snapshot import ObjectiveCurves, build_history
 from tuitune.engine.budget_edit import current_budget
+from tuitune.engine.warm_start import META_KEY as WARM_START
+from tuitune.engine.warm_start import with_imports
 from tuitune.engine.space_edit import META_KEY, current_revision, current_space
 from tuitune.executors import Executor, TrialHandle, make_executor
 from tuitune.executors.base import Exit
@@ -101,6 +103,7 @@ class Supervisor(CommandActions):
         self.trial_timeout: float | None = budget["trial_timeout"]
         self.experiment_timeout: float | None = budget["experiment_timeout"]
         self.space = current_space(self.spec, meta)  # the latest space revision
+        self._warm_start = meta.get(WARM_START)
         self._build_searcher()
         self.rules = build_rules(self.spec.stopping, self.spec.space,
                                  self.spec.budget.max_steps, self.spec.search.seed)
@@ -635,7 +638,8 @@ class Supervisor(CommandActions):
         left = self._budget_left()
         if free <= 0 or (left is not None and left <= 0):
             return
-        self.searcher.sync(self._history())
+        # Trials imported from earlier runs (--warm-start) are observations, not trials.
+        self.searcher.sync(with_imports(self._history(), self._warm_start))
         for _ in range(free if left is None else min(free, left)):
             decision = self.searcher.ask()
             if isinstance(decision, Wait):

@@ -45,7 +45,8 @@ class CompareScreen(Screen):
 
     def __init__(self, trial_ids: list[int]) -> None:
         super().__init__()
-        self.trial_ids = trial_ids[:4]
+        # Imported trials (negative ids, from --warm-start) have no rows or curves here.
+        self.trial_ids = [t for t in trial_ids if t > 0][:4]
         self.log_y = False
 
     def compose(self) -> ComposeResult:

@@ -1,0 +1,72 @@
+"""Warm start with real runs: a first run finishes, a second one starts from its trials."""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.support.processes import cli
+from tests.support.specs import write_spec
+from tests.support.store_reads import events, read
+from tuitune.engine.warm_start import META_KEY
+
+
+def _runs(home):
+    return sorted(p for p in (home / "runs").iterdir() if (p / "store.db").exists())
+
+
+@pytest.mark.slow
+def test_a_run_warm_started_from_a_finished_one(tt_home, tmp_path):
+    first = write_spec(tmp_path / "a", name="a", steps=3, sleep=0.05, strategy="random",
+                       concurrent=3, budget="max_trials = 6")
+    done = cli("run", str(first), "--headless", timeout=180)
+    assert done.returncode == 0, done.stdout + done.stderr
+    [source] = _runs(tt_home)
+
+    # Bad sources: one line, exit 2, no run created.
+    flipped = write_spec(tmp_path / "max", name="max", strategy="bayes")
+    flipped.write_text(flipped.read_text().replace('mode = "min"', 'mode = "max"'))
+    for spec, name, said in ((flipped, source.name, "it optimises loss (min), this run loss (max)"),
+                             (first, "no-such-run", "no-such-run")):
+        bad = cli("run", str(spec), "--headless", "--warm-start", name)
+        assert bad.returncode == 2 and said in bad.stderr, bad.stderr
+        assert bad.stderr.count("\n") == 1
+    assert _runs(tt_home) == [source]
+
+    # This run searches units in [1, 32] and adds a fixed parameter: the earlier trials
+    # with units above 32 are refused, the others imported with wd = 0.
+    second = write_spec(tmp_path / "b", name="b", steps=3, sleep=0.05, strategy="bayes",
+                        concurrent=1, budget="max_trials = 2",
+                        extra='n_initial = 2\n[space.wd]\ntype = "fixed"\nvalue = 0.0\n')
+    second.write_text(second.read_text().replace("high = 64", "high = 32"))
+    warm = cli("run", str(second), "--headless", "--warm-start", source.name, timeout=180)
+    assert warm.returncode == 0, warm.stdout + warm.stderr
+    [run] = [r for r in _runs(tt_home) if r != source]
+    record = read(run, lambda s: s.meta()[META_KEY])
+    units = {t.id: t.params["units"] for t in read(source, lambda s: s.trials())}
+    assert len(record["imported"]) + len(record["refused"]) == 6
+    assert {r["source_trial"] for r in record["imported"]} == {
+        i for i, u in units.items() if u <= 32}
+    for r in record["refused"]:
+        assert units[r["source_trial"]] > 32 and "outside this run's space" in r["reason"]
+    assert all(r["params"]["wd"] == 0.0 and r["source_run"] == source.name
+               for r in record["imported"])
+    n = len(record["imported"])
+    assert f"warm start: {n} trial" in warm.stdout
+    # Not trials of this run, not counted in its budget: it ran its own two.
+    assert read(run, lambda s: s.count_trials()) == 2
+    suggested = [e.message for e in events(run) if e.kind == "created"]
+    assert n >= 2  # seed 0 draws units 18, 59, 60, 3, 35, 8
+    # Past n_initial = 2 with the imports alone: the model from the first ask.
+    assert "initial design" not in suggested[0] and "by bayes" in suggested[0], suggested
+    listed = cli("status", run.name, "--imported")
+    assert listed.returncode == 0 and listed.stdout.count(f"{source.name} trial") == 6
+    assert cli("insight", run.name).returncode == 0
+
+    # A parameter this run searches that the first run lacks makes its trials unusable.
+    third = write_spec(tmp_path / "c", name="c", steps=3, sleep=0.05, strategy="random",
+                       concurrent=1, budget="max_trials = 1",
+                       extra='[space.wd]\ntype = "float"\nlow = 0.0\nhigh = 0.1\n')
+    cold = cli("run", str(third), "--headless", "--warm-start", source.name, timeout=180)
+    assert cold.returncode == 0, cold.stderr
+    assert "0 trials imported" in cold.stdout and "6: it has no wd, which this run searches" \
+        in cold.stdout, cold.stdout
