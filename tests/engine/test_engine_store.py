@@ -152,7 +152,7 @@ def test_supervisor_survives_a_full_store_and_says_so(tmp_path, tt_home):
     wait_for(lambda: (sup.tick(), any("writable again" in s for s in said))[1], what="recovery")
     wait_for(lambda: (sup.tick(), not front_end.pending_commands())[1], what="commands done")
     assert sup.store.trial(1).note.startswith("99 ")
-    sup._do_stop({}, "test")
+    sup.trials.stop_experiment("test")
     wait_for(lambda: (sup.tick(), not sup.handles)[1], what="stopped")
     sup.close()
 

@@ -149,7 +149,7 @@ def test_a_start_the_store_refuses_to_record_is_not_started_again(tmp_path, tt_h
         trial = sup.store.trial(1)
         assert (trial.state, trial.pid) == ("running", sup.handles[1].pid)
     finally:
-        sup._do_stop({}, "test")  # noqa: SLF001
+        sup.trials.stop_experiment("test")  # noqa: SLF001
         wait_for(lambda: (sup.tick(), not sup.handles)[1], what="stopped")
         sup.close()
 
@@ -174,6 +174,6 @@ def test_a_step_the_store_refuses_does_not_stop_the_others(tmp_path, tt_home):
                  timeout=20, what="the planned kill carried out")
         assert not psutil.pid_exists(pid) or psutil.Process(pid).status() == "zombie"
     finally:
-        sup._do_stop({}, "test")  # noqa: SLF001
+        sup.trials.stop_experiment("test")  # noqa: SLF001
         wait_for(lambda: (sup.tick(), not sup.handles)[1], what="stopped")
         sup.close()

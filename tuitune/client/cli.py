@@ -18,6 +18,8 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from tuitune.core.textsafe import escape_controls
+from tuitune.engine.command_kind import add_trial_id, non_negative_int, positive_int, trial_id_arg
+from tuitune.engine.commands import COMMAND_KINDS
 
 EXAMPLES = """\
 examples:
@@ -49,39 +51,6 @@ class OneLineParser(argparse.ArgumentParser):
                      f"(see `{self.prog} --help`)\n")
 
 
-#: Ids, counts and pids are stored in SQLite, whose integers have 64 bits.
-_MAX_INT = 2**63 - 1
-
-
-def _positive_int(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}") from None
-    if not 1 <= value <= _MAX_INT:
-        raise argparse.ArgumentTypeError(f"expected a positive integer (below 2^63), "
-                                         f"got {text!r}")
-    return value
-
-
-def _non_negative_int(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        value = -1
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"expected a whole number (0 or more), got {text!r}")
-    return value
-
-
-def _trial_id(text: str) -> int:
-    try:
-        return _positive_int(text)
-    except argparse.ArgumentTypeError:
-        raise argparse.ArgumentTypeError(f"expected a trial id (a positive integer), got {text!r}"
-                                         ) from None
-
-
 def build_parser() -> argparse.ArgumentParser:
     p = OneLineParser(
         prog="tuitune", description="Babysit deep-learning experiments from the terminal.",
@@ -101,22 +70,9 @@ def build_parser() -> argparse.ArgumentParser:
             sp.add_argument("run", help="run name, unique prefix, or run folder")
         return sp
 
-    def trial_id(sp: argparse.ArgumentParser, what: str = "the trial") -> None:
-        sp.add_argument("id", type=_trial_id, metavar="ID", help=f"{what} (its id, as "
-                        "`tuitune status` lists it)")
-
     def as_json(sp: argparse.ArgumentParser, what: str = "as JSON") -> None:
         sp.add_argument("--json", action="store_true",
                         help=f"{what}, for scripts (keys in docs/cli.md); values exact")
-
-    def trial_budget(sp: argparse.ArgumentParser, total_rule: str) -> None:
-        budget = sp.add_mutually_exclusive_group()
-        budget.add_argument("--more", type=_non_negative_int, metavar="N",
-                            help="N more trials from now (counting every trial started so far)")
-        budget.add_argument("--max-trials", type=_positive_int, metavar="TOTAL",
-                            help=f"a total for the whole run; {total_rule} the trials it has had")
-        sp.add_argument("--max-concurrent", type=_positive_int, metavar="N",
-                        help="at most N trials at once (default: as it is)")
 
     sp = add("run", "Start an experiment from a spec and open the TUI on it.",
              "tuitune run sample_specs/quickstart.toml --headless", run_arg=False)
@@ -142,7 +98,7 @@ def build_parser() -> argparse.ArgumentParser:
                     help="then follow it, as `tuitune run --headless` does")
     sp = add("follow", "Print a run's events as they happen, then the leaderboard when it "
              "ends; exit status as `tuitune run --headless`.", "tuitune follow quickstart -n 50")
-    sp.add_argument("-n", "--lines", type=_non_negative_int, default=10,
+    sp.add_argument("-n", "--lines", type=non_negative_int, default=10,
                     help="earlier events to show first (default 10)")
     sp = add("ls", "List runs on this machine, oldest first: start time, state (live, "
              "finished, detached, unreadable), trials done/total, best objective.",
@@ -158,53 +114,9 @@ def build_parser() -> argparse.ArgumentParser:
     as_json(sp)
     sp = add("best", "Show the leaderboard of a run.", "tuitune best quickstart --json")
     as_json(sp, "every ranked trial as JSON")
-    sp = add("kill", "Kill trials (SIGTERM to the process group, SIGKILL after a grace period).",
-             "tuitune kill quickstart 3 4")
-    sp.add_argument("ids", type=_trial_id, nargs="+", metavar="ID",
-                    help="trials to kill (all are checked before any is killed)")
-    sp = add("pause", "Pause a running trial (SIGSTOP to its process group).",
-             "tuitune pause quickstart 3")
-    trial_id(sp, "the trial to pause")
-    sp = add("unpause", "Resume a paused trial (SIGCONT).", "tuitune unpause quickstart 3")
-    trial_id(sp, "the paused trial")
-    sp = add("clone", "Start a new trial with a trial's parameters, optionally changed.",
-             "tuitune clone quickstart 3 --set lr=0.01 --from-checkpoint")
-    trial_id(sp, "the trial to copy")
-    sp.add_argument("--set", action="append", default=[], metavar="NAME=VALUE",
-                    help="change a parameter (repeatable)")
-    sp.add_argument("--from-checkpoint", action="store_true",
-                    help="start from the source trial's latest checkpoint, not from scratch")
-    sp = add("tweak", "Change mutable parameters of a running trial (applied at its next step).",
-             "tuitune tweak quickstart 3 lr=0.003")
-    trial_id(sp, "the running trial")
-    sp.add_argument("assignments", nargs="+", metavar="NAME=VALUE",
-                    help="a mutable parameter's new value")
-    sp = add("new", "Start a trial by hand; unnamed parameters take their defaults.",
-             "tuitune new quickstart lr=0.1 units=64")
-    sp.add_argument("assignments", nargs="*", metavar="NAME=VALUE",
-                    help="a parameter's value (the others take their defaults)")
-    sp = add("note", "Attach a note to a trial.", "tuitune note quickstart 3 'diverged at 2k'")
-    trial_id(sp)
-    sp.add_argument("text", help="the note (replaces the trial's earlier note)")
-    for name, what in (("star", "Star a trial (pinned in the TUI chart)."),
-                       ("protect", "Protect a trial from stopping rules.")):
-        sp = add(name, what, f"tuitune {name} quickstart 3")
-        trial_id(sp)
-        sp.add_argument("--off", action="store_true", help="undo")
-    sp = add("handoff", "Hand the run to automatic search (or back to manual).",
-             "tuitune handoff quickstart bayes --more 20")
-    sp.add_argument("strategy", help="manual, random, grid, coordinate or bayes")
-    trial_budget(sp, "must be above")
-    sp.add_argument("--option", action="append", default=[], metavar="NAME=VALUE",
-                    help="a strategy option (repeatable)")
-    sp = add("requeue", "Restart a finished (e.g. lost) trial as a new trial from its last "
-             "checkpoint.", "tuitune requeue quickstart --lost")
-    sp.add_argument("ids", type=_trial_id, nargs="*", metavar="ID",
-                    help="finished trials to restart")
-    sp.add_argument("--lost", action="store_true", help="every lost trial")
-    add("stop", "Stop the experiment: kill its trials and end its supervisor (one is "
-        "started to do it if the run's supervisor died; a reused pid is never signalled).",
-        "tuitune stop quickstart")
+    # The command kinds (engine/commands.py): each declares its subcommand.
+    for kind in COMMAND_KINDS:
+        kind.cli.arguments(add(kind.cli.name, kind.cli.help, kind.cli.example))
     sp = add("export", "Export every reported point (values exact).",
              "tuitune export quickstart --format csv -o points.csv")
     sp.add_argument("--format", choices=("csv", "json"), default="csv",
@@ -212,8 +124,8 @@ def build_parser() -> argparse.ArgumentParser:
     sp.add_argument("--output", "-o", type=Path, help="file to write (default stdout)")
     sp = add("logs", "Show a trial's log (control characters shown escaped, e.g. \\x1b).",
              "tuitune logs quickstart 3 -f")
-    trial_id(sp)
-    sp.add_argument("-n", "--lines", type=_positive_int, default=40,
+    add_trial_id(sp)
+    sp.add_argument("-n", "--lines", type=positive_int, default=40,
                     help="last lines to show (default 40)")
     sp.add_argument("-f", "--follow", action="store_true",
                     help="then print new lines as they are written, until the trial ends "
@@ -222,7 +134,7 @@ def build_parser() -> argparse.ArgumentParser:
                     "escape sequences included (they act on your terminal)")
     sp = add("events", "Show the run's event log (who did what, when).",
              "tuitune events quickstart --trial 3 -f")
-    sp.add_argument("--trial", type=_trial_id, metavar="ID", help="only this trial's events")
+    sp.add_argument("--trial", type=trial_id_arg, metavar="ID", help="only this trial's events")
     sp.add_argument("-f", "--follow", action="store_true",
                     help="then print events as they happen, until the run ends (exit status "
                          "as `tuitune follow`; Ctrl-C stops following)")
@@ -230,35 +142,11 @@ def build_parser() -> argparse.ArgumentParser:
     sp = add("insight", "Which parameters matter (PED-ANOVA) and what to try next, with the "
              "evidence (see docs/insight.md).", "tuitune insight quickstart --json")
     sp.add_argument("--json", action="store_true", help="as JSON")
-    sp = add("space", "Change a live run's search space: a numbered revision; running trials "
-             "are not touched.", "tuitune space quickstart lr=0.01..0.3 --log")
-    sp.add_argument("ranges", nargs="*", metavar="NAME=LOW..HIGH",
-                    help="a new range (or NAME=a,b,c: a categorical's choices)")
-    sp.add_argument("--log", action="store_true", help="the given ranges are log scaled")
-    sp.add_argument("--fix", action="append", default=[], metavar="NAME=VALUE",
-                    help="fix a parameter at a value (repeatable)")
-    sp.add_argument("--free", action="append", default=[], metavar="NAME",
-                    help="search a fixed parameter again, over the range it last had "
-                         "(repeatable)")
-    sp.add_argument("--choices", action="append", default=[], metavar="NAME=a,b",
-                    help="a categorical's choices: NAME=a,b sets them, NAME+=c adds c, "
-                         "NAME-=c drops c (repeatable)")
-    sp.add_argument("--undo", action="store_true", help="go back to the previous revision")
-    sp = add("budget", "Change a live run's budget: more or fewer trials, concurrency, time "
-             "caps. A budget below what has already run is refused.",
-             "tuitune budget quickstart --more 10 --max-concurrent 4 --experiment-timeout 2h")
-    trial_budget(sp, "not below")
-    sp.add_argument("--trial-timeout", metavar="DURATION",
-                    help="each trial's time cap (90s, 30m, 2h; off: none); running trials "
-                         "too, so not below the time one has already run")
-    sp.add_argument("--experiment-timeout", metavar="DURATION",
-                    help="the whole run's time cap, from its start (off: none); not below "
-                         "the time it has run")
     sp = add("gpu", "GPU and host monitor (no experiment needed).", "tuitune gpu --once",
              run_arg=False)
     sp.add_argument("--once", action="store_true", help="print one snapshot and exit")
     as_json(sp, "one snapshot as JSON (implies --once)")
-    sp.add_argument("--end", type=_positive_int, metavar="PID",
+    sp.add_argument("--end", type=positive_int, metavar="PID",
                     help="end (SIGTERM) one of your GPU processes that no live trial of any "
                          "run here owns, e.g. one a killed trial left behind")
     sp.add_argument("--no-mouse", action="store_true", help="monitor without mouse reporting")

@@ -11,12 +11,14 @@ import signal
 import sys
 import time
 from collections.abc import Callable
+from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from tuitune.client import summary
 from tuitune.client.run_client import Reply, RunClient
-from tuitune.engine.commands import CommandError, check_tweak_names
+from tuitune.engine.command_kind import CommandKind
+from tuitune.engine.commands import COMMAND_KINDS, CommandError
 from tuitune.engine.logs import log_tail
 from tuitune.engine.ownership import NotYours
 from tuitune.core.history import FINISHED_STATES
@@ -86,14 +88,6 @@ def _print_reply(reply: Reply) -> int:
     stream = sys.stdout if reply.ok else sys.stderr
     print(reply.message if reply.ok else f"tuitune: {reply.explanation}", file=stream)
     return 0 if reply.ok or reply.status == "pending" else 1
-
-
-def _send(args: argparse.Namespace, kind: str, payload: dict[str, Any]) -> int:
-    client = _client(args)
-    try:
-        return _print_reply(client.send(kind, payload))
-    finally:
-        client.close()
 
 
 # -- starting, following and attaching ------------------------------------------------------
@@ -251,7 +245,7 @@ def _open_tui(run_dir: Path, mouse: bool) -> int:
 def cmd_attach(args: argparse.Namespace) -> int:
     run_dir = resolve_run(args.run, _root(args))
     # A finished run has nothing for a supervisor to do until the first action, which
-    # starts one (client/run_client.py); any other run without one gets one now.
+    # starts one (engine/client.py); any other run without one gets one now.
     if not _finished(run_dir) and not ensure_supervisor(run_dir):
         print(f"tuitune: error: could not start a supervisor; see {run_dir}/supervisor.log",
               file=sys.stderr)
@@ -438,108 +432,19 @@ def cmd_events(args: argparse.Namespace) -> int:
     return 0
 
 
-# -- steering --------------------------------------------------------------------------------
-def cmd_kill(args: argparse.Namespace) -> int:
+# -- steering: the command kinds (engine/commands.py) ----------------------------------------
+def send_kind(kind: CommandKind[Any], args: argparse.Namespace) -> int:
+    """`tuitune KIND RUN ...`: the kind's CLI form builds the commands; several (`kill 3
+    4`) are all validated before any is sent, so a bad one changes nothing."""
     client = _client(args)
     try:
-        for trial_id in args.ids:  # validate all first: all or nothing
-            client.check("kill", {"trial_id": trial_id})
-        return max(_print_reply(client.send("kill", {"trial_id": t})) for t in args.ids)
+        payloads = kind.cli.payloads(args, client)
+        if len(payloads) > 1:
+            for payload in payloads:
+                client.check(kind.name, payload)
+        return max(_print_reply(client.send(kind.name, p)) for p in payloads)
     finally:
         client.close()
-
-
-def cmd_pause(args: argparse.Namespace) -> int:
-    return _send(args, "pause", {"trial_id": args.id})
-
-
-def cmd_unpause(args: argparse.Namespace) -> int:
-    return _send(args, "resume", {"trial_id": args.id})
-
-
-def cmd_clone(args: argparse.Namespace) -> int:
-    client = _client(args)
-    try:
-        changes = client.spec.space.parse_assignments(args.set)
-        return _print_reply(client.send("clone", {"trial_id": args.id, "set": changes,
-                                                  "from_checkpoint": args.from_checkpoint}))
-    finally:
-        client.close()
-
-
-def cmd_tweak(args: argparse.Namespace) -> int:
-    client = _client(args)
-    try:
-        # The trial's state first (no value helps a trial that ended), then mutability:
-        # their messages suggest cloning, which a range error would hide.
-        reason = client.refusal("tweak", args.id)
-        if reason:
-            raise CommandError(reason)
-        check_tweak_names(client.spec, args.id, [a.partition("=")[0].strip()
-                                                 for a in args.assignments])
-        changes = client.spec.space.parse_assignments(args.assignments)
-        return _print_reply(client.send("tweak", {"trial_id": args.id, "set": changes}))
-    finally:
-        client.close()
-
-
-def cmd_new(args: argparse.Namespace) -> int:
-    client = _client(args)
-    try:
-        params = client.spec.space.parse_assignments(args.assignments)
-        return _print_reply(client.send("new", {"params": params}))
-    finally:
-        client.close()
-
-
-def cmd_note(args: argparse.Namespace) -> int:
-    return _send(args, "note", {"trial_id": args.id, "text": args.text})
-
-
-def cmd_star(args: argparse.Namespace) -> int:
-    return _send(args, "star", {"trial_id": args.id, "value": not args.off})
-
-
-def cmd_protect(args: argparse.Namespace) -> int:
-    return _send(args, "protect", {"trial_id": args.id, "value": not args.off})
-
-
-def cmd_handoff(args: argparse.Namespace) -> int:
-    options: dict[str, Any] = {}
-    from tuitune.core.space import parse_scalar
-
-    for item in args.option:
-        name, sep, text = item.partition("=")
-        if not sep or not name.strip():
-            raise CommandError(f"expected NAME=VALUE for --option, got {item!r}")
-        options[name.strip()] = parse_scalar(text)
-    payload: dict[str, Any] = {"strategy": args.strategy, "options": options}
-    if args.more is not None:
-        payload["more"] = args.more
-    if args.max_trials:
-        payload["max_trials"] = args.max_trials
-    if args.max_concurrent:
-        payload["max_concurrent"] = args.max_concurrent
-    return _send(args, "handoff", payload)
-
-
-def cmd_requeue(args: argparse.Namespace) -> int:
-    client = _client(args)
-    try:
-        ids = list(args.ids)
-        if args.lost:
-            ids += [t.id for t in client.store.trials(["lost"])]
-        if not ids:
-            raise CommandError("name trial ids to requeue, or --lost")
-        for trial_id in ids:
-            client.check("requeue", {"trial_id": trial_id})
-        return max(_print_reply(client.send("requeue", {"trial_id": t})) for t in ids)
-    finally:
-        client.close()
-
-
-def cmd_stop(args: argparse.Namespace) -> int:
-    return _send(args, "stop", {})
 
 
 def cmd_gpu(args: argparse.Namespace) -> int:
@@ -607,48 +512,9 @@ def cmd_insight(args: argparse.Namespace) -> int:
     return 0
 
 
-def cmd_space(args: argparse.Namespace) -> int:
-    from tuitune.engine.space_edit import SpaceEditError, parse_choices, parse_range
-
-    payload: dict[str, Any] = {"ranges": {}, "choices": {}, "add_choices": {},
-                               "drop_choices": {}, "fix": {}, "free": list(args.free),
-                               "log": args.log, "undo": args.undo}
-    try:
-        for item in args.ranges:
-            name, what = parse_range(item)
-            payload["choices" if isinstance(what, list) else "ranges"][name] = what
-        for item in args.choices:
-            op, name, values = parse_choices(item)
-            payload[op][name] = values
-        client = _client(args)
-        try:
-            space = client.spec.space
-            for item in args.fix:
-                name, sep, text = item.partition("=")
-                if not sep or name.strip() not in space:
-                    raise SpaceEditError(f"--fix needs NAME=VALUE with a parameter of the "
-                                         f"space, got {item!r}")
-                payload["fix"][name.strip()] = space[name.strip()].parse(text)
-            return _print_reply(client.send("space", payload))
-        finally:
-            client.close()
-    except SpaceEditError as exc:
-        raise CommandError(str(exc)) from None
-
-
-def cmd_budget(args: argparse.Namespace) -> int:
-    payload = {key: getattr(args, key) for key in ("more", "max_trials", "max_concurrent",
-                                                   "trial_timeout", "experiment_timeout")
-               if getattr(args, key) is not None}
-    return _send(args, "budget", payload)
-
-
-HANDLERS = {
+HANDLERS: dict[str, Callable[[argparse.Namespace], int]] = {
     "run": cmd_run, "follow": cmd_follow, "attach": cmd_attach, "resume": cmd_resume, "ls": cmd_ls,
     "status": cmd_status, "best": cmd_best, "export": cmd_export, "logs": cmd_logs,
-    "events": cmd_events, "kill": cmd_kill, "pause": cmd_pause, "unpause": cmd_unpause,
-    "clone": cmd_clone, "tweak": cmd_tweak, "new": cmd_new, "note": cmd_note,
-    "star": cmd_star, "protect": cmd_protect, "handoff": cmd_handoff,
-    "requeue": cmd_requeue, "stop": cmd_stop, "gpu": cmd_gpu,
-    "insight": cmd_insight, "space": cmd_space, "budget": cmd_budget,
+    "events": cmd_events, "gpu": cmd_gpu, "insight": cmd_insight,
+    **{kind.cli.name: partial(send_kind, kind) for kind in COMMAND_KINDS},
 }

@@ -9,10 +9,12 @@ from __future__ import annotations
 
 import shutil
 from pathlib import Path
+from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 from tuitune.engine import commands as cmd
 from tuitune.engine.boundary import one_line
+from tuitune.engine.command_kind import SearchControl, TrialControl
 from tuitune.engine.crash_points import crash_point
 from tuitune.executors.launch_token import new_token
 # Messages and events are read by people: numbers by the one rule (0.005, not
@@ -50,8 +52,9 @@ class CommandActions(_Base):
 
     def _carry_out(self, c: CommandRecord) -> tuple[str, str]:
         try:
-            args = cmd.validate(c.kind, c.args, self.spec, self.store)
-            return "done", getattr(self, f"_do_{c.kind}")(args, c.actor)
+            kind = cmd.command_kind(c.kind)
+            args = kind.validate(dict(c.args), self.spec, self.store)
+            return "done", kind.handle(self, args, c.actor)
         except cmd.CommandError as exc:
             return "rejected", str(exc)
         except Exception as exc:  # the boundary: no command takes the supervisor down
@@ -71,12 +74,65 @@ class CommandActions(_Base):
                 "it out; it is not run again (`tuitune status` and `tuitune events` show "
                 "what it did)")
 
-    def _do_new(self, args: dict[str, Any], actor: str) -> str:
-        trial_id = self.store.create_trial(args["params"], "manual", actor)
-        return (f"trial {trial_id} queued: {describe_params(args['params'], value=shown)}"
-                + self._outside_space(trial_id, args["params"], actor))
+    # -- what command handlers call (engine/command_kind.py: TrialControl, SearchControl) --
+    @property
+    def trials(self) -> TrialControl:
+        return self
 
-    def _outside_space(self, trial_id: int, params: dict[str, Any], actor: str) -> str:
+    @property
+    def search(self) -> SearchControl:
+        return self
+
+    def kill(self, trial_id: int, actor: str, message: str, *,
+             queued_message: str | None = None) -> None:
+        """End a trial now: a queued one is dropped, a live one gets an end plan."""
+        trial = self.store.trial(trial_id)
+        assert trial is not None
+        if trial.state == QUEUED:
+            self._end(trial_id, KILLED, actor, queued_message or message)
+        else:
+            self._plan_end(trial_id, KILLED, actor, message, immediate=True)
+
+    # Pause and unpause record the new state first, then signal: a new supervisor
+    # signals every adopted trial into its recorded state (Supervisor.recover).
+    def pause(self, trial_id: int, actor: str) -> None:
+        self.store.transition(trial_id, PAUSED, actor, f"trial {trial_id} paused")
+        crash_point("pause.recorded")
+        self.executor.pause(self.handles[trial_id])
+        crash_point("pause.signalled")
+
+    def unpause(self, trial_id: int, actor: str) -> None:
+        self.store.transition(trial_id, RUNNING, actor, f"trial {trial_id} resumed")
+        crash_point("unpause.recorded")
+        self.executor.resume(self.handles[trial_id])
+        crash_point("unpause.signalled")
+
+    def clone(self, source_id: int, changes: Mapping[str, Any], from_checkpoint: bool,
+              actor: str, origin: str = "clone") -> tuple[int, str]:
+        """Copy the checkpoint first, then record the clone pointing at the copy: a
+        crash in between leaves only an unreferenced copy (removed on recovery)."""
+        source = self.store.trial(source_id)
+        assert source is not None
+        params = {**self.store.current_params(source), **changes}
+        step = source.checkpoint_step if from_checkpoint else None
+        changed = {k: v for k, v in changes.items() if source.params.get(k) != v}
+        how = f"from its checkpoint at step {step}" if step is not None else "from scratch"
+        initial = None
+        if from_checkpoint:
+            initial = self._copy_checkpoint(source)
+            crash_point("clone.copied")
+        new_id = self.store.create_trial(
+            params, origin, actor, parent_id=source.id, clone_step=step,
+            from_checkpoint=from_checkpoint, initial_checkpoint=initial,
+            message=f"trial {{id}} cloned from trial {source.id} {how}"
+                    + (f", changed {describe_params(changed, value=shown)}" if changed else ""),
+            data={"parent": source.id, "changed": changed, "step": step},
+        )
+        crash_point("clone.recorded")
+        return new_id, (f"trial {new_id} cloned from trial {source.id} {how}: "
+                        f"{describe_params(params, value=shown)}")
+
+    def outside_space(self, trial_id: int, params: Mapping[str, Any], actor: str) -> str:
         """Hand actions may leave the edited space on purpose: allowed, but said."""
         from tuitune.engine.space_edit import current_revision, outside
 
@@ -89,90 +145,7 @@ class CommandActions(_Base):
                              data={"outside": off})
         return f"\n{line}"
 
-    def _do_kill(self, args: dict[str, Any], actor: str) -> str:
-        tid = args["trial_id"]
-        trial = self.store.trial(tid)
-        assert trial is not None
-        if trial.state == QUEUED:
-            self._end(tid, KILLED, actor, f"trial {tid} killed before it started")
-        else:
-            self._plan_end(tid, KILLED, actor, f"trial {tid} killed", immediate=True)
-        return f"killing trial {tid}"
-
-    # Pause and unpause record the new state first, then signal: a new supervisor
-    # signals every adopted trial into its recorded state (Supervisor.recover).
-    def _do_pause(self, args: dict[str, Any], actor: str) -> str:
-        tid = args["trial_id"]
-        self.store.transition(tid, PAUSED, actor, f"trial {tid} paused")
-        crash_point("pause.recorded")
-        self.executor.pause(self.handles[tid])
-        crash_point("pause.signalled")
-        return f"trial {tid} paused"
-
-    def _do_resume(self, args: dict[str, Any], actor: str) -> str:
-        tid = args["trial_id"]
-        self.store.transition(tid, RUNNING, actor, f"trial {tid} resumed")
-        crash_point("unpause.recorded")
-        self.executor.resume(self.handles[tid])
-        crash_point("unpause.signalled")
-        return f"trial {tid} resumed"
-
-    def _do_clone(self, args: dict[str, Any], actor: str, origin: str = "clone") -> str:
-        """Copy the checkpoint first, then record the clone pointing at the copy: a
-        crash in between leaves only an unreferenced copy (removed on recovery)."""
-        source = self.store.trial(args["trial_id"])
-        assert source is not None
-        # A changed parent may switch conditional parameters on (at their defaults)
-        # or off.
-        params = self.spec.space.complete({**self.store.current_params(source), **args["set"]})
-        step = source.checkpoint_step if args["from_checkpoint"] else None
-        changed = {k: v for k, v in args["set"].items() if source.params.get(k) != v}
-        how = f"from its checkpoint at step {step}" if step is not None else "from scratch"
-        initial = None
-        if args["from_checkpoint"]:
-            initial = self._copy_checkpoint(source)
-            crash_point("clone.copied")
-        new_id = self.store.create_trial(
-            params, origin, actor, parent_id=source.id, clone_step=step,
-            from_checkpoint=args["from_checkpoint"], initial_checkpoint=initial,
-            message=f"trial {{id}} cloned from trial {source.id} {how}"
-                    + (f", changed {describe_params(changed, value=shown)}" if changed else ""),
-            data={"parent": source.id, "changed": changed, "step": step},
-        )
-        crash_point("clone.recorded")
-        note = self._outside_space(new_id, args["set"], actor) if origin == "clone" else ""
-        return (f"trial {new_id} cloned from trial {source.id} {how}: "
-                f"{describe_params(params, value=shown)}" + note)
-
-    def _do_tweak(self, args: dict[str, Any], actor: str) -> str:
-        tid = args["trial_id"]
-        for name, value in args["set"].items():
-            self.store.add_param_change(tid, name, value, actor)
-        text = ", ".join(f"{k}={shown(v)}" for k, v in args["set"].items())
-        self.store.add_event("tweak_requested", actor, f"trial {tid}: tweak {text} requested",
-                             trial_id=tid, data={"set": args["set"]})
-        return f"trial {tid}: {text} will apply at its next step"
-
-    def _do_note(self, args: dict[str, Any], actor: str) -> str:
-        self.store.update_trial(args["trial_id"], note=args["text"])
-        self.store.add_event("note", actor, f"trial {args['trial_id']} note: {args['text']}",
-                             trial_id=args["trial_id"])
-        return "note saved"
-
-    def _do_star(self, args: dict[str, Any], actor: str) -> str:
-        tid, word = args["trial_id"], "starred" if args["value"] else "unstarred"
-        self.store.update_trial(tid, starred=int(args["value"]))
-        self.store.add_event("star", actor, f"trial {tid} {word}", trial_id=tid)
-        return f"trial {tid} {word}"
-
-    def _do_protect(self, args: dict[str, Any], actor: str) -> str:
-        tid, on = args["trial_id"], args["value"]
-        self.store.update_trial(tid, protected=int(on))
-        word = "protected from" if on else "exposed to"
-        self.store.add_event("protect", actor, f"trial {tid} {word} stopping rules", trial_id=tid)
-        return f"trial {tid} {word} stopping rules"
-
-    def _do_handoff(self, args: dict[str, Any], actor: str) -> str:
+    def hand_off(self, args: Mapping[str, Any], actor: str) -> str:
         self.strategy, self.search_options = args["strategy"], args["options"]
         if "more" in args:  # counted when carried out: "from now"
             self.max_trials = cmd.budget_used(self.store) + args["more"]
@@ -185,10 +158,10 @@ class CommandActions(_Base):
         what = "manual mode: no new suggestions" if self.strategy == MANUAL else (
             f"handed off to {self.strategy} search")
         self.store.add_event("handoff", actor, f"{what} (max trials {self.max_trials}, "
-                             f"{self.max_concurrent} at a time)", data=args)
+                             f"{self.max_concurrent} at a time)", data=dict(args))
         return what
 
-    def _do_budget(self, args: dict[str, Any], actor: str) -> str:
+    def change_budget(self, args: Mapping[str, Any], actor: str) -> str:
         from tuitune.engine.budget_edit import KEYS, apply
 
         before = {k: getattr(self, k) for k in KEYS}
@@ -200,29 +173,19 @@ class CommandActions(_Base):
         self.store.add_event("budget", actor, line, data={"before": before, "after": new})
         return line
 
-    def _do_requeue(self, args: dict[str, Any], actor: str) -> str:
-        source = self.store.trial(args["trial_id"])
-        assert source is not None
-        return self._do_clone({"trial_id": source.id, "set": {},
-                               "from_checkpoint": bool(source.checkpoint)}, actor, "requeue")
-
-    def _do_stop(self, args: dict[str, Any], actor: str) -> str:
+    def stop_experiment(self, actor: str) -> None:
         # Recorded first: a new supervisor finishes a stop it finds (Supervisor.recover).
         self.store.set_meta(stopping=actor)
         self._stop_trials(actor)
         self.store.add_event("stop", actor, "experiment stopping")
-        return "stopping the experiment"
 
     def _stop_trials(self, actor: str) -> None:
         for t in self.store.trials(ACTIVE_STATES):
-            if t.state == QUEUED:
-                self._end(t.id, KILLED, actor, f"trial {t.id} dropped: experiment stopped")
-            else:
-                self._plan_end(t.id, KILLED, actor,
-                               f"trial {t.id} killed: experiment stopped", immediate=True)
+            self.kill(t.id, actor, f"trial {t.id} killed: experiment stopped",
+                      queued_message=f"trial {t.id} dropped: experiment stopped")
         self.stopping = True  # the loop goes on until every trial's process is gone
 
-    def _do_space(self, args: dict[str, Any], actor: str) -> str:
+    def edit_space(self, args: Mapping[str, Any], actor: str) -> str:
         from tuitune.engine.space_edit import META_KEY, plan_edit, revisions, space_from_table
 
         meta = self.store.meta()

@@ -576,7 +576,7 @@ class Supervisor(CommandActions):
         if total and self._started_at and now - self._started_at > total and not (
                 self.finished or self.stopping):
             self.store.add_event("timeout", "budget", f"experiment time cap ({total:g}s) reached")
-            self._do_stop({}, "budget")
+            self.stop_experiment("budget")
 
     # -- search and stopping ------------------------------------------------------------------
     def _history(self):
@@ -622,8 +622,7 @@ class Supervisor(CommandActions):
                            f"trial {decision.target_id} replaced: {decision.reason}",
                            {"source": decision.source_id})
             params = self.spec.space.validate(dict(decision.params), partial=True)
-            self._do_clone({"trial_id": decision.source_id, "set": params,
-                            "from_checkpoint": True}, "pbt", origin="pbt")
+            self.clone(decision.source_id, params, True, "pbt", origin="pbt")
 
     def _budget_left(self) -> int | None:
         if self.max_trials is None:

@@ -16,6 +16,7 @@ from textual.binding import Binding
 from tuitune.core.history import PAUSED, RUNNING
 from tuitune.core.space import Param, Space, SpaceError
 from tuitune.core.strategies import available_strategies
+from tuitune.engine.commands import COMMAND_KINDS
 from tuitune.ui import fmt
 from tuitune.ui.records import TrialRow
 from tuitune.ui.screens.dialogs import ConfirmDialog, NoteDialog
@@ -25,29 +26,12 @@ from tuitune.ui.screens.param_form import FormResult, ParamForm
 if TYPE_CHECKING:
     from tuitune.ui.app import TuituneApp
 
-#: Keys of the hand actions (the footer shows those with show=True).
+#: Keys of the hand actions, as the command kinds declare them (engine/commands.py); the
+#: footer shows those with show=True, the palette lists them all. Each names an action_*
+#: method below.
 HAND_BINDINGS = [
-    Binding("n", "new_trial", "New", tooltip="New trial: a form prefilled from the selection"),
-    Binding("k", "kill", "Kill", tooltip="Kill the selected trial (asks first)"),
-    Binding("p", "pause", "Pause", tooltip="Pause or resume the selected trial"),
-    Binding("c", "clone", "Clone",
-            tooltip="Clone the trial, from scratch or its latest checkpoint; edit parameters"),
-    Binding("t", "tweak", "Tweak", tooltip="Change mutable parameters of a running trial"),
-    Binding("left_square_bracket", "scale_lr(0.1)", "LR ÷10", show=False,
-            tooltip="Divide the running trial's learning rate by 10"),
-    Binding("right_square_bracket", "scale_lr(10)", "LR ×10", show=False,
-            tooltip="Multiply the running trial's learning rate by 10"),
-    Binding("a", "note", "Note", show=False, tooltip="Write a note on the trial"),
-    Binding("s", "star", "Star/pin", show=False,
-            tooltip="Star the trial: pinned on the chart next to the selected one"),
-    Binding("P", "protect", "Protect", show=False,
-            tooltip="Protect the trial from stopping rules (or not)"),
-    Binding("R", "requeue", "Requeue", show=False,
-            tooltip="Restart a finished or lost trial from its last checkpoint"),
-    Binding("h", "handoff", "Handoff",
-            tooltip="Hand off to automatic search, or back to manual"),
-    Binding("X", "stop_experiment", "Stop experiment", show=False,
-            tooltip="Stop the whole experiment: kill every trial (asks first)"),
+    Binding(key.key, key.action, key.description, show=key.show, tooltip=key.tooltip)
+    for kind in COMMAND_KINDS for key in kind.keys
 ]
 
 
