@@ -14,8 +14,8 @@ from pathlib import Path
 
 import pytest
 
-from tuitune import cli_commands
-from tuitune.cli import build_parser
+from tuitune.client import cli_commands
+from tuitune.client.cli import build_parser
 from tuitune.engine.command_kind import CliForm, CommandKind, TuiKey
 from tuitune.engine.commands import BY_NAME, COMMAND_KINDS, CommandError, validate
 
