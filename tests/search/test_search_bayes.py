@@ -107,7 +107,7 @@ def test_mixed_dims_enumerate_small_discrete_dimensions() -> None:
 
 
 def test_failed_trials_are_imputed_as_the_worst_result() -> None:
-    s = BayesSearcher(SPACE2, n_initial=0, **FAST)
+    s = BayesSearcher(SPACE2, n_initial=0, transform="none", **FAST)
     s.tell({"x": 0.1, "y": 0.1}, 1.0)
     s.tell({"x": 0.5, "y": 0.5}, 2.0)
     s.tell({"x": 0.9, "y": 0.9}, math.nan)
@@ -116,6 +116,34 @@ def test_failed_trials_are_imputed_as_the_worst_result() -> None:
     assert y_std[2] == pytest.approx(y_std[1])
     d = s.ask()
     assert isinstance(d, Suggest)
+
+
+def test_failures_and_huge_losses_are_ranked_not_scaled() -> None:
+    # Issue 17.5: a diverged trial (NaN) or a loss of 1e4 next to losses of 0.3 must
+    # not squash the good ones together. "auto" ranks once some trial failed: the
+    # failure is the worst value, one rank step past the worst finite loss, and
+    # the good losses keep their spread.
+    s = BayesSearcher(SPACE2, n_initial=0, **FAST)
+    losses = [0.30, 0.31, 0.35, 0.50, 1e4, math.nan]
+    for i, v in enumerate(losses):
+        s.tell({"x": 0.1 + 0.15 * i, "y": 0.5}, v)
+    x, y = s._training_data()
+    _, y_std = s.fit_model(x, y)
+    assert s._objective.how == "rank"
+    assert list(np.argsort(y_std)) == [0, 1, 2, 3, 4, 5]
+    steps = np.diff(y_std)
+    assert steps.max() / steps.min() < 3.0  # ranks: no cliff at the failures
+    # Imputing failures as the worst finite loss puts every good loss at one value.
+    t = BayesSearcher(SPACE2, n_initial=0, transform="none", **FAST)
+    for i, v in enumerate(losses):
+        t.tell({"x": 0.1 + 0.15 * i, "y": 0.5}, v)
+    _, raw = t.fit_model(*t._training_data())
+    assert raw[3] - raw[0] < 1e-3
+    # A value between two fitted losses maps between their scores, and back.
+    mid = s._warp(np.array([0.4]))[0]
+    assert y_std[2] < mid < y_std[3]
+    assert s._unwarp(np.array([mid]))[0] == pytest.approx(0.4)
+    assert isinstance(s.ask(), Suggest)
 
 
 def test_incumbent_is_chosen_by_posterior_mean() -> None:

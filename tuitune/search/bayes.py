@@ -11,7 +11,6 @@ and a fraction of the asks (`random_fraction`, BOHB's rho) is drawn at random.
 from __future__ import annotations
 
 import contextlib
-import hashlib
 import math
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -27,17 +26,8 @@ from tuitune.core.options import boolean, integer, number, one_of
 from tuitune.search.base import Searcher, discrete_values, n_values
 from tuitune.search.conditional import Embedding, on_cube
 from tuitune.search.fidelity import FidelityView, Stopped, fidelity_view, impute
-from tuitune.search.gp import GaussianProcess, Hyper
-from tuitune.search.gp_fit import fit_gp
-from tuitune.search.transforms import (
-    AUTO_MIN_RATIO,
-    TRANSFORMS,
-    fitted_warp,
-    inverse_warp,
-    log_jacobian,
-    standardize,
-    transform_losses,
-)
+from tuitune.search.gp import GaussianProcess
+from tuitune.search.outputs import TRANSFORM_CHOICES, OutputModel
 
 #: Integer dimensions with more values than this are moved by gradient and
 #: rounded; smaller ones are searched value by value.
@@ -103,9 +93,10 @@ class BayesSearcher(Searcher):
             (fantasy = best observed value).
         deterministic: Let the fitted noise go down to 1e-8 of the (standardised)
             signal variance instead of 1e-6, for simulators and other exact objectives.
-        transform: "auto" (default: for positive losses spanning three orders of
-            magnitude, logs or not, whichever makes the GP likelier, checked every
-            few results; see transforms.py), "log" or "none".
+        transform: "auto" (default: ranks when some trial failed or diverged;
+            otherwise, for positive losses spanning three orders of magnitude, logs
+            or not, whichever makes the GP likelier, checked every few results; see
+            outputs.py and transforms.py), "log", "none" or "rank".
         fit_restarts: Random restarts of the hyperparameter fit besides the warm
             start (the previous fit, or the defaults at first); default 1.
         fidelity: "common" (default: with trials cut short by early stopping, fit
@@ -128,7 +119,7 @@ class BayesSearcher(Searcher):
         "restarts": integer(1),
         "pending": one_of("believer", "liar"),
         "deterministic": boolean(),
-        "transform": one_of("auto", "log", "none"),
+        "transform": one_of(*TRANSFORM_CHOICES),
         "fit_restarts": integer(0),
         "fidelity": one_of("common", "best"),
         "fidelity_trials": integer(2),
@@ -150,13 +141,8 @@ class BayesSearcher(Searcher):
         self._model_is_cat = self._embedding.model_is_cat(self.dims.is_cat)
         self._sobol: np.ndarray | None = None
         self._sobol_next = 0
-        self._hyper: dict[str, Hyper] = {}
-        self._auto: str | None = None
-        self._auto_next = 0
-        self._model_key: str | None = None
-        self._model: tuple[GaussianProcess, np.ndarray] | None = None
-        self._warp = fitted_warp(np.zeros(0), "none")  # the fitted model's loss -> target map
-        self._unwarp = inverse_warp(np.zeros(0), "none")  # and back
+        self._objective = OutputModel(self._model_is_cat, self.transform, self.min_noise,
+                                      self.seed, self.option("fit_restarts", 1))
         self.fidelity: str = self.option("fidelity", "common")
         self.fidelity_trials: int = self.option("fidelity_trials", max(3, len(space.dims) + 1))
         self._view = FidelityView(None)  # the last sync's split of results by fidelity
@@ -291,67 +277,21 @@ class BayesSearcher(Searcher):
     # -- the model -----------------------------------------------------------
 
     def fit_model(self, x: np.ndarray, y: np.ndarray) -> tuple[GaussianProcess, np.ndarray]:
-        """Fit (or reuse) the GP on transformed, standardised losses.
+        """Fit (or reuse) the GP on transformed, standardised losses (outputs.py:
+        failed or diverged trials, NaN here, are ranked worst or imputed as the
+        worst finite loss). Returns the model and its targets."""
+        return self._objective.fit(x, y)
 
-        Non-finite losses (diverged or failed trials) are imputed as the worst
-        finite loss. Returns the model and its targets.
-        """
-        key = hashlib.sha1(x.tobytes() + y.tobytes()).hexdigest()
-        if self._model is not None and key == self._model_key:
-            return self._model
-        finite = np.isfinite(y)
-        worst = float(np.max(y[finite]))
-        y_imp = np.where(finite, y, worst)
-        how = self._transform_for(x, y_imp)
-        self._warp = fitted_warp(y_imp, how)
-        self._unwarp = inverse_warp(y_imp, how)
-        y_std = self._warp(y_imp)
-        n_random = self.option("fit_restarts", 1)
-        rng = np.random.default_rng([self.seed, len(y), 3])
-        gp = fit_gp(
-            x,
-            y_std,
-            self._model_is_cat,
-            min_noise=self.min_noise,
-            warm=self._hyper.get(how),
-            rng=rng,
-            n_random=n_random,
-        )
-        self._hyper[how] = gp.hyper
-        self._model_key, self._model = key, (gp, y_std)
-        return gp, y_std
+    @property
+    def _warp(self) -> Callable[[np.ndarray], np.ndarray]:
+        return self._objective.warp
+
+    @property
+    def _unwarp(self) -> Callable[[np.ndarray], np.ndarray]:
+        return self._objective.unwarp
 
     def _transform_for(self, x: np.ndarray, y: np.ndarray) -> str:
-        """The output transform; "auto" compares likelihoods now and then."""
-        if self.transform != "auto":
-            return self.transform
-        lo, hi = float(np.min(y)), float(np.max(y))
-        if lo <= 0.0 or hi < AUTO_MIN_RATIO * lo:
-            return "none"
-        if self._auto is not None and len(y) < self._auto_next:
-            return self._auto
-        scores = {how: self._warped_evidence(x, y, how) for how in TRANSFORMS}
-        self._auto = max(TRANSFORMS, key=lambda how: scores[how])
-        self._auto_next = len(y) + max(5, len(y) // 4)
-        return self._auto
-
-    def _warped_evidence(self, x: np.ndarray, y: np.ndarray, how: str) -> float:
-        """Log marginal likelihood of the original losses under a warped GP."""
-        t = transform_losses(y, how)
-        gp = fit_gp(
-            x,
-            standardize(t),
-            self._model_is_cat,
-            min_noise=self.min_noise,
-            warm=self._hyper.get(how),
-            n_random=0,
-        )
-        self._hyper[how] = gp.hyper
-        return (
-            gp.log_marginal_likelihood()
-            + log_jacobian(y, how)
-            - len(y) * math.log(float(np.std(t)))
-        )
+        return self._objective._transform_for(x, y)
 
     def _with_stopped(self, gp: GaussianProcess) -> GaussianProcess:
         """Add the trials stopped below the common fidelity, imputed (fidelity.py) in

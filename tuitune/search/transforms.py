@@ -82,3 +82,57 @@ def standardize(y: np.ndarray) -> np.ndarray:
     """Zero mean and unit variance (a constant series becomes zeros)."""
     std = float(np.std(y))
     return (y - float(np.mean(y))) / (std if std > 0.0 else 1.0)
+
+
+# -- rank (Gaussian copula) transform for failures and heavy tails --------------------
+
+
+def normal_scores(y: np.ndarray) -> np.ndarray:
+    """Ranks mapped to standard normal quantiles, Phi^-1((rank - 1/2) / n): the
+    Gaussian copula transform of Salinas et al. (2020, "A quantile-based approach
+    for hyperparameter transfer learning"). Non-finite losses (failed or diverged
+    trials) tie for the worst rank, so they are the worst values on the model's
+    scale, yet only one rank step past the worst finite loss: a failure teaches
+    the model where not to go without an extreme value wrecking its fit."""
+    from scipy.special import ndtri
+    from scipy.stats import rankdata
+
+    y = np.asarray(y, dtype=float)
+    if len(y) == 0:
+        return y
+    ranks = rankdata(np.where(np.isfinite(y), y, np.inf), method="average")
+    return ndtri((ranks - 0.5) / len(y))
+
+
+def rank_warp(y: np.ndarray) -> tuple[Callable[[np.ndarray], np.ndarray],
+                                      Callable[[np.ndarray], np.ndarray]]:
+    """The standardised normal-score map fitted on losses `y` and its inverse.
+
+    Other losses are placed by interpolating the empirical distribution between
+    the fitted finite losses (clamped at the ends; a non-finite loss takes the
+    failures' score). `rank_warp(y)[0](y)` is `standardize(normal_scores(y))`.
+    """
+    y = np.asarray(y, dtype=float)
+    z = normal_scores(y)
+    mean, std = (float(np.mean(z)), float(np.std(z))) if len(z) else (0.0, 1.0)
+    std = std if std > 0.0 else 1.0
+    zs = (z - mean) / std
+    finite = np.isfinite(y)
+    order = np.argsort(y[finite], kind="stable")
+    ys, zf = y[finite][order], zs[finite][order]
+    fail = float(zs[~finite][0]) if (~finite).any() else float(np.max(zs, initial=0.0))
+
+    def warp(v: np.ndarray) -> np.ndarray:
+        v = np.asarray(v, dtype=float)
+        if len(ys) == 0:
+            return np.full(v.shape, fail)
+        out = np.interp(np.where(np.isfinite(v), v, ys[-1]), ys, zf)
+        return np.where(np.isfinite(v), out, fail)
+
+    def unwarp(t: np.ndarray) -> np.ndarray:
+        t = np.asarray(t, dtype=float)
+        if len(ys) == 0:
+            return np.full(t.shape, np.nan)
+        return np.interp(t, zf, ys)
+
+    return warp, unwarp
