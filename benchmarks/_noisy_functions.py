@@ -16,7 +16,7 @@ from typing import Any
 import numpy as np
 
 from _functions import BRANIN, HARTMANN6, Problem
-from tuitune.space import FloatParam, IntParam, MomentumParam, Pow2Param, Space
+from tuitune.core.space import FloatParam, IntParam, MomentumParam, Pow2Param, Space
 
 
 @dataclass(frozen=True)

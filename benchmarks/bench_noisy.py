@@ -78,7 +78,7 @@ def optuna_distributions(problem: NoisyProblem) -> dict[str, Any]:
     import optuna
     from optuna.distributions import FloatDistribution, IntDistribution
 
-    from tuitune.space import FloatParam, IntParam, MomentumParam, Pow2Param
+    from tuitune.core.space import FloatParam, IntParam, MomentumParam, Pow2Param
 
     out: dict[str, Any] = {}
     for p in problem.space.dims:
@@ -97,7 +97,7 @@ def optuna_distributions(problem: NoisyProblem) -> dict[str, Any]:
 
 
 def from_optuna(problem: NoisyProblem, raw: Mapping[str, Any]) -> dict[str, Any]:
-    from tuitune.space import MomentumParam, Pow2Param
+    from tuitune.core.space import MomentumParam, Pow2Param
 
     out = dict(raw)
     for p in problem.space.dims:
@@ -109,7 +109,7 @@ def from_optuna(problem: NoisyProblem, raw: Mapping[str, Any]) -> dict[str, Any]
 
 
 def to_optuna(problem: NoisyProblem, params: Mapping[str, Any]) -> dict[str, Any]:
-    from tuitune.space import MomentumParam, Pow2Param
+    from tuitune.core.space import MomentumParam, Pow2Param
 
     out = dict(params)
     for p in problem.space.dims:

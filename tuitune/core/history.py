@@ -40,6 +40,28 @@ class Objective:
         return value if self.mode == "min" else -value
 
 
+#: What a constraint may say: the value must be at most, or at least, the bound.
+CONSTRAINT_OPS = ("<=", ">=")
+
+
+@dataclass(frozen=True)
+class Constraint:
+    """`metric <= bound` or `metric >= bound` (spec: [objective] constraints)."""
+
+    metric: str
+    op: str
+    bound: float
+
+    def violation(self, value: float | None) -> float:
+        """How far `value` is past the bound (<= 0: met); NaN when it is unknown."""
+        if value is None or not math.isfinite(value):
+            return math.nan
+        return value - self.bound if self.op == "<=" else self.bound - value
+
+    def __str__(self) -> str:
+        return f"{self.metric} {self.op} {self.bound:g}"
+
+
 @dataclass(frozen=True)
 class ParamChange:
     """A tweak: `name` held `value` from `step` on (step is None until the trial applied it)."""
@@ -74,6 +96,9 @@ class TrialView:
     started_at: float | None = None
     ended_at: float | None = None
     has_checkpoint: bool = False
+    #: The last value of each metric that a further objective or a constraint names
+    #: (built-in measures included), for several objectives and constraints.
+    extras: Mapping[str, float] = field(default_factory=dict)
 
     @property
     def last_step(self) -> int | None:
@@ -183,6 +208,9 @@ class History:
     trials: tuple[TrialView, ...] = ()
     now: float = 0.0
     max_steps: int | None = None
+    #: Every objective, the first being `objective`; empty means just that one.
+    objectives: tuple[Objective, ...] = ()
+    constraints: tuple[Constraint, ...] = ()
     _by_id: dict[int, TrialView] = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
@@ -216,3 +244,27 @@ class History:
             if t.is_finished and t.value is not None and math.isfinite(t.value):
                 out.append((t.effective_params(), t.value))
         return out
+
+    @property
+    def all_objectives(self) -> tuple[Objective, ...]:
+        return self.objectives or (self.objective,)
+
+    def values_of(self, trial: TrialView) -> tuple[float, ...]:
+        """The trial's value for each objective: its best for the first (as
+        `value`), the last reported for the others; NaN where there is none."""
+        first = trial.value if trial.value is not None else math.nan
+        rest = (trial.extras.get(o.metric, math.nan) for o in self.all_objectives[1:])
+        return (first, *rest)
+
+    def violations_of(self, trial: TrialView) -> tuple[float, ...]:
+        """Each constraint's violation for the trial (<= 0: met; NaN: unknown)."""
+        return tuple(c.violation(trial.extras.get(c.metric)) for c in self.constraints)
+
+    def outcomes(self) -> list[tuple[dict[str, Any], tuple[float, ...], tuple[float, ...]]]:
+        """As `observations`, with every objective's value and each constraint's
+        violation: (effective params, values, violations)."""
+        return [
+            (t.effective_params(), self.values_of(t), self.violations_of(t))
+            for t in self.trials
+            if t.is_finished and t.value is not None and math.isfinite(t.value)
+        ]

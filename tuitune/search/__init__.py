@@ -6,7 +6,7 @@ decisions; the engine starts trials and writes the store.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from tuitune.core.space import Space
@@ -29,14 +29,16 @@ def make_searcher(
     strategy: str,
     space: Space,
     seed: int = 0,
-    mode: str = "min",
+    mode: str | Sequence[str] = "min",
     options: Mapping[str, Any] | None = None,
 ) -> Searcher:
-    """Build a searcher by strategy name.
+    """Build a searcher by strategy name. With several objectives `mode` lists one
+    mode per objective.
 
     Raises:
         ValueError: With a one-line message, for an unknown strategy, mode, or an
-            unknown or invalid option.
+            unknown or invalid option, or several objectives for a strategy that
+            optimises one.
     """
     cls = STRATEGIES.get(strategy)
     if cls is None:

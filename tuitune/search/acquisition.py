@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from typing import Protocol
 
 import numpy as np
 from scipy.optimize import minimize
@@ -56,6 +57,14 @@ def _log1mexp(x: np.ndarray) -> np.ndarray:
 def dlog_h(z: np.ndarray, logh: np.ndarray) -> np.ndarray:
     """d log h / dz = Phi(z) / h(z), computed in log space (about |z| for z << 0)."""
     return np.exp(log_ndtr(z) - logh)
+
+
+class Acquisition(Protocol):
+    """What `optimize_acquisition` maximises: values (m,) and gradients (m, d)."""
+
+    def __call__(self, x: np.ndarray) -> np.ndarray: ...
+
+    def value_and_grad(self, x: np.ndarray) -> tuple[np.ndarray, np.ndarray]: ...
 
 
 class LogEI:
@@ -115,7 +124,7 @@ class MixedDims:
 
 
 def optimize_acquisition(
-    acq: LogEI,
+    acq: Acquisition,
     dims: MixedDims,
     candidates: np.ndarray,
     starts: np.ndarray,
@@ -149,7 +158,7 @@ def optimize_acquisition(
 
 
 def local_search(
-    acq: LogEI, dims: MixedDims, x0: np.ndarray, rounds: int = 3, polish: int = 2
+    acq: Acquisition, dims: MixedDims, x0: np.ndarray, rounds: int = 3, polish: int = 2
 ) -> tuple[np.ndarray, np.ndarray]:
     """Alternate gradient steps on continuous dimensions and discrete line searches.
 
@@ -172,7 +181,7 @@ def local_search(
     return x, values
 
 
-def _lbfgs_joint(acq: LogEI, x0: np.ndarray, cont: np.ndarray) -> np.ndarray:
+def _lbfgs_joint(acq: Acquisition, x0: np.ndarray, cont: np.ndarray) -> np.ndarray:
     """One L-BFGS-B run on the sum over starts (they do not interact): cheap, but
     its stopping rule answers to the sum, so the best start may stop short."""
     n, dc = x0.shape[0], int(cont.sum())
@@ -196,7 +205,7 @@ def _lbfgs_joint(acq: LogEI, x0: np.ndarray, cont: np.ndarray) -> np.ndarray:
     return _keep_better(acq, x0, x)
 
 
-def _lbfgs_each(acq: LogEI, x0: np.ndarray, cont: np.ndarray) -> np.ndarray:
+def _lbfgs_each(acq: Acquisition, x0: np.ndarray, cont: np.ndarray) -> np.ndarray:
     """L-BFGS-B from each start separately, to full precision."""
     x = x0.copy()
     for i in range(len(x0)):
@@ -220,14 +229,16 @@ def _lbfgs_each(acq: LogEI, x0: np.ndarray, cont: np.ndarray) -> np.ndarray:
     return _keep_better(acq, x0, x)
 
 
-def _keep_better(acq: LogEI, x0: np.ndarray, x: np.ndarray) -> np.ndarray:
+def _keep_better(acq: Acquisition, x0: np.ndarray, x: np.ndarray) -> np.ndarray:
     # A failed line search can end worse than it started: keep the start then.
     worse = acq(x) < acq(x0)
     x[worse] = x0[worse]
     return x
 
 
-def _discrete_sweep(acq: LogEI, dims: MixedDims, x: np.ndarray) -> tuple[np.ndarray, bool]:
+def _discrete_sweep(
+    acq: Acquisition, dims: MixedDims, x: np.ndarray
+) -> tuple[np.ndarray, bool]:
     """For each discrete dimension in turn, move every point to its best value."""
     changed = False
     x = x.copy()

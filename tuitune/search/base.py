@@ -35,11 +35,26 @@ class Observation:
         loss: The value mapped so that smaller is better; NaN for a failed or
             diverged trial (each algorithm imputes it as the worst value).
         in_space: Whether every value is valid for the space (hand trials may not be).
+        losses: With several objectives, every objective's loss (`loss` is the
+            first); empty with one objective.
+        violations: Each constraint's violation (the constrained value minus its
+            bound, signed so that <= 0 is feasible); NaN where it is unknown.
     """
 
     params: Mapping[str, Any]
     loss: float
     in_space: bool = True
+    losses: tuple[float, ...] = ()
+    violations: tuple[float, ...] = ()
+
+    @property
+    def feasible(self) -> bool:
+        """No known constraint is violated (an unknown value counts as met)."""
+        return not any(v > 0.0 for v in self.violations)
+
+    @property
+    def all_losses(self) -> tuple[float, ...]:
+        return self.losses or (self.loss,)
 
 
 class Searcher(ABC):
@@ -57,16 +72,29 @@ class Searcher(ABC):
     """
 
     name: ClassVar[str] = "base"
+    #: Whether the strategy searches with several objectives (else it refuses them).
+    multi_objective: ClassVar[bool] = False
     #: option name -> its check (`tuitune.core.options`): the coerced value, or a
     #: one-line ValueError naming the strategy and the key.
     option_specs: ClassVar[dict[str, Check]] = {}
 
-    def __init__(self, space: Space, seed: int = 0, mode: str = "min", **options: Any) -> None:
-        if mode not in ("min", "max"):
-            raise ValueError(f"mode must be 'min' or 'max', got {mode!r}")
+    def __init__(self, space: Space, seed: int = 0, mode: str | Sequence[str] = "min",
+                 **options: Any) -> None:
+        modes = (mode,) if isinstance(mode, str) else tuple(mode)
+        for m in modes:
+            if m not in ("min", "max"):
+                raise ValueError(f"mode must be 'min' or 'max', got {m!r}")
+        if not modes:
+            raise ValueError("at least one objective is needed")
+        if len(modes) > 1 and not self.multi_objective:
+            raise ValueError(
+                f"search strategy {self.name!r} optimises one objective, and [objective] "
+                f"metrics lists {len(modes)}: use 'bayes' or 'random'"
+            )
         self.space = space
         self.seed = int(seed)
-        self.mode = mode
+        self.modes = modes
+        self.mode = modes[0]  # the first objective's (what single-objective code reads)
         self.options = self._check_options(options)
         self._rng = np.random.default_rng(self.seed)
         self._observations: list[Observation] = []
@@ -93,18 +121,26 @@ class Searcher(ABC):
 
     # -- the public interface ------------------------------------------------
 
-    def tell(self, params: Mapping[str, Any], value: float) -> None:
+    def tell(self, params: Mapping[str, Any], value: float | Sequence[float | None] | None,
+             constraints: Sequence[float | None] = ()) -> None:
         """Record a result, whoever suggested the configuration.
 
         Args:
             params: The configuration (missing parameters take their defaults).
             value: The objective in its own direction; non-finite means the trial
-                diverged or failed and is imputed as the worst result.
+                diverged or failed and is imputed as the worst result. With several
+                objectives, one value per objective, in the order of `mode`.
+            constraints: Each constraint's violation (<= 0 is feasible); None or
+                NaN where it is unknown.
         """
         full, in_space = self._complete(params)
-        v = float(value) if value is not None else math.nan
-        loss = (v if self.mode == "min" else -v) if math.isfinite(v) else math.nan
-        self._observations.append(Observation(full, loss, in_space))
+        values = list(value) if isinstance(value, Sequence) else [value]
+        if len(values) != len(self.modes):
+            raise ValueError(f"expected {len(self.modes)} objective values, got {len(values)}")
+        losses = tuple(_as_loss(v, m) for v, m in zip(values, self.modes, strict=True))
+        violations = tuple(math.nan if c is None else float(c) for c in constraints)
+        self._observations.append(Observation(
+            full, losses[0], in_space, losses if len(losses) > 1 else (), violations))
         key = self.space.key(full)
         self._observed_keys.add(key)
         # The result arrived, so the configuration no longer waits.
@@ -146,11 +182,14 @@ class Searcher(ABC):
         self._observations.clear()
         self._observed_keys.clear()
         self._pending = []
-        for params, value in history.observations():
-            self.tell(params, value)
+        several = len(self.modes) > 1
+        for params, values, violations in history.outcomes():
+            self.tell(params, values if several else values[0], violations)
+        nans = tuple(math.nan for _ in self.modes)
         for t in history.trials:
             if t.state in (DIVERGED, FAILED) and (t.value is None or not math.isfinite(t.value)):
-                self.tell(t.effective_params(), math.nan)
+                self.tell(t.effective_params(), nans if several else math.nan,
+                          history.violations_of(t))
         self.set_pending([t.effective_params() for t in history.pending])
 
     def incumbent(self) -> dict[str, Any] | None:
@@ -193,8 +232,21 @@ class Searcher(ABC):
         return {self.space.key(p) for p in self._pending}
 
     def _best_observation(self) -> Observation | None:
+        """The best finite first-objective result among the feasible ones (the least
+        violating one when none is feasible)."""
         finite = [o for o in self._observations if math.isfinite(o.loss)]
-        return min(finite, key=lambda o: o.loss) if finite else None
+        return min(finite, key=_feasible_first) if finite else None
+
+    def front(self) -> list[dict[str, Any]]:
+        """The observed configurations on the Pareto front of the feasible results
+        (with one objective: the best one)."""
+        from tuitune.core.pareto import pareto_mask
+
+        rows = [o for o in self._observations if o.feasible]
+        if not rows:
+            return []
+        mask = pareto_mask([o.all_losses for o in rows])
+        return [dict(o.params) for o, on in zip(rows, mask, strict=True) if on]
 
     def cardinality(self) -> int | None:
         """Number of configurations, or None if a dimension is continuous."""
@@ -288,6 +340,17 @@ def _valid(p: Param, value: Any) -> bool:
     except SpaceError:
         return False
     return True
+
+
+def _as_loss(value: float | None, mode: str) -> float:
+    v = float(value) if value is not None else math.nan
+    return (v if mode == "min" else -v) if math.isfinite(v) else math.nan
+
+
+def _feasible_first(o: Observation) -> tuple[float, float]:
+    """Sort key: feasible results first, then by total violation, then by loss."""
+    excess = sum(v for v in o.violations if v > 0.0)
+    return (excess, o.loss)
 
 
 def _fixed_value(p: Param) -> Any:

@@ -21,9 +21,10 @@ import numpy as np
 from tuitune.core.decisions import Exhausted, Suggest
 from tuitune.core.history import History
 from tuitune.core.space import CategoricalParam, FloatParam, IntParam, MomentumParam, Param, Space
-from tuitune.search.acquisition import LogEI, MixedDims, optimize_acquisition
+from tuitune.search.acquisition import Acquisition, LogEI, MixedDims, optimize_acquisition
 from tuitune.core.options import boolean, integer, number, one_of
-from tuitune.search.base import Searcher, discrete_values, n_values
+from tuitune.search.base import Observation, Searcher, discrete_values, n_values
+from tuitune.search.bayes_multi import ExtraOutputs
 from tuitune.search.conditional import Embedding, on_cube
 from tuitune.search.fidelity import FidelityView, Stopped, fidelity_view, impute
 from tuitune.search.gp import GaussianProcess
@@ -113,6 +114,7 @@ class BayesSearcher(Searcher):
     """
 
     name: ClassVar[str] = "bayes"
+    multi_objective: ClassVar[bool] = True  # bayes_multi.py
     option_specs: ClassVar[dict[str, Any]] = {
         "n_initial": integer(0),
         "candidates": integer(1),
@@ -143,6 +145,9 @@ class BayesSearcher(Searcher):
         self._sobol_next = 0
         self._objective = OutputModel(self._model_is_cat, self.transform, self.min_noise,
                                       self.seed, self.option("fit_restarts", 1))
+        self._extra = ExtraOutputs(self._model_is_cat, len(self.modes), self.min_noise,
+                                   self.seed, self.transform)
+        self._rows: list[Observation] = []  # the observations behind the last training data
         self.fidelity: str = self.option("fidelity", "common")
         self.fidelity_trials: int = self.option("fidelity_trials", max(3, len(space.dims) + 1))
         self._view = FidelityView(None)  # the last sync's split of results by fidelity
@@ -155,7 +160,8 @@ class BayesSearcher(Searcher):
         """As `Searcher.sync`, at a common fidelity (unless `fidelity = "best"`):
         trials that reached it are observations with their best value up to it;
         trials stopped below it are kept apart, to be imputed when the model is built."""
-        if self.fidelity == "best":
+        if self.fidelity == "best" or len(self.modes) > 1 or history.constraints:
+            # Several objectives or constraints: every trial counts with its values.
             self._view = FidelityView(None)
             self._censored = fidelity_view(history, self.fidelity_trials).censored
             super().sync(history)
@@ -204,6 +210,7 @@ class BayesSearcher(Searcher):
 
     def _training_data(self) -> tuple[np.ndarray, np.ndarray]:
         rows, losses = [], []
+        self._rows = []
         for o in self._observations:
             # Trials outside the space (hand-run, or from before a space revision)
             # inform the model where they are, not at the nearest edge.
@@ -211,6 +218,7 @@ class BayesSearcher(Searcher):
             if u is not None:
                 rows.append(u)
                 losses.append(o.loss)
+                self._rows.append(o)
         d = self._embedding.width
         return np.array(rows, dtype=float).reshape(-1, d), np.array(losses, dtype=float)
 
@@ -240,10 +248,15 @@ class BayesSearcher(Searcher):
     def _model_suggestion(self, x: np.ndarray, y: np.ndarray) -> Suggest | Exhausted:
         gp, y_std = self.fit_model(x, y)
         gp_all, threshold = self._with_pending(self._with_stopped(gp), y_std, x)
-        acq = LogEI(on_cube(gp_all, self._embedding), threshold)
+        rng = np.random.default_rng([self.seed, len(y), len(self._pending), 7])
+        acq: Acquisition = LogEI(on_cube(gp_all, self._embedding), threshold)
+        if len(self.modes) > 1 or any(o.violations for o in self._rows):
+            pending = [u for u in (self._model_input(p) for p in self._pending) if u is not None]
+            acq = self._extra.acquisition(
+                x, self._rows, gp_all, np.array(pending).reshape(-1, x.shape[1]), rng,
+                lambda g: on_cube(g, self._embedding))
         from scipy.stats import qmc  # slow to import: only when needed
 
-        rng = np.random.default_rng([self.seed, len(y), len(self._pending), 7])
         # A power of two keeps Sobol's balance (and scipy quiet); use the first ones.
         m = max(1, math.ceil(math.log2(self.n_candidates)))
         d = len(self.space.dims)  # the cube's; the model may have indicators too
@@ -262,6 +275,13 @@ class BayesSearcher(Searcher):
             return Exhausted("every candidate of the acquisition is already tried")
         return self.suggest(fresh, "random: every acquisition candidate was already tried")
 
+    def _acquisition_name(self) -> str:
+        name = ("log expected hypervolume improvement" if len(self.modes) == 2
+                else "log expected improvement" if len(self.modes) == 1
+                else "ParEGO log expected improvement")
+        has_constraints = any(o.violations for o in self._rows)
+        return name + (" x feasibility" if has_constraints else "")
+
     def _reason(self, gp: GaussianProcess, u: np.ndarray, log_ei: float, y: np.ndarray) -> str:
         mean, _ = on_cube(gp, self._embedding).posterior(u[None, :])
         finite = y[np.isfinite(y)]
@@ -270,7 +290,7 @@ class BayesSearcher(Searcher):
             at = (f" at step {self._view.step} ({len(self._view.stopped)} trials stopped "
                   "earlier imputed)")
         return (
-            f"GP{at}: log expected improvement {log_ei:.3g}, predicted {float(mean[0]):+.2f} sd "
+            f"GP{at}: {self._acquisition_name()} {log_ei:.3g}, predicted {float(mean[0]):+.2f} sd "
             f"from the mean of {len(finite)} results"
         )
 
@@ -359,5 +379,7 @@ class BayesSearcher(Searcher):
             gp, _ = self.fit_model(x, y)
             mean = gp.posterior(x)[0]
         mean[~np.isfinite(y)] = np.inf
-        rows = [o for o in self._observations if self.encode(o.params) is not None]
-        return dict(rows[int(np.argmin(mean))].params)
+        feasible = np.array([o.feasible for o in self._rows], dtype=bool)
+        if feasible.any():
+            mean[~feasible] = np.inf  # the best feasible one (bayes_multi.py)
+        return dict(self._rows[int(np.argmin(mean))].params)

@@ -16,6 +16,7 @@ class RandomSearcher(Searcher):
     """
 
     name: ClassVar[str] = "random"
+    multi_objective: ClassVar[bool] = True  # draws ignore the results
     option_specs: ClassVar[dict[str, Any]] = {}
 
     def _ask(self) -> Suggest | Exhausted:
