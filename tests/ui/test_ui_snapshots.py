@@ -60,6 +60,21 @@ def test_detail_screen(snap_compare, fixed_run, size):
     assert snap_compare(app, terminal_size=size, run_before=run_before)
 
 
+def test_detail_screen_one_axis_with_cursor_80x24(snap_compare, fixed_run):
+    """Issue 14 acceptance: train and val on one axis, the cursor at step 30 and every
+    curve's value there read out under the chart."""
+    app = make_fixed_app(fixed_run, gpus=4)
+
+    async def run_before(pilot):
+        await settle(pilot, app)
+        await pilot.press("enter")
+        await wait_for(pilot, lambda: (1, "loss") in app.view.curves
+                       and (1, "val_loss") in app.view.curves, what="curves")
+        await pilot.press("right", *["left"] * 10)
+        await pilot.pause(0.3)
+    assert snap_compare(app, terminal_size=(80, 24), run_before=run_before)
+
+
 def test_detail_history_and_lineage(snap_compare, fixed_run):
     app = make_fixed_app(fixed_run, gpus=4)
 

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterable
 
+import numpy as np
 from rich.style import Style
 
 from tuitune.ui import palette
@@ -59,3 +61,29 @@ def build_chart(view: RunView, metric: str, trial_ids: list[int], log_y: bool, s
     else:
         empty = f"no {metric} points yet"
     return ChartData(title, tuple(series), tuple(markers), log_y, smooth, x_max, empty)
+
+
+def zoom_start(last_step: float | None, fraction: float | None) -> float | None:
+    """Where a zoom to the last `fraction` of the steps starts: the span rounded to
+    1, 2 or 5 times a power of ten ("last 200 steps"); None shows every step."""
+    if fraction is None or last_step is None or last_step <= 1:
+        return None
+    span = last_step * fraction
+    power = 10 ** math.floor(math.log10(span))
+    nice = max(1.0, max(m * power for m in (1, 2, 5) if m * power <= span))
+    return last_step - nice
+
+
+def move_cursor(steps: np.ndarray, current: float | None, by: int) -> float | None:
+    """The cursor `by` stops along `steps` (ascending) from `current`; with no cursor
+    yet, the newest step (where a user looks first)."""
+    if not len(steps):
+        return current
+    if current is None:
+        return float(steps[-1])
+    i = int(np.searchsorted(steps, current, side="left"))  # first stop >= current
+    exact = i < len(steps) and steps[i] == current
+    if not exact and by > 0:
+        by -= 1  # between two stops: the first one on is steps[i] itself
+    i = min(len(steps) - 1, max(0, i + by))
+    return float(steps[i])

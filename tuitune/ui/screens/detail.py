@@ -1,6 +1,7 @@
-"""One trial in full: parameters and their changes, train vs validation curves
-side by side (with an overfitting badge), the log tail (following), its events
-and its lineage. The hand actions work here too, on this trial.
+"""One trial in full: parameters and their changes, train and validation curves
+on one axis with a legend (side by side on `v`), an overfitting badge, a cursor
+that reads out the values at a step, the log tail (following), its events and
+its lineage. The hand actions work here too, on this trial.
 """
 
 from __future__ import annotations
@@ -27,17 +28,19 @@ from tuitune.core.history import param_values
 from tuitune.core.textsafe import log_line
 from tuitune.ui import fmt, palette
 from tuitune.ui.records import TrialRow
-from tuitune.ui.screens.charting import markers_for
+from tuitune.ui.screens.charting import markers_for, move_cursor, zoom_start
 from tuitune.ui.screens.dialogs import PickDialog
 from tuitune.ui.screens.hand_actions import HAND_BINDINGS, HandActions
 from tuitune.ui.series import better_mode, overfitting
-from tuitune.ui.widgets.chart import Chart, ChartData, Series
+from tuitune.ui.widgets.chart import Chart, ChartData, Series, cursor_steps
 
 if TYPE_CHECKING:
     from tuitune.ui.app import TuituneApp
 
 LOG_LINES = 200
 LOG_POLL_S = 1.0
+#: The x ranges `z` steps through: all, then the last half, fifth and tenth of the steps.
+ZOOMS: tuple[float | None, ...] = (None, 0.5, 0.2, 0.1)
 
 
 def metric_pairs(names: list[str], objective: str) -> list[tuple[str, str | None]]:
@@ -83,6 +86,17 @@ class DetailScreen(HandActions, Screen):
                 tooltip="Choose the train/validation pair the curves show"),
         Binding("l", "toggle_log", "Log scale", show=False, tooltip="Curves: log y axis"),
         Binding("w", "toggle_smooth", "Smoothing", show=False, tooltip="Curves: smoothing"),
+        Binding("v", "toggle_side", "One axis/side by side", show=False,
+                tooltip="Curves: train and validation on one axis, or side by side"),
+        # priority: the tab bar would take the arrows; only on the Curves tab
+        Binding("left", "cursor(-1)", "Cursor left", show=False, priority=True,
+                tooltip="Curves: move the cursor one step back (values read out below)"),
+        Binding("right", "cursor(1)", "Cursor right", show=False, priority=True,
+                tooltip="Curves: move the cursor one step on"),
+        Binding("shift+left", "cursor(-10)", "Cursor 10 left", show=False, priority=True),
+        Binding("shift+right", "cursor(10)", "Cursor 10 right", show=False, priority=True),
+        Binding("z", "zoom", "Zoom", show=False,
+                tooltip="Curves: x range: all, last half, last fifth, last tenth of the steps"),
         Binding("b,q,escape", "back", "Back", tooltip="Back to the trial table"),
         Binding("question_mark,f1", "app.help", "Help"),
     ]
@@ -93,6 +107,9 @@ class DetailScreen(HandActions, Screen):
         self.pair: tuple[str, str | None] | None = None
         self.log_y = False
         self.smooth = False
+        self.side_by_side = False
+        self.cursor: float | None = None  # a step; None until an arrow or click sets it
+        self.zoom = 0  # index into ZOOMS
         self._log_stop = threading.Event()
 
     def compose(self) -> ComposeResult:
@@ -100,6 +117,7 @@ class DetailScreen(HandActions, Screen):
         with TabbedContent(initial="curves"):
             with TabPane("1 Curves", id="curves"):
                 yield Static(id="badge")
+                yield Chart(id="pair-chart")
                 with Horizontal(id="pair"):
                     yield Chart(id="train-chart")
                     yield Chart(id="val-chart")
@@ -175,23 +193,46 @@ class DetailScreen(HandActions, Screen):
         self.query_one("#detail-title", Static).update(t)
 
     def _update_curves(self, row: TrialRow) -> None:
+        charts = self._charts(row)
+        for chart_id, data in charts.items():
+            self.query_one(chart_id, Chart).show(data)
+        self._update_badge(row)
+
+    def _charts(self, row: TrialRow) -> dict[str, ChartData]:
+        """What each shown chart draws: the pair on one axis, or each on its own."""
         assert self.pair is not None
         train, val = self.pair
         view = self.app.view
-        markers = tuple(markers_for(view, row, palette.SERIES[1]))
-        x_max = None  # the data's own extent, like TensorBoard
+        markers = tuple(markers_for(view, row, palette.BOLD))
+        curves = {m: view.curves.get((row.id, m)) for m in self.pair if m}
+        series = {m: Series(m, palette.SERIES[i], c.steps, c.values)
+                  for i, (m, c) in enumerate(curves.items()) if c is not None}
+        last = max((float(c.steps[-1]) for c in curves.values() if c is not None and len(c)),
+                   default=None)
+        x_min = zoom_start(last, ZOOMS[self.zoom])
+        if self.cursor is not None and x_min is not None and self.cursor < x_min:
+            self.cursor = None  # zoomed past it: the next arrow starts at the end
+
+        def chart(title: str, shown: tuple[Series, ...], empty: str) -> ChartData:
+            return ChartData(title, shown, markers, self.log_y, self.smooth, None, empty,
+                             x_min=x_min, cursor=self.cursor)
+
+        loading = "loading…"
+        if not self.side_by_side:
+            waiting = any(c is None for c in curves.values())
+            title = f"#{row.id}" + ("" if val else f"  (no val_{train} to pair with {train})")
+            return {"#pair-chart": chart(title, tuple(series.values()),
+                                         loading if waiting else "no points yet")}
+        out = {}
         for chart_id, metric in (("#train-chart", train), ("#val-chart", val)):
-            chart = self.query_one(chart_id, Chart)
             if metric is None:
-                chart.show(ChartData("(no validation metric paired with "
-                                     f"{train}: name it val_{train})"))
+                out[chart_id] = ChartData(f"(no validation metric paired with {train}: "
+                                          f"name it val_{train})")
                 continue
-            curve = view.curves.get((row.id, metric))
-            series = () if curve is None else (
-                Series(f"#{row.id}", palette.SERIES[0], curve.steps, curve.values),)
-            chart.show(ChartData(metric, series, markers, self.log_y, self.smooth, x_max,
-                                 f"no {metric} points yet" if curve is not None else "loading…"))
-        self._update_badge(row)
+            shown = (series[metric],) if metric in series else ()
+            out[chart_id] = chart(metric, shown, f"no {metric} points yet"
+                                  if curves[metric] is not None else loading)
+        return out
 
     def _update_badge(self, row: TrialRow) -> None:
         assert self.pair is not None
@@ -210,8 +251,8 @@ class DetailScreen(HandActions, Screen):
                               "(last 5 points) ", palette.BAD + palette.BOLD))
             badge.add_class("shown")
         else:
-            badge.update(Text(f" {train} vs {val}  (m: other pair, l: log, w: smooth)",
-                              palette.DIM))
+            badge.update(Text(f" {train} vs {val}  (m other pair · v side by side · "
+                              "←→ values at a step · z zoom · l log · w smooth)", palette.DIM))
             badge.remove_class("shown")
 
     def _update_text(self, row: TrialRow) -> None:
@@ -324,6 +365,36 @@ class DetailScreen(HandActions, Screen):
 
     def action_toggle_smooth(self) -> None:
         self.smooth = not self.smooth
+        self.refresh_from_view(set())
+
+    def action_toggle_side(self) -> None:
+        self.side_by_side = not self.side_by_side
+        self.set_class(self.side_by_side, "side")
+        self.refresh_from_view(set())
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        if action == "cursor":  # the arrows move the cursor on the Curves tab only
+            return self.query_one(TabbedContent).active == "curves"
+        return True
+
+    def action_cursor(self, by: int) -> None:
+        row = self.selected_row()
+        if row is None or self.pair is None:
+            return
+        charts = list(self._charts(row).values())
+        steps = cursor_steps(ChartData("", tuple(s for c in charts for s in c.series),
+                                       x_min=charts[0].x_min if charts else None))
+        self.cursor = move_cursor(steps, self.cursor, by)
+        self._update_curves(row)
+
+    def on_chart_clicked(self, message: Chart.Clicked) -> None:
+        self.cursor = message.step
+        row = self.selected_row()
+        if row is not None:
+            self._update_curves(row)
+
+    def action_zoom(self) -> None:
+        self.zoom = (self.zoom + 1) % len(ZOOMS)
         self.refresh_from_view(set())
 
 

@@ -5,6 +5,10 @@ before drawing, so a 100k-point curve costs what a 200-point one does, and a
 spike still shows. A cell hit by several curves takes the colour of the one
 drawn last (the selected trial is drawn last). Markers under the x axis show
 where a tweak (t) or a clone (c) happened.
+
+A cursor (a step) reads out every curve's exact value there on the last line,
+and the x range can be narrowed to the last steps (zoom): the y axis then fits
+what is shown, so the tail of a long run is readable.
 """
 
 from __future__ import annotations
@@ -14,6 +18,8 @@ from dataclasses import dataclass
 
 import numpy as np
 from rich.style import Style
+from textual import events
+from textual.message import Message
 
 from tuitune.ui import palette
 from tuitune.ui.series import column_minmax, ema, nice_number
@@ -47,10 +53,19 @@ class ChartData:
     smooth: bool = False
     x_max: float | None = None
     empty: str = "no points yet"
+    x_min: float | None = None  # zoom: only steps from here on are drawn
+    cursor: float | None = None  # a step whose values are read out under the chart
 
 
 class Chart(LineWidget):
-    """Draws `ChartData`; call `show(data)` to change it."""
+    """Draws `ChartData`; call `show(data)` to change it. A click on the plot posts
+    `Chart.Clicked` with the step under the pointer (the screen moves its cursor)."""
+
+    class Clicked(Message):
+        def __init__(self, chart: Chart, step: float) -> None:
+            super().__init__()
+            self.chart = chart
+            self.step = step
 
     DEFAULT_CSS = """
     Chart { height: 1fr; min-height: 5; }
@@ -67,24 +82,25 @@ class Chart(LineWidget):
     def build(self, width: int, height: int) -> list[Line]:
         return draw(self.data, width, height)
 
+    def on_click(self, event: events.Click) -> None:
+        step = step_at(self.data, self.size.width, event.x)
+        if step is not None:
+            self.post_message(self.Clicked(self, step))
+
 
 def draw(data: ChartData, width: int, height: int) -> list[Line]:
     """The chart as lines of runs (pure: unit-testable without an app)."""
     title = _title(data, width)
     if height < 4 or width < _Y_LABEL + 8:
         return [title]
-    plot_w, plot_h = width - _Y_LABEL - 1, height - 3
-    prepared = [_prepare(s, data) for s in data.series]
-    prepared = [(s, x, y) for s, x, y in prepared if len(x)]
+    readout = data.cursor is not None and height >= 6
+    plot_w, plot_h = width - _Y_LABEL - 1, height - 3 - readout
+    prepared = _visible(data)
     if not prepared:
         pad = max(0, (width - len(data.empty)) // 2)
         lines: list[Line] = [title] + [[]] * (plot_h // 2)
         return lines + [[(" " * pad + data.empty, palette.DIM)]]
-    x_lo = min(float(x[0]) for _, x, _ in prepared)
-    x_hi = max(float(x[-1]) for _, x, _ in prepared)
-    if data.x_max and data.x_max > x_hi:
-        x_hi = float(data.x_max)
-    x_lo = min(x_lo, 0.0) if x_lo >= 0 and x_lo <= 1 else x_lo
+    x_lo, x_hi = _x_range(data, prepared)
     finite = np.concatenate([y[np.isfinite(y)] for _, _, y in prepared])
     if not len(finite):
         return [title, [("  no finite values to draw" + (" (log scale drops values <= 0)"
@@ -97,29 +113,118 @@ def draw(data: ChartData, width: int, height: int) -> list[Line]:
     for i, (_, x, y) in enumerate(prepared):
         _plot(bits, owner, i, x, y, x_lo, x_hi, y_lo, y_hi)
     styles = [s.style for s, _, _ in prepared]
+    cursor_col = (-1 if data.cursor is None
+                  else _column(data.cursor, x_lo, x_hi, plot_w))
     lines = [title]
     for row in range(plot_h):
         label = _y_label(row, plot_h, y_lo, y_hi, data.log_y)
         runs: list[Run] = [(label.rjust(_Y_LABEL), palette.DIM), ("│", palette.DIM)]
-        row_bits, row_owner = bits[row], owner[row]
-        start = 0
-        while start < plot_w:  # one run per stretch of cells with the same owner
-            who = row_owner[start]
-            end = start + 1
-            while end < plot_w and row_owner[end] == who:
-                end += 1
-            if who < 0:
-                runs.append((" " * (end - start), None))
-            else:
-                text = "".join(chr(0x2800 + int(b)) for b in row_bits[start:end])
-                runs.append((text, styles[who]))
-            start = end
+        runs += _plot_row(bits[row], owner[row], styles, cursor_col)
         lines.append(runs)
     lines.append(_axis(data.markers, plot_w, x_lo, x_hi))
     lo_text, hi_text = nice_number(x_lo), nice_number(x_hi)
     gap = max(1, plot_w - len(lo_text) - len(hi_text))
-    lines.append([(" " * (_Y_LABEL + 1) + lo_text + " " * gap + hi_text, palette.DIM)])
+    zoom = f" last {nice_number(x_hi - x_lo)} steps " if data.x_min is not None else ""
+    if zoom and len(zoom) < gap - 2:  # said between the ends of the axis
+        left = (gap - len(zoom)) // 2
+        middle = " " * left + zoom + " " * (gap - left - len(zoom))
+    else:
+        middle = " " * gap
+    lines.append([(" " * (_Y_LABEL + 1) + lo_text + middle + hi_text, palette.DIM)])
+    if readout:
+        assert data.cursor is not None
+        lines.append(_readout(data.cursor, [s for s, _, _ in prepared]))
     return lines
+
+
+def _visible(data: ChartData) -> list[tuple[Series, np.ndarray, np.ndarray]]:
+    """The series as drawn (smoothed, log, cut to the zoom), those with points."""
+    prepared = [_prepare(s, data) for s in data.series]
+    return [(s, x, y) for s, x, y in prepared if len(x)]
+
+
+def _x_range(data: ChartData, prepared: Sequence[tuple[Series, np.ndarray, np.ndarray]]
+             ) -> tuple[float, float]:
+    x_lo = min(float(x[0]) for _, x, _ in prepared)
+    x_hi = max(float(x[-1]) for _, x, _ in prepared)
+    if data.x_max and data.x_max > x_hi:
+        x_hi = float(data.x_max)
+    if data.x_min is not None:
+        return min(float(data.x_min), x_hi), x_hi
+    x_lo = min(x_lo, 0.0) if x_lo >= 0 and x_lo <= 1 else x_lo
+    return x_lo, x_hi
+
+
+def _column(step: float, x_lo: float, x_hi: float, plot_w: int) -> int:
+    span = x_hi - x_lo
+    if span <= 0:
+        return 0
+    return int(min(plot_w - 1, max(0, (step - x_lo) / span * plot_w)))
+
+
+def _plot_row(row_bits: np.ndarray, row_owner: np.ndarray, styles: Sequence[Style],
+              cursor_col: int) -> list[Run]:
+    """One run per stretch of cells with the same owner; the cursor's cell reversed."""
+    runs: list[Run] = []
+    plot_w = len(row_bits)
+    start = 0
+    while start < plot_w:
+        who = row_owner[start]
+        end = start + 1
+        if start != cursor_col:
+            while end < plot_w and end != cursor_col and row_owner[end] == who:
+                end += 1
+        style = None if who < 0 else styles[who]
+        text = (" " * (end - start) if who < 0
+                else "".join(chr(0x2800 + int(b)) for b in row_bits[start:end]))
+        if start == cursor_col:
+            style = palette.CURSOR if style is None else style + palette.CURSOR
+        runs.append((text, style))
+        start = end
+    return runs
+
+
+def value_at(series: Series, step: float) -> tuple[float, float] | None:
+    """The series' last point at or before `step` (step, value), exact (not smoothed)."""
+    steps = np.asarray(series.steps, dtype=float)
+    i = int(np.searchsorted(steps, step, side="right")) - 1
+    if i < 0:
+        return None
+    return float(steps[i]), float(np.asarray(series.values, dtype=float)[i])
+
+
+def _readout(cursor: float, series: Sequence[Series]) -> Line:
+    runs: list[Run] = [(f" step {nice_number(cursor)}", palette.BOLD)]
+    for s in series:
+        found = value_at(s, cursor)
+        text = "-" if found is None else nice_number(found[1]) + (
+            f" @{nice_number(found[0])}" if found[0] != cursor else "")
+        runs += [(f"  {s.label} ", s.style), (text, None)]
+    return runs
+
+
+def cursor_steps(data: ChartData) -> np.ndarray:
+    """Every step a drawn curve has a point at (inside the zoom), ascending: where the
+    cursor can stop."""
+    arrays = [np.asarray(s.steps, dtype=float) for s in data.series if len(s.steps)]
+    if not arrays:
+        return np.zeros(0)
+    steps = np.unique(np.concatenate(arrays))
+    return steps[steps >= data.x_min] if data.x_min is not None else steps
+
+
+def step_at(data: ChartData, width: int, x: int) -> float | None:
+    """The drawn step nearest to column `x` of a chart `width` cells wide (a click)."""
+    prepared = _visible(data)
+    plot_w = width - _Y_LABEL - 1
+    if not prepared or plot_w <= 0 or x <= _Y_LABEL:
+        return None
+    x_lo, x_hi = _x_range(data, prepared)
+    wanted = x_lo + (x - _Y_LABEL - 1 + 0.5) / plot_w * (x_hi - x_lo)
+    steps = cursor_steps(data)
+    if not len(steps):
+        return None
+    return float(steps[int(np.argmin(np.abs(steps - wanted)))])
 
 
 def _title(data: ChartData, width: int) -> list[Run]:
@@ -138,7 +243,10 @@ def _prepare(s: Series, data: ChartData) -> tuple[Series, np.ndarray, np.ndarray
     x = np.asarray(s.steps, dtype=float)
     y = np.asarray(s.values, dtype=float)
     if data.smooth and len(y) > 2:
-        y = ema(y)
+        y = ema(y)  # over the whole curve, so a zoom shows the same line, cut
+    if data.x_min is not None:
+        keep = x >= data.x_min
+        x, y = x[keep], y[keep]
     if data.log_y:
         with np.errstate(divide="ignore", invalid="ignore"):
             y = np.where(y > 0, np.log10(np.where(y > 0, y, 1.0)), np.nan)

@@ -1,0 +1,134 @@
+"""Curves as TensorBoard users read them (issue 14, items 8 and 9): a train/val pair on
+one axis with a legend, a cursor that reads out every curve's exact value at a step,
+and a zoom to the last steps."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+from ui_helpers import FIXED_NOW, make_fixed_app, screen_text, settle, wait_for
+
+from tuitune.store import RunStore
+from tuitune.ui import palette
+from tuitune.ui.screens.charting import move_cursor, zoom_start
+from tuitune.ui.widgets.chart import Chart, ChartData, Series, cursor_steps, draw, value_at
+
+pytestmark = pytest.mark.usefixtures("utc")
+
+
+def _text(lines) -> list[str]:
+    return ["".join(t for t, _ in line) for line in lines]
+
+
+def _series(label: str, steps, values) -> Series:
+    return Series(label, palette.SERIES[0], np.asarray(steps, float), np.asarray(values, float))
+
+
+def test_value_at_is_the_last_point_at_or_before_the_step():
+    s = _series("val_loss", [2, 4, 6], [0.5, 0.4, 0.3])
+    assert value_at(s, 4) == (4.0, 0.4)
+    assert value_at(s, 5) == (4.0, 0.4)  # between two points: the one before
+    assert value_at(s, 1) is None
+
+
+def test_the_readout_gives_every_curve_its_value_at_the_cursor():
+    train = _series("loss", range(1, 11), [1.0 / s for s in range(1, 11)])
+    val = _series("val_loss", [2, 4, 6, 8, 10], [0.9, 0.7, 0.6, 0.55, 0.5])
+    lines = _text(draw(ChartData("#1", (train, val), cursor=5.0), 60, 14))
+    assert "━ loss" in lines[0] and "━ val_loss" in lines[0]  # one axis, a legend
+    assert lines[-1].split() == ["step", "5", "loss", "0.2", "val_loss", "0.7", "@4"]
+
+
+def test_the_cursor_column_is_drawn_reversed():
+    s = _series("loss", range(0, 101), [float(v) for v in range(0, 101)])
+    lines = draw(ChartData("x", (s,), cursor=50.0), 50, 12)
+    reversed_cells = [(i, t) for line in lines[1:-3] for i, (t, st) in enumerate(line)
+                      if st is not None and st.reverse]
+    assert len(reversed_cells) == len(lines) - 4  # one cell on every plot row
+    assert all(len(t) == 1 for _, t in reversed_cells)
+
+
+def test_zoom_draws_only_the_last_steps_and_fits_the_y_axis_to_them():
+    s = _series("loss", range(1, 1001), [100.0 if x < 900 else 1.0 + x / 1000
+                                          for x in range(1, 1001)])
+    whole = _text(draw(ChartData("loss", (s,)), 60, 12))
+    zoomed = _text(draw(ChartData("loss", (s,), x_min=900.0), 60, 12))
+    assert whole[1].strip().startswith("100")
+    assert zoomed[1].strip().startswith("2")  # the y axis spans 1.9..2, not 100
+    assert zoomed[-1].split() == ["900", "last", "100", "steps", "1000"]
+
+
+def test_cursor_steps_moves_and_zoom_spans():
+    data = ChartData("x", (_series("a", [1, 3, 5], [0, 0, 0]),
+                           _series("b", [2, 3, 8], [0, 0, 0])))
+    steps = cursor_steps(data)
+    assert steps.tolist() == [1, 2, 3, 5, 8]
+    assert move_cursor(steps, None, 1) == 8  # the first press: the newest step
+    assert move_cursor(steps, 8, -1) == 5
+    assert move_cursor(steps, 4, 1) == 5 and move_cursor(steps, 4, -1) == 3
+    assert move_cursor(steps, 1, -10) == 1 and move_cursor(steps, 5, 10) == 8
+    assert zoom_start(600, 0.5) == 400 and zoom_start(600, 0.1) == 550
+    assert zoom_start(600, None) is None and zoom_start(None, 0.5) is None
+
+
+async def test_detail_screen_one_axis_cursor_zoom_and_side_by_side(fixed_run):
+    app = make_fixed_app(fixed_run, gpus=4)
+    async with app.run_test(size=(100, 30)) as pilot:
+        await settle(pilot, app)
+        await pilot.press("enter")  # trial 1
+        await wait_for(pilot, lambda: (1, "loss") in app.view.curves
+                       and (1, "val_loss") in app.view.curves, what="curves")
+        await pilot.pause(0.2)
+        chart = app.screen.query_one("#pair-chart", Chart)
+        assert chart.display and not app.screen.query_one("#pair").display
+        legend = chart.lines_text()[0]
+        assert "━ loss" in legend and "━ val_loss" in legend
+        await pilot.press("right", "left", "left")  # newest step (40), then two back
+        await pilot.pause(0.1)
+        loss, val = app.view.curves[(1, "loss")], app.view.curves[(1, "val_loss")]
+        at = int(np.flatnonzero(loss.steps == 38)[0])
+        readout = chart.lines_text()[-1].split()
+        assert readout[:2] == ["step", "38"]
+        assert float(readout[3]) == pytest.approx(loss.values[at], rel=1e-3)
+        assert float(readout[5]) == pytest.approx(val.values[at], rel=1e-3)
+        await pilot.press("z")  # the last half of the steps: from 20
+        await pilot.pause(0.1)
+        assert "last 20 steps" in screen_text(app)
+        # a click on the plot moves the cursor to the step under the pointer
+        await pilot.click("#pair-chart", offset=(9, 5))
+        await pilot.pause(0.1)
+        assert chart.lines_text()[-1].split()[:2] == ["step", "20"]
+        await pilot.press("v")  # side by side, each on its own axis
+        await pilot.pause(0.2)
+        assert not chart.display and app.screen.query_one("#pair").display
+        assert app.screen.query_one("#val-chart", Chart).lines_text()[-1].split()[:2] == [
+            "step", "20"]
+        await pilot.press("2", "right")  # on another tab the arrows leave the cursor be
+        await pilot.pause(0.1)
+        assert app.screen.cursor == 20
+
+
+async def test_the_readout_follows_new_points_at_the_cursor_step(fixed_run):
+    """The cursor stays on its step as the trial reports; a point arriving at it shows."""
+    app = make_fixed_app(fixed_run, gpus=4)
+    async with app.run_test(size=(100, 30)) as pilot:
+        await settle(pilot, app)
+        app.screen.table.select(2)  # running, 35 points
+        await pilot.press("enter")
+        await wait_for(pilot, lambda: (2, "val_loss") in app.view.curves, what="curves")
+        await pilot.press("right")
+        await pilot.pause(0.1)
+        chart = app.screen.query_one("#pair-chart", Chart)
+        assert chart.lines_text()[-1].split()[:2] == ["step", "35"]
+        store = RunStore(fixed_run)
+        store.add_metrics(2, [(36, "val_loss", 0.125, FIXED_NOW), (36, "loss", 0.0625, FIXED_NOW)])
+        store.close()
+        app.store_loop.wake()  # the next poll now (the fixed app polls once a minute)
+        await wait_for(pilot, lambda: len(app.view.curves[(2, "loss")]) == 36, what="step 36")
+        await pilot.press("right")
+        await pilot.pause(0.1)
+        assert chart.lines_text()[-1].split() == ["step", "36", "loss", "0.0625",
+                                                  "val_loss", "0.125"]
+        assert not math.isnan(app.screen.cursor)
