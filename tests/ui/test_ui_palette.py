@@ -99,6 +99,7 @@ async def _check_every_command(pilot, app, home) -> None:
 
 
 @pytest.mark.slow
+@pytest.mark.timeout(900)  # grows with the commands: ~10 s each on a loaded machine
 async def test_palette_on_every_screen_of_a_run_runs_every_command(live_run):
     """Against a real supervisor: the commands that send (pause, star, LR keys) reach
     the engine; the destructive ones only open their confirmation (escape answers no)."""
