@@ -3,6 +3,7 @@ the command palette built from the screens' own keys."""
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable, Iterable
 from functools import partial
 from typing import Any
@@ -11,6 +12,7 @@ from textual.app import SystemCommand
 from textual.binding import Binding
 from textual.css.query import NoMatches
 from textual.screen import Screen
+from textual.widgets._toast import ToastRack
 
 from tuitune.system import ProcessIdentity
 from tuitune.ui._textual_patch import install as install_update_patch
@@ -49,6 +51,7 @@ class BaseApp(KeysInOrder):
         self._system_interval = system_interval
         self.system_loop: Loop | None = None
         self.animation_level = "none"  # nothing moves unless data moved
+        self._toast: tuple[str, bool, dict[str, Any]] | None = None  # due to show
 
     def start_system(self, roots: Callable[[], dict[int, ProcessIdentity]]) -> None:
         self.system_loop = system_loop(self, self.feed, self._system_interval, roots)
@@ -68,8 +71,30 @@ class BaseApp(KeysInOrder):
 
     def notify(self, message: str, *, markup: bool = False, **kwargs: Any) -> None:
         """A toast, plain text by default: what it says comes from the run (notes,
-        parameter values, the engine's answers), and `[/]` in it must show as typed."""
-        super().notify(message, markup=markup, **kwargs)
+        parameter values, the engine's answers), and `[/]` in it must show as typed.
+
+        One at a time and one line, on the footer's line (tuitune.tcss): a new toast
+        replaces the one showing ("kill: sent" gives way to the engine's answer), so
+        a burst of stars or tweaks never stacks toasts over the chart."""
+        if threading.get_ident() != self._thread_id:  # Textual's notify is thread-safe
+            self.call_from_thread(self.notify, message, markup=markup, **kwargs)
+            return
+        first = self._toast is None
+        self._toast = (message, markup, kwargs)
+        if first:  # a burst within one handler: only its last toast is shown
+            self.call_next(self._show_toast)
+
+    def _show_toast(self) -> None:
+        if self._toast is None:
+            return
+        message, markup, kwargs = self._toast
+        self._toast = None
+        self.clear_notifications()
+        for rack in self.screen.query(ToastRack):  # Textual leaves an empty holder behind
+            rack.remove_children()
+        # One line: the toast cuts it with an ellipsis (tuitune.tcss); the notification
+        # keeps it whole.
+        super().notify(" ".join(message.split()), markup=markup, **kwargs)
 
     def on_system_sampled(self, message: SystemSampled) -> None:
         self.view.system = message.view

@@ -6,7 +6,7 @@ needs it (over a slow link a bare Escape arrives late).
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 from textual.app import ComposeResult
 from textual.binding import Binding
@@ -17,7 +17,11 @@ from textual.widgets.option_list import Option
 
 
 class ConfirmDialog(ModalScreen[bool]):
-    """Yes or no before an action that destroys work. `y` confirms, `n` cancels."""
+    """Yes or no before an action that destroys work. `y` confirms, `n` cancels.
+
+    A `detail` given as a function is read again with every poll, so the numbers it
+    shows (a trial's step, the trials left) are the ones on the screen behind it.
+    """
 
     BINDINGS = [
         Binding("y", "answer(True)", "Yes"),
@@ -25,17 +29,26 @@ class ConfirmDialog(ModalScreen[bool]):
         Binding("escape,ctrl+c", "answer(False)", "Cancel", show=False),
     ]
 
-    def __init__(self, question: str, detail: str = "", yes: str = "Yes") -> None:
+    def __init__(self, question: str, detail: str | Callable[[], str] = "",
+                 yes: str = "Yes") -> None:
         super().__init__()
         self.question = question
         self.detail = detail
         self.yes = yes
 
+    def _detail_text(self) -> str:
+        return self.detail() if callable(self.detail) else self.detail
+
+    def refresh_from_view(self, changed: set[int], full: bool = False) -> None:
+        """Called by the app after each poll, as on every screen in the stack."""
+        if callable(self.detail) and self.is_mounted:
+            self.query_one(".dialog-detail", Static).update(self._detail_text())
+
     def compose(self) -> ComposeResult:
         with Vertical(classes="dialog"):
             yield Label(self.question, classes="dialog-title", markup=False)
             if self.detail:
-                yield Static(self.detail, classes="dialog-detail", markup=False)
+                yield Static(self._detail_text(), classes="dialog-detail", markup=False)
             with Horizontal(classes="dialog-buttons"):
                 yield Button(f"{self.yes} (y)", variant="error", id="yes", compact=True)
                 yield Button("No (n)", id="no", compact=True)

@@ -9,6 +9,7 @@ a process or writes to the store.
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from textual.binding import Binding
@@ -175,8 +176,10 @@ class HandActions:
         row = self._need_row("kill")
         if row is None or not self._allowed("kill", row):
             return
-        detail = (f"{row.state}, step {fmt.value(row.step)}, best {fmt.value(row.best)}. "
-                  "Its process group gets SIGTERM, then SIGKILL after the grace period.")
+        def detail() -> str:  # read at every poll: the row behind it moves on
+            now = self.app.view.rows.get(row.id, row)
+            return (f"{now.state}, step {fmt.value(now.step)}, best {fmt.value(now.best)}. "
+                    "Its process group gets SIGTERM, then SIGKILL after the grace period.")
         self._confirmed(f"Kill trial {row.id}?", detail, "Kill", "kill", {"trial_id": row.id})
 
     def action_pause(self) -> None:
@@ -226,14 +229,15 @@ class HandActions:
         self.app.push_screen(form, lambda a: a and self.app.send_command("handoff", a))
 
     def action_stop_experiment(self) -> None:
-        header = self.app.view.header
-        live = sum(header.counts.get(s, 0) for s in (RUNNING, PAUSED, "queued")) if header else 0
-        self._confirmed("Stop the whole experiment?",
-                        f"Kills its {live} running, paused or queued trials and ends the "
-                        "supervisor. (q only detaches and leaves everything running.)",
-                        "Stop", "stop", {})
+        def detail() -> str:
+            header = self.app.view.header
+            live = (sum(header.counts.get(s, 0) for s in (RUNNING, PAUSED, "queued"))
+                    if header else 0)
+            return (f"Kills its {live} running, paused or queued trials and ends the "
+                    "supervisor. (q only detaches and leaves everything running.)")
+        self._confirmed("Stop the whole experiment?", detail, "Stop", "stop", {})
 
-    def _confirmed(self, question: str, detail: str, yes: str, kind: str,
+    def _confirmed(self, question: str, detail: Callable[[], str], yes: str, kind: str,
                    args: dict[str, Any]) -> None:
         self.app.push_screen(ConfirmDialog(question, detail, yes),
                              lambda ok: ok and self.app.send_command(kind, args))

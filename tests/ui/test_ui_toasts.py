@@ -1,0 +1,57 @@
+"""Toasts that hide nothing and dialogs with current numbers (issue 14, item 4)."""
+
+from __future__ import annotations
+
+import pytest
+from textual.widgets import Static
+from textual.widgets._toast import Toast
+from ui_helpers import FIXED_NOW, make_fixed_app, screen_text, settle, wait_for
+
+from tuitune.store import RunStore
+from tuitune.ui.screens.dialogs import ConfirmDialog
+
+pytestmark = pytest.mark.usefixtures("utc")
+
+
+async def test_a_burst_of_toasts_shows_one_line_at_a_time(fixed_run):
+    """Each star or tweak used to add a 3-4 line toast, stacked up to four over the
+    chart for 5 s; now a new one replaces the last, on the footer's line."""
+    app = make_fixed_app(fixed_run, gpus=4)
+    async with app.run_test(size=(80, 24), notifications=True) as pilot:
+        await settle(pilot, app)
+        chart_top = app.screen.query_one("#chart").region.y
+        for i in range(4):
+            app.notify(f"trial {i}: a message long enough to wrap on two lines of an "
+                       f"eighty-column terminal if toasts were allowed to wrap ({i})")
+        await pilot.pause(0.2)
+        toasts = list(app.screen.query(Toast))
+        assert len(toasts) == 1
+        toast = toasts[0]
+        assert toast.region.height == 1 and toast.region.y == 23  # the footer's line
+        assert toast.region.y > chart_top + app.screen.query_one("#chart").region.height - 1
+        line = screen_text(app).splitlines()[23]
+        assert "(3)" not in line and line.rstrip().endswith("…")  # cut, on one line
+        assert "trial 3:" in line
+
+
+async def test_the_kill_dialog_shows_the_step_the_row_shows(fixed_run):
+    """The kill dialog said step 22 while the row behind it said 23: its numbers were
+    read once, when it opened. Now they follow the polls."""
+    app = make_fixed_app(fixed_run, gpus=4)
+    async with app.run_test(size=(100, 30)) as pilot:
+        await settle(pilot, app)
+        app.screen.table.select(2)  # running, at step 35
+        await pilot.press("k")
+        dialog = await wait_for(pilot, lambda: isinstance(app.screen, ConfirmDialog)
+                                and app.screen, what="the kill dialog")
+        detail = dialog.query_one(".dialog-detail", Static)
+        assert "step 35," in str(detail.render())
+        store = RunStore(fixed_run)
+        store.add_metrics(2, [(36, "val_loss", 0.5, FIXED_NOW), (36, "loss", 0.4, FIXED_NOW)])
+        store.close()
+        app.store_loop.wake()
+        await wait_for(pilot, lambda: app.view.rows[2].step == 36, what="step 36 polled")
+        await pilot.pause(0.1)
+        assert "step 36," in str(detail.render())
+        await pilot.press("n")
+        await wait_for(pilot, lambda: not isinstance(app.screen, ConfirmDialog))
