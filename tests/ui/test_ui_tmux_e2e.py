@@ -264,3 +264,32 @@ def test_a_manual_session_by_keyboard_alone_at_80x24(tmp_path):
     finally:
         tmux.kill()
         _stop(run_dir)
+
+
+def test_without_a_utf8_locale_the_tui_draws_ascii(tmp_path):
+    """Issue 14.6: over SSH without a UTF-8 locale every bar, sparkline and braille
+    chart became `_`, `q` and `x`. With LANG=C the TUI says so in one line and draws
+    with ASCII only: every character on the screen is ASCII, the chart still shows."""
+    home = tmp_path / "home"
+    spec_file = _two_random_trials(tmp_path, "asc")
+    tmux = Tmux(f"tuitune-ascii-{os.getpid()}", 100, 30)
+    tuitune = Path(sys.executable).parent / "tuitune"
+    run_dir = None
+    try:
+        tmux.start(f"{tuitune} run {spec_file} --no-mouse",
+                   {"TUITUNE_HOME": str(home), "TERM": "xterm-256color", "LANG": "C",
+                    "LC_ALL": "C"})
+        text = tmux.wait(lambda t: "no UTF-8 locale: drawing with ASCII" in t
+                         and len(_rows(t)) == 2, what="the notice and two trials")
+        run_dir = list_runs(home / "runs")[0]
+        text = tmux.wait(lambda t: "+----" in t and "| " in t, what="the chart's axes")
+        assert text.isascii(), [c for c in text if not c.isascii()][:10]
+        assert "auto: random" in text and "o no supervisor" not in text
+        tmux.keys("Enter")  # the detail screen's chart: ASCII too
+        text = tmux.wait(lambda t: "1 Curves" in t and "- loss" in t, what="the curves")
+        assert text.isascii(), [c for c in text if not c.isascii()][:10]
+        tmux.keys("b", "q")
+        tmux.wait(lambda t: "detached from" in t, what="the detach message")
+    finally:
+        tmux.kill()
+        _stop(run_dir)

@@ -17,6 +17,7 @@ from pathlib import Path
 import psutil
 from rich.console import Console
 
+from tests.support.store_reads import read as from_store  # noqa: F401 - tests import it here
 from tests.support.store_reads import trial
 from tests.support.waiting import wait_for as wait_sync
 from tuitune.client.run_client import RunClient

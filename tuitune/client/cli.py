@@ -84,6 +84,8 @@ def build_parser() -> argparse.ArgumentParser:
                          "Ctrl-C or a hangup stops only the following")
     sp.add_argument("--no-mouse", action="store_true", help="TUI without mouse reporting "
                     "(cheaper over slow SSH links)")
+    sp.add_argument("--ascii", action="store_true", help="draw with ASCII only (bars, "
+                    "sparklines, charts); the default where the locale is not UTF-8")
     sp.add_argument("--warm-start", nargs="+", metavar="RUN",
                     help="earlier runs whose finished trials seed the searcher (imported, "
                          "not rerun, not counted in the budget; `status --imported` lists them)")
@@ -92,6 +94,8 @@ def build_parser() -> argparse.ArgumentParser:
     sp = add("attach", "Open the TUI on a run (starts its supervisor if none is running; "
              "on a finished run, the first action starts one).", "tuitune attach quickstart")
     sp.add_argument("--no-mouse", action="store_true", help="TUI without mouse reporting")
+    sp.add_argument("--ascii", action="store_true", help="draw with ASCII only (bars, "
+                    "sparklines, charts); the default where the locale is not UTF-8")
     sp = add("resume", "Start a supervisor for a run whose supervisor died (crash, reboot): "
              "live trials are adopted, dead ones marked lost.", "tuitune resume quickstart")
     sp.add_argument("--headless", action="store_true",
@@ -150,6 +154,8 @@ def build_parser() -> argparse.ArgumentParser:
                     help="end (SIGTERM) one of your GPU processes that no live trial of any "
                          "run here owns, e.g. one a killed trial left behind")
     sp.add_argument("--no-mouse", action="store_true", help="monitor without mouse reporting")
+    sp.add_argument("--ascii", action="store_true", help="draw with ASCII only (bars, "
+                    "sparklines, charts); the default where the locale is not UTF-8")
     return p
 
 

@@ -112,7 +112,7 @@ def cmd_run(args: argparse.Namespace) -> int:
                        "(detached: it goes on if this terminal goes away)", spawned=pid)
     if not _started(run_dir, pid):
         return 1
-    return _open_tui(run_dir, mouse=not args.no_mouse)
+    return _open_tui(run_dir, mouse=not args.no_mouse, ascii=args.ascii or None)
 
 
 def _warm_start(spec: Any, names: list[str], root: Path) -> dict[str, Any] | None:
@@ -233,10 +233,10 @@ def cmd_follow(args: argparse.Namespace) -> int:
     return _follow(run_dir, _last_event(run_dir, keep=args.lines))
 
 
-def _open_tui(run_dir: Path, mouse: bool) -> int:
+def _open_tui(run_dir: Path, mouse: bool, ascii: bool | None = None) -> int:
     from tuitune.ui import run_tui
 
-    run_tui(run_dir, mouse=mouse)
+    run_tui(run_dir, mouse=mouse, ascii=ascii)
     print(f"detached from {run_dir.name}: trials keep running. Reattach with "
           f"`tuitune attach {run_dir.name}`; end it with `tuitune stop {run_dir.name}`.")
     return 0
@@ -250,7 +250,7 @@ def cmd_attach(args: argparse.Namespace) -> int:
         print(f"tuitune: error: could not start a supervisor; see {run_dir}/supervisor.log",
               file=sys.stderr)
         return 1
-    return _open_tui(run_dir, mouse=not args.no_mouse)
+    return _open_tui(run_dir, mouse=not args.no_mouse, ascii=args.ascii or None)
 
 
 def _finished(run_dir: Path) -> bool:
@@ -456,7 +456,7 @@ def cmd_gpu(args: argparse.Namespace) -> int:
         return report_main(["--once"] + (["--json"] if args.json else []))
     from tuitune.ui import run_monitor
 
-    run_monitor(mouse=not args.no_mouse)
+    run_monitor(mouse=not args.no_mouse, ascii=args.ascii or None)
     return 0
 
 

@@ -11,15 +11,18 @@ from pathlib import Path
 __all__ = ["run_monitor", "run_tui"]
 
 
-def run_tui(run_dir: Path, mouse: bool = True) -> None:
-    """Open the TUI on a run; returns when the user detaches (trials keep running)."""
+def run_tui(run_dir: Path, mouse: bool = True, ascii: bool | None = None) -> None:
+    """Open the TUI on a run; returns when the user detaches (trials keep running).
+    `ascii`: draw with ASCII only; None: when the locale is not UTF-8."""
     from tuitune.ui.factory import build_app
+    from tuitune.ui.glyphs import needs_ascii
 
-    build_app(Path(run_dir)).run(mouse=mouse)
+    build_app(Path(run_dir), ascii=needs_ascii() if ascii is None else ascii).run(mouse=mouse)
 
 
-def run_monitor(mouse: bool = True) -> None:
+def run_monitor(mouse: bool = True, ascii: bool | None = None) -> None:
     """Full-screen GPU and host monitor, no experiment needed."""
     from tuitune.ui.factory import build_monitor
+    from tuitune.ui.glyphs import needs_ascii
 
-    build_monitor().run(mouse=mouse)
+    build_monitor(ascii=needs_ascii() if ascii is None else ascii).run(mouse=mouse)

@@ -15,6 +15,7 @@ from textual.screen import Screen
 from textual.widgets._toast import ToastRack
 
 from tuitune.system import ProcessIdentity
+from tuitune.ui import glyphs
 from tuitune.ui._textual_patch import install as install_update_patch
 from tuitune.ui.key_order import KeysInOrder
 from tuitune.ui.messages import ProcessEnded, SystemSampled
@@ -39,6 +40,8 @@ class BaseApp(KeysInOrder):
 
     CSS_PATH = "tuitune.tcss"
     TITLE = "tuitune"
+    #: Draw in ASCII only (no UTF-8 locale, or `--ascii`): set before the app runs.
+    ascii_drawing = False
     BINDINGS = [Binding("question_mark,f1", "help", "Help", show=False)]
 
     def __init__(self, clock: Callable[[], float], feed: SystemFeed,
@@ -52,6 +55,15 @@ class BaseApp(KeysInOrder):
         self.system_loop: Loop | None = None
         self.animation_level = "none"  # nothing moves unless data moved
         self._toast: tuple[str, bool, dict[str, Any]] | None = None  # due to show
+
+    def on_mount(self) -> None:  # Textual calls the subclasses' on_mount as well
+        if self.ascii_drawing:
+            glyphs.activate()
+            self.notify(glyphs.NOTICE, severity="warning", timeout=10)
+
+    def on_unmount(self) -> None:
+        if self.ascii_drawing:
+            glyphs.activate(False)
 
     def start_system(self, roots: Callable[[], dict[int, ProcessIdentity]]) -> None:
         self.system_loop = system_loop(self, self.feed, self._system_interval, roots)

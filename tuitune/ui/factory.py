@@ -25,24 +25,30 @@ def load_run_spec(run_dir: Path) -> Spec:
 def build_app(run_dir: Path, *, clock: Callable[[], float] = time.time,
               gpu_source: GpuSource | None = None, host: Callable[[], HostSample] | None = None,
               steady: bool = False, poll_interval: float = POLL_INTERVAL_S,
-              system_interval: float = SYSTEM_INTERVAL_S) -> TuituneApp:
-    """The app `run_tui` runs; tests and snapshots build theirs here too."""
+              system_interval: float = SYSTEM_INTERVAL_S, ascii: bool = False) -> TuituneApp:
+    """The app `run_tui` runs; tests and snapshots build theirs here too. `ascii`:
+    draw with ASCII only (glyphs.py)."""
     if gpu_source is None:
         from tuitune.system.gpu import NvmlGpuSource
 
         gpu_source = NvmlGpuSource()
     feed = SystemFeed(gpu_source, clock=clock, host=host, steady=steady)
-    return TuituneApp(Path(run_dir), load_run_spec(Path(run_dir)), clock=clock, feed=feed,
-                      poll_interval=poll_interval, system_interval=system_interval)
+    app = TuituneApp(Path(run_dir), load_run_spec(Path(run_dir)), clock=clock, feed=feed,
+                     poll_interval=poll_interval, system_interval=system_interval)
+    app.ascii_drawing = ascii
+    return app
 
 
 def build_monitor(*, clock: Callable[[], float] = time.time,
                   gpu_source: GpuSource | None = None,
                   host: Callable[[], HostSample] | None = None, steady: bool = False,
-                  system_interval: float = SYSTEM_INTERVAL_S) -> MonitorApp:
+                  system_interval: float = SYSTEM_INTERVAL_S, ascii: bool = False
+                  ) -> MonitorApp:
     if gpu_source is None:
         from tuitune.system.gpu import NvmlGpuSource
 
         gpu_source = NvmlGpuSource()
     feed = SystemFeed(gpu_source, clock=clock, host=host, steady=steady)
-    return MonitorApp(clock, feed, system_interval)
+    app = MonitorApp(clock, feed, system_interval)
+    app.ascii_drawing = ascii
+    return app

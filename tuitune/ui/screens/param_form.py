@@ -20,6 +20,7 @@ from textual.widgets import Button, Checkbox, Input, Label, Static
 
 from tuitune.core.history import plain_value
 from tuitune.core.space import Param, SpaceError
+from tuitune.ui import glyphs
 
 
 @dataclass(frozen=True)
@@ -36,9 +37,24 @@ Checker = Callable[[FormResult], str | None]
 
 
 class FormCheckbox(Checkbox, inherit_bindings=False):
-    """Space toggles; Enter submits the form (a plain Checkbox toggles on Enter too)."""
+    """Space toggles; Enter submits the form (a plain Checkbox toggles on Enter too).
+
+    Reads without colour: `X` only when checked (Textual draws an `X` either way and
+    tells them apart by colour alone), and `[X]` / `[ ]` where drawing is ASCII."""
 
     BINDINGS = [Binding("space", "toggle_button", "Toggle", show=False)]
+
+    @property
+    def BUTTON_INNER(self) -> str:  # type: ignore[override]  # noqa: N802 - Textual's name
+        return "X" if self.value else " "
+
+    @property
+    def BUTTON_LEFT(self) -> str:  # type: ignore[override]  # noqa: N802
+        return "[" if glyphs.active() else "▐"
+
+    @property
+    def BUTTON_RIGHT(self) -> str:  # type: ignore[override]  # noqa: N802
+        return "]" if glyphs.active() else "▌"
 
 
 class ParamForm(ModalScreen[FormResult | None]):

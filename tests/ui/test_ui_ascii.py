@@ -1,0 +1,91 @@
+"""Monochrome and non-UTF-8 terminals (issue 14, item 6): ASCII drawing chosen from the
+locale, one character for one so the layout holds; a checkbox that reads without
+colour."""
+
+from __future__ import annotations
+
+import pytest
+from ui_helpers import make_fixed_app, screen_text, settle, wait_for
+
+from tuitune.client.cli import build_parser
+from tuitune.ui import glyphs
+from tuitune.ui.glyphs import ascii_char, locale_is_utf8, needs_ascii, to_ascii
+from tuitune.ui.screens.param_form import FormCheckbox, ParamForm
+
+pytestmark = pytest.mark.usefixtures("utc")
+
+
+@pytest.mark.parametrize(("env", "utf8"), [
+    ({"LANG": "en_US.UTF-8"}, True),
+    ({"LANG": "C"}, False),
+    ({}, False),
+    ({"LC_ALL": "C", "LANG": "en_US.UTF-8"}, False),  # LC_ALL decides
+    ({"LC_CTYPE": "de_DE.utf8", "LANG": "C"}, True),
+    ({"LANG": "C", "LC_CTYPE": "C.UTF-8"}, False),  # Python's own coercion (PEP 538)
+    ({"LANG": "C.UTF-8", "LC_CTYPE": "C.UTF-8"}, True),
+    ({"LANG": "POSIX"}, False),
+])
+def test_the_locale_decides(env, utf8):
+    assert locale_is_utf8(env) is utf8
+    assert needs_ascii(env, "utf-8") is not utf8
+
+
+def test_an_output_encoding_that_is_not_utf8_needs_ascii():
+    assert needs_ascii({"LANG": "en_US.UTF-8"}, "ANSI_X3.4-1968")
+    assert not needs_ascii({"LANG": "en_US.UTF-8"}, "UTF-8")
+
+
+def test_every_drawing_character_has_an_ascii_stand_in_of_its_width():
+    drawn = "▁▂▃▄▅▆▇█ ▏▎▍▌▋▊▉│─└┼━╸╺╭╮●○■▲▼→…·" + "".join(
+        chr(c) for c in range(0x2800, 0x2900))
+    out = to_ascii(drawn)
+    assert out.isascii() and len(out) == len(drawn)
+    assert to_ascii("▁▂▃▄▅▆▇█") == "_.-=+*%#"  # a sparkline keeps its shape
+    assert ascii_char("⠉") == "'" and ascii_char("⣀") == "." and ascii_char("⡇") == "|"
+    assert ascii_char("日") == "??" and ascii_char("é") == "e"
+
+
+def test_the_ascii_flag_on_the_commands_that_open_the_tui():
+    parser = build_parser()
+    for argv in (["run", "spec.toml", "--ascii"], ["attach", "x", "--ascii"],
+                 ["gpu", "--ascii"]):
+        assert parser.parse_args(argv).ascii is True
+    assert parser.parse_args(["attach", "x"]).ascii is False
+
+
+async def test_ascii_mode_draws_every_screen_in_ascii_with_a_notice(fixed_run):
+    app = make_fixed_app(fixed_run, gpus=4, ascii=True)
+    async with app.run_test(size=(80, 24), notifications=True) as pilot:
+        await settle(pilot, app)
+        assert any(n.message == glyphs.NOTICE for n in app._notifications)
+        text = screen_text(app)
+        assert text.isascii() and "+-----" in text  # the chart's axis
+        await pilot.press("enter")
+        await wait_for(pilot, lambda: (1, "loss") in app.view.curves, what="curves")
+        await pilot.pause(0.2)
+        assert screen_text(app).isascii()
+    assert not glyphs.active()  # off again with the app
+
+
+async def test_an_unchecked_box_shows_no_x(fixed_run):
+    """Textual draws `X` in a checkbox either way, telling them apart by colour only:
+    the clone form's unchecked box read as checked on a monochrome terminal."""
+    app = make_fixed_app(fixed_run, gpus=4)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot, app)
+        await pilot.press("c")
+        form = await wait_for(pilot, lambda: isinstance(app.screen, ParamForm)
+                              and app.screen, what="the clone form")
+        box = form.query_one(FormCheckbox)
+        assert not box.value and "X" not in str(box.render())
+        box.value = True
+        assert "X" in str(box.render())
+
+
+def test_ascii_fallback_80x24(snap_compare, fixed_run):
+    """Issue 14 acceptance: the run screen as a terminal without UTF-8 gets it."""
+    app = make_fixed_app(fixed_run, gpus=4, ascii=True)
+
+    async def run_before(pilot):
+        await settle(pilot, app)
+    assert snap_compare(app, terminal_size=(80, 24), run_before=run_before)
