@@ -132,3 +132,34 @@ async def test_the_readout_follows_new_points_at_the_cursor_step(fixed_run):
         assert chart.lines_text()[-1].split() == ["step", "36", "loss", "0.0625",
                                                   "val_loss", "0.125"]
         assert not math.isnan(app.screen.cursor)
+
+
+def test_the_second_pane_defaults_to_another_validation_metric_or_the_training_twin():
+    from tuitune.ui.screens.run_screen import secondary_metric
+
+    assert secondary_metric("val_loss", ["loss", "val_loss", "val_accuracy"]) == "val_accuracy"
+    assert secondary_metric("val_loss", ["val_loss", "lr", "loss"]) == "loss"
+    assert secondary_metric("loss", ["loss", "lr"]) is None
+
+
+async def test_run_screen_stacks_a_second_metric_when_there_is_room(fixed_run):
+    """Issue 14.10: the objective and one secondary metric as two stacked panes."""
+    app = make_fixed_app(fixed_run, gpus=4)
+    async with app.run_test(size=(160, 48)) as pilot:
+        await settle(pilot, app)
+        first, second = (app.screen.query_one(i, Chart) for i in ("#chart", "#chart2"))
+        assert second.display and second.region.y > first.region.y  # under it
+        assert first.lines_text()[0].split()[0] == "val_loss"
+        assert second.lines_text()[0].split()[0] == "loss"
+        assert (1, "loss") in app.view.curves and len(second.lines_text()) > 8
+        await pilot.resize_terminal(80, 24)  # no room: one pane, its curves only
+        await pilot.pause(0.3)
+        app.screen._update_chart()
+        assert not second.display
+        assert app.screen.wanted_curves() == {(t, "val_loss") for t in (1, 3, 4)}
+        await pilot.resize_terminal(160, 48)
+        await pilot.pause(0.3)
+        await pilot.press("M")  # pick "(none)": one pane again
+        await pilot.pause(0.2)
+        await pilot.press("home", "enter")
+        await wait_for(pilot, lambda: not second.display, what="the second pane hidden")

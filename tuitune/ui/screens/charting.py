@@ -13,6 +13,8 @@ from tuitune.ui.records import TrialRow
 from tuitune.ui.view import RunView
 from tuitune.ui.widgets.chart import ChartData, Marker, Series
 
+#: Names of validation metrics start with one of these (`val_loss` pairs with `loss`).
+VAL_PREFIXES = ("val_", "validation_", "valid_", "test_")
 #: Most pinned trials overlaid besides the selected one.
 MAX_PINNED = 7
 

@@ -28,7 +28,7 @@ from tuitune.core.history import param_values
 from tuitune.core.textsafe import log_line
 from tuitune.ui import fmt, palette
 from tuitune.ui.records import TrialRow
-from tuitune.ui.screens.charting import markers_for, move_cursor, zoom_start
+from tuitune.ui.screens.charting import VAL_PREFIXES, markers_for, move_cursor, zoom_start
 from tuitune.ui.screens.dialogs import PickDialog
 from tuitune.ui.screens.hand_actions import HAND_BINDINGS, HandActions
 from tuitune.ui.series import better_mode, overfitting
@@ -48,7 +48,7 @@ def metric_pairs(names: list[str], objective: str) -> list[tuple[str, str | None
     pairs: list[tuple[str, str | None]] = []
     names_set = set(names)
     for n in names:
-        for prefix in ("val_", "validation_", "valid_", "test_"):
+        for prefix in VAL_PREFIXES:
             if n.startswith(prefix):
                 base = n[len(prefix):]
                 train = next((c for c in (base, f"train_{base}") if c in names_set), None)

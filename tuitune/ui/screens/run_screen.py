@@ -9,17 +9,18 @@ drop columns the detail screen shows, and the GPU screen (g) shows every GPU.
 from __future__ import annotations
 
 import time
+from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
 from textual.app import ComposeResult
 from textual.binding import Binding
-from textual.containers import Horizontal
+from textual.containers import Horizontal, Vertical
 from textual.message import Message
 from textual.screen import Screen
 from textual.widgets import Footer, Input, Static
 
 from tuitune.ui.records import TrialRow
-from tuitune.ui.screens.charting import build_chart, chart_trials
+from tuitune.ui.screens.charting import VAL_PREFIXES, build_chart, chart_trials
 from tuitune.ui.screens.dialogs import PickDialog
 from tuitune.ui.screens.hand_actions import HAND_BINDINGS, HandActions
 from tuitune.ui.system_feed import SystemView
@@ -31,6 +32,15 @@ from tuitune.ui.widgets.trial_table import SORTS, STATE_FILTERS, TrialTable
 
 if TYPE_CHECKING:
     from tuitune.ui.app import TuituneApp
+
+def secondary_metric(metric: str, names: Sequence[str]) -> str | None:
+    """The second chart's metric by default: another validation metric (val_loss beside
+    val_accuracy), else the metric's training twin (loss beside val_loss)."""
+    others = [n for n in names if n != metric]
+    base = metric.split("_", 1)[1] if metric.startswith(VAL_PREFIXES) else None
+    return (next((n for n in others if n.startswith(VAL_PREFIXES)), None)
+            or next((n for n in others if base and n in (base, f"train_{base}")), None))
+
 
 #: Least seconds between chart redraws caused by new points only.
 CHART_EVERY_S = 2.0
@@ -60,6 +70,9 @@ class RunScreen(HandActions, Screen):
         Binding("O", "reverse_sort", "Reverse sort", show=False, tooltip="Reverse the sort"),
         Binding("m", "pick_metric", "Chart metric", show=False,
                 tooltip="Choose the metric the chart shows"),
+        Binding("M", "pick_metric2", "Second chart metric", show=False,
+                tooltip="Big terminals: the metric of the second chart, under the first "
+                        "(or none)"),
         Binding("l", "toggle_log", "Log scale", show=False, tooltip="Chart: log y axis"),
         Binding("w", "toggle_smooth", "Smoothing", show=False,
                 tooltip="Chart: smoothing (TensorBoard's moving average)"),
@@ -87,6 +100,8 @@ class RunScreen(HandActions, Screen):
         super().__init__()
         self._kept = kept or ViewSettings()
         self.metric: str | None = None
+        self.metric2: str | None = None  # the second pane's metric, once one is picked
+        self._metric2_picked = False  # until then: secondary_metric() chooses
         self.log_y = False
         self.smooth = False
         self.pane = "chart"
@@ -100,7 +115,9 @@ class RunScreen(HandActions, Screen):
         yield Static("", id="table-state", markup=False)
         yield TrialTable(self.app.spec, self.app.clock, id="table")
         with Horizontal(id="lower"):
-            yield Chart(id="chart")
+            with Vertical(id="charts"):  # the second only where there is room
+                yield Chart(id="chart")
+                yield Chart(id="chart2")
             yield SystemPanel(id="system")
         yield Input(placeholder="filter trials: id, state, origin, name=value, note "
                     "(enter keeps it, empty clears)", id="filter")
@@ -165,15 +182,16 @@ class RunScreen(HandActions, Screen):
         if self.metric is None:
             return set()
         ids = chart_trials(self.table.cursor_id, self.app.view.starred)
-        return {(tid, self.metric) for tid in ids}
+        return {(tid, m) for tid in ids for m in self._metrics()}
 
     def _chart_key(self) -> tuple[list[int], tuple]:
         """The chart's trials, and what its drawing depends on. Curves and rows are
         replaced, never mutated, so their identity says whether they changed."""
         view = self.app.view
         ids = chart_trials(self.table.cursor_id, view.starred)
-        setting = (self.metric, self.log_y, self.smooth, tuple(ids), view.loaded)
-        data_key = (tuple(id(view.curves.get((t, self.metric))) for t in ids),
+        metrics = self._metrics()
+        setting = (metrics, self.log_y, self.smooth, tuple(ids), view.loaded)
+        data_key = (tuple(id(view.curves.get((t, m))) for t in ids for m in metrics),
                     tuple(id(view.rows.get(t)) for t in ids))
         return ids, (setting, data_key)
 
@@ -187,7 +205,9 @@ class RunScreen(HandActions, Screen):
             return
         view = self.app.view
         ids, (setting, data_key) = self._chart_key()
-        self.app.want_curves(self, {(tid, self.metric) for tid in ids})
+        metrics = setting[0]
+        self.set_class(len(metrics) > 1, "two-charts")
+        self.app.want_curves(self, {(tid, m) for tid in ids for m in metrics})
         # Drawn again only when a curve, a marker or a setting changed.
         if (setting, data_key) == self._chart_signature:
             return
@@ -199,9 +219,22 @@ class RunScreen(HandActions, Screen):
             return
         self._chart_signature = (setting, data_key)
         self._chart_drawn = now
-        self._chart_complete = all((t, self.metric) in view.curves for t in ids)
-        data = build_chart(view, self.metric, ids, self.log_y, self.smooth, None)
-        self.query_one(Chart).show(data)
+        self._chart_complete = all((t, m) in view.curves for t in ids for m in metrics)
+        for chart_id, metric in zip(("#chart", "#chart2"), metrics, strict=False):
+            data = build_chart(view, metric, ids, self.log_y, self.smooth, None)
+            self.query_one(chart_id, Chart).show(data)
+
+    def _metrics(self) -> tuple[str, ...]:
+        """The charted metrics: the chosen one, and a second where there is room (a
+        wide, tall terminal: the panes are stacked under the table)."""
+        if self.metric is None:
+            return ()
+        width, height = self.app.size
+        if width < COMPACT_WIDTH or height < COMPACT_HEIGHT:
+            return (self.metric,)
+        second = (self.metric2 if self._metric2_picked else
+                  secondary_metric(self.metric, self.app.view.metric_names))
+        return (self.metric, second) if second and second != self.metric else (self.metric,)
 
     # -- table events ----------------------------------------------------------------------
     def on_trial_table_highlighted(self, event: TrialTable.Highlighted) -> None:
@@ -295,6 +328,19 @@ class RunScreen(HandActions, Screen):
                 self._update_chart()
                 self._remember()
         self.app.push_screen(PickDialog("Chart which metric?", names, self.metric), picked)
+
+    def action_pick_metric2(self) -> None:
+        none = "(none)"
+        names = [none, *(n for n in self.app.view.metric_names if n != self.metric)]
+        current = self._metrics()[1:] or (none,)
+
+        def picked(name: str | None) -> None:
+            if name:
+                self.metric2 = None if name == none else name
+                self._metric2_picked = True
+                self._update_chart()
+        self.app.push_screen(PickDialog("Second chart: which metric?", names, current[0]),
+                             picked)
 
     def action_toggle_log(self) -> None:
         self.log_y = not self.log_y
