@@ -12,6 +12,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
+from tuitune.client import front
 from tuitune.core import numfmt
 from tuitune.core.history import (
     FINISHED_STATES,
@@ -112,7 +113,10 @@ def ranked(store: RunStore, spec: Spec) -> list[tuple[TrialRecord, float]]:
 
 
 def leaderboard(store: RunStore, spec: Spec, limit: int = 10, width: int | None = None) -> str:
-    """The `limit` best trials; parameters wrapped under each row when `width` is short."""
+    """The `limit` best trials; parameters wrapped under each row when `width` is short.
+    With several objectives the Pareto front; with constraints the feasible trials."""
+    if front.several(spec):
+        return front.leaderboard(store, spec, limit, width)
     names = spec.space.names
     top = ranked(store, spec)[:limit]
     if not top:
@@ -126,6 +130,8 @@ def leaderboard(store: RunStore, spec: Spec, limit: int = 10, width: int | None 
 
 
 def leaderboard_json(store: RunStore, spec: Spec, limit: int | None = None) -> dict[str, Any]:
+    if front.several(spec):
+        return front.leaderboard_json(store, spec, limit)
     top = ranked(store, spec)[:limit]
     return {"run": store.meta(["name"]).get("name"), "objective": _objective(spec),
             "trials": [{"rank": i + 1, "id": t.id, "state": t.state, "origin": t.origin,
@@ -205,11 +211,16 @@ def export_rows(store: RunStore, spec: Spec) -> tuple[list[str], list[list[Any]]
     trials = {t.id: t for t in store.trials()}
     names = spec.space.names
     headers = ["trial_id", "state", "origin", "step", "metric", "value", "time", *names]
+    marks: dict[int, list[bool]] = {}
+    if front.several(spec):  # several objectives or constraints: which trials count
+        headers += ["pareto_front", "feasible"]
+        marks = {o.trial.id: [o.on_front, o.feasible] for o in front.outcomes(store, spec)}
     rows = []
     for p in store.metrics():
         t = trials[p.trial_id]
         rows.append([p.trial_id, t.state, t.origin, p.step, p.name, p.value, p.t,
-                     *(t.params.get(n) for n in names)])
+                     *(t.params.get(n) for n in names),
+                     *(marks.get(p.trial_id, ["", ""]) if marks or front.several(spec) else [])])
     return headers, rows
 
 
@@ -240,8 +251,9 @@ def export_json(store: RunStore, spec: Spec) -> str:
             "ended_at": t.ended_at, "metrics": points.get(t.id, {}),
         })
     events = [event_json(e) for e in store.events()]
+    several = front.front_json(store, spec) if front.several(spec) else {}
     return json.dumps({"run": store.meta().get("name"), "objective": {
-        "metric": spec.objective.metric, "mode": spec.objective.mode},
+        "metric": spec.objective.metric, "mode": spec.objective.mode}, **several,
         "trials": trials, "events": events}, indent=1)
 
 

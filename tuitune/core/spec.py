@@ -24,7 +24,8 @@ else:  # pragma: no cover
     import tomli as tomllib
 
 from tuitune.core.conditions import Clause, ConditionError, parse_condition, satisfiable
-from tuitune.core.history import Objective
+from tuitune.core.history import Constraint, Objective
+from tuitune.core.objective_table import objective_table
 from tuitune.core.roles import ROLES
 from tuitune.core.space import (
     CategoricalParam,
@@ -133,6 +134,9 @@ class Spec:
     space: Space
     objective: Objective
     secondary: tuple[str, ...] = ()
+    #: Every objective (the first is `objective`); empty for one objective.
+    objectives: tuple[Objective, ...] = ()
+    constraints: tuple[Constraint, ...] = ()
     budget: Budget = Budget()
     resources: Resources = Resources()
     search: SearchConfig = SearchConfig()
@@ -159,8 +163,17 @@ class Spec:
         echo their settings at start) and `[metrics] exclude`, unless `include` or
         the objective names them."""
         names = {p.name for p in self.space} | set(self.metrics_exclude)
-        return frozenset(names - {*self.metrics_include, self.objective.metric,
-                                  *self.secondary})
+        return frozenset(names - {*self.metrics_include, *self.objective_metrics()})
+
+    @property
+    def all_objectives(self) -> tuple[Objective, ...]:
+        return self.objectives or (self.objective,)
+
+    def objective_metrics(self) -> tuple[str, ...]:
+        """Every metric [objective] names: objectives, secondary, constraints."""
+        names = [o.metric for o in self.all_objectives] + list(self.secondary)
+        names += [c.metric for c in self.constraints]
+        return tuple(dict.fromkeys(names))
 
     def to_json(self) -> str:
         """The spec as loaded, to store with the run (relative paths made absolute)."""
@@ -220,13 +233,15 @@ def parse_spec(raw: Mapping[str, Any], path: Path) -> Spec:
         raise SpecError(v.file, "workdir", f"directory {workdir} does not exist")
     _check_executable(v, str(command[0]), workdir)
     env = _env(v, v.table(raw, "env"))
-    objective, secondary = _objective(v, v.table(raw, "objective", required=True))
+    objectives, secondary, constraints = objective_table(
+        v, v.table(raw, "objective", required=True))
+    objective = objectives[0]
     budget = _budget(v, v.table(raw, "budget"))
     metrics = v.table(raw, "metrics")
     v.keys(metrics, "metrics", {"source", "include", "exclude"})
     source = v.choice(metrics.get("source", "auto"), "metrics.source", ("auto", "api", "stdout"))
     include, exclude = _metric_names(v, metrics, "include"), _metric_names(v, metrics, "exclude")
-    _check_metric_lists(v, include, exclude, objective, secondary)
+    _check_metric_lists(v, include, exclude, objectives, secondary, constraints)
     executor = v.table(raw, "executor") if isinstance(raw.get("executor"), dict) else {
         "kind": v.typed(raw.get("executor", "local"), "executor", str)}
     kind = v.choice(executor.get("kind", "local"), "executor.kind", ("local", "ray"))
@@ -235,6 +250,7 @@ def parse_spec(raw: Mapping[str, Any], path: Path) -> Spec:
     spec = Spec(
         name=name, path=path.resolve(), command=command, workdir=workdir,
         env=dict(env), space=space, objective=objective, secondary=secondary,
+        objectives=objectives if len(objectives) > 1 else (), constraints=constraints,
         budget=budget, resources=_resources(v, v.table(raw, "resources")),
         search=_search(v, v.table(raw, "search")),
         stopping=_stopping(v, v.table(raw, "stopping")),
@@ -633,18 +649,6 @@ def _check_values(v: _Validator, value: Any, key: str) -> None:
         raise v.fail(key, f"dates and times are not supported here, got {value.isoformat()}")
 
 
-def _objective(v: _Validator, t: dict[str, Any]) -> tuple[Objective, tuple[str, ...]]:
-    v.keys(t, "objective", {"metric", "mode", "secondary"})
-    if "metric" not in t:
-        raise v.fail("objective.metric", "missing (required): the metric name to optimise")
-    metric = v.typed(t["metric"], "objective.metric", str)
-    mode = v.choice(t.get("mode", "min"), "objective.mode", ("min", "max"))
-    secondary = t.get("secondary", [])
-    if not isinstance(secondary, list) or not all(isinstance(s, str) for s in secondary):
-        raise v.fail("objective.secondary", "expected a list of metric names")
-    return Objective(metric, mode), tuple(secondary)
-
-
 def _metric_names(v: _Validator, t: dict[str, Any], key: str) -> tuple[str, ...]:
     names = t.get(key, [])
     where = f"metrics.{key}"
@@ -658,11 +662,13 @@ def _metric_names(v: _Validator, t: dict[str, Any], key: str) -> tuple[str, ...]
 
 
 def _check_metric_lists(v: _Validator, include: tuple[str, ...], exclude: tuple[str, ...],
-                        objective: Objective, secondary: tuple[str, ...]) -> None:
+                        objectives: tuple[Objective, ...], secondary: tuple[str, ...],
+                        constraints: tuple[Constraint, ...]) -> None:
+    named = {o.metric for o in objectives} | set(secondary) | {c.metric for c in constraints}
     for name in exclude:
         if name in include:
             raise v.fail("metrics.exclude", f"{name!r} is in metrics.include too")
-        if name == objective.metric or name in secondary:
+        if name in named:
             raise v.fail("metrics.exclude", f"{name!r} is a metric of [objective]; it cannot "
                                             "be excluded")
 
@@ -786,7 +792,8 @@ def _check_strategies(v: _Validator, spec: Spec) -> None:
     from tuitune.core.strategies import check_search, check_stopping
 
     try:
-        check_search(spec.search.strategy, spec.space, spec.search.options, spec.objective)
+        check_search(spec.search.strategy, spec.space, spec.search.options,
+                     spec.all_objectives)
     except ValueError as exc:
         raise v.fail("search", str(exc)) from None
     for name, options in spec.stopping:

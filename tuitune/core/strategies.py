@@ -24,16 +24,20 @@ def available_strategies() -> list[str]:
     return [MANUAL, *STRATEGIES]
 
 
-def build_searcher(strategy: str, space: Space, seed: int, objective: Objective,
+def build_searcher(strategy: str, space: Space, seed: int,
+                   objective: Objective | Sequence[Objective],
                    options: Mapping[str, Any] | None = None) -> Searcher | None:
-    """The searcher for a strategy, or None for manual mode."""
+    """The searcher for a strategy, or None for manual mode. With several objectives
+    (a sequence), strategies that optimise one refuse in one line (ValueError)."""
     if strategy == MANUAL:
         if options:
             raise ValueError(f"manual mode takes no options, got {sorted(options)}")
         return None
     from tuitune.search import make_searcher
 
-    return make_searcher(strategy, space, seed=seed, mode=objective.mode, options=options or {})
+    modes = (objective.mode if isinstance(objective, Objective)
+             else tuple(o.mode for o in objective))
+    return make_searcher(strategy, space, seed=seed, mode=modes, options=options or {})
 
 
 def build_rules(configs: Sequence[tuple[str, Mapping[str, Any]]], space: Space,
@@ -46,7 +50,7 @@ def build_rules(configs: Sequence[tuple[str, Mapping[str, Any]]], space: Space,
 
 
 def check_search(strategy: str, space: Space, options: Mapping[str, Any],
-                 objective: Objective) -> None:
+                 objective: Objective | Sequence[Objective]) -> None:
     if strategy != MANUAL and strategy not in available_strategies():
         raise ValueError(
             f"unknown strategy {strategy!r} (expected one of: {', '.join(available_strategies())})"

@@ -432,7 +432,7 @@ def _validate_handoff(args: dict[str, Any], spec: Spec, store: RunStore) -> Hand
                            f"{', '.join(available_strategies())})")
     options = dict(args.get("options") or {})
     try:
-        build_searcher(strategy, spec.space, spec.search.seed, spec.objective, options)
+        build_searcher(strategy, spec.space, spec.search.seed, spec.all_objectives, options)
     except ValueError as exc:
         raise CommandError(str(exc)) from None
     try:

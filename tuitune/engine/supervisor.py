@@ -42,7 +42,12 @@ from tuitune.engine.runs import (
     supervisor_info,
     trial_dir,
 )
-from tuitune.engine.snapshot import ObjectiveCurves, build_history
+from tuitune.engine.snapshot import (
+    ExtraMetrics,
+    ObjectiveCurves,
+    build_history,
+    extra_metric_names,
+)
 from tuitune.engine.budget_edit import current_budget
 from tuitune.engine.warm_start import META_KEY as WARM_START
 from tuitune.engine.warm_start import with_imports
@@ -113,6 +118,8 @@ class Supervisor(CommandActions):
                                  local=self.spec.executor == "local")
         self.reap_orphans = reap_orphans
         self.curves = ObjectiveCurves(self.spec.objective.metric)
+        self.extra_metrics = ExtraMetrics(extra_metric_names(self.spec.all_objectives,
+                                                             self.spec.constraints))
         self.handles: dict[int, TrialHandle] = {}
         self.plans: dict[int, EndPlan] = {}
         self.feed = TrialFeed(self.store, self.run_dir, self.spec.metrics_source, clock,
@@ -140,7 +147,7 @@ class Supervisor(CommandActions):
     def _build_searcher(self) -> None:
         # Each space revision reseeds, so a random search does not replay its draws.
         seed = self.spec.search.seed + current_revision(self.store.meta([META_KEY]))
-        self.searcher = build_searcher(self.strategy, self.space, seed, self.spec.objective,
+        self.searcher = build_searcher(self.strategy, self.space, seed, self.spec.all_objectives,
                                        self.search_options)
 
     # -- lifecycle --------------------------------------------------------------------
@@ -580,8 +587,10 @@ class Supervisor(CommandActions):
 
     # -- search and stopping ------------------------------------------------------------------
     def _history(self):
+        self.extra_metrics.update(self.store)
         return build_history(self.store, self.spec.objective, self.curves, self.clock(),
-                             self.spec.budget.max_steps)
+                             self.spec.budget.max_steps, self.spec.all_objectives,
+                             self.spec.constraints, self.extra_metrics)
 
     def _check_nonfinite(self, touched: set[int]) -> None:
         """NaN or inf in the objective means the trial diverged: stop it at once."""

@@ -15,6 +15,8 @@ fixed parameters agree. Runs optimising another metric or direction are refused.
 
 from __future__ import annotations
 
+import dataclasses
+
 import math
 import time
 from collections.abc import Iterable, Mapping, Sequence
@@ -132,8 +134,7 @@ def with_imports(history: History, record: Mapping[str, Any] | None) -> History:
     views = imported_views(record, history.objective)
     if not views:
         return history
-    return History(objective=history.objective, trials=views + history.trials,
-                   now=history.now, max_steps=history.max_steps)
+    return dataclasses.replace(history, trials=views + history.trials)
 
 
 def imported_table(record: Mapping[str, Any] | None) -> str:
