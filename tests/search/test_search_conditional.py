@@ -250,13 +250,20 @@ def test_bayes_model_sees_an_indicator_and_a_constant_for_inactive_dimensions() 
     p = COND.complete({"layers": 1, "opt": "adam"})
     x = e.embed_params(p, COND.encode(p))
     d = len(COND.dims)
-    assert x.shape == (d + 4,)  # four conditional parameters, four indicators
-    assert list(x[d:]) == [0.0, 0.0, 0.0, 0.0]
+    # Indicators for units_2, units_3 and beta1 (conditions on the number of
+    # layers); momentum's condition is on a categorical alone, which the kernel's
+    # Hamming term on `opt` already separates.
+    assert x.shape == (d + 3,)
+    assert list(x[d:]) == [0.0, 0.0, 0.0]
+    names = [p.name for p in COND.dims]
+    for n in ("units_2", "units_3", "momentum", "beta1"):
+        assert x[names.index(n)] == INACTIVE_UNIT
     q = COND.complete({"layers": 3, "opt": "sgd"})
-    assert list(e.embed_params(q, COND.encode(q))[d:]) == [1.0, 1.0, 1.0, 0.0]
+    assert list(e.embed_params(q, COND.encode(q))[d:]) == [1.0, 1.0, 0.0]
     # From cube points, activity is read off the decoded parents.
     u = np.vstack([COND.encode(p), COND.encode(q)])
-    assert np.array_equal(e.embed(u)[:, d:], [[0, 0, 0, 0], [1, 1, 1, 0]])
+    assert np.array_equal(e.embed(u)[:, d:], [[0, 0, 0], [1, 1, 0]])
+    assert np.array_equal(e.active(u), [[0, 0, 0, 0], [1, 1, 1, 0]])
 
 
 def test_bayes_gradient_through_the_embedding_matches_finite_differences() -> None:

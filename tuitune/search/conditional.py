@@ -23,12 +23,22 @@ An unconditional space embeds as itself.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
 from typing import Any
 
 import numpy as np
 
-from tuitune.core.space import INACTIVE_UNIT, FixedParam, Space
+from tuitune.core.conditions import Clause
+from tuitune.core.space import (
+    INACTIVE_UNIT,
+    CategoricalParam,
+    FixedParam,
+    FloatParam,
+    IntParam,
+    Param,
+    Space,
+)
 
 
 class Embedding:
@@ -38,33 +48,63 @@ class Embedding:
         self.space = space
         self.dims = space.dims
         self.cond = [j for j, p in enumerate(self.dims) if p.when is not None]
+        self._column = {p.name: j for j, p in enumerate(self.dims)}
+        parents = {n for p in space.params for n in (p.when.names if p.when else ())}
+        self._parent_cols = [j for j, p in enumerate(self.dims) if p.name in parents]
+        self._last: tuple[tuple[int, bytes], np.ndarray] = ((-1, b""), np.zeros((0, 0), bool))
+        self.flagged = _needs_indicator(space, [self.dims[j] for j in self.cond])
 
     @property
     def width(self) -> int:
-        return len(self.dims) + len(self.cond)
+        return len(self.dims) + len(self.flagged)
 
     def model_is_cat(self, is_cat: np.ndarray) -> np.ndarray:
         """The categorical mask of the model's inputs: the indicators are categorical."""
-        return np.concatenate([is_cat, np.ones(len(self.cond), dtype=bool)])
+        return np.concatenate([is_cat, np.ones(len(self.flagged), dtype=bool)])
 
     def active(self, u: np.ndarray) -> np.ndarray:
         """(n, k) booleans: which conditional dimensions each cube point has."""
         n = len(u)
         if not self.cond:
             return np.ones((n, 0), dtype=bool)
-        column = {p.name: j for j, p in enumerate(self.dims)}
-        values: dict[str, list[Any]] = {}
+        # The local search moves continuous coordinates while the parents (mostly
+        # discrete) stay put: the last answer is reused when the parents' columns
+        # are the same.
+        key = (len(u), u[:, self._parent_cols].tobytes())
+        if key == self._last[0]:
+            return self._last[1]
+        active = self._active(u)
+        self._last = (key, active)
+        return active
+
+    def _active(self, u: np.ndarray) -> np.ndarray:
+        n = len(u)
         alive: dict[str, np.ndarray] = {}
         for p in self.space.ordered:  # parents before children
-            if isinstance(p, FixedParam):
-                values[p.name] = [p.value] * n
-            else:
-                values[p.name] = [p.from_unit(float(x)) for x in u[:, column[p.name]]]
             ok = np.ones(n, dtype=bool)
             for c in (p.when.clauses if p.when else ()):
-                ok &= alive[c.name] & np.array([c.holds(v) for v in values[c.name]], dtype=bool)
+                ok &= alive[c.name] & self._holds(c, u)
             alive[p.name] = ok
         return np.column_stack([alive[self.dims[j].name] for j in self.cond])
+
+    def _holds(self, clause: Clause, u: np.ndarray) -> np.ndarray:
+        """Whether the clause holds at each point. The acquisition evaluates this
+        many times over thousands of points, so the common parents (categorical,
+        integer, float) are decoded as arrays; other kinds once per distinct value."""
+        parent = self.space[clause.name]
+        if isinstance(parent, FixedParam):
+            return np.full(len(u), clause.holds(parent.value))
+        col = u[:, self._column[clause.name]]
+        if isinstance(parent, CategoricalParam):
+            table = np.array([clause.holds(c) for c in parent.choices], dtype=bool)
+            n = len(parent.choices)
+            return table[np.clip((col * n).astype(int), 0, n - 1)]
+        values = _numbers(parent, col)
+        if values is not None:
+            return _compare(clause, values)
+        levels, where = np.unique(col, return_inverse=True)
+        holds = np.array([clause.holds(parent.from_unit(float(x))) for x in levels], dtype=bool)
+        return holds[where.ravel()]
 
     def embed(self, u: np.ndarray, active: np.ndarray | None = None) -> np.ndarray:
         """Model inputs for cube points (activity decided from them unless given)."""
@@ -75,7 +115,7 @@ class Embedding:
         sub = x[:, self.cond]
         sub[~active] = INACTIVE_UNIT
         x[:, self.cond] = sub
-        return np.hstack([x, active.astype(float)])
+        return np.hstack([x, active[:, self.flagged].astype(float)])
 
     def embed_params(self, params: Mapping[str, Any], u: np.ndarray) -> np.ndarray:
         """The model input of one configuration, its encoding `u` given: activity is
@@ -84,6 +124,59 @@ class Embedding:
             return u
         active = np.array([[self.dims[j].name in params for j in self.cond]])
         return self.embed(u[None, :], active)[0]
+
+
+def _needs_indicator(space: Space, conditional: list[Param]) -> list[int]:
+    """Which conditional parameters get an indicator input: one per distinct
+    condition (with the conditions it depends on), and none for a condition on
+    categoricals alone, whose branches the kernel's Hamming term on the parents
+    already tells apart. A condition on a number (`layers >= 3`) needs one: a
+    smooth kernel over `layers` cannot jump where the parameter appears."""
+    out, seen = [], set()
+    for k, p in enumerate(conditional):
+        needed = frozenset(map(str, _needed(space, p)))
+        on_numbers = any(not isinstance(space[c.name], CategoricalParam)
+                         for c in _needed(space, p))
+        if on_numbers and needed not in seen:
+            seen.add(needed)
+            out.append(k)
+    return out
+
+
+def _needed(space: Space, p: Param) -> list[Clause]:
+    """The clauses that must hold for `p` to exist, its parents' included."""
+    out: list[Clause] = []
+    for c in (p.when.clauses if p.when else ()):
+        out += [c, *_needed(space, space[c.name])]
+    return out
+
+
+def _numbers(p: Param, u: np.ndarray) -> np.ndarray | None:
+    """`p.from_unit` over an array for floats and integers (None for other kinds)."""
+    u = np.clip(u, 0.0, 1.0)
+    if isinstance(p, FloatParam):
+        lo, hi = (math.log(p.low), math.log(p.high)) if p.log else (p.low, p.high)
+        x = lo + u * (hi - lo)
+        return np.clip(np.exp(x) if p.log else x, p.low, p.high)
+    if isinstance(p, IntParam):
+        lo, hi = p._bounds()
+        x = lo + u * (hi - lo)
+        return np.clip(np.round(np.exp(x) if p.log else x), p.low, p.high)
+    return None
+
+
+def _compare(clause: Clause, v: np.ndarray) -> np.ndarray:
+    """The clause over numeric values (a non-numeric literal never equals a number)."""
+    lits = clause.value if clause.op == "in" else (clause.value,)
+    nums = [x for x in lits if isinstance(x, (int, float)) and not isinstance(x, bool)]
+    if clause.op in ("in", "=="):
+        return np.isin(v, nums) if nums else np.zeros(len(v), dtype=bool)
+    if clause.op == "!=":
+        return v != nums[0] if nums else np.ones(len(v), dtype=bool)
+    if not nums:
+        return np.zeros(len(v), dtype=bool)
+    op = {"<": np.less, "<=": np.less_equal, ">": np.greater, ">=": np.greater_equal}
+    return op[clause.op](v, nums[0])
 
 
 class OnCube:

@@ -93,7 +93,8 @@ class HandActions:
 
         source = f"prefilled from trial {row.id}" if row else "prefilled with the defaults"
         form = ParamForm("New trial", self._form_params(), values,
-                         self._checker("new", build), note=source, submit="Start")
+                         self._checker("new", build), note=source, submit="Start",
+                         space=self.app.spec.space)
         self.app.push_screen(form, lambda r: r and self.app.send_command("new", build(r)))
 
     def action_clone(self) -> None:
@@ -108,7 +109,8 @@ class HandActions:
                          self._checker("clone", build), checkpoint_step=row.checkpoint_step,
                          offer_checkpoint=True, submit="Clone",
                          checkpoint_refusal=self.app.refusal("clone", row.id, True),
-                         note="edit parameters or keep them; tab reaches the checkpoint box")
+                         note="edit parameters or keep them; tab reaches the checkpoint box",
+                         space=self.app.spec.space)
         self.app.push_screen(form, lambda r: r and self.app.send_command("clone", build(r)))
 
     def action_tweak(self) -> None:
@@ -132,7 +134,7 @@ class HandActions:
             return self.app.check_command("tweak", build(r))
 
         form = ParamForm(f"Tweak trial {row.id} (applies at its next step)", params,
-                         row.params, check, submit="Tweak")
+                         row.params, check, submit="Tweak", space=self.app.spec.space)
         self.app.push_screen(form, lambda r: r and self.app.send_command("tweak", build(r)))
 
     def action_scale_lr(self, factor: float) -> None:

@@ -19,7 +19,7 @@ from textual.screen import ModalScreen
 from textual.widgets import Button, Checkbox, Input, Label, Static
 
 from tuitune.core.history import plain_value
-from tuitune.core.space import Param, SpaceError
+from tuitune.core.space import Param, Space, SpaceError
 from tuitune.ui import glyphs
 
 
@@ -69,8 +69,11 @@ class ParamForm(ModalScreen[FormResult | None]):
     def __init__(self, title: str, params: Sequence[Param], values: Mapping[str, Any],
                  checker: Checker, *, checkpoint_step: int | None = None,
                  offer_checkpoint: bool = False, note: str = "", submit: str = "Start",
-                 checkpoint_refusal: str | None = None) -> None:
+                 checkpoint_refusal: str | None = None, space: Space | None = None) -> None:
         super().__init__()
+        # With conditional parameters: only those whose conditions hold are shown,
+        # re-checked as the fields they depend on change.
+        self.space = space if space is not None and space.conditional else None
         self.title_text = title
         self.params = list(params)
         self.initial = dict(values)
@@ -87,8 +90,10 @@ class ParamForm(ModalScreen[FormResult | None]):
             if self.note:
                 yield Static(self.note, classes="dialog-hint", markup=False)
             with VerticalScroll(classes="form-fields"):
+                shown = self._active_names(self.initial)
                 for p in self.params:
-                    with Horizontal(classes="form-row"):
+                    with Horizontal(classes="form-row", id=f"r-{p.name}") as row:
+                        row.display = p.name in shown
                         yield Label(p.name, classes="form-label", markup=False)
                         # In full: a rounded prefill would be sent back as a change.
                         yield Input(plain_value(self.initial.get(p.name, p.initial())),
@@ -123,6 +128,33 @@ class ParamForm(ModalScreen[FormResult | None]):
         if event.input.id and event.input.id.startswith("p-"):
             name = event.input.id[2:]
             self._show_field_error(name, self._field_error(name, event.value))
+            if self.space is not None:
+                self._show_active()
+
+    def _active_names(self, values: Mapping[str, Any]) -> set[str]:
+        """The form's parameters that exist with these values (all without conditions)."""
+        names = {p.name for p in self.params}
+        if self.space is None:
+            return names
+        current = {**{p.name: p.initial() for p in self.params}, **self.initial, **values}
+        return names & set(self.space.active(current))
+
+    def _typed_values(self) -> dict[str, Any]:
+        """Every field that parses, as typed so far."""
+        out: dict[str, Any] = {}
+        for p in self.params:
+            try:
+                out[p.name] = p.parse(self.query_one(f"#p-{p.name}", Input).value)
+            except SpaceError:
+                pass
+        return out
+
+    def _show_active(self) -> None:
+        shown = self._active_names(self._typed_values())
+        for p in self.params:
+            self.query_one(f"#r-{p.name}", Horizontal).display = p.name in shown
+            if p.name not in shown:
+                self._show_field_error(p.name, "")
 
     def _field_error(self, name: str, text: str) -> str:
         try:
@@ -151,7 +183,10 @@ class ParamForm(ModalScreen[FormResult | None]):
         """The parsed form, or None (errors shown) when a field is invalid."""
         values: dict[str, Any] = {}
         first_bad: Input | None = None
+        shown = self._active_names(self._typed_values())
         for p in self.params:
+            if p.name not in shown:
+                continue  # its condition does not hold: the trial will not have it
             field = self.query_one(f"#p-{p.name}", Input)
             error = self._field_error(p.name, field.value)
             self._show_field_error(p.name, error)

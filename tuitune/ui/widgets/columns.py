@@ -157,8 +157,15 @@ def _short_value(v: object, w: int) -> str:
     return text
 
 
+#: What a parameter's cell shows for a trial that does not have it (a conditional
+#: parameter whose condition fails).
+INACTIVE = "·"
+
+
 def _param(name: str) -> Cell:
     def cell(row: TrialRow, w: int, seen: Hashable) -> list[Run]:
+        if name not in row.params:  # inactive: its condition does not hold (spec.md)
+            return _text(INACTIVE, w, palette.DIM, "r")
         v = row.params.get(name)
         if not any(c.name == name and c.step is not None for c in row.changes):
             return _text(_short_value(v, w), w, None, "r")
