@@ -1,7 +1,8 @@
-"""The classic Keras MLP on MNIST (flatten, two Dense+ReLU layers, softmax), wired
-to tuitune with one callback. Used by `mnist_mlp.toml`; runs the same by hand:
+"""The classic Keras MLP on MNIST (flatten, one to three Dense+ReLU layers,
+softmax), wired to tuitune with one callback. Used by `mnist_mlp.toml`, which
+searches the number of layers and the units of each; runs the same by hand:
 
-    python train_mnist_mlp.py --lr 0.001 --hidden1 256 --hidden2 128
+    python train_mnist_mlp.py --lr 0.001 --layers 2 --units1 256 --units2 128
 
 MNIST comes from Keras' own loader when it is already cached
 (~/.keras/datasets/mnist.npz); nothing is downloaded. Otherwise the script says
@@ -83,13 +84,12 @@ def load_data(dataset: str = "auto", limit: int = 0) -> tuple[Arrays, str]:
     return (x, y, xv, yv), name
 
 
-def build_model(input_shape: tuple[int, ...], hidden1: int, hidden2: int,
-                lr: float) -> keras.Model:
+def build_model(input_shape: tuple[int, ...], units: list[int], lr: float) -> keras.Model:
+    """Flatten, one Dense+ReLU layer per entry of `units`, softmax."""
     model = keras.Sequential([
         keras.Input(shape=input_shape),
         keras.layers.Flatten(),
-        keras.layers.Dense(hidden1, activation="relu"),
-        keras.layers.Dense(hidden2, activation="relu"),
+        *[keras.layers.Dense(n, activation="relu") for n in units],
         keras.layers.Dense(10, activation="softmax"),
     ])
     # A float learning rate (not a schedule) lives in a variable: tweakable live.
@@ -113,8 +113,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--lr", type=float, default=1e-3)
     ap.add_argument("--batch-size", type=int, default=128)
-    ap.add_argument("--hidden1", type=int, default=256)
-    ap.add_argument("--hidden2", type=int, default=128)
+    ap.add_argument("--layers", type=int, choices=(1, 2, 3), default=2,
+                    help="hidden layers; layer k uses --unitsK")
+    # --hidden1/--hidden2: the names before the layer count was searched.
+    ap.add_argument("--units1", "--hidden1", dest="units1", type=int, default=256)
+    ap.add_argument("--units2", "--hidden2", dest="units2", type=int, default=128)
+    ap.add_argument("--units3", type=int, default=64)
     ap.add_argument("--epochs", type=int, default=6)
     ap.add_argument("--dataset", choices=("auto", "mnist", "digits"), default="auto")
     ap.add_argument("--limit", type=int, default=0, help="at most this many training examples")
@@ -131,7 +135,8 @@ def main(argv: list[str] | None = None) -> None:
     configure_gpu_memory()  # a no-op unless the spec caps GPU memory per trial
     keras.utils.set_random_seed(args.seed)
     (x, y, xv, yv), name = load_data(args.dataset, args.limit)
-    model = build_model(x.shape[1:], args.hidden1, args.hidden2, args.lr)
+    units = [args.units1, args.units2, args.units3][: args.layers]
+    model = build_model(x.shape[1:], units, args.lr)
     cb = TuituneCallback(tensorboard=args.tensorboard)
     print(f"{name}: {len(x)} training / {len(xv)} validation examples", flush=True)
     model.fit(x, y, batch_size=args.batch_size, epochs=args.epochs,

@@ -17,15 +17,27 @@ from tuitune.core.spec import load_spec
 SAMPLES = Path(__file__).resolve().parents[2] / "sample_specs"
 
 
-def test_mnist_spec_has_the_four_classic_hyperparameters():
+def test_mnist_spec_searches_layers_and_the_units_of_each():
     spec = load_spec(SAMPLES / "mnist_mlp.toml")
     space = spec.space
     assert isinstance(space["lr"], FloatParam) and space["lr"].log and space["lr"].mutable
     assert isinstance(space["batch_size"], Pow2Param)
-    assert isinstance(space["hidden1"], IntParam) and isinstance(space["hidden2"], IntParam)
+    assert isinstance(space["layers"], IntParam) and (space["layers"].low,
+                                                      space["layers"].high) == (1, 3)
     assert isinstance(space["epochs"], FixedParam)
     assert [n for n in space.names if not isinstance(space[n], FixedParam)] == [
-        "lr", "batch_size", "hidden1", "hidden2"]
+        "lr", "batch_size", "layers", "units_1", "units_2", "units_3"]
+    # units_k exists with k layers or more; its arguments are left out otherwise.
+    assert str(space["units_2"].when) == "layers >= 2"
+    assert str(space["units_3"].when) == "layers >= 3"
+    from tuitune.engine.launch import render_argv
+
+    one = space.complete({"layers": 1})
+    assert set(one) == {"lr", "batch_size", "layers", "units_1", "epochs"}
+    argv = render_argv(spec.command, {**one, "python": "py"})
+    assert "--units2" not in argv and "--units3" not in argv and "--layers" in argv
+    three = render_argv(spec.command, {**space.complete({"layers": 3}), "python": "py"})
+    assert three[three.index("--units3") + 1] == "64"
     assert (spec.objective.metric, spec.objective.mode) == ("val_loss", "min")
     assert spec.search.strategy == "random" and spec.budget.max_concurrent == 2
     assert spec.metrics_source == "api"
@@ -61,7 +73,7 @@ def test_sample_scripts_run_by_hand_offline(tmp_path):
     env.update(HOME=str(tmp_path), KERAS_HOME=str(tmp_path / ".keras"),
                TF_CPP_MIN_LOG_LEVEL="2")
     mnist = [str(SAMPLES / "train_mnist_mlp.py"), "--epochs", "2", "--limit", "300",
-             "--hidden1", "16", "--hidden2", "8"]
+             "--layers", "3", "--units1", "16", "--units2", "8", "--units3", "8"]
     momentum = [str(SAMPLES / "train_momentum_sgd.py"), "--epochs", "1", "--hidden", "16"]
     driver = textwrap.dedent(DRIVER.format(samples=str(SAMPLES), mnist=mnist,
                                            momentum=momentum))

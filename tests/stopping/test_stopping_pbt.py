@@ -166,3 +166,36 @@ def test_perturb_keeps_momentum_below_one() -> None:
     assert all(m.low <= perturb(m, v, f) <= m.high for v in values for f in (0.8, 1.2))
     assert not any(math.isclose(perturb(m, 0.99, f), 0.99) for f in (0.8, 1.2))
     assert np.isfinite([perturb(m, v, 1.2) for v in values]).all()
+
+
+def test_exploit_respects_conditions() -> None:
+    """Issue 17.1: PBT copies the leader's configuration, conditional parameters and
+    all, and perturbs only the mutable parameters the leader has; a conditional
+    parameter it lacks never appears (resampling included: probability 1 here)."""
+    from tuitune.core.conditions import parse_condition
+
+    space = Space((
+        CategoricalParam("opt", choices=("sgd", "adam")),
+        FloatParam("lr", mutable=True, low=1e-5, high=1.0, log=True),
+        MomentumParam("momentum", mutable=True, low=0.5, high=0.99,
+                      when=parse_condition({"opt": "sgd"})),
+        FloatParam("beta1", mutable=True, low=0.8, high=0.99,
+                   when=parse_condition({"opt": "adam"})),
+    ))
+
+    def conf(i: int) -> dict:
+        return ({"opt": "sgd", "lr": 0.01, "momentum": 0.9} if i % 2
+                else {"opt": "adam", "lr": 0.001, "beta1": 0.9})
+
+    trials = tuple(TrialView(id=i, state="running", params=conf(i),
+                             curve=tuple((s, 0.1 * i) for s in range(6)),
+                             has_checkpoint=i <= 2) for i in range(1, 9))
+    history = History(Objective("loss"), trials)
+    for resample in (0.0, 1.0):
+        decisions = PBT(space, interval=5, resample_probability=resample).decide(history)
+        assert decisions
+        for d in decisions:
+            source = conf(d.source_id)
+            assert set(d.params) == set(source)
+            assert d.params == space.active(d.params)
+            assert d.params["opt"] == source["opt"]
