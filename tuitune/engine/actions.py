@@ -113,7 +113,9 @@ class CommandActions(_Base):
         crash in between leaves only an unreferenced copy (removed on recovery)."""
         source = self.store.trial(source_id)
         assert source is not None
-        params = {**self.store.current_params(source), **changes}
+        # A changed parent may switch conditional parameters on (at their defaults)
+        # or off.
+        params = self.spec.space.complete({**self.store.current_params(source), **changes})
         step = source.checkpoint_step if from_checkpoint else None
         changed = {k: v for k, v in changes.items() if source.params.get(k) != v}
         how = f"from its checkpoint at step {step}" if step is not None else "from scratch"

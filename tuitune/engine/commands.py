@@ -110,7 +110,20 @@ class NewArgs(TypedDict):
 
 def _validate_new(args: dict[str, Any], spec: Spec, store: RunStore) -> NewArgs:
     given = _validated(spec, args.get("params", {}))
-    return {"params": {**spec.space.defaults(), **given}}
+    params = {**spec.space.defaults(), **given}
+    _refuse_inactive(spec, params, given)
+    # Conditional parameters: only those whose conditions hold (spec.md).
+    return {"params": spec.space.complete(params)}
+
+
+def _refuse_inactive(spec: Spec, params: Mapping[str, Any], given: Mapping[str, Any]) -> None:
+    """A value given for a parameter its condition leaves out would be dropped
+    silently: say so instead."""
+    for name in spec.space.inactive_given(params):
+        when = spec.space[name].when
+        if name in given and when is not None:
+            raise CommandError(f"{name} exists only when {when}, which does not hold here; "
+                               f"leave {name} out or change {', '.join(when.names)}")
 
 
 def _handle_new(engine: Engine, args: NewArgs, actor: str) -> str:
@@ -207,6 +220,7 @@ def _validate_clone(args: dict[str, Any], spec: Spec, store: RunStore) -> CloneA
     from_checkpoint = bool(args.get("from_checkpoint", False))
     _refuse("clone", trial, spec, store, from_checkpoint)
     changes = _validated(spec, args.get("set", {}))
+    _refuse_inactive(spec, {**store.current_params(trial), **changes}, changes)
     return {"trial_id": trial.id, "set": changes, "from_checkpoint": from_checkpoint}
 
 
@@ -283,7 +297,9 @@ def _validate_tweak(args: dict[str, Any], spec: Spec, store: RunStore) -> TweakA
     _refuse("tweak", trial, spec, store)  # the state first: no value can help then
     changes = args.get("set", {})
     check_tweak_names(spec, trial.id, list(changes))
-    return {"trial_id": trial.id, "set": _validated(spec, changes)}
+    changes = _validated(spec, changes)
+    _refuse_inactive(spec, {**store.current_params(trial), **changes}, changes)
+    return {"trial_id": trial.id, "set": changes}
 
 
 def _handle_tweak(engine: Engine, args: TweakArgs, actor: str) -> str:

@@ -1,0 +1,62 @@
+"""Hand commands on a conditional space (issue 17.1): `new`, `clone --set` and
+`tweak` keep only the parameters whose conditions hold, switch a parameter on at its
+default when its parent changes, and refuse a value for an inactive parameter in one
+line. Real spec loader, real store, the engine's own validators and clone action."""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.support.fake_runs import fake_run, hang
+from tuitune.engine.commands import CommandError, validate
+
+MOMENTUM = """
+[space.opt]
+type = "categorical"
+choices = ["sgd", "adam"]
+passed = "api"
+
+[space.momentum]
+type = "float"
+low = 0.5
+high = 0.99
+default = 0.9
+mutable = true
+passed = "api"
+when = { opt = "sgd" }
+"""
+
+
+@pytest.fixture
+def run(tmp_path):
+    r = fake_run(tmp_path, hang(), extra=MOMENTUM)
+    try:
+        yield r
+    finally:
+        r.finish()
+
+
+def test_new_keeps_only_active_parameters_and_refuses_inactive_values(run):
+    spec, store = run.sup.spec, run.store
+    assert "momentum" not in validate("new", {"params": {"opt": "adam"}}, spec, store)["params"]
+    assert validate("new", {"params": {"opt": "sgd"}}, spec, store)["params"]["momentum"] == 0.9
+    with pytest.raises(CommandError) as info:
+        validate("new", {"params": {"opt": "adam", "momentum": 0.8}}, spec, store)
+    assert str(info.value).startswith('momentum exists only when opt == "sgd"')
+
+
+def test_clone_switches_conditional_parameters_on_and_off(run):
+    spec, store = run.sup.spec, run.store
+    adam = store.create_trial(validate("new", {"params": {"opt": "adam"}}, spec, store)["params"],
+                              "manual", "test")
+    with pytest.raises(CommandError, match="momentum exists only when"):
+        validate("clone", {"trial_id": adam, "set": {"momentum": 0.7}}, spec, store)
+    args = validate("clone", {"trial_id": adam, "set": {"opt": "sgd"}}, spec, store)
+    new_id, _ = run.sup.clone(args["trial_id"], args["set"], False, "test")
+    assert store.trial(new_id).params["momentum"] == 0.9  # switched on at its default
+    args = validate("clone", {"trial_id": new_id, "set": {"opt": "adam"}}, spec, store)
+    back, _ = run.sup.clone(args["trial_id"], args["set"], False, "test")
+    assert "momentum" not in store.trial(back).params  # and off again
+    run.until(lambda: store.trial(adam).state == "running", "the adam trial running")
+    with pytest.raises(CommandError, match="momentum exists only when"):
+        validate("tweak", {"trial_id": adam, "set": {"momentum": 0.7}}, spec, store)
