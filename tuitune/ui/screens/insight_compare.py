@@ -1,6 +1,7 @@
-"""Compare 2-4 trials (key c on the insight screen: the best ones): their parameters
-side by side with the differences highlighted, their objective curves on one axis,
-and the steps where each was tweaked (t) or cloned (c)."""
+"""Compare 2-4 trials (marked with space on the run screen, then C; or c on the
+insight screen: the best ones): their parameters side by side with the differences
+highlighted, their objective curves on one axis with a cursor that reads out each
+one's value at a step, and the steps where each was tweaked (t) or cloned (c)."""
 
 from __future__ import annotations
 
@@ -15,8 +16,8 @@ from textual.screen import Screen
 from textual.widgets import Footer, Static
 
 from tuitune.ui import fmt, palette
-from tuitune.ui.screens.charting import build_chart, markers_for
-from tuitune.ui.widgets.chart import Chart
+from tuitune.ui.screens.charting import build_chart, markers_for, move_cursor
+from tuitune.ui.widgets.chart import Chart, cursor_steps
 
 if TYPE_CHECKING:
     from tuitune.ui.app import TuituneApp
@@ -27,7 +28,7 @@ DIFFERS = palette.WARN + palette.BOLD
 class CompareScreen(Screen):
     """Trials side by side."""
 
-    HELP_TITLE = "Compare (c on the insight screen)"
+    HELP_TITLE = "Compare (C on the run screen, c on the insight screen)"
 
     app: TuituneApp
 
@@ -39,6 +40,10 @@ class CompareScreen(Screen):
 
     BINDINGS = [
         Binding("l", "toggle_log", "Log scale", show=False, tooltip="Curves: log y axis"),
+        Binding("left", "cursor(-1)", "Cursor left", show=False,
+                tooltip="Move the cursor one step back: each trial's value there below"),
+        Binding("right", "cursor(1)", "Cursor right", show=False,
+                tooltip="Move the cursor one step on"),
         Binding("b,q,escape", "back", "Back", tooltip="Back to the insight screen"),
         Binding("question_mark,f1", "app.help", "Help"),
     ]
@@ -48,6 +53,7 @@ class CompareScreen(Screen):
         # Imported trials (negative ids, from --warm-start) have no rows or curves here.
         self.trial_ids = [t for t in trial_ids if t > 0][:4]
         self.log_y = False
+        self.cursor: float | None = None  # a step, once an arrow sets it
 
     def compose(self) -> ComposeResult:
         yield Static(id="compare-title")
@@ -79,7 +85,15 @@ class CompareScreen(Screen):
             row = view.rows.get(tid)
             if row is not None:
                 markers += markers_for(view, row, palette.SERIES[i % len(palette.SERIES)])
-        self.query_one(Chart).show(replace(data, markers=tuple(markers)))
+        self.query_one(Chart).show(replace(data, markers=tuple(markers), cursor=self.cursor))
+
+    def action_cursor(self, by: int) -> None:
+        self.cursor = move_cursor(cursor_steps(self.query_one(Chart).data), self.cursor, by)
+        self.refresh_from_view(set())
+
+    def on_chart_clicked(self, message: Chart.Clicked) -> None:
+        self.cursor = message.step
+        self.refresh_from_view(set())
 
     def params_table(self) -> Table:
         rows = [self.app.view.rows.get(t) for t in self.trial_ids]

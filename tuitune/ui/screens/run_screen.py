@@ -42,6 +42,8 @@ def secondary_metric(metric: str, names: Sequence[str]) -> str | None:
             or next((n for n in others if base and n in (base, f"train_{base}")), None))
 
 
+#: Most trials compared at once (their columns fit 80 columns).
+MAX_COMPARED = 4
 #: Least seconds between chart redraws caused by new points only.
 CHART_EVERY_S = 2.0
 COMPACT_WIDTH = 120
@@ -57,6 +59,10 @@ class RunScreen(HandActions, Screen):
 
     BINDINGS = [
         *HAND_BINDINGS,
+        Binding("space", "mark", "Mark", show=False,
+                tooltip="Mark the trial for a comparison (2 to 4; again: unmark)"),
+        Binding("C", "compare", "Compare", show=False,
+                tooltip="Compare the marked trials: parameters, curves, tweaks and clones"),
         Binding("g", "gpu_screen", "GPUs",
                 tooltip="GPU screen: every GPU, its processes and trees, orphans"),
         Binding("i", "insight", "Insight", show=False,
@@ -100,6 +106,7 @@ class RunScreen(HandActions, Screen):
         super().__init__()
         self._kept = kept or ViewSettings()
         self.metric: str | None = None
+        self.marked: list[int] = []  # for a comparison, in the order marked
         self.metric2: str | None = None  # the second pane's metric, once one is picked
         self._metric2_picked = False  # until then: secondary_metric() chooses
         self.log_y = False
@@ -298,14 +305,47 @@ class RunScreen(HandActions, Screen):
             self.post_message(self.SettingsChanged(now))
 
     def _show_table_state(self) -> None:
-        """The filter, the sort and how many rows show, while not all rows by id."""
+        """The filter, the sort and how many rows show, while not all rows by id; the
+        trials marked for a comparison."""
         st = self.table.state
         line = self.query_one("#table-state", Static)
-        line.set_class(not st.plain, "shown")
+        parts = []
         if not st.plain:
             hint = "   (esc clears the filter)" if st.filtered else ""
-            line.update(" " + st.describe(len(self.table.order), len(self.app.view.rows))
-                        + hint)
+            parts.append(st.describe(len(self.table.order), len(self.app.view.rows)) + hint)
+        if self.marked:
+            parts.append("marked " + " ".join(f"#{t}" for t in self.marked)
+                         + (" · C compares" if len(self.marked) > 1 else " · mark another"))
+        line.set_class(bool(parts), "shown")
+        if parts:
+            line.update(" " + " · ".join(parts))
+
+    def action_mark(self) -> None:
+        """Space: mark the trial for a comparison (or unmark it); up to four."""
+        tid = self.table.cursor_id
+        if tid is None:
+            return
+        if tid in self.marked:
+            self.marked.remove(tid)
+        elif len(self.marked) >= MAX_COMPARED:
+            self.app.notify(f"{MAX_COMPARED} trials are marked already: unmark one "
+                            "(space) first", severity="warning")
+            return
+        else:
+            self.marked.append(tid)
+        self.table.set_marked(frozenset(self.marked))
+        self._show_table_state()
+
+    def action_compare(self) -> None:
+        """C: the marked trials side by side."""
+        marked = [t for t in self.marked if t in self.app.view.rows]
+        if len(marked) < 2:
+            self.app.notify("mark 2 to 4 trials with space, then C compares them",
+                            severity="warning")
+            return
+        from tuitune.ui.screens.insight_compare import CompareScreen  # loaded when used
+
+        self.app.push_screen(CompareScreen(marked))
 
     def action_cycle_state_filter(self) -> None:
         names = list(STATE_FILTERS)

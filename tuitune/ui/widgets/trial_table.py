@@ -96,6 +96,7 @@ class TrialTable(LineWidget, can_focus=True):
         self._shown: tuple[int, ...] = ()
         self._row_cache: dict[int, tuple[TrialRow, tuple, tuple[Run, ...]]] = {}
         self._order_set: set[int] | None = None
+        self.marked: frozenset[int] = frozenset()  # for a comparison: `>` before the id
 
     # -- data in ---------------------------------------------------------------------------
     def set_rows(self, rows: Mapping[int, TrialRow], changed: set[int] | None = None) -> None:
@@ -114,6 +115,10 @@ class TrialTable(LineWidget, can_focus=True):
 
     def set_usage(self, usage: Mapping[int, TrialUsage]) -> None:
         self._usage = dict(usage)
+        self.redraw_soon()
+
+    def set_marked(self, trial_ids: frozenset[int]) -> None:
+        self.marked = trial_ids
         self.redraw_soon()
 
     def set_state(self, state: TableState) -> None:
@@ -273,12 +278,15 @@ class TrialTable(LineWidget, can_focus=True):
             seen = [None] * len(cols)
             for i in reading:
                 seen[i] = cols[i][0].reads(row, ctx)
-            key = (cols_key, tid == self._cursor_id, focus, tuple(seen))
+            marked = tid in self.marked
+            key = (cols_key, tid == self._cursor_id, focus, marked, tuple(seen))
             cached = self._row_cache.get(tid)
             if cached is not None and cached[0] is row and cached[1] == key:
                 lines.append(cached[2])
                 continue
             runs = _row_runs(row, cols, seen)
+            if marked and cols and cols[0][0].key == "id":  # in the star's cell
+                runs[0] = (">", palette.ACCENT + palette.BOLD)
             if tid == self._cursor_id:
                 cursor = palette.CURSOR if focus else palette.CURSOR_DIM
                 runs = [(t, (s + cursor) if s else cursor) for t, s in runs]
