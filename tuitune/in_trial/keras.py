@@ -34,9 +34,14 @@ What the callback does, as a tuitune trial:
   `model.stop_training`, checked before every batch, so `fit` returns and the
   script exits normally. An epoch cut short is not reported and not checkpointed.
 - **Checkpoints** the model (weights and optimizer state) after each epoch to
-  `<trial folder>/checkpoints/epoch-NNNN.keras` (the last two are kept), written
-  to a temporary name and renamed so a clone never copies half a file, and tells
-  tuitune about it.
+  `<trial folder>/checkpoints/epoch-NNNN.keras` (the last two are kept), and
+  tells tuitune about it. Saving happens in a background thread: at the epoch's
+  end the callback only snapshots the variables (under a millisecond), and the
+  file is written to a temporary name, fsynced and renamed before the store
+  names it, so a clone never copies half a file and gets exactly the epoch the
+  store names (see `tuitune.in_trial.keras_checkpoint`). Training ends only after its
+  last save is written. Models that cannot be cloned from their config are
+  saved synchronously, as before.
   `checkpoint_max_overhead=0.02` spaces saves out when saving each epoch would
   cost more than 2% of the training time (big model, short epochs). Only inside
   a tuitune trial, unless asked: run by hand, nothing is written.
@@ -68,6 +73,12 @@ import keras
 
 import tuitune.in_trial.trial as tt
 from tuitune.core.roles import role_in_trial
+from tuitune.in_trial.keras_checkpoint import (
+    BackgroundCheckpointer,
+    ShadowUnavailable,
+    fsync_dir,
+    fsync_file,
+)
 
 #: A setter applies one tweaked value to the model being trained. It returns True
 #: when it changed a Python value that the compiled training function captured,
@@ -252,6 +263,10 @@ class TuituneCallback(keras.callbacks.Callback):
             out (a clone then starts from a checkpoint a few epochs old; its step
             says which). None (default): every `checkpoint_every` epochs. The
             last epoch, and an epoch after which training stops, are always saved.
+        checkpoint_background: write checkpoints in a background thread (default):
+            the epoch's end only snapshots the variables, and the shadow model that
+            is saved costs two more host-memory copies of the weights and optimizer
+            state. False saves in the training thread, as `model.save` would.
         resume: load the initial checkpoint when the trial was cloned from one.
         setters: parameter name -> setter, taking precedence over the setter of the
             parameter's role (`DEFAULT_SETTERS`); None leaves that parameter to the
@@ -271,6 +286,7 @@ class TuituneCallback(keras.callbacks.Callback):
         checkpoint: bool | None = None,
         checkpoint_every: int = 1,
         checkpoint_max_overhead: float | None = None,
+        checkpoint_background: bool = True,
         resume: bool = True,
         setters: Mapping[str, Setter | None] | None = None,
         report_learning_rate: bool = True,
@@ -285,6 +301,7 @@ class TuituneCallback(keras.callbacks.Callback):
         self.checkpoint = tt.active() if checkpoint is None else bool(checkpoint)
         self.checkpoint_every = int(checkpoint_every)
         self.checkpoint_max_overhead = checkpoint_max_overhead
+        self.checkpoint_background = checkpoint_background
         self.resume = resume
         self.setters: dict[str, Setter | None] = dict(setters or {})
         self.report_learning_rate = report_learning_rate
@@ -316,6 +333,9 @@ class TuituneCallback(keras.callbacks.Callback):
         self._save_seconds = 0.0  # spent saving checkpoints in this fit
         self._last_save_seconds = 0.0
         self._saved: list[Path] = []  # checkpoint files written, oldest first
+        self._background: BackgroundCheckpointer | None = None
+        self._background_unavailable = False
+        self._last_sync_step = 0
 
     # -- public ------------------------------------------------------------------------
     @property
@@ -345,6 +365,7 @@ class TuituneCallback(keras.callbacks.Callback):
         self._resumed_now = False
         self._fit_started = time.perf_counter()
         self._save_seconds = self._last_save_seconds = 0.0
+        self._background = None
         path = tt.initial_checkpoint()
         if self.resume and not self._resumed and path is not None:
             self._load_initial_checkpoint(path)
@@ -421,6 +442,16 @@ class TuituneCallback(keras.callbacks.Callback):
             self._tensorboard.on_epoch_end(epoch, logs)
 
     def on_train_end(self, logs: dict[str, Any] | None = None) -> None:
+        if self._background is not None:
+            # A trial that ends waits for its last save: the engine may clone or
+            # requeue it from the checkpoint the store names as soon as it exits.
+            background, self._background = self._background, None
+            background.close()
+            last = background.submitted
+            if background.failed is not None and last > max(background.last_written,
+                                                            self._last_sync_step):
+                # The shadow failed on the last snapshot; the model still holds it.
+                self._save_synchronously(last)
         if self._saved_initial_epoch is not None:
             # A later fit() on the same model must not start at the checkpoint again.
             self.model._initial_epoch = self._saved_initial_epoch[0]
@@ -476,6 +507,37 @@ class TuituneCallback(keras.callbacks.Callback):
                 <= self.checkpoint_max_overhead * elapsed)
 
     def _save_checkpoint(self, step: int) -> None:
+        started = time.perf_counter()
+        if self._save_in_background(step):
+            self._last_save_seconds = time.perf_counter() - started
+            self._save_seconds += self._last_save_seconds
+            return
+        self._save_synchronously(step)
+
+    def _save_in_background(self, step: int) -> bool:
+        if self._background_unavailable or not self.checkpoint_background:
+            return False
+        if self._background is None:
+            try:
+                self._background = BackgroundCheckpointer(
+                    self.model, tt.checkpoint_dir(),
+                    lambda s: CHECKPOINT_PATTERN.format(step=s), self._checkpoint_written,
+                    _notice)
+            except ShadowUnavailable:
+                self._background_unavailable = True
+                return False
+        if self._background.submit(step):
+            return True
+        self._background_unavailable = True  # its shadow failed: it said why
+        return False
+
+    def _checkpoint_written(self, final: Path, step: int) -> None:
+        tt.checkpoint_saved(final, step)
+        # The store must name the new file before an older one goes away.
+        tt.flush()
+        self._prune(final)
+
+    def _save_synchronously(self, step: int) -> None:
         folder = tt.checkpoint_dir()
         # One file per epoch, named by its step: the supervisor copies the path
         # the store names, so a clone gets exactly the epoch it was told about
@@ -499,11 +561,11 @@ class TuituneCallback(keras.callbacks.Callback):
                 errors.append(str(exc))
                 tmp.unlink(missing_ok=True)
                 continue
+            fsync_file(tmp)
             os.replace(tmp, final)
-            tt.checkpoint_saved(final, step)
-            # The store must name the new file before an older one goes away.
-            tt.flush()
-            self._prune(final)
+            fsync_dir(folder)
+            self._checkpoint_written(final, step)
+            self._last_sync_step = step
             self._last_save_seconds = time.perf_counter() - started
             self._save_seconds += self._last_save_seconds
             return
