@@ -43,6 +43,9 @@ TRIAL_OVERLAP_S = 5.0
 MAX_POINTS_PER_POLL = 100_000
 #: Seconds between checks that the supervisor process is alive.
 SUPERVISOR_CHECK_S = 2.0
+#: Pareto and feasibility marks are read again after new points at most this often
+#: (seconds), and without new points this often (a built-in measure grows with time).
+MARKS_MIN_S, MARKS_INTERVAL_S = 1.0, 5.0
 #: Trials whose metric names are read when a run without summaries opens (the most
 #: recent ones).
 NAME_TRIALS = 200
@@ -132,6 +135,8 @@ class RunModel:
         self._phase = 0  # opening: 0 nothing read, 1 trials, 2 visible rows; 3 open
         self._summarized = False  # every trial's values came with the trials
         self._sent: set[tuple[int, str]] = set()
+        self._marks: dict[int, str] = {}  # several objectives/constraints: front, infeasible
+        self._marks_at = float("-inf")
 
     # -- thread-safe inputs from the UI -----------------------------------------------------
     def set_wanted(self, keys: Iterable[tuple[int, str]]) -> None:
@@ -190,6 +195,7 @@ class RunModel:
             self._summarized = True
             self._aggs = {s.trial_id: _Agg.of(s, self.objective) for s in summaries}
         self._phase = 1
+        self._read_marks(force=True)
         rows = {tid: self._row(tid) for tid in self._records}
         return RunDelta(self._header(), rows, events, {}, None, full=True, opening=True)
 
@@ -242,6 +248,7 @@ class RunModel:
         changed |= {tid for tid, _ in grown}
         changed |= self._track(visible, wanted)
         curves = self._load_wanted(wanted, grown)
+        changed |= self._read_marks(force=bool(changed))
         rows = {tid: self._row(tid) for tid in changed if tid in self._records}
         names = tuple(sorted(self._names)) if new_names else None
         return RunDelta(self._header(), rows, events, curves, names)
@@ -254,6 +261,23 @@ class RunModel:
         if self.store.summarized:
             return set(self.store.metric_names())
         return self.store.trial_metric_names(sorted(self._records)[-NAME_TRIALS:])
+
+    def _read_marks(self, force: bool) -> set[int]:
+        """With several objectives or constraints, which trials are on the Pareto front
+        or infeasible (client/front.py; it reads those metrics whole, so at most every
+        MARKS_INTERVAL_S). Returns the trials whose mark changed."""
+        from tuitune.client import front
+
+        now = time.monotonic()
+        wait = MARKS_MIN_S if force else MARKS_INTERVAL_S  # new points: sooner
+        if not front.several(self.spec) or now - self._marks_at < wait:
+            return set()
+        self._marks_at = now
+        fresh = {o.trial.id: front.marks(o) for o in front.outcomes(self.store, self.spec)}
+        changed = {tid for tid in set(fresh) | set(self._marks)
+                   if fresh.get(tid, "") != self._marks.get(tid, "")}
+        self._marks = fresh
+        return changed
 
     def _read_changes(self) -> set[int]:
         by_trial: dict[int, list[Change]] = {}
@@ -377,7 +401,7 @@ class RunModel:
             started_at=t.started_at, ended_at=t.ended_at, pid=t.pid, pid_start=t.pid_start,
             gpus=t.gpus, peak_gpu_mem_mb=t.peak_gpu_mem_mb, note=t.note, starred=t.starred,
             protected=t.protected, checkpoint_step=t.checkpoint_step, exit_code=t.exit_code,
-            error=t.error, node=t.node,
+            error=t.error, node=t.node, mark=self._marks.get(tid, ""),
         )
 
     def _supervisor_alive(self, meta: Mapping[str, Any]) -> bool:

@@ -52,6 +52,9 @@ class TrialRow:
     exit_code: int | None
     error: str | None
     node: str | None = None  # where a remote executor placed the trial
+    #: With several objectives or constraints: "front" (on the Pareto front of the
+    #: feasible trials), "infeasible: ..." (breaks a constraint) or "".
+    mark: str = ""
 
     @property
     def tweaked(self) -> bool:

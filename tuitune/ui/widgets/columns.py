@@ -142,6 +142,16 @@ def _node(row: TrialRow, w: int, seen: Hashable) -> list[Run]:
     return _text(row.node or "-", w, None if row.node else palette.DIM)
 
 
+def _mark(row: TrialRow, w: int, seen: Hashable) -> list[Run]:
+    """◆ on the Pareto front of the feasible trials, × infeasible (several objectives
+    or constraints; the detail screen and `tuitune best` say more)."""
+    if row.mark == "front":
+        return _text("◆", w, palette.STAR)
+    if row.mark.startswith("infeasible"):
+        return _text("×", w, palette.WARN)
+    return _text("", w)
+
+
 def _note(row: TrialRow, w: int, seen: Hashable) -> list[Run]:
     return _text(row.note.replace("\n", " "), w, palette.WARN)
 
@@ -245,6 +255,8 @@ def columns_for(spec: Spec) -> list[Column]:
         Column("step", "step", 11, pr["step"], _step(spec.budget.max_steps), "r"),
         Column("latest", "latest", 8, pr["latest"], _number("latest"), "r"),
         Column("best", "best", 8, pr["best"], _number("best"), "r"),
+        *([Column("mark", "◆", 1, pr["best"] + 0.001, _mark)]
+          if len(spec.all_objectives) > 1 or spec.constraints else []),
         Column("spark", "curve", 12, pr["spark"], _spark),
         Column("elapsed", "elapsed", 7, pr["elapsed"], _elapsed, "r", reads=_elapsed_reads),
         Column("gpu", "gpu:mem", 9, pr["gpu"], _gpu, reads=_gpu_reads),
