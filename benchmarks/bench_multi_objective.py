@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import re
 import shlex
 import sys
 import time
@@ -105,6 +106,18 @@ def run_one(args: tuple[str, str, int, int, int]) -> tuple[str, str, int, float,
     return pname, method, seed, hypervolume_2d(losses, problem.reference), secs
 
 
+def from_log(path: str) -> dict[tuple[str, str], list[tuple[float, float]]]:
+    """The per-run lines a run printed on stderr, as results."""
+    pattern = re.compile(r"^(\S+) (\S+) seed (\d+): HV (\S+) \((\S+) s/ask\)$")
+    out: dict[tuple[str, str], list[tuple[float, float]]] = {}
+    with open(path) as fh:
+        for line in fh:
+            m = pattern.match(line.strip())
+            if m:
+                out.setdefault((m[1], m[2]), []).append((float(m[4]), float(m[5])))
+    return out
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--problems", default=",".join(MO_PROBLEMS))
@@ -114,6 +127,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     ap.add_argument("--n-init", type=int, default=10)
     ap.add_argument("--jobs", type=int, default=2)
     ap.add_argument("--out")
+    ap.add_argument("--from-log", help="build the table from the per-run lines of an earlier "
+                                       "run's stderr (a run cut short: seeds per cell shown)")
     args = ap.parse_args(argv)
     methods = [m for m in args.methods.split(",") if m]
     report = [f"command: python benchmarks/bench_multi_objective.py "
@@ -125,11 +140,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     jobs = [(p, m, s, args.trials, args.n_init)
             for p in problems for m in methods for s in range(args.seeds)]
     results: dict[tuple[str, str], list[tuple[float, float]]] = {}
-    with ProcessPoolExecutor(args.jobs) as pool:
-        for pname, method, seed, hv, secs in pool.map(run_one, jobs):
-            results.setdefault((pname, method), []).append((hv, secs))
-            print(f"{pname} {method} seed {seed}: HV {hv:.5g} ({secs:.3f} s/ask)",
-                  file=sys.stderr, flush=True)
+    if args.from_log:
+        results = from_log(args.from_log)
+        problems = [p for p in problems if any(k[0] == p for k in results)]
+        methods = [m for m in methods if any(k[1] == m for k in results)]
+    else:
+        with ProcessPoolExecutor(args.jobs) as pool:
+            for pname, method, seed, hv, secs in pool.map(run_one, jobs):
+                results.setdefault((pname, method), []).append((hv, secs))
+                print(f"{pname} {method} seed {seed}: HV {hv:.5g} ({secs:.3f} s/ask)",
+                      file=sys.stderr, flush=True)
     report += [
         f"Hypervolume after {args.trials} trials (first {args.n_init} random and shared), "
         f"median [IQR] over {args.seeds} seeds (higher is better); mean CPU seconds per "
@@ -141,9 +161,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     for p in problems:
         cells = []
         for m in methods:
+            if (p, m) not in results:
+                cells.append("not run")
+                continue
             r = np.array(results[(p, m)])
             q1, med, q3 = np.percentile(r[:, 0], [25, 50, 75])
-            cells.append(f"{med:.5g} [{q1:.5g}, {q3:.5g}] ({np.mean(r[:, 1]):.3f} s)")
+            cells.append(f"{med:.5g} [{q1:.5g}, {q3:.5g}] ({np.mean(r[:, 1]):.3f} s)"
+                         + (f" n={len(r)}" if len(r) != args.seeds else ""))
         report.append(f"| {p} {MO_PROBLEMS[p].reference} | " + " | ".join(cells) + " |")
     text = "\n".join(report)
     print(text)
