@@ -241,17 +241,31 @@ def time_optuna(problem: Problem, kind: str, n_obs: int, reps: int) -> float:
     for rep in range(reps):
         rng = np.random.default_rng(500 + rep)
         study = optuna_study(kind, rep, 10)
+        trials = []
         for _ in range(n_obs - 1):
-            p = problem.space.sample(rng)
-            study.enqueue_trial(p)
-            t = study.ask()
-            study.tell(t, problem(optuna_params(t, problem.space)))
-        warm = study.ask()
+            p = problem.space.sample(rng)  # the active parameters only, as define-by-run
+            dists = {name: distribution(problem.space[name]) for name in p}
+            trials.append(optuna.trial.create_trial(params=p, distributions=dists,
+                                                    value=problem(p)))
+        study.add_trials(trials)
+        warm = study.ask()  # warms the sampler's cache, as in a running study
         study.tell(warm, problem(optuna_params(warm, problem.space)))
         t0 = time.process_time()
         optuna_params(study.ask(), problem.space)
         times.append(time.process_time() - t0)
     return float(np.median(times))
+
+
+def distribution(p: Param) -> Any:
+    """The Optuna distribution `suggest` would ask for."""
+    import optuna.distributions as d
+
+    if isinstance(p, CategoricalParam):
+        return d.CategoricalDistribution(list(p.choices))
+    if isinstance(p, IntParam):
+        return d.IntDistribution(p.low, p.high, log=p.log)
+    assert isinstance(p, FloatParam)
+    return d.FloatDistribution(p.low, p.high, log=p.log)
 
 
 def timing_rows(problems: Sequence[str], methods: Sequence[str], sizes: Sequence[int],

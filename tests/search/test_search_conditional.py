@@ -144,7 +144,7 @@ def test_a_child_of_an_inactive_parent_is_inactive() -> None:
 # -- every searcher on a conditional space ---------------------------------------------
 @names
 def test_suggestions_hold_exactly_the_active_parameters(name: str) -> None:
-    points = run(searcher(name), 25)
+    points = run(searcher(name), 16)
     assert len(points) >= 10
     for p in points:
         assert set(p) == active_names(p), p
@@ -286,6 +286,7 @@ def test_bayes_gradient_through_the_embedding_matches_finite_differences() -> No
     assert np.allclose(f.posterior(u)[0], mean)
 
 
+@pytest.mark.slow  # about 15 s: 30 model asks
 def test_bayes_learns_which_branch_is_better() -> None:
     # The adam branch with layers > 1 is best (beta1 near 0.9); after the initial
     # design most model suggestions go there.
