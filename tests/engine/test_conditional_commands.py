@@ -60,3 +60,15 @@ def test_clone_switches_conditional_parameters_on_and_off(run):
     run.until(lambda: store.trial(adam).state == "running", "the adam trial running")
     with pytest.raises(CommandError, match="momentum exists only when"):
         validate("tweak", {"trial_id": adam, "set": {"momentum": 0.7}}, spec, store)
+
+
+def test_fixing_a_conditional_parameter_keeps_its_condition(run):
+    """`tuitune space RUN --fix momentum=0.8`: momentum stays SGD's only."""
+    from tuitune.engine.space_edit import plan_edit, space_from_table
+
+    spec = run.sup.spec
+    revision = plan_edit(spec, run.store.meta(), {"fix": {"momentum": 0.8}})
+    space = space_from_table(spec, revision["space"])
+    assert space["momentum"].kind == "fixed"
+    assert space.complete({"opt": "sgd"})["momentum"] == 0.8
+    assert "momentum" not in space.complete({"opt": "adam"})

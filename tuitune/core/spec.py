@@ -437,9 +437,7 @@ def _param(v: _Validator, name: str, p: Any) -> Param:
     mutable = v.typed(p.get("mutable", False), f"{key}.mutable", bool)
     role = v.choice(p["role"], f"{key}.role", ROLES) if "role" in p else ""
     when = None
-    if "when" in p:
-        if kind == "fixed":
-            raise v.fail(f"{key}.when", "a fixed parameter always exists: give it no condition")
+    if "when" in p:  # a fixed parameter may have one too (e.g. fixed by a space edit)
         try:
             when = parse_condition(p["when"])
         except ConditionError as exc:
@@ -448,7 +446,7 @@ def _param(v: _Validator, name: str, p: Any) -> Param:
         if "value" not in p:
             raise v.fail(f"{key}.value", "missing (required for a fixed parameter)")
         return FixedParam(name=name, value=_scalar(v, p["value"], f"{key}.value"),
-                          mutable=mutable, role=role)
+                          mutable=mutable, role=role, when=when)
     if kind == "categorical":
         choices = p.get("choices")
         if not isinstance(choices, list) or not choices:

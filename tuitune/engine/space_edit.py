@@ -181,6 +181,8 @@ def _set_fixed(table: dict[str, Any], space: Space, name: str, value: Any) -> st
     except SpaceError as exc:
         raise SpaceEditError(str(exc)) from None
     table[name] = {"type": "fixed", "value": value, "mutable": bool(entry.get("mutable", False))}
+    if "when" in entry:  # a conditional parameter fixed still exists only where it did
+        table[name]["when"] = entry["when"]
     return f"{name} fixed at {value!r}"
 
 
