@@ -17,8 +17,8 @@ from pathlib import Path
 import psutil
 from rich.console import Console
 
-from tests.support.store_reads import read as from_store  # noqa: F401 - tests import it here
-from tests.support.store_reads import trial
+from tests.support.store_reads import events, trial  # noqa: F401 (the UI tests import them here)
+from tests.support.store_reads import read as from_store  # noqa: F401
 from tests.support.waiting import wait_for as wait_sync
 from tuitune.client.run_client import RunClient
 from tuitune.core.spec import load_spec
