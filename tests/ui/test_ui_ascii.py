@@ -5,10 +5,12 @@ colour."""
 from __future__ import annotations
 
 import pytest
-from ui_helpers import make_fixed_app, screen_text, settle, wait_for
+from ui_helpers import FixedClock, fixed_host, make_fixed_app, screen_text, settle, wait_for
 
 from tuitune.client.cli import build_parser
+from tuitune.system import FakeGpuSource
 from tuitune.ui import glyphs
+from tuitune.ui.factory import build_monitor
 from tuitune.ui.glyphs import ascii_char, locale_is_utf8, needs_ascii, to_ascii
 from tuitune.ui.screens.param_form import FormCheckbox, ParamForm
 
@@ -89,3 +91,15 @@ def test_ascii_fallback_80x24(snap_compare, fixed_run):
     async def run_before(pilot):
         await settle(pilot, app)
     assert snap_compare(app, terminal_size=(80, 24), run_before=run_before)
+
+
+async def test_the_gpu_monitor_draws_ascii_too():
+    source = FakeGpuSource(2, name="Fake A100 80GB", mem_total_mb=81920.0)
+    source.set_util(0, 60.0)
+    app = build_monitor(clock=FixedClock(), gpu_source=source, host=fixed_host, steady=True,
+                        system_interval=60.0, ascii=True)
+    async with app.run_test(size=(100, 30)) as pilot:
+        await wait_for(pilot, lambda: app.view.system is not None, what="a sample")
+        await pilot.pause(0.2)
+        text = screen_text(app)
+        assert glyphs.active() and text.isascii() and "util  60%" in text

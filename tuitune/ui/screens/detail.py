@@ -22,10 +22,10 @@ from textual.screen import Screen
 from textual.widgets import Footer, Log, Static, TabbedContent, TabPane
 from textual.worker import get_current_worker
 
-from tuitune.engine.logs import log_tail
-from tuitune.engine.runs import trial_dir
 from tuitune.core.history import param_values
 from tuitune.core.textsafe import log_line
+from tuitune.engine.logs import log_tail
+from tuitune.engine.runs import trial_dir
 from tuitune.ui import fmt, palette
 from tuitune.ui.records import TrialRow
 from tuitune.ui.screens.charting import VAL_PREFIXES, markers_for, move_cursor, zoom_start

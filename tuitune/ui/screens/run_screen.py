@@ -24,10 +24,10 @@ from tuitune.ui.screens.charting import VAL_PREFIXES, build_chart, chart_trials
 from tuitune.ui.screens.dialogs import PickDialog
 from tuitune.ui.screens.hand_actions import HAND_BINDINGS, HandActions
 from tuitune.ui.system_feed import SystemView
+from tuitune.ui.view_memory import TableState, ViewSettings
 from tuitune.ui.widgets.chart import Chart
 from tuitune.ui.widgets.header import RunHeaderBar
 from tuitune.ui.widgets.system_panel import SystemPanel
-from tuitune.ui.view_memory import TableState, ViewSettings
 from tuitune.ui.widgets.trial_table import SORTS, STATE_FILTERS, TrialTable
 
 if TYPE_CHECKING:
