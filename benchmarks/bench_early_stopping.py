@@ -45,7 +45,13 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from tuitune.core.history import History, Objective, TrialView  # noqa: E402
 from tuitune.core.space import FloatParam, Space  # noqa: E402
-from tuitune.stopping import ASHA, Hyperband, MedianRule, StoppingRule  # noqa: E402
+from tuitune.stopping import (  # noqa: E402
+    ASHA,
+    Hyperband,
+    MedianRule,
+    PredictRule,
+    StoppingRule,
+)
 
 DIM, MAX_STEPS, NOISE = 4, 81, 0.01
 SPACE = Space(tuple(FloatParam(f"x{i}", low=0.0, high=1.0) for i in range(DIM)))
@@ -233,10 +239,13 @@ def strategies(min_steps: int, eta: int) -> dict[str, Factory]:
         "random + median": (RandomSampler, lambda: MedianRule(grace_steps=min_steps)),
         "random + ASHA": (RandomSampler, lambda: ASHA(min_steps, eta, MAX_STEPS)),
         "random + Hyperband": (RandomSampler, lambda: Hyperband(min_steps, eta, MAX_STEPS)),
+        "random + predict": (RandomSampler, lambda: PredictRule(MAX_STEPS, min_steps=max(
+            3, min_steps))),
     }
     bayes = bayes_factory()
     out["bayes"] = (bayes, lambda: None)
     out["bayes + ASHA"] = (bayes, lambda: ASHA(min_steps, eta, MAX_STEPS))
+    out["bayes + predict"] = (bayes, lambda: PredictRule(MAX_STEPS, min_steps=max(3, min_steps)))
     # The policy before issue #4's fix: every trial counts with its best value so far.
     out["bayes + ASHA, fidelity best"] = (
         bayes_factory(fidelity="best"),

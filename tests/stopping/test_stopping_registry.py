@@ -16,7 +16,8 @@ SPACE = Space((FloatParam("lr", mutable=True, low=1e-4, high=1.0, log=True), Int
 
 
 def test_registry_names_and_options() -> None:
-    assert set(RULES) == {"median", "asha", "hyperband", "divergence", "patience", "pbt"}
+    assert set(RULES) == {"median", "asha", "hyperband", "predict", "divergence", "patience",
+                          "pbt"}
     assert OPTIONS["asha"] == {"min_steps", "reduction_factor", "max_steps", "min_trials"}
     assert OPTIONS["median"] == {"grace_steps", "min_steps", "min_trials", "statistic"}
     assert OPTIONS["pbt"] == {"interval", "quantile", "perturb", "resample_probability", "seed"}

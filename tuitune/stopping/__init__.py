@@ -16,9 +16,11 @@ from tuitune.stopping.divergence import DivergenceRule
 from tuitune.stopping.median import MedianRule
 from tuitune.stopping.patience import PatienceRule
 from tuitune.stopping.pbt import PBT
+from tuitune.stopping.predict import PredictRule
 
 RULES: dict[str, type[StoppingRule]] = {
-    cls.name: cls for cls in (MedianRule, ASHA, Hyperband, DivergenceRule, PatienceRule, PBT)
+    cls.name: cls
+    for cls in (MedianRule, ASHA, Hyperband, PredictRule, DivergenceRule, PatienceRule, PBT)
 }
 
 #: The options each rule accepts in a spec.
@@ -69,6 +71,7 @@ __all__ = [
     "Hyperband",
     "MedianRule",
     "PatienceRule",
+    "PredictRule",
     "StoppingRule",
     "hyperband_brackets",
     "make_rules",

@@ -1,0 +1,150 @@
+"""The learning-curve prediction rule: extrapolation, the top-k test, what it explains,
+protection, direction, and options."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+
+from tuitune.core.history import History, Objective, TrialView
+from tuitune.core.space import FloatParam, Space
+from tuitune.stopping import PredictRule, make_rules
+from tuitune.stopping.predict import extrapolate
+
+T = 27
+SPACE = Space((FloatParam("lr", low=1e-4, high=1.0, log=True),))
+
+
+def curve(fn, steps, noise=0.0, seed=0):
+    rng = np.random.default_rng(seed)
+    return tuple((int(s), float(fn(s) + rng.normal(0, noise))) for s in steps)
+
+
+def trial(i, points, state="running", **kw) -> TrialView:
+    return TrialView(id=i, state=state, params={}, curve=tuple(points), **kw)
+
+
+def history(*trials, mode="min") -> History:
+    return History(Objective("val_loss", mode), trials, max_steps=T)
+
+
+def finished(i, final) -> TrialView:
+    """A trial that ran to the horizon and ended at `final`."""
+    return trial(i, curve(lambda s: final + 0.8 / s, range(1, T + 1)), state="completed")
+
+
+TOP = (finished(1, 0.20), finished(2, 0.22), finished(3, 0.25), finished(4, 0.40))
+
+
+@pytest.mark.parametrize(("fn", "name"), [
+    (lambda t: 0.2 + 1.0 * t ** -0.7, "power law"),
+    (lambda t: 0.3 + 0.9 * np.exp(-0.25 * t), "exponential"),
+])
+def test_extrapolation_recovers_a_family_within_its_uncertainty(fn, name):
+    steps = np.arange(1, 10)
+    y = np.array([fn(s) for s in steps]) + np.random.default_rng(1).normal(0, 0.005, 9)
+    mean, sd, weights = extrapolate(steps, y, T, noise=0.005)
+    assert abs(mean - fn(T)) < 3 * sd and sd < 0.1
+    assert max(weights, key=weights.get) == name
+
+
+def test_fewer_points_mean_more_uncertainty():
+    fn = lambda t: 0.2 + 1.0 * t ** -0.7  # noqa: E731
+    sds = [extrapolate(np.arange(1, n + 1), np.array([fn(s) for s in range(1, n + 1)]),
+                       T, noise=0.01)[1] for n in (3, 6, 12)]
+    assert sds[0] > sds[1] > sds[2]
+
+
+def test_stops_a_curve_that_will_not_reach_the_top_k_and_says_why():
+    flat = trial(9, curve(lambda s: 0.6 + 0.5 / s, range(1, 7), noise=0.005))
+    (stop,) = PredictRule(max_steps=T).decide(history(*TOP, flat))
+    assert stop.trial_id == 9 and stop.rule == "predict" and stop.state == "pruned"
+    d = stop.details
+    assert d["step"] == 6 and d["horizon"] == T and d["top_k"] == 3
+    assert d["threshold"] == pytest.approx(0.25 + 0.8 / T)
+    assert d["predicted"] > d["threshold"] and d["probability"] < 0.05
+    assert d["predicted"] == pytest.approx(0.6 + 0.5 / T, abs=4 * d["predicted_sd"])
+    assert stop.reason.startswith(f"predicted final val_loss {d['predicted']:.4g} ± ")
+    assert f"at step {T}; needs < {d['threshold']:.4g} to enter the top 3" in stop.reason
+
+
+def test_a_slow_learner_that_may_still_win_continues():
+    # At step 4 it is at 0.71, far behind the top 3 (0.40-0.45 then), but it is
+    # still falling steeply: it ends at 0.19, inside the top 3.
+    slow = trial(9, curve(lambda s: 0.05 + 2.0 * s ** -0.8, range(1, 5)))
+    assert PredictRule(max_steps=T).decide(history(*TOP, slow)) == []
+
+
+def test_needs_k_rivals_and_min_steps():
+    flat = trial(9, curve(lambda s: 0.6 + 0.5 / s, range(1, 7)))
+    assert PredictRule(max_steps=T).decide(history(*TOP[:2], flat)) == []
+    assert PredictRule(max_steps=T, top_k=5).decide(history(*TOP, flat)) == []
+    assert PredictRule(max_steps=T, min_steps=7).decide(history(*TOP, flat)) == []
+    # Running rivals count by their predicted finals: three good learners suffice.
+    good = [trial(10 + i, curve(lambda s, i=i: 0.2 + 0.01 * i + 0.8 / s, range(1, 7)))
+            for i in range(3)]
+    (stop,) = PredictRule(max_steps=T).decide(history(*good, flat))
+    assert stop.trial_id == 9 and stop.details["finished"] == 0
+
+
+def test_protected_finished_and_diverged_trials_are_left_alone():
+    flat = curve(lambda s: 0.6 + 0.5 / s, range(1, 7))
+    assert PredictRule(max_steps=T).decide(history(*TOP, trial(9, flat, protected=True))) == []
+    assert PredictRule(max_steps=T).decide(history(*TOP, trial(9, flat, state="pruned"))) == []
+    nan = (*flat[:5], (6, math.nan))
+    assert PredictRule(max_steps=T).decide(history(*TOP, trial(9, nan))) == []
+
+
+def test_a_protected_trial_still_counts_as_a_rival():
+    flat = trial(9, curve(lambda s: 0.6 + 0.5 / s, range(1, 7)))
+    good = [trial(10 + i, curve(lambda s, i=i: 0.2 + 0.01 * i + 0.8 / s, range(1, 7)),
+                  protected=i == 0) for i in range(3)]
+    (stop,) = PredictRule(max_steps=T).decide(history(*good, flat))
+    assert stop.trial_id == 9
+
+
+def test_max_objective():
+    flipped = [trial(t.id, [(s, -v) for s, v in t.curve], state=t.state) for t in TOP]
+    flat = trial(9, curve(lambda s: -(0.6 + 0.5 / s), range(1, 7)))
+    (stop,) = PredictRule(max_steps=T).decide(history(*flipped, flat, mode="max"))
+    assert stop.details["threshold"] == pytest.approx(-(0.25 + 0.8 / T))
+    assert stop.details["predicted"] < stop.details["threshold"]
+    assert "needs > " in stop.reason
+
+
+def test_judges_each_step_once():
+    rule = PredictRule(max_steps=T)
+    flat = trial(9, curve(lambda s: 0.6 + 0.5 / s, range(1, 7)))
+    assert len(rule.decide(history(*TOP, flat))) == 1
+    assert rule.decide(history(*TOP, flat)) == []  # same step: not judged again
+
+
+def test_options_and_the_horizon():
+    (rule,) = make_rules([("predict", {"top_k": 5, "probability": 0.1, "noise": 0.01})],
+                         SPACE, max_steps=20)
+    assert (rule.max_steps, rule.top_k, rule.probability, rule.noise) == (20, 5, 0.1, 0.01)
+    with pytest.raises(ValueError, match="predict: needs max_steps"):
+        make_rules([("predict", {})], SPACE, max_steps=None)
+    with pytest.raises(ValueError, match=r"predict: probability must be in \(0, 0.5\]"):
+        make_rules([("predict", {"probability": 0.9})], SPACE, max_steps=20)
+    with pytest.raises(ValueError, match="predict: noise must be a finite number"):
+        make_rules([("predict", {"noise": math.nan})], SPACE, max_steps=20)
+
+
+def test_selectable_in_a_spec(tmp_path):
+    from tuitune.core.spec import load_spec
+    from tuitune.core.strategies import build_rules
+
+    path = tmp_path / "exp.toml"
+    path.write_text('name = "p"\ncommand = ["true"]\n[space.lr]\ntype = "float"\nlow = 0.001\n'
+                    'high = 0.1\nlog = true\n[objective]\nmetric = "val_loss"\n[budget]\n'
+                    'max_steps = 12\n[stopping]\nrules = ["predict", "divergence"]\n'
+                    '[stopping.predict]\ntop_k = 2\n')
+    spec = load_spec(path)
+    rule, _ = build_rules(spec.stopping, spec.space, spec.budget.max_steps)
+    assert isinstance(rule, PredictRule) and (rule.max_steps, rule.top_k) == (12, 2)
+    path.write_text(path.read_text().replace("top_k = 2", "top_k = 0"))
+    with pytest.raises(ValueError, match=r"exp.toml: stopping.predict: .*top_k must be >= 1, got 0"):
+        load_spec(path)
