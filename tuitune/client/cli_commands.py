@@ -35,7 +35,7 @@ from tuitune.engine.runs import (
     wait_for_supervisor,
 )
 from tuitune.core.space import SpaceError
-from tuitune.core.spec import SpecError, load_spec, unused_params_warning
+from tuitune.core.spec import SpecError, load_spec, notify_command_problem, unused_params_warning
 from tuitune.store import (
     DB_NAME,
     EventRecord,
@@ -95,6 +95,9 @@ def cmd_run(args: argparse.Namespace) -> int:
     spec = load_spec(args.spec)
     if args.ray:
         spec = spec.with_executor("ray", address=args.ray)
+    problem = notify_command_problem(spec)
+    if problem:
+        raise SpecError(str(spec.path), "", problem.split(": ", 1)[1])
     warm = _warm_start(spec, list(spec.search.warm_start) + list(args.warm_start or []),
                        _root(args))  # before anything is created: a bad source changes nothing
     warning = unused_params_warning(spec)

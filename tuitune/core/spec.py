@@ -118,6 +118,7 @@ class NotifyConfig:
     gpu_idle_after: float | None = 300.0  # a GPU of running trials idle this long
     bell: bool = False  # the attached TUI rings the terminal bell
     osc: bool = False  # ... and sends a desktop notification (OSC 9 and OSC 777)
+    enabled: bool = False  # the spec has a [notify] table (else nothing is watched)
 
 
 @dataclass(frozen=True)
@@ -254,7 +255,7 @@ def parse_spec(raw: Mapping[str, Any], path: Path) -> Spec:
         budget=budget, resources=_resources(v, v.table(raw, "resources")),
         search=_search(v, v.table(raw, "search")),
         stopping=_stopping(v, v.table(raw, "stopping")),
-        notify=_notify(v, v.table(raw, "notify")),
+        notify=_notify(v, v.table(raw, "notify"), enabled="notify" in raw),
         metrics_source=source, metrics_include=include, metrics_exclude=exclude,
         kill_grace=v.number(raw.get("kill_grace", 10.0), "kill_grace", minimum=0.0,
                             maximum=MAX_KILL_GRACE),
@@ -718,7 +719,7 @@ def _search(v: _Validator, t: dict[str, Any]) -> SearchConfig:
     return SearchConfig(strategy, seed, options, tuple(warm))
 
 
-def _notify(v: _Validator, t: dict[str, Any]) -> NotifyConfig:
+def _notify(v: _Validator, t: dict[str, Any], enabled: bool) -> NotifyConfig:
     v.keys(t, "notify", {"on", "command", "timeout", "burst", "window", "stall_after",
                          "gpu_idle_after", "bell", "osc"})
     on = t.get("on", list(NOTIFY_DEFAULT_ON))
@@ -748,7 +749,7 @@ def _notify(v: _Validator, t: dict[str, Any]) -> NotifyConfig:
         window=v.duration(t.get("window", 60.0), "notify.window") or 60.0,
         stall_after=watch("stall_after", 600.0), gpu_idle_after=watch("gpu_idle_after", 300.0),
         bell=v.typed(t.get("bell", False), "notify.bell", bool),
-        osc=v.typed(t.get("osc", False), "notify.osc", bool))
+        osc=v.typed(t.get("osc", False), "notify.osc", bool), enabled=enabled)
 
 
 def notify_command_problem(spec: Spec) -> str | None:

@@ -49,6 +49,8 @@ from tuitune.engine.snapshot import (
     extra_metric_names,
 )
 from tuitune.engine.budget_edit import current_budget
+from tuitune.engine.notifier import Notifier
+from tuitune.engine.watch import Watch
 from tuitune.engine.warm_start import META_KEY as WARM_START
 from tuitune.engine.warm_start import with_imports
 from tuitune.engine.space_edit import META_KEY, current_revision, current_space
@@ -60,6 +62,7 @@ from tuitune.executors.local import process_start_time, reap_strays
 from tuitune.core.history import (
     DIVERGED,
     FAILED,
+    FINISHED_STATES,
     LIVE_STATES,
     LOST,
     PAUSED,
@@ -143,6 +146,12 @@ class Supervisor(CommandActions):
         self._answers: dict[int, tuple[str, str]] = {}  # command id -> answer not yet written
         self._unresolved: set[int] = set()  # queued trials whose unrecorded start is unknown
         self.boundary = ErrorBoundary(self.store, self.run_dir / SUPERVISOR_LOG, self._say)
+        # [notify]: events worth telling (watch.py) and the command that tells them.
+        self.notifier = Notifier(self.spec.notify, self.store, self.run_dir, self.spec.workdir,
+                                 clock)
+        self.watch = Watch(self.spec.notify, self.spec.objective)
+        self._last_notify = 0.0
+        self._checked_points: dict[int, int] = {}  # per trial: objective points checked
 
     def _build_searcher(self) -> None:
         # Each space revision reseeds, so a random search does not replay its draws.
@@ -164,9 +173,12 @@ class Supervisor(CommandActions):
                             supervisor_start=process_start_time(os.getpid()),
                             heartbeat=now, state="running", started_at=self._started_at)
         self._last_event_id = max((e.id for e in self.store.events()), default=0)
+        self.notifier.start_after(self._last_event_id)  # earlier events were told before
         self.store.add_event("supervisor_started", "engine",
                              f"supervisor pid {os.getpid()} started", data={"pid": os.getpid()})
         self.recover()
+        self.watch.baseline((t.id, self._trial_value(t.id)) for t in self.store.trials(
+            FINISHED_STATES))
 
     def recover(self) -> None:
         """Finish what an earlier supervisor left half done (docs/architecture.md,
@@ -260,6 +272,9 @@ class Supervisor(CommandActions):
             self.tick()
             time.sleep(TICK)
         self.feed.drain()  # output of ended trials still unread (read in chunks so far)
+        with self.boundary.guard("the last notifications"):
+            self._notify(self.clock(), force=True)
+            self.notifier.drain()
         self.close()
         return self.finished
 
@@ -362,6 +377,7 @@ class Supervisor(CommandActions):
             ("GPUs", lambda: self._watch_gpus(now)),
             ("finish", self._check_finished),
             ("events", self._echo_events),
+            ("notifications", lambda: self._notify(now)),
             ("reaping", self._reap),
         ]
 
@@ -392,7 +408,39 @@ class Supervisor(CommandActions):
 
     def _reap(self) -> None:
         if self.reap_orphans:
-            reap_strays({h.pid for h in self.handles.values()})
+            # Notify commands are ours to wait for too (their exit status says if they failed).
+            reap_strays({h.pid for h in self.handles.values()} | self.notifier.pids)
+
+    # -- notifications ------------------------------------------------------------------
+    def _trial_value(self, trial_id: int) -> float | None:
+        return self.spec.objective.best([v for _, v in self.curves.curves.get(trial_id, [])])
+
+    def _notify(self, now: float, force: bool = False) -> None:
+        """Record what the watch sees (new best, stalled, GPU idle), then let the
+        notifier tell the events chosen in `[notify] on`."""
+        if not self.spec.notify.enabled or (now - self._last_notify < 0.5 and not force):
+            return
+        self._last_notify = now
+        trials = self.store.trials()
+        seen = self.watch.new_best((t.id, t.state, self._trial_value(t.id)) for t in trials)
+        running = [t for t in trials if t.state == RUNNING]
+        seen += self.watch.stalled([(t.id, t.started_at) for t in running],
+                                   {t.id: len(self.curves.curves.get(t.id, ())) for t in running},
+                                   now)
+        snapshot = self.gpus.snapshot if self.gpus.has_gpus else None
+        if snapshot is not None:
+            busy: dict[int, list[int]] = {}
+            for t in running:
+                for g in (t.gpus or "").split(","):
+                    if g.strip().isdigit():
+                        busy.setdefault(int(g), []).append(t.id)
+            seen += self.watch.gpu_idle(busy, {g.index: g.util_pct for g in snapshot.gpus},
+                                        now)
+        for s in seen:
+            if s.kind in self.spec.notify.on:
+                self.store.add_event(s.kind, "watch", s.message, trial_id=s.trial_id,
+                                     data=s.data)
+        self.notifier.poll(now)
 
     # -- output -------------------------------------------------------------------------
     def _say(self, line: str) -> None:
@@ -596,12 +644,16 @@ class Supervisor(CommandActions):
         """NaN or inf in the objective means the trial diverged: stop it at once."""
         for tid in touched:
             curve = self.curves.curves.get(tid)
-            if not curve or math.isfinite(curve[-1][1]) or tid not in self.handles:
+            # Every point read since the last look, not only the last one: a NaN followed
+            # by a finite value in the same batch of reports is a divergence too.
+            seen, self._checked_points[tid] = self._checked_points.get(tid, 0), len(curve or ())
+            bad = next(((s, v) for s, v in (curve or [])[seen:] if not math.isfinite(v)), None)
+            if bad is None or tid not in self.handles:
                 continue
             trial = self.store.trial(tid)
             if trial is None or trial.protected:
                 continue
-            step, value = curve[-1]
+            step, value = bad
             self._plan_end(tid, DIVERGED, "engine",
                            f"trial {tid} diverged: {self.spec.objective.metric} = {value} "
                            f"at step {step}", {"step": step, "value": str(value)})
@@ -668,7 +720,8 @@ class Supervisor(CommandActions):
         # The event first: if the store refuses it (disk full), the next tick tries again.
         if self.stopping:
             if not self.handles:
-                self.store.add_event("finished", "engine", "experiment stopped")
+                self.store.add_event("finished", "engine", "experiment stopped",
+                                     data={"stopped": True})
                 self.finished = "stopped"
             return
         if self.finished or self.handles or self.store.count_trials([QUEUED]):
