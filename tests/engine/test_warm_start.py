@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import pytest
 
 from tests.support.processes import cli
@@ -61,6 +63,21 @@ def test_a_run_warm_started_from_a_finished_one(tt_home, tmp_path):
     listed = cli("status", run.name, "--imported")
     assert listed.returncode == 0 and listed.stdout.count(f"{source.name} trial") == 6
     assert cli("insight", run.name).returncode == 0
+
+    # The two runs compared: their best trials side by side.
+    shown = cli("compare", source.name, run.name)
+    assert shown.returncode == 0, shown.stderr
+    head, *rows = shown.stdout.splitlines()
+    assert source.name in head and run.name in head
+    cells = {r.split()[0]: r.split()[1:] for r in rows}
+    assert cells["wd"] == ["-", "0"] and set(cells) >= {"trial", "state", "loss", "lr", "units"}
+    as_json = json.loads(cli("compare", source.name, run.name, "-n", "2", "--json").stdout)
+    for side, folder in zip(as_json["runs"], (source, run), strict=True):
+        best = min(read(folder, lambda s: [p.value for p in s.metrics(name="loss")]))
+        assert side["name"] == folder.name and side["trials"][0]["best"] == best
+        assert len(side["trials"]) == 2
+    bad = cli("compare", source.name, "no-such-run")
+    assert bad.returncode == 2 and bad.stderr.count("\n") == 1
 
     # A parameter this run searches that the first run lacks makes its trials unusable.
     third = write_spec(tmp_path / "c", name="c", steps=3, sleep=0.05, strategy="random",

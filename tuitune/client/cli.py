@@ -146,6 +146,13 @@ def build_parser() -> argparse.ArgumentParser:
     sp = add("insight", "Which parameters matter (PED-ANOVA) and what to try next, with the "
              "evidence (see docs/insight.md).", "tuitune insight quickstart --json")
     sp.add_argument("--json", action="store_true", help="as JSON")
+    sp = add("compare", "The best trials of two runs side by side: parameters and objective.",
+             "tuitune compare quickstart-20261202-0610 quickstart-20261202-0702 -n 3",
+             run_arg=False)
+    sp.add_argument("runs", nargs=2, metavar="RUN", help="run name, unique prefix, or folder")
+    sp.add_argument("-n", type=positive_int, default=1, metavar="N",
+                    help="the N best trials of each run (default 1)")
+    as_json(sp, "the two leaderboards")
     sp = add("gpu", "GPU and host monitor (no experiment needed).", "tuitune gpu --once",
              run_arg=False)
     sp.add_argument("--once", action="store_true", help="print one snapshot and exit")

@@ -515,9 +515,25 @@ def cmd_insight(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_compare(args: argparse.Namespace) -> int:
+    from tuitune.client.compare import compare_json, compare_text
+
+    clients = [RunClient(resolve_run(name, _root(args))) for name in args.runs]
+    try:
+        runs = [(c.run_dir.name, c.store, c.spec) for c in clients]
+        if args.json:
+            _print_json(compare_json(runs, args.n))
+        else:
+            _show(compare_text(runs, args.n))
+    finally:
+        for c in clients:
+            c.close()
+    return 0
+
+
 HANDLERS: dict[str, Callable[[argparse.Namespace], int]] = {
     "run": cmd_run, "follow": cmd_follow, "attach": cmd_attach, "resume": cmd_resume, "ls": cmd_ls,
     "status": cmd_status, "best": cmd_best, "export": cmd_export, "logs": cmd_logs,
-    "events": cmd_events, "gpu": cmd_gpu, "insight": cmd_insight,
+    "events": cmd_events, "gpu": cmd_gpu, "insight": cmd_insight, "compare": cmd_compare,
     **{kind.cli.name: partial(send_kind, kind) for kind in COMMAND_KINDS},
 }

@@ -102,6 +102,11 @@ def apply(budget: Mapping[str, Any], args: Mapping[str, Any], used: int
     return new, ("budget: " + ", ".join(said)) if said else "budget unchanged"
 
 
+def describe(budget: Mapping[str, Any]) -> str:
+    """`max trials 20, max concurrent 2, trial timeout 30m, experiment timeout none`."""
+    return ", ".join(f"{key.replace('_', ' ')} {_show(key, budget.get(key))}" for key in KEYS)
+
+
 def _show(key: str, v: Any) -> str:
     if v is None:
         return "none"

@@ -618,6 +618,8 @@ SPACE = CommandKind(
     CliForm("space", "Change a live run's search space: a numbered revision; running trials "
             "are not touched.", "tuitune space quickstart lr=0.01..0.3 --log",
             _space_arguments, _space_payloads),
+    (TuiKey("S", "edit_space", "Space", "Change the search space: narrow, widen, fix, free, "
+            "choices, undo", show=False),),
 )
 
 
@@ -667,6 +669,8 @@ BUDGET = CommandKind(
             lambda a, view: [{key: getattr(a, key) for key in (
                 "more", "max_trials", "max_concurrent", "trial_timeout", "experiment_timeout")
                 if getattr(a, key) is not None}]),
+    (TuiKey("B", "change_budget", "Budget", "Change the budget: more trials, concurrency, "
+            "time caps", show=False),),
 )
 
 

@@ -18,6 +18,7 @@ from textual.screen import Screen
 from tuitune.core.history import LIVE_STATES
 from tuitune.core.spec import Spec
 from tuitune.system import ProcessIdentity
+from tuitune.ui.alerts import alert_text, sequences
 from tuitune.ui.base_app import BaseApp
 from tuitune.ui.commanding import Commanding
 from tuitune.ui.messages import StorePolled, StorePollFailed
@@ -134,12 +135,23 @@ class TuituneApp(Commanding, BaseApp):
     def _apply_poll(self, message: StorePolled) -> None:
         self.last_poll_s = message.seconds
         changed = self.view.apply(message.delta)
+        if not message.delta.full:
+            self._alert(message.delta.events)
         if changed or message.delta.full:
             self._roots = {r.id: ProcessIdentity(r.pid, r.pid_start)
                            for r in self.view.rows.values()
                            if r.state in LIVE_STATES and r.pid and r.pid_start}
         self.each_screen("refresh_from_view", changed, message.delta.full)
         self._frame()
+
+    def _alert(self, events) -> None:
+        """`[notify] bell` / `osc`: tell the terminal about the chosen new events."""
+        config = self.spec.notify
+        if not (config.bell or config.osc) or self.is_headless or self._driver is None:
+            return
+        text = alert_text(config, events)
+        if text is not None:
+            self._driver.write(sequences(config, text))  # as App.bell writes its BEL
 
     def on_store_poll_failed(self, message: StorePollFailed) -> None:
         self.notify(f"cannot read the run store: {message.error}", severity="error",

@@ -3,12 +3,14 @@ thread (the supervisor may take seconds to answer), the answer shown."""
 
 from __future__ import annotations
 
+import argparse
+import shlex
 from functools import partial
 from pathlib import Path
 from typing import Any
 
 from tuitune.client.run_client import Reply, RunClient
-from tuitune.engine.commands import CommandError
+from tuitune.engine.commands import COMMAND_KINDS, CommandError
 from tuitune.ui.messages import CommandAnswered
 
 
@@ -30,6 +32,24 @@ class Commanding:
         except CommandError as exc:
             return str(exc)
         return None
+
+    def command_from_line(self, kind: str, line: str) -> dict[str, Any] | str:
+        """A command's arguments from a line typed as its `tuitune KIND RUN` arguments
+        (the declared CLI form parses it), checked by the engine; or an error line."""
+        form = next(k for k in COMMAND_KINDS if k.name == kind).cli
+        parser = _RaisingParser(prog=f"tuitune {form.name}", add_help=False)
+        form.arguments(parser)
+        try:
+            payloads = form.payloads(parser.parse_args(shlex.split(line)), self._checker())
+        except (ValueError, CommandError) as exc:  # SpaceError and argparse's are ValueErrors
+            return str(exc)
+        if len(payloads) != 1:
+            return "one change at a time"
+        return self.check_command(kind, payloads[0]) or payloads[0]
+
+    def run_meta(self, keys: list[str]) -> dict[str, Any]:
+        """Values from the run's meta (the space revisions, the budget in effect)."""
+        return self._checker().store.meta(keys)
 
     def refusal(self, kind: str, trial_id: int, from_checkpoint: bool = False) -> str | None:
         """Why the engine would refuse `kind` on the trial in its state now (None: it
@@ -70,3 +90,10 @@ class Commanding:
                         severity="error", timeout=8)
         if self.store_loop is not None:
             self.store_loop.wake()
+
+
+class _RaisingParser(argparse.ArgumentParser):
+    """argparse that raises its error line instead of exiting (a form shows it)."""
+
+    def error(self, message: str) -> None:  # type: ignore[override]
+        raise ValueError(message)

@@ -20,6 +20,7 @@ from tuitune.core.strategies import available_strategies
 from tuitune.engine.commands import COMMAND_KINDS
 from tuitune.ui import fmt
 from tuitune.ui.records import TrialRow
+from tuitune.ui.screens.command_line_form import CommandLineForm
 from tuitune.ui.screens.dialogs import ConfirmDialog, NoteDialog
 from tuitune.ui.screens.handoff import HandoffForm
 from tuitune.ui.screens.param_form import FormResult, ParamForm
@@ -229,6 +230,35 @@ class HandActions:
                            header.max_trials, header.max_concurrent,
                            lambda args: self.app.check_command("handoff", args))
         self.app.push_screen(form, lambda a: a and self.app.send_command("handoff", a))
+
+    def action_edit_space(self) -> None:
+        from tuitune.engine.space_edit import META_KEY, current_revision, current_space
+
+        meta = self.app.run_meta(["spec", META_KEY])
+        space = current_space(self.app.spec, meta)
+        now = [f"revision {current_revision(meta)}:"] + [
+            f"  {p.name}: {p.describe()}" for p in space.params]
+        self.app.push_screen(
+            CommandLineForm("Change the search space (running trials are not touched)", now,
+                            ["lr=1e-4..1e-2 --log", "--fix units=64", "--free units",
+                             "--choices opt+=sgd", "--undo"],
+                            lambda line: self.app.command_from_line("space", line),
+                            "NAME=LOW..HIGH [--log] | --fix NAME=V | --free NAME | --undo"),
+            lambda a: a and self.app.send_command("space", a))
+
+    def action_change_budget(self) -> None:
+        from tuitune.engine.budget_edit import KEYS, current_budget, describe
+
+        budget = current_budget(self.app.spec, self.app.run_meta(list(KEYS)))
+        header = self.app.view.header
+        used = header.budget_used if header is not None else 0
+        self.app.push_screen(
+            CommandLineForm("Change the budget", [f"{used} trials so far; " + describe(budget)],
+                            ["--more 10", "--max-concurrent 4", "--trial-timeout 30m",
+                             "--experiment-timeout 2h"],
+                            lambda line: self.app.command_from_line("budget", line),
+                            "--more N | --max-trials N, --max-concurrent N, --trial-timeout D"),
+            lambda a: a and self.app.send_command("budget", a))
 
     def action_stop_experiment(self) -> None:
         def detail() -> str:

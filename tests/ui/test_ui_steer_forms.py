@@ -1,0 +1,60 @@
+"""The space (S) and budget (B) forms, against a real supervisor and the real store:
+the line typed in one key burst is parsed by the command's own CLI form, checked by the
+engine (a bad line keeps the form open with the reason), and sent."""
+
+from __future__ import annotations
+
+from textual.widgets import Static
+from ui_helpers import make_app, settle, wait_for
+
+from tuitune.engine.space_edit import META_KEY
+from tuitune.store import RunStore
+from tuitune.ui.screens.command_line_form import CommandLineForm
+
+SIZE = (120, 40)
+
+
+def _meta(run_dir, key):
+    store = RunStore(run_dir)
+    try:
+        return store.meta([key]).get(key)
+    finally:
+        store.close()
+
+
+async def _form(pilot, app, key: str) -> CommandLineForm:
+    await pilot.press(key)
+    return await wait_for(pilot, lambda: isinstance(app.screen, CommandLineForm) and app.screen,
+                          what=f"the form of {key}")
+
+
+async def test_space_and_budget_forms_send_their_commands(fresh_live_run):
+    run_dir = fresh_live_run.run_dir
+    app = make_app(run_dir)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot, app)
+        form = await _form(pilot, app, "S")
+        assert any("lr: " in str(w.render()) for w in form.query(Static))  # what is now
+        await pilot.press(*"lr=0.5..0.1", "enter")  # low above high: refused in the form
+        error = await wait_for(pilot, lambda: str(form.query_one("#form-error", Static)
+                                                  .render()).strip(), what="the error")
+        assert "low must be below high" in error and app.screen is form
+        assert _meta(run_dir, META_KEY) is None  # nothing sent
+        await pilot.press("ctrl+a", "ctrl+k", *"lr=0.001..0.01 --log --choices opt+=rmsprop",
+                          "enter")
+        revs = await wait_for(pilot, lambda: _meta(run_dir, META_KEY), what="the revision")
+        assert revs[-1]["space"]["lr"]["low"] == 0.001 and revs[-1]["space"]["lr"]["log"]
+        assert revs[-1]["space"]["opt"]["choices"] == ["sgd", "adam", "rmsprop"]
+        assert revs[-1]["actor"] == "user"
+
+        form = await _form(pilot, app, "B")
+        await pilot.press(*"--max-concurrent 3 --trial-timeout 30m", "enter")
+        await wait_for(pilot, lambda: _meta(run_dir, "trial_timeout") == 1800,
+                       what="the budget")
+        assert _meta(run_dir, "max_concurrent") == 3
+        form = await _form(pilot, app, "B")
+        await pilot.press(*"--max-trials", "enter")
+        error = await wait_for(pilot, lambda: str(form.query_one("#form-error", Static)
+                                                  .render()).strip(), what="the error")
+        assert "expected one argument" in error
+        await pilot.press("escape")

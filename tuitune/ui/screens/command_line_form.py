@@ -1,0 +1,66 @@
+"""A form that takes a command's arguments as its `tuitune` subcommand does: the space
+(`S`) and budget (`B`) forms. One line is typed (`lr=0.01..0.1 --log`, `--more 10
+--max-concurrent 4`); the command's own CLI form parses it (engine/commands.py: one
+declaration, so the TUI and the shell accept the same words), and the engine's check
+answers before the form closes. Above the line: what is in effect now, and examples.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from typing import Any
+
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Horizontal, Vertical
+from textual.screen import ModalScreen
+from textual.widgets import Button, Input, Label, Static
+
+#: Returns the command's arguments for the typed line, or an error line.
+LineParser = Callable[[str], dict[str, Any] | str]
+
+
+class CommandLineForm(ModalScreen[dict[str, Any] | None]):
+    BINDINGS = [Binding("escape,ctrl+c", "cancel", "Cancel", show=False, priority=True)]
+
+    def __init__(self, title: str, now: Sequence[str], examples: Sequence[str],
+                 parse: LineParser, placeholder: str = "") -> None:
+        super().__init__()
+        self.title_text, self.now, self.examples = title, list(now), list(examples)
+        self.parse, self.placeholder = parse, placeholder
+
+    def compose(self) -> ComposeResult:
+        with Vertical(classes="dialog form"):
+            yield Label(self.title_text, classes="dialog-title", markup=False)
+            for line in self.now:
+                yield Static(line, classes="dialog-hint", markup=False)
+            yield Input("", placeholder=self.placeholder, id="line", compact=True)
+            yield Static("e.g. " + "   ".join(self.examples), classes="form-help",
+                         markup=False)
+            yield Static("", id="form-error", classes="form-error", markup=False)
+            with Horizontal(classes="dialog-buttons"):
+                yield Button("Apply (enter)", variant="primary", id="ok", compact=True)
+                yield Button("Cancel (esc)", id="cancel", compact=True)
+
+    def on_mount(self) -> None:
+        self.query_one("#line", Input).focus()
+
+    def on_input_submitted(self, event: Input.Submitted) -> None:
+        event.stop()
+        self.action_submit()
+
+    def on_button_pressed(self, event: Button.Pressed) -> None:
+        if event.button.id == "ok":
+            self.action_submit()
+        else:
+            self.action_cancel()
+
+    def action_submit(self) -> None:
+        result = self.parse(self.query_one("#line", Input).value)
+        if isinstance(result, str):
+            self.query_one("#form-error", Static).update(result)
+            return
+        self.dismiss(result)
+
+    def action_cancel(self) -> None:
+        self.dismiss(None)
