@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import argparse
 import errno
-import os
 import json
+import os
 import shutil
 import signal
 import sys
@@ -17,11 +17,14 @@ from typing import TYPE_CHECKING, Any
 
 from tuitune.client import summary
 from tuitune.client.run_client import Reply, RunClient
+from tuitune.core.history import FINISHED_STATES
+from tuitune.core.space import SpaceError
+from tuitune.core.spec import SpecError, load_spec, notify_command_problem, unused_params_warning
+from tuitune.core.textsafe import escape_controls, log_line
 from tuitune.engine.command_kind import CommandKind
 from tuitune.engine.commands import COMMAND_KINDS, CommandError
 from tuitune.engine.logs import log_tail
 from tuitune.engine.ownership import NotYours
-from tuitune.core.history import FINISHED_STATES
 from tuitune.engine.runs import (
     RunNotFound,
     create_run,
@@ -34,8 +37,6 @@ from tuitune.engine.runs import (
     trial_dir,
     wait_for_supervisor,
 )
-from tuitune.core.space import SpaceError
-from tuitune.core.spec import SpecError, load_spec, notify_command_problem, unused_params_warning
 from tuitune.store import (
     DB_NAME,
     EventRecord,
@@ -44,7 +45,6 @@ from tuitune.store import (
     StoreUnreadable,
     StoreVersionError,
 )
-from tuitune.core.textsafe import escape_controls, log_line
 
 if TYPE_CHECKING:
     from tuitune.engine.follow import Outcome
@@ -98,6 +98,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     problem = notify_command_problem(spec)
     if problem:
         raise SpecError(str(spec.path), "", problem.split(": ", 1)[1])
+    reference = _reference(args)
     warm = _warm_start(spec, list(spec.search.warm_start) + list(args.warm_start or []),
                        _root(args))  # before anything is created: a bad source changes nothing
     warning = unused_params_warning(spec)
@@ -115,7 +116,8 @@ def cmd_run(args: argparse.Namespace) -> int:
                        "(detached: it goes on if this terminal goes away)", spawned=pid)
     if not _started(run_dir, pid):
         return 1
-    return _open_tui(run_dir, mouse=not args.no_mouse, ascii=args.ascii or None)
+    return _open_tui(run_dir, mouse=not args.no_mouse, ascii=args.ascii or None,
+                     reference=reference)
 
 
 def _warm_start(spec: Any, names: list[str], root: Path) -> dict[str, Any] | None:
@@ -236,10 +238,23 @@ def cmd_follow(args: argparse.Namespace) -> int:
     return _follow(run_dir, _last_event(run_dir, keep=args.lines))
 
 
-def _open_tui(run_dir: Path, mouse: bool, ascii: bool | None = None) -> int:
+def _reference(args: argparse.Namespace) -> Any:
+    """`--reference RUN`: that run's best trial, read now (a bad one refused at once)."""
+    if not getattr(args, "reference", None):
+        return None
+    from tuitune.client.reference import NoReference, best_of
+
+    try:
+        return best_of(resolve_run(args.reference, _root(args)))
+    except NoReference as exc:
+        raise CommandError(str(exc)) from None
+
+
+def _open_tui(run_dir: Path, mouse: bool, ascii: bool | None = None,
+              reference: Any = None) -> int:
     from tuitune.ui import run_tui
 
-    run_tui(run_dir, mouse=mouse, ascii=ascii)
+    run_tui(run_dir, mouse=mouse, ascii=ascii, reference=reference)
     print(f"detached from {run_dir.name}: trials keep running. Reattach with "
           f"`tuitune attach {run_dir.name}`; end it with `tuitune stop {run_dir.name}`.")
     return 0
@@ -247,13 +262,15 @@ def _open_tui(run_dir: Path, mouse: bool, ascii: bool | None = None) -> int:
 
 def cmd_attach(args: argparse.Namespace) -> int:
     run_dir = resolve_run(args.run, _root(args))
+    reference = _reference(args)
     # A finished run has nothing for a supervisor to do until the first action, which
     # starts one (engine/client.py); any other run without one gets one now.
     if not _finished(run_dir) and not ensure_supervisor(run_dir):
         print(f"tuitune: error: could not start a supervisor; see {run_dir}/supervisor.log",
               file=sys.stderr)
         return 1
-    return _open_tui(run_dir, mouse=not args.no_mouse, ascii=args.ascii or None)
+    return _open_tui(run_dir, mouse=not args.no_mouse, ascii=args.ascii or None,
+                     reference=reference)
 
 
 def _finished(run_dir: Path) -> bool:

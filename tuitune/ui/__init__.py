@@ -7,17 +7,24 @@ Both are imported lazily by the CLI so that the engine never loads Textual.
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from tuitune.client.reference import Reference
 
 __all__ = ["run_monitor", "run_tui"]
 
 
-def run_tui(run_dir: Path, mouse: bool = True, ascii: bool | None = None) -> None:
+def run_tui(run_dir: Path, mouse: bool = True, ascii: bool | None = None,
+            reference: Reference | None = None) -> None:
     """Open the TUI on a run; returns when the user detaches (trials keep running).
-    `ascii`: draw with ASCII only; None: when the locale is not UTF-8."""
+    `ascii`: draw with ASCII only; None: when the locale is not UTF-8. `reference`:
+    another run's best trial, drawn dashed on the charts."""
     from tuitune.ui.factory import build_app
     from tuitune.ui.glyphs import needs_ascii
 
-    build_app(Path(run_dir), ascii=needs_ascii() if ascii is None else ascii).run(mouse=mouse)
+    build_app(Path(run_dir), ascii=needs_ascii() if ascii is None else ascii,
+              reference=reference).run(mouse=mouse)
 
 
 def run_monitor(mouse: bool = True, ascii: bool | None = None) -> None:

@@ -15,6 +15,7 @@ from pathlib import Path
 from textual.binding import Binding
 from textual.screen import Screen
 
+from tuitune.client.reference import Reference
 from tuitune.core.history import LIVE_STATES
 from tuitune.core.spec import Spec
 from tuitune.system import ProcessIdentity
@@ -49,10 +50,13 @@ class TuituneApp(Commanding, BaseApp):
 
     def __init__(self, run_dir: Path, spec: Spec, *, clock: Callable[[], float] = time.time,
                  feed: SystemFeed, poll_interval: float = POLL_INTERVAL_S,
-                 system_interval: float = SYSTEM_INTERVAL_S) -> None:
+                 system_interval: float = SYSTEM_INTERVAL_S,
+                 reference: Reference | None = None) -> None:
         super().__init__(clock, feed, system_interval)
         self.run_dir = Path(run_dir)
         self.spec = spec
+        #: Another run's best trial, drawn dashed on the charts (`--reference`).
+        self.reference = reference
         self.model = RunModel(self.run_dir, spec, clock)
         self._poll_interval = poll_interval
         self.store_loop: Loop | None = None

@@ -31,6 +31,7 @@ BAD = Style(color="red")
 BAR = Style(color="blue")
 SPARK = Style(color="cyan")
 CURSOR = Style(reverse=True)
+REFERENCE = Style(color="bright_white", dim=True)  # another run's best, drawn dashed
 CURSOR_DIM = Style(bgcolor="grey23")
 STAR = Style(color="yellow", bold=True)
 

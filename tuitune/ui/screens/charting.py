@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterable
+from typing import TYPE_CHECKING
 
 import numpy as np
 from rich.style import Style
@@ -38,9 +39,20 @@ def markers_for(view: RunView, row: TrialRow, style: Style) -> list[Marker]:
             out.append(Marker(child.clone_step, "c", style))
     return out
 
+if TYPE_CHECKING:
+    from tuitune.client.reference import Reference
+
+
+def reference_series(reference: Reference | None, metric: str) -> list[Series]:
+    """The pinned reference (another run's best trial) for `metric`, dashed; [] if none."""
+    if reference is None or metric not in reference.curves:
+        return []
+    steps, values = reference.curves[metric]
+    return [Series(reference.label, palette.REFERENCE, steps, values, dashed=True)]
+
 
 def build_chart(view: RunView, metric: str, trial_ids: list[int], log_y: bool, smooth: bool,
-                x_max: int | None) -> ChartData:
+                x_max: int | None, reference: Reference | None = None) -> ChartData:
     series: list[Series] = []
     markers: list[Marker] = []
     # The selected trial is drawn last so it stays on top.
@@ -55,6 +67,8 @@ def build_chart(view: RunView, metric: str, trial_ids: list[int], log_y: bool, s
         if i == 0:
             markers = markers_for(view, row, style)
     series.reverse()
+    if series:
+        series += reference_series(reference, metric)
     title = metric
     if not trial_ids:
         empty = "select a trial to chart it"

@@ -28,7 +28,13 @@ from tuitune.engine.logs import log_tail
 from tuitune.engine.runs import trial_dir
 from tuitune.ui import fmt, palette
 from tuitune.ui.records import TrialRow
-from tuitune.ui.screens.charting import VAL_PREFIXES, markers_for, move_cursor, zoom_start
+from tuitune.ui.screens.charting import (
+    VAL_PREFIXES,
+    markers_for,
+    move_cursor,
+    reference_series,
+    zoom_start,
+)
 from tuitune.ui.screens.dialogs import PickDialog
 from tuitune.ui.screens.hand_actions import HAND_BINDINGS, HandActions
 from tuitune.ui.series import better_mode, overfitting
@@ -207,6 +213,7 @@ class DetailScreen(HandActions, Screen):
         curves = {m: view.curves.get((row.id, m)) for m in self.pair if m}
         series = {m: Series(m, palette.SERIES[i], c.steps, c.values)
                   for i, (m, c) in enumerate(curves.items()) if c is not None}
+        refs = {m: reference_series(self.app.reference, m) for m in series}
         last = max((float(c.steps[-1]) for c in curves.values() if c is not None and len(c)),
                    default=None)
         x_min = zoom_start(last, ZOOMS[self.zoom])
@@ -221,7 +228,8 @@ class DetailScreen(HandActions, Screen):
         if not self.side_by_side:
             waiting = any(c is None for c in curves.values())
             title = f"#{row.id}" + ("" if val else f"  (no val_{train} to pair with {train})")
-            return {"#pair-chart": chart(title, tuple(series.values()),
+            return {"#pair-chart": chart(title, (*series.values(), *(
+                                             r for m in series for r in refs[m])),
                                          loading if waiting else "no points yet")}
         out = {}
         for chart_id, metric in (("#train-chart", train), ("#val-chart", val)):
@@ -229,7 +237,7 @@ class DetailScreen(HandActions, Screen):
                 out[chart_id] = ChartData(f"(no validation metric paired with {train}: "
                                           f"name it val_{train})")
                 continue
-            shown = (series[metric],) if metric in series else ()
+            shown = (series[metric], *refs[metric]) if metric in series else ()
             out[chart_id] = chart(metric, shown, f"no {metric} points yet"
                                   if curves[metric] is not None else loading)
         return out

@@ -228,7 +228,8 @@ class RunScreen(HandActions, Screen):
         self._chart_drawn = now
         self._chart_complete = all((t, m) in view.curves for t in ids for m in metrics)
         for chart_id, metric in zip(("#chart", "#chart2"), metrics, strict=False):
-            data = build_chart(view, metric, ids, self.log_y, self.smooth, None)
+            data = build_chart(view, metric, ids, self.log_y, self.smooth, None,
+                               self.app.reference)
             self.query_one(chart_id, Chart).show(data)
 
     def _metrics(self) -> tuple[str, ...]:

@@ -35,6 +35,7 @@ class Series:
     style: Style
     steps: np.ndarray
     values: np.ndarray
+    dashed: bool = False  # a reference from another run (`--reference`)
 
 
 @dataclass(frozen=True)
@@ -110,8 +111,8 @@ def draw(data: ChartData, width: int, height: int) -> list[Line]:
         y_lo, y_hi = y_lo - 0.5 * (abs(y_lo) or 1.0), y_hi + 0.5 * (abs(y_hi) or 1.0)
     bits = np.zeros((plot_h, plot_w), dtype=np.int32)
     owner = np.full((plot_h, plot_w), -1, dtype=np.int32)
-    for i, (_, x, y) in enumerate(prepared):
-        _plot(bits, owner, i, x, y, x_lo, x_hi, y_lo, y_hi)
+    for i, (s, x, y) in enumerate(prepared):
+        _plot(bits, owner, i, x, y, x_lo, x_hi, y_lo, y_hi, s.dashed)
     styles = [s.style for s, _, _ in prepared]
     cursor_col = (-1 if data.cursor is None
                   else _column(data.cursor, x_lo, x_hi, plot_w))
@@ -254,7 +255,7 @@ def _prepare(s: Series, data: ChartData) -> tuple[Series, np.ndarray, np.ndarray
 
 
 def _plot(bits: np.ndarray, owner: np.ndarray, index: int, x: np.ndarray, y: np.ndarray,
-          x_lo: float, x_hi: float, y_lo: float, y_hi: float) -> None:
+          x_lo: float, x_hi: float, y_lo: float, y_hi: float, dashed: bool = False) -> None:
     """OR one curve's dots into `bits` (per cell), marking the cells it owns."""
     plot_h, plot_w = bits.shape
     dots_w, dots_h = plot_w * 2, plot_h * 4
@@ -279,6 +280,8 @@ def _plot(bits: np.ndarray, owner: np.ndarray, index: int, x: np.ndarray, y: np.
     rows = np.arange(dots_h)[:, None]
     on = np.zeros((dots_h, dots_w), dtype=bool)
     on[:, cols] = (rows >= top[None, :]) & (rows <= bottom[None, :])
+    if dashed:  # dashes of two cells, gaps of two: a reference reads apart from trials
+        on[:, (np.arange(dots_w) // 4) % 2 == 1] = False
     cells = on.reshape(plot_h, 4, plot_w, 2)
     curve = np.zeros((plot_h, plot_w), dtype=np.int32)
     for r in range(4):
