@@ -81,7 +81,8 @@ class Watch:
             n = points.get(tid, 0)
             seen = self._points.get(tid)
             if seen is None or seen[0] != n:  # first seen silent: silent since it started
-                self._points[tid] = (n, started if seen is None and n == 0 and started else now)
+                self._points[tid] = (n, started if seen is None and n == 0 and started is not None
+                                     else now)
                 self._stalled.discard(tid)
                 continue
             if now - seen[1] >= after and tid not in self._stalled:
