@@ -17,14 +17,16 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-keras = pytest.importorskip("keras")
+from tests.support.extras import NO_KERAS
+
+keras = pytest.importorskip("keras", reason=NO_KERAS)
 
 import tuitune.in_trial.keras as tk  # noqa: E402
 import tuitune.in_trial.trial as tt  # noqa: E402
-from tuitune.engine.launch import build_launch  # noqa: E402
-from tuitune.engine.runs import create_run, trial_dir  # noqa: E402
 from tuitune.core.roles import ROLES_ENV  # noqa: E402
 from tuitune.core.spec import load_spec  # noqa: E402
+from tuitune.engine.launch import build_launch  # noqa: E402
+from tuitune.engine.runs import create_run, trial_dir  # noqa: E402
 from tuitune.store import RunStore  # noqa: E402
 
 SPEC = """

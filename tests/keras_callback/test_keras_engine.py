@@ -11,8 +11,10 @@ from pathlib import Path
 
 import pytest
 
-pytest.importorskip("keras")
-pytest.importorskip("sklearn")
+from tests.support.extras import NO_KERAS, NO_SKLEARN
+
+pytest.importorskip("keras", reason=NO_KERAS)
+pytest.importorskip("sklearn", reason=NO_SKLEARN)
 
 from tests.support.waiting import wait_for  # noqa: E402
 from tuitune.client.run_client import RunClient  # noqa: E402

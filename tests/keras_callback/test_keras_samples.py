@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.support.extras import NO_KERAS, NO_SKLEARN
 from tuitune.core.space import FixedParam, FloatParam, IntParam, MomentumParam, Pow2Param
 from tuitune.core.spec import load_spec
 
@@ -67,8 +68,8 @@ print("both samples ran")
 def test_sample_scripts_run_by_hand_offline(tmp_path):
     """Both scripts, as a user would run them, outside tuitune; one interpreter so
     TensorFlow is imported once. No MNIST in this HOME: the digits notice shows."""
-    pytest.importorskip("keras")
-    pytest.importorskip("sklearn")
+    pytest.importorskip("keras", reason=NO_KERAS)
+    pytest.importorskip("sklearn", reason=NO_SKLEARN)
     env = {k: v for k, v in os.environ.items() if not k.startswith("TUITUNE_")}
     env.update(HOME=str(tmp_path), KERAS_HOME=str(tmp_path / ".keras"),
                TF_CPP_MIN_LOG_LEVEL="2")

@@ -23,7 +23,9 @@ from pathlib import Path
 import psutil
 import pytest
 
-pytest.importorskip("ray", reason='Ray is not installed: pip install "tuitune[ray]"')
+from tests.support.extras import NO_RAY
+
+pytest.importorskip("ray", reason=NO_RAY)
 
 from raycluster import ClusterUnavailable, LocalRayCluster  # noqa: E402
 
@@ -140,7 +142,10 @@ def trial_processes(run_dir: Path, tid: int) -> list[psutil.Process]:
 # -- tests ---------------------------------------------------------------------------------------
 def test_metrics_tweak_pause_clone_kill_on_node2(cluster, tt_home, tmp_path):
     node2 = cluster.node_id("node2")
-    spec = write_spec(tmp_path / "exp", cluster, 'resources = {node2 = 0.01}\nnum_cpus = 0.25')
+    # Long enough to outlast the CLI calls on a loaded machine (it is killed at the end):
+    # 400 steps (20 s) ended before the tweak twice at a load of 20 on 2 cores.
+    spec = write_spec(tmp_path / "exp", cluster, 'resources = {node2 = 0.01}\nnum_cpus = 0.25',
+                      steps=4000)
     run = Headless(spec, tt_home)
     try:
         r = str(run.run_dir)

@@ -18,6 +18,7 @@ from pathlib import Path
 import psutil
 import pytest
 
+from tests.support.extras import NO_RAY
 from tests.support.specs import STEPPER
 from tuitune.executors.ray_node import TrialRunner, pack_path, unpack_to
 from tuitune.in_trial.ray_sink import RaySink, list_segments, read_control
@@ -258,7 +259,7 @@ def test_the_core_never_imports_ray():
 
 
 def test_unknown_executor_options_are_named():
-    pytest.importorskip("ray", reason='Ray is not installed: pip install "tuitune[ray]"')
+    pytest.importorskip("ray", reason=NO_RAY)
     from tuitune.executors.ray_executor import RayExecutor
 
     with pytest.raises(ValueError, match="unknown .*option.*adress"):

@@ -6,6 +6,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.support.extras import NO_RAY
 from tuitune.core.spec import load_spec
 from tuitune.ui.widgets.columns import columns_for
 
@@ -15,7 +16,7 @@ QUICKSTART = Path(__file__).resolve().parents[2] / "sample_specs" / "quickstart.
 def test_node_column_only_for_remote_executors():
     local = load_spec(QUICKSTART)
     assert "node" not in [c.key for c in columns_for(local)]
-    pytest.importorskip("ray")
+    pytest.importorskip("ray", reason=NO_RAY)
     remote = local.with_executor("ray", address="127.0.0.1:6379")
     keys = [c.key for c in columns_for(remote)]
     assert "node" in keys and keys.index("node") > keys.index("gpu")

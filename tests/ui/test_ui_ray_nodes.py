@@ -12,6 +12,7 @@ import pytest
 from ray_nodes_data import build_ray_run, ray_nodes
 from ui_helpers import FIXED_NOW, FixedClock, fixed_host, make_fixed_app, settle, wait_for
 
+from tests.support.extras import NO_RAY
 from tuitune.store import RunStore
 from tuitune.system import FakeGpuSource
 from tuitune.system.sampler import HOST_CPU_KEY, gpu_util_key
@@ -57,7 +58,7 @@ def test_history_grows_only_with_new_samples():
 
 
 def test_feed_reads_the_store_and_none_while_nothing_is_published(tmp_path):
-    pytest.importorskip("ray")
+    pytest.importorskip("ray", reason=NO_RAY)
     run_dir = build_ray_run(tmp_path, nodes=[])
     store = RunStore(run_dir)
     store._conn.execute("DELETE FROM meta WHERE key = 'ray_nodes'")  # noqa: SLF001
@@ -108,7 +109,7 @@ def _put_raw_nodes(run_dir, sql_value: str) -> None:
 
 
 def test_feed_retries_an_unparsable_value_and_ages_the_last_nodes(tmp_path):
-    pytest.importorskip("ray")
+    pytest.importorskip("ray", reason=NO_RAY)
     run_dir = build_ray_run(tmp_path)
     clock = FixedClock()
     feed = NodeFeed(run_dir, clock)
@@ -177,7 +178,7 @@ def _panel(app) -> list[str]:
 @contextlib.asynccontextmanager
 async def _watching_nodes(tmp_path):
     """A Ray run's app at 200x50 with every node in its panel: (pilot, app, run, clock)."""
-    pytest.importorskip("ray")
+    pytest.importorskip("ray", reason=NO_RAY)
     run_dir = build_ray_run(tmp_path)
     clock = FixedClock()
     app = _ray_app(run_dir, clock)
@@ -227,7 +228,7 @@ async def test_nodes_turn_stale_while_the_store_cannot_be_read(tmp_path):
 
 
 async def test_small_terminal_collapses_nodes_to_a_line_each(tmp_path):
-    pytest.importorskip("ray")
+    pytest.importorskip("ray", reason=NO_RAY)
     app = _ray_app(build_ray_run(tmp_path), FixedClock())
     async with app.run_test(size=(80, 24)) as pilot:
         await settle(pilot, app)

@@ -12,6 +12,7 @@ import pytest
 from ray_nodes_data import build_ray_run
 from ui_helpers import make_fixed_app, settle, wait_for
 
+from tests.support.extras import NO_RAY
 from tuitune.ui.widgets.system_panel import SystemPanel
 
 pytestmark = pytest.mark.usefixtures("utc")
@@ -20,7 +21,7 @@ pytestmark = pytest.mark.usefixtures("utc")
 @pytest.mark.parametrize("size,press", [((80, 24), ["v"]), ((160, 48), [])],
                          ids=["80x24", "160x48"])
 def test_run_screen_with_ray_nodes(snap_compare, tmp_path, size, press):
-    pytest.importorskip("ray")
+    pytest.importorskip("ray", reason=NO_RAY)
     app = make_fixed_app(build_ray_run(tmp_path), gpus=4)
 
     async def run_before(pilot):

@@ -404,6 +404,7 @@ class NodeAgent:
 
     def sample(self, roots: Mapping[int, tuple[int, float]] | None = None) -> dict[str, Any]:
         from tuitune.system import NvmlGpuSource, ProcessIdentity, SystemSampler
+        from tuitune.system.nodes import gpu_to_dict, host_to_dict
 
         if self._sampler is None:
             self._sampler = SystemSampler(NvmlGpuSource())
@@ -412,21 +413,12 @@ class NodeAgent:
         return {
             "node": self.node_label, "node_id": self.node_id, "t": snap.t,
             "gpu_status": snap.gpu_status,
-            "gpus": [_gpu_dict(g) for g in snap.gpus],
-            "host": {"cpu_pct": snap.host.cpu_pct, "ncpu": snap.host.ncpu,
-                     "ram_used_mb": snap.host.ram_used_mb,
-                     "ram_total_mb": snap.host.ram_total_mb},
+            "gpus": [gpu_to_dict(g) for g in snap.gpus],
+            "host": host_to_dict(snap.host),
             "trials": {tid: {"cpu_pct": u.cpu_pct, "rss_mb": u.rss_mb,
                              "gpu_ids": list(u.gpu_ids), "gpu_mem_mb": u.gpu_mem_mb}
                        for tid, u in snap.trials.items()},
         }
-
-
-def _gpu_dict(g: Any) -> dict[str, Any]:
-    return {"index": g.index, "uuid": g.uuid, "name": g.name, "util_pct": g.util_pct,
-            "mem_used_mb": g.mem_used_mb, "mem_total_mb": g.mem_total_mb,
-            "temp_c": g.temp_c, "power_w": g.power_w, "power_limit_w": g.power_limit_w,
-            "error": g.error}
 
 
 # -- watchdog ---------------------------------------------------------------------------------

@@ -1,9 +1,9 @@
 """The GPUs and host of every node of a remote (Ray) run, for the system panel.
 
 The supervisor samples each node through a small actor there and writes the
-latest samples to the run store (meta key `ray_nodes`, see
-executors/ray_executor.py). `NodeFeed.read()` turns that key into frozen
-records with their age, and keeps a short utilization history per node so its
+latest samples to the run store (meta key `ray_nodes`: `system.nodes.NodeRecord`s,
+written by executors/ray_sampling.py). `NodeFeed.read()` turns that key into the
+same frozen records with their age, and keeps a short utilization history per node so its
 GPU lines draw the same sparklines as the local ones. No Textual.
 
 A sample's age is measured from `seen`, the supervisor's clock when it got the
@@ -19,33 +19,19 @@ from collections import deque
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
 from tuitune.store import RunStore
-from tuitune.system import GpuSample, HostSample
+from tuitune.system.nodes import NODES_KEY, NodeRecord, nodes_from_meta
 from tuitune.system.sampler import HOST_CPU_KEY, HOST_RAM_KEY, gpu_mem_key, gpu_util_key
 
-#: The meta key the Ray executor writes.
-NODES_KEY = "ray_nodes"
 #: Samples arrive about every second; older than this, the values are not current.
 STALE_AFTER_S = 5.0
 #: Values kept per series: as many as the widest sparkline draws (gpu_lines.Layout).
 HISTORY = 24
 
 
-@dataclass(frozen=True)
-class NodeSample:
-    """One node as last sampled. `gpu_status` is "ok", or why no GPU could be read,
-    or None when the node was never sampled."""
-
-    node_id: str
-    label: str
-    alive: bool
-    gpu_status: str | None
-    gpus: tuple[GpuSample, ...]
-    host: HostSample | None
-    seen: float | None
-    trials: tuple[int, ...] = ()
+#: One node as last sampled: the record the executor writes (one declaration).
+NodeSample = NodeRecord
 
 
 @dataclass(frozen=True)
@@ -79,64 +65,8 @@ class NodesView:
 
 def parse_nodes(raw: object) -> tuple[NodeSample, ...]:
     """The meta value as records; malformed entries are skipped, not fatal (an older
-    or newer supervisor may write fields this TUI does not know). A value missing
-    or malformed within a node is only that value unknown: None for a GPU's, NaN
-    for the host's, no age for `seen`."""
-    if not isinstance(raw, list):
-        return ()
-    nodes = []
-    for entry in raw:
-        if not isinstance(entry, dict):
-            continue
-        try:
-            nodes.append(_node(entry))
-        except (TypeError, ValueError, KeyError):
-            continue
-    return tuple(sorted(nodes, key=lambda n: n.label))
-
-
-def _node(entry: Mapping[str, Any]) -> NodeSample:
-    node_id = str(entry.get("node_id") or "")
-    label = entry.get("node") or f"{entry.get('ip')}#{node_id[:6]}"
-    host = entry.get("host")
-    seen = _number(entry.get("seen", entry.get("t")))
-    return NodeSample(
-        node_id=node_id, label=str(label), alive=bool(entry.get("alive", True)),
-        gpu_status=entry.get("gpu_status"),
-        gpus=tuple(_gpu(g) for g in entry.get("gpus") or ()),
-        host=_host(host) if isinstance(host, Mapping) and host else None,
-        seen=None if seen is None or math.isnan(seen) else seen,
-        trials=tuple(int(t) for t in map(_number, entry.get("trials") or ())
-                     if t is not None and math.isfinite(t)))
-
-
-def _number(v: object) -> float | None:
-    """`v` as a float; None when it is missing or not a number."""
-    if v is None or isinstance(v, bool):
-        return None
-    try:
-        return float(v)  # type: ignore[arg-type]
-    except (TypeError, ValueError):
-        return None
-
-
-def _host(h: Mapping[str, Any]) -> HostSample:
-    def number(key: str) -> float:
-        v = _number(h.get(key))
-        return math.nan if v is None else v
-    ncpu = _number(h.get("ncpu"))
-    return HostSample(cpu_pct=number("cpu_pct"), ncpu=0 if ncpu is None else int(ncpu),
-                      ram_used_mb=number("ram_used_mb"), ram_total_mb=number("ram_total_mb"))
-
-
-def _gpu(g: Mapping[str, Any]) -> GpuSample:
-    def number(key: str) -> float | None:
-        return _number(g.get(key))
-    return GpuSample(index=int(g["index"]), uuid=str(g.get("uuid") or ""),
-                     name=str(g.get("name") or ""), util_pct=number("util_pct"),
-                     mem_used_mb=number("mem_used_mb"), mem_total_mb=number("mem_total_mb"),
-                     temp_c=number("temp_c"), power_w=number("power_w"),
-                     power_limit_w=number("power_limit_w"), error=g.get("error"))
+    or newer supervisor may write fields this TUI does not know)."""
+    return nodes_from_meta(raw)
 
 
 class NodeHistory:
