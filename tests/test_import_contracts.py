@@ -270,9 +270,7 @@ def test_no_import_cycle_at_import_time(package):
     pytest.param("tuitune.engine", marks=pytest.mark.xfail(strict=True, reason=(
         "engine/actions.py is a mixin of Supervisor and imports it for types "
         "(issue 11, item 3)"))),
-    pytest.param("tuitune.ui", marks=pytest.mark.xfail(strict=True, reason=(
-        "six screens import the concrete app for types, the app imports them; app.py "
-        "defers an import of factory.py, which imports app.py (issue 11, item 4)"))),
+    "tuitune.ui",
 ])
 def test_no_import_cycle_at_all(package):
     """Deferred and type-only imports count too: two modules that name each other

@@ -277,7 +277,7 @@ async def test_quickstart_headless_and_in_the_tui_give_the_same_results_as_local
     from tuitune.core.spec import load_spec
     from tuitune.engine.runs import create_run, spawn_supervisor, wait_for_supervisor
     from tuitune.system import FakeGpuSource
-    from tuitune.ui.app import build_app
+    from tuitune.ui.factory import build_app
     from tuitune.ui.widgets.system_panel import SystemPanel
 
     local = _headless_quickstart(tmp_path / "local")

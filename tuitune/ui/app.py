@@ -1,15 +1,15 @@
 """The Textual apps: `TuituneApp` (one run) and `MonitorApp` (`tuitune gpu`).
 
-Thin on purpose: they own the background loops and the view, route the loops'
-messages to the screens, and send hand actions to the engine from worker
-threads. What the screens show lives in screens/ and widgets/; what the run
+Thin on purpose: they own the background loops and the view, hand the screens
+what changed through one typed channel (the `frame` reactive, context.py), and
+answer the screens' messages (commands to send, curves to load, rows shown). What the screens show lives in screens/ and widgets/; what the run
 is lives in model.py (no Textual). Built by factory.py.
 """
 
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Hashable
 from pathlib import Path
 
 from textual.binding import Binding
@@ -22,6 +22,7 @@ from tuitune.system import ProcessIdentity
 from tuitune.ui.alerts import alert_text, sequences
 from tuitune.ui.base_app import BaseApp
 from tuitune.ui.commanding import Commanding
+from tuitune.ui.context import Frame, WantCurves
 from tuitune.ui.messages import StorePolled, StorePollFailed
 from tuitune.ui.model import RunModel
 from tuitune.ui.node_feed import NodeFeed
@@ -32,7 +33,7 @@ from tuitune.ui.sync import Loop, store_loop
 from tuitune.ui.system_feed import SystemFeed
 from tuitune.ui.view_memory import load as load_view_settings
 from tuitune.ui.view_memory import save as save_view_settings
-from tuitune.ui.widgets.trial_table import SORTS, STATE_FILTERS
+from tuitune.ui.widgets.trial_table import SORTS, STATE_FILTERS, TrialTable
 
 #: Store polls per second: the sink flushes every 0.2 s, so 0.5 s keeps a report
 #: on screen in under a second; a poll that finds nothing repaints nothing.
@@ -61,7 +62,7 @@ class TuituneApp(Commanding, BaseApp):
         self._poll_interval = poll_interval
         self.store_loop: Loop | None = None
         self.node_loop: Loop | None = None
-        self._wanted: dict[int, set[tuple[int, str]]] = {}
+        self._wanted: dict[Hashable, frozenset[tuple[int, str]]] = {}
         self._wanted_union: frozenset[tuple[int, str]] = frozenset()
         self._roots: dict[int, ProcessIdentity] = {}
         self.last_poll_s = 0.0
@@ -115,16 +116,19 @@ class TuituneApp(Commanding, BaseApp):
         self.view.nodes = message.view
         self._system_pending = True  # drawn with the local sample, in the next frame
 
-    def _frame(self) -> None:
-        """Everything that changed since the last frame, painted together."""
+    def _frame(self, polled: bool = False, rows: frozenset[int] = frozenset(),
+               full: bool = False) -> None:
+        """Everything that changed since the last frame, handed to the screens at once."""
         self._last_frame = time.monotonic()
+        system = None
         if self._system_pending and self.view.system is not None:
             self._system_pending = False
-            self.each_screen("refresh_system", self.view.system)
+            system = self.view.system
         second = int(self.clock())
-        if second != self._last_second:
-            self._last_second = second
-            self.each_screen("tick")
+        ticked = second != self._last_second
+        self._last_second = second
+        if polled or system is not None or ticked:
+            self.frame = Frame(polled, rows, full, system, ticked)
 
     def _fallback_frame(self) -> None:
         """Keep clocks and GPUs moving if the store poller stalls (a locked store)."""
@@ -145,8 +149,7 @@ class TuituneApp(Commanding, BaseApp):
             self._roots = {r.id: ProcessIdentity(r.pid, r.pid_start)
                            for r in self.view.rows.values()
                            if r.state in LIVE_STATES and r.pid and r.pid_start}
-        self.each_screen("refresh_from_view", changed, message.delta.full)
-        self._frame()
+        self._frame(polled=True, rows=frozenset(changed), full=message.delta.full)
 
     def _alert(self, events) -> None:
         """`[notify] bell` / `osc`: tell the terminal about the chosen new events."""
@@ -161,9 +164,13 @@ class TuituneApp(Commanding, BaseApp):
         self.notify(f"cannot read the run store: {message.error}", severity="error",
                     timeout=5)
 
-    def want_curves(self, owner: object, keys: set[tuple[int, str]]) -> None:
+    # -- messages from the screens -----------------------------------------------------------
+    def on_want_curves(self, message: WantCurves) -> None:
         """A screen's charted curves; the model loads the union of all screens'."""
-        self._wanted[id(owner)] = set(keys)
+        if message.keys:
+            self._wanted[message.owner] = message.keys
+        else:
+            self._wanted.pop(message.owner, None)
         union = frozenset().union(*self._wanted.values())
         if union != self._wanted_union:
             self._wanted_union = union
@@ -172,9 +179,9 @@ class TuituneApp(Commanding, BaseApp):
             if self.store_loop is not None and not union <= set(self.view.curves):
                 self.store_loop.wake()
 
-    def show_rows(self, trial_ids: Iterable[int]) -> None:
+    def on_trial_table_scrolled(self, message: TrialTable.Scrolled) -> None:
         """Rows now on screen: their sparklines are needed."""
-        ids = list(trial_ids)
+        ids = list(message.trial_ids)
         self.model.set_visible(ids)
         if self.store_loop is not None and any(
                 (r := self.view.rows.get(t)) is not None and r.spark is None and r.n_points
@@ -182,21 +189,12 @@ class TuituneApp(Commanding, BaseApp):
             self.store_loop.wake()
 
     # -- navigation --------------------------------------------------------------------------
-    def open_trial(self, trial_id: int) -> None:
-        # Imported on first use: the detail screen is not needed to open a run (50 ms).
-        from tuitune.ui.screens.detail import DetailScreen
-
-        self.push_screen(DetailScreen(trial_id))
-
     def help_screens(self) -> list[type[Screen]]:
         from tuitune.ui.screens.detail import DetailScreen
         from tuitune.ui.screens.insight import InsightScreen
         from tuitune.ui.screens.insight_compare import CompareScreen
 
         return [RunScreen, DetailScreen, GpuScreen, InsightScreen, CompareScreen]
-
-    def open_gpus(self) -> None:
-        self.push_screen(GpuScreen(standalone=False))
 
     def action_detach(self) -> None:
         """Quit the TUI only: the supervisor and its trials keep running."""
@@ -225,12 +223,3 @@ class MonitorApp(BaseApp):
         self.stop_loops()
         self.exit()
 
-
-def __getattr__(name: str):
-    """`build_app`, `build_monitor` and `load_run_spec` live in factory.py (which
-    imports this module); they are still importable from here."""
-    if name in ("build_app", "build_monitor", "load_run_spec"):
-        from tuitune.ui import factory
-
-        return getattr(factory, name)
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -1,5 +1,5 @@
-"""What both apps share: the system sampling loop, routing to screens, help and
-the command palette built from the screens' own keys."""
+"""What both apps share: the system sampling loop, the frame the screens watch, help
+and the command palette built from the screens' own keys."""
 
 from __future__ import annotations
 
@@ -10,13 +10,14 @@ from typing import Any
 
 from textual.app import SystemCommand
 from textual.binding import Binding
-from textual.css.query import NoMatches
+from textual.reactive import var
 from textual.screen import Screen
 from textual.widgets._toast import ToastRack
 
 from tuitune.system import ProcessIdentity
 from tuitune.ui import glyphs
 from tuitune.ui._textual_patch import install as install_update_patch
+from tuitune.ui.context import DescribeProcesses, Frame
 from tuitune.ui.key_order import KeysInOrder
 from tuitune.ui.messages import ProcessEnded, SystemSampled
 from tuitune.ui.screens.help import HelpScreen
@@ -44,6 +45,10 @@ class BaseApp(KeysInOrder):
     ascii_drawing = False
     BINDINGS = [Binding("question_mark,f1", "help", "Help", show=False)]
 
+    frame: var[Frame | None] = var(None, always_update=True)
+    """What changed since the last frame: the one way screens learn of new data
+    (they watch it, context.watch_frames)."""
+
     def __init__(self, clock: Callable[[], float], feed: SystemFeed,
                  system_interval: float) -> None:
         install_update_patch()
@@ -68,18 +73,6 @@ class BaseApp(KeysInOrder):
     def start_system(self, roots: Callable[[], dict[int, ProcessIdentity]]) -> None:
         self.system_loop = system_loop(self, self.feed, self._system_interval, roots)
         self.system_loop.start()
-
-    def each_screen(self, method: str, *args: Any) -> None:
-        """Call `method` on every screen in the stack that has it (hidden ones too,
-        so they are current when they come back)."""
-        for screen in list(self.screen_stack):
-            fn = getattr(screen, method, None)
-            if fn is None:
-                continue
-            try:
-                fn(*args)
-            except NoMatches:  # a screen being composed or torn down
-                pass
 
     def notify(self, message: str, *, markup: bool = False, **kwargs: Any) -> None:
         """A toast, plain text by default: what it says comes from the run (notes,
@@ -114,7 +107,12 @@ class BaseApp(KeysInOrder):
 
     def system_arrived(self) -> None:
         """A new sample is in the view: draw it (the run app waits for its next frame)."""
-        self.each_screen("refresh_system", self.view.system)
+        self.frame = Frame(system=self.view.system)
+
+    def on_describe_processes(self, message: DescribeProcesses) -> None:
+        self.feed.describe_processes = message.wanted
+        if message.wanted and self.system_loop is not None:
+            self.system_loop.wake()
 
     def on_process_ended(self, message: ProcessEnded) -> None:
         self.notify(message.text, severity="information" if "sent" in message.text

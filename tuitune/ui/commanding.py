@@ -11,11 +11,13 @@ from typing import Any
 
 from tuitune.client.run_client import Reply, RunClient
 from tuitune.engine.commands import COMMAND_KINDS, CommandError
+from tuitune.ui.context import SendCommand
 from tuitune.ui.messages import CommandAnswered
 
 
 class Commanding:
-    """Mixin for the run app: `check_command`, `send_command` and the answer."""
+    """Mixin for the run app: `check_command`, `refusal`, sending a screen's command
+    and showing the answer."""
 
     run_dir: Path
     _check_client: RunClient | None = None
@@ -56,8 +58,10 @@ class Commanding:
         would not): asked before any form or confirmation opens."""
         return self._checker().refusal(kind, trial_id, from_checkpoint)
 
-    def send_command(self: Any, kind: str, args: dict[str, Any]) -> None:
-        """Send from a worker thread: the supervisor may take seconds to answer."""
+    def on_send_command(self: Any, message: SendCommand) -> None:
+        """A screen's command, sent from a worker thread: the supervisor may take
+        seconds to answer."""
+        kind, args = message.kind, message.args
         self.notify(f"{kind}: sent", timeout=1.5)
         self.run_worker(partial(self._send, kind, args), name=f"send-{kind}", group="commands",
                         thread=True, exit_on_error=False)

@@ -9,7 +9,6 @@ from __future__ import annotations
 import os
 import threading
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 from rich.table import Table
 from rich.text import Text
@@ -27,6 +26,7 @@ from tuitune.core.textsafe import log_line
 from tuitune.engine.logs import log_tail
 from tuitune.engine.runs import trial_dir
 from tuitune.ui import fmt, palette
+from tuitune.ui.context import Frame, watch_frames
 from tuitune.ui.records import TrialRow
 from tuitune.ui.screens.charting import (
     VAL_PREFIXES,
@@ -39,9 +39,6 @@ from tuitune.ui.screens.dialogs import PickDialog
 from tuitune.ui.screens.hand_actions import HAND_BINDINGS, HandActions
 from tuitune.ui.series import better_mode, overfitting
 from tuitune.ui.widgets.chart import Chart, ChartData, Series, cursor_steps
-
-if TYPE_CHECKING:
-    from tuitune.ui.app import TuituneApp
 
 LOG_LINES = 200
 LOG_POLL_S = 1.0
@@ -79,8 +76,6 @@ class DetailScreen(HandActions, Screen):
     """Everything about one trial."""
 
     HELP_TITLE = "Trial detail (enter on a trial)"
-
-    app: TuituneApp
 
     BINDINGS = [
         *HAND_BINDINGS,
@@ -142,15 +137,23 @@ class DetailScreen(HandActions, Screen):
 
     def on_mount(self) -> None:
         self._ready = True
+        watch_frames(self, self._draw)
         self.refresh_from_view(set(), full=True)
         self.follow_log()
 
     def on_unmount(self) -> None:
         self._log_stop.set()
-        self.app.want_curves(self, set())
+        self.drop_curves()
+
+    def _draw(self, frame: Frame) -> None:
+        """What the app's frame says changed (context.Frame)."""
+        if frame.polled:
+            self.refresh_from_view(set(frame.rows), frame.full)
+        if frame.second:
+            self.tick()
 
     def selected_row(self) -> TrialRow | None:
-        return self.app.view.rows.get(self.trial_id)
+        return self.run.view.rows.get(self.trial_id)
 
     # -- data --------------------------------------------------------------------------------
     def refresh_from_view(self, changed: set[int], full: bool = False) -> None:
@@ -159,15 +162,15 @@ class DetailScreen(HandActions, Screen):
         row = self.selected_row()
         if row is None:
             return
-        if self.pair is None or self.pair[0] not in self.app.view.metric_names:
-            pairs = metric_pairs(list(self.app.view.metric_names),
-                                 self.app.spec.objective.metric)
+        if self.pair is None or self.pair[0] not in self.run.view.metric_names:
+            pairs = metric_pairs(list(self.run.view.metric_names),
+                                 self.run.spec.objective.metric)
             if self.pair is None or self.pair not in pairs:
                 self.pair = pairs[0]
-        self.app.want_curves(self, {(self.trial_id, m) for m in self.pair if m})
+        self.want_curves({(self.trial_id, m) for m in self.pair if m})
         self._update_curves(row)
         if full or self.trial_id in changed or any(
-                r.parent_id == self.trial_id for r in (self.app.view.rows.get(c) for c in changed)
+                r.parent_id == self.trial_id for r in (self.run.view.rows.get(c) for c in changed)
                 if r is not None):
             self._update_text(row)
 
@@ -180,12 +183,12 @@ class DetailScreen(HandActions, Screen):
 
     def _update_title(self, row: TrialRow) -> None:
         steps = f"{fmt.value(row.step)}" + (
-            f"/{self.app.spec.budget.max_steps}" if self.app.spec.budget.max_steps else "")
+            f"/{self.run.spec.budget.max_steps}" if self.run.spec.budget.max_steps else "")
         parts = [  # most important first; what does not fit the width is left out
             (f" Trial {row.id} ", palette.BOLD), (row.state, palette.state_style(row.state)),
             (f"  step {steps}", None), (f"  best {fmt.value(row.best)}", palette.GOOD),
             (f"  {row.origin_label}", palette.DIM), (f"  latest {fmt.value(row.latest)}", None),
-            (f"  elapsed {fmt.duration(row.elapsed(self.app.clock()), precise=True)}", palette.DIM),
+            (f"  elapsed {fmt.duration(row.elapsed(self.run.clock()), precise=True)}", palette.DIM),
             (f"  note: {fmt.ascii_safe(row.note)}" if row.note else "", palette.WARN),
         ]
         width, used, keep = self.size.width or 80, 0, []
@@ -208,12 +211,12 @@ class DetailScreen(HandActions, Screen):
         """What each shown chart draws: the pair on one axis, or each on its own."""
         assert self.pair is not None
         train, val = self.pair
-        view = self.app.view
+        view = self.run.view
         markers = tuple(markers_for(view, row, palette.BOLD))
         curves = {m: view.curves.get((row.id, m)) for m in self.pair if m}
         series = {m: Series(m, palette.SERIES[i], c.steps, c.values)
                   for i, (m, c) in enumerate(curves.items()) if c is not None}
-        refs = {m: reference_series(self.app.reference, m) for m in series}
+        refs = {m: reference_series(self.run.reference, m) for m in series}
         last = max((float(c.steps[-1]) for c in curves.values() if c is not None and len(c)),
                    default=None)
         x_min = zoom_start(last, ZOOMS[self.zoom])
@@ -249,9 +252,9 @@ class DetailScreen(HandActions, Screen):
         if val is None:
             badge.update("")
             return
-        tc = self.app.view.curves.get((row.id, train))
-        vc = self.app.view.curves.get((row.id, val))
-        mode = (self.app.spec.objective.mode if self.app.spec.objective.metric in (train, val)
+        tc = self.run.view.curves.get((row.id, train))
+        vc = self.run.view.curves.get((row.id, val))
+        mode = (self.run.spec.objective.mode if self.run.spec.objective.metric in (train, val)
                 else better_mode(val))
         if tc is not None and vc is not None and overfitting((tc.steps, tc.values),
                                                             (vc.steps, vc.values), mode):
@@ -268,7 +271,7 @@ class DetailScreen(HandActions, Screen):
         self.query_one("#params-table", Static).update(self._params_table(row))
         self.query_one("#lineage", Static).update(self._lineage(row))
         events = Text()
-        for e in self.app.view.trial_events(row.id):
+        for e in self.run.view.trial_events(row.id):
             stamp = _clock_text(e.t)
             events.append(f"{stamp}  ", palette.DIM)
             events.append(f"{e.actor:<16.16} ", palette.ACCENT)
@@ -282,7 +285,7 @@ class DetailScreen(HandActions, Screen):
         table = Table(box=None, pad_edge=False, expand=False, header_style="bold")
         for col in ("parameter", "type", "now", "ran with (start → value @ step)", "pending"):
             table.add_column(col)
-        for p in self.app.spec.space:
+        for p in self.run.spec.space:
             pending = ", ".join(f"{fmt.value(c.value)} ({c.actor})" for c in row.changes
                                 if c.name == p.name and c.step is None)
             table.add_row(*(Text(cell) for cell in (
@@ -293,7 +296,7 @@ class DetailScreen(HandActions, Screen):
         return table
 
     def _lineage(self, row: TrialRow) -> Text:
-        view = self.app.view
+        view = self.run.view
         t = Text("Lineage\n", palette.BOLD)
         for depth, r in enumerate(view.lineage(row.id)):
             how = ""
@@ -315,7 +318,7 @@ class DetailScreen(HandActions, Screen):
     @work(thread=True, exclusive=True, group="log-tail", exit_on_error=False)
     def follow_log(self) -> None:
         """Read the log's last lines, then new ones as they are written."""
-        path = trial_dir(self.app.run_dir, self.trial_id) / "log.txt"
+        path = trial_dir(self.run.run_dir, self.trial_id) / "log.txt"
         worker = get_current_worker()
         offset = -1
         partial = b""
@@ -357,7 +360,7 @@ class DetailScreen(HandActions, Screen):
         self.app.pop_screen()
 
     def action_pick_pair(self) -> None:
-        pairs = metric_pairs(list(self.app.view.metric_names), self.app.spec.objective.metric)
+        pairs = metric_pairs(list(self.run.view.metric_names), self.run.spec.objective.metric)
         labels = [f"{a} vs {b}" if b else a for a, b in pairs]
 
         def picked(label: str | None) -> None:

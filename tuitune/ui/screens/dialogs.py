@@ -15,12 +15,15 @@ from textual.screen import ModalScreen
 from textual.widgets import Button, Input, Label, OptionList, Static
 from textual.widgets.option_list import Option
 
+from tuitune.ui.context import Frame, watch_frames
+
 
 class ConfirmDialog(ModalScreen[bool]):
     """Yes or no before an action that destroys work. `y` confirms, `n` cancels.
 
-    A `detail` given as a function is read again with every poll, so the numbers it
-    shows (a trial's step, the trials left) are the ones on the screen behind it.
+    A `detail` given as a function is read again with every poll (it watches the app's
+    frame), so the numbers it shows (a trial's step, the trials left) are the ones on
+    the screen behind it.
     """
 
     BINDINGS = [
@@ -39,9 +42,8 @@ class ConfirmDialog(ModalScreen[bool]):
     def _detail_text(self) -> str:
         return self.detail() if callable(self.detail) else self.detail
 
-    def refresh_from_view(self, changed: set[int], full: bool = False) -> None:
-        """Called by the app after each poll, as on every screen in the stack."""
-        if callable(self.detail) and self.is_mounted:
+    def _draw(self, frame: Frame) -> None:
+        if frame.polled and callable(self.detail):
             self.query_one(".dialog-detail", Static).update(self._detail_text())
 
     def compose(self) -> ComposeResult:
@@ -55,6 +57,8 @@ class ConfirmDialog(ModalScreen[bool]):
 
     def on_mount(self) -> None:
         self.query_one("#no", Button).focus()
+        if callable(self.detail):
+            watch_frames(self, self._draw)
 
     def on_button_pressed(self, event: Button.Pressed) -> None:
         self.dismiss(event.button.id == "yes")

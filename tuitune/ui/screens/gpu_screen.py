@@ -7,7 +7,7 @@ only if it is one of the user's own.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import cast
 
 from rich.text import Text
 from textual import work
@@ -18,14 +18,12 @@ from textual.widgets import Footer, Static
 
 from tuitune.system.gpu_procs import GpuProc, children_of, end_process
 from tuitune.ui import fmt, palette
+from tuitune.ui.context import DescribeProcesses, SystemContext, watch_frames
 from tuitune.ui.messages import ProcessEnded
 from tuitune.ui.screens.dialogs import ConfirmDialog
 from tuitune.ui.system_feed import SystemView
 from tuitune.ui.widgets.lines import Line, LineWidget, Run
 from tuitune.ui.widgets.system_panel import SystemPanel
-
-if TYPE_CHECKING:
-    from tuitune.ui.app import MonitorApp, TuituneApp
 
 
 class ProcessList(LineWidget, can_focus=True):
@@ -99,8 +97,6 @@ class GpuScreen(Screen):
 
     HELP_TITLE = "GPUs (g)"
 
-    app: TuituneApp | MonitorApp
-
     BINDINGS = [
         Binding("K", "end_process", "End orphan process"),
         Binding("question_mark,f1", "app.help", "Help"),
@@ -124,24 +120,19 @@ class GpuScreen(Screen):
         yield Static(id="proc-tree")
         yield Footer(compact=True)
 
-    _ready = False
-
     def on_mount(self) -> None:
-        self._ready = True
-        self.app.feed.describe_processes = True
-        if self.app.system_loop is not None:
-            self.app.system_loop.wake()
+        self.post_message(DescribeProcesses(True))
         self.query_one(ProcessList).focus()
-        view = self.app.view.system
-        if view is not None:
+        watch_frames(self, lambda frame: frame.system is not None
+                     and self.refresh_system(frame.system))
+        view = cast(SystemContext, self.app).view.system
+        if view is not None:  # a sample that came before this screen
             self.refresh_system(view)
 
     def on_unmount(self) -> None:
-        self.app.feed.describe_processes = False
+        self.app.post_message(DescribeProcesses(False))  # this screen's queue is closing
 
     def refresh_system(self, view: SystemView) -> None:
-        if not self._ready:
-            return
         panel = self.query_one("#gpu-panel", SystemPanel)
         panel.styles.height = len(view.snapshot.gpus) + 2
         panel.show(view)

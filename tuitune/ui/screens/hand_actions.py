@@ -10,23 +10,22 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
+from typing import Any, cast
 
 from textual.binding import Binding
+from textual.screen import Screen
 
 from tuitune.core.history import PAUSED, RUNNING
 from tuitune.core.space import Param, Space, SpaceError
 from tuitune.core.strategies import available_strategies
 from tuitune.engine.commands import COMMAND_KINDS
 from tuitune.ui import fmt
+from tuitune.ui.context import OnRun, SendCommand
 from tuitune.ui.records import TrialRow
 from tuitune.ui.screens.command_line_form import CommandLineForm
 from tuitune.ui.screens.dialogs import ConfirmDialog, NoteDialog
 from tuitune.ui.screens.handoff import HandoffForm
 from tuitune.ui.screens.param_form import FormResult, ParamForm
-
-if TYPE_CHECKING:
-    from tuitune.ui.app import TuituneApp
 
 #: Keys of the hand actions, as the command kinds declare them (engine/commands.py); the
 #: footer shows those with show=True, the palette lists them all. Each names an action_*
@@ -49,10 +48,9 @@ def learning_rate(space: Space) -> Param | None:
             or next((p for p in floats if getattr(p, "log", False)), None))
 
 
-class HandActions:
-    """Mixin for screens: needs `selected_row()`; uses the app's send/check."""
-
-    app: TuituneApp
+class HandActions(OnRun):
+    """Mixin for screens: needs `selected_row()`; asks the run's checks, posts the
+    commands (SendCommand) for the app to send."""
 
     def selected_row(self) -> TrialRow | None:  # pragma: no cover - provided by the screen
         raise NotImplementedError
@@ -62,6 +60,9 @@ class HandActions:
         return self.__dict__.setdefault("_sent_lr", {})
 
     # -- helpers ---------------------------------------------------------------------------
+    def _send(self, kind: str, args: dict[str, Any]) -> None:
+        cast(Screen, self).post_message(SendCommand(kind, args))
+
     def _need_row(self, verb: str) -> TrialRow | None:
         row = self.selected_row()
         if row is None:
@@ -70,24 +71,24 @@ class HandActions:
 
     def _allowed(self, kind: str, row: TrialRow) -> bool:
         """Say at once why the engine would refuse (before any form or dialog)."""
-        reason = self.app.refusal(kind, row.id)
+        reason = self.run.refusal(kind, row.id)
         if reason:
             self.app.notify(reason, severity="warning")
         return reason is None
 
     def _checker(self, kind: str, build):
         def check(result: FormResult) -> str | None:
-            return self.app.check_command(kind, build(result))
+            return self.run.check_command(kind, build(result))
         return check
 
     def _form_params(self, mutable_only: bool = False) -> list[Param]:
-        return [p for p in self.app.spec.space
+        return [p for p in self.run.spec.space
                 if p.kind != "fixed" and (p.mutable or not mutable_only)]
 
     # -- actions -------------------------------------------------------------------------
     def action_new_trial(self) -> None:
         row = self.selected_row()
-        values = dict(row.params) if row else self.app.spec.space.defaults()
+        values = dict(row.params) if row else self.run.spec.space.defaults()
 
         def build(r: FormResult) -> dict[str, Any]:
             return {"params": r.values}
@@ -95,8 +96,8 @@ class HandActions:
         source = f"prefilled from trial {row.id}" if row else "prefilled with the defaults"
         form = ParamForm("New trial", self._form_params(), values,
                          self._checker("new", build), note=source, submit="Start",
-                         space=self.app.spec.space)
-        self.app.push_screen(form, lambda r: r and self.app.send_command("new", build(r)))
+                         space=self.run.spec.space)
+        self.app.push_screen(form, lambda r: r and self._send("new", build(r)))
 
     def action_clone(self) -> None:
         row = self._need_row("clone")
@@ -109,10 +110,10 @@ class HandActions:
         form = ParamForm(f"Clone trial {row.id}", self._form_params(), row.params,
                          self._checker("clone", build), checkpoint_step=row.checkpoint_step,
                          offer_checkpoint=True, submit="Clone",
-                         checkpoint_refusal=self.app.refusal("clone", row.id, True),
+                         checkpoint_refusal=self.run.refusal("clone", row.id, True),
                          note="edit parameters or keep them; tab reaches the checkpoint box",
-                         space=self.app.spec.space)
-        self.app.push_screen(form, lambda r: r and self.app.send_command("clone", build(r)))
+                         space=self.run.spec.space)
+        self.app.push_screen(form, lambda r: r and self._send("clone", build(r)))
 
     def action_tweak(self) -> None:
         row = self._need_row("tweak")
@@ -132,17 +133,17 @@ class HandActions:
         def check(r: FormResult) -> str | None:
             if not r.changed:
                 return "nothing changed"
-            return self.app.check_command("tweak", build(r))
+            return self.run.check_command("tweak", build(r))
 
         form = ParamForm(f"Tweak trial {row.id} (applies at its next step)", params,
-                         row.params, check, submit="Tweak", space=self.app.spec.space)
-        self.app.push_screen(form, lambda r: r and self.app.send_command("tweak", build(r)))
+                         row.params, check, submit="Tweak", space=self.run.spec.space)
+        self.app.push_screen(form, lambda r: r and self._send("tweak", build(r)))
 
     def action_scale_lr(self, factor: float) -> None:
         row = self._need_row("tweak")
         if row is None or not self._allowed("tweak", row):
             return
-        param = learning_rate(self.app.spec.space)
+        param = learning_rate(self.run.spec.space)
         if param is None:
             self.app.notify("no mutable learning-rate parameter in this spec",
                             severity="warning")
@@ -158,13 +159,13 @@ class HandActions:
             self.app.notify(f"{exc}", severity="error")
             return
         args = {"trial_id": row.id, "set": {param.name: value}}
-        error = self.app.check_command("tweak", args)
+        error = self.run.check_command("tweak", args)
         if error:
             self.app.notify(error, severity="error")
             return
         # Pressed again before the store shows this one: scale from it, not the old value.
         self._lr_pending()[(row.id, param.name)] = (value, time.monotonic())
-        self.app.send_command("tweak", args)
+        self._send("tweak", args)
 
     def _requested(self, row: TrialRow, name: str) -> Any:
         """The newest value asked for: a tweak sent moments ago, a pending one, or the
@@ -180,7 +181,7 @@ class HandActions:
         if row is None or not self._allowed("kill", row):
             return
         def detail() -> str:  # read at every poll: the row behind it moves on
-            now = self.app.view.rows.get(row.id, row)
+            now = self.run.view.rows.get(row.id, row)
             return (f"{now.state}, step {fmt.value(now.step)}, best {fmt.value(now.best)}. "
                     "Its process group gets SIGTERM, then SIGKILL after the grace period.")
         self._confirmed(f"Kill trial {row.id}?", detail, "Kill", "kill", {"trial_id": row.id})
@@ -191,7 +192,7 @@ class HandActions:
             return
         kind = "resume" if row.state == PAUSED else "pause"
         if self._allowed(kind, row):
-            self.app.send_command(kind, {"trial_id": row.id})
+            self._send(kind, {"trial_id": row.id})
 
     def action_note(self) -> None:
         row = self._need_row("annotate")
@@ -199,70 +200,70 @@ class HandActions:
             return
         self.app.push_screen(
             NoteDialog(row.id, row.note),
-            lambda text: text is not None and self.app.send_command(
+            lambda text: text is not None and self._send(
                 "note", {"trial_id": row.id, "text": text}))
 
     def action_star(self) -> None:
         row = self._need_row("star")
         if row is not None:
-            self.app.send_command("star", {"trial_id": row.id, "value": not row.starred})
+            self._send("star", {"trial_id": row.id, "value": not row.starred})
 
     def action_protect(self) -> None:
         row = self._need_row("protect")
         if row is not None:
-            self.app.send_command("protect", {"trial_id": row.id, "value": not row.protected})
+            self._send("protect", {"trial_id": row.id, "value": not row.protected})
 
     def action_requeue(self) -> None:
         row = self._need_row("requeue")
         if row is None:
             return
-        error = self.app.check_command("requeue", {"trial_id": row.id})
+        error = self.run.check_command("requeue", {"trial_id": row.id})
         if error:
             self.app.notify(error, severity="error")
             return
-        self.app.send_command("requeue", {"trial_id": row.id})
+        self._send("requeue", {"trial_id": row.id})
 
     def action_handoff(self) -> None:
-        header = self.app.view.header
+        header = self.run.view.header
         if header is None:
             return
         form = HandoffForm(available_strategies(), header.strategy, header.budget_used,
                            header.max_trials, header.max_concurrent,
-                           lambda args: self.app.check_command("handoff", args))
-        self.app.push_screen(form, lambda a: a and self.app.send_command("handoff", a))
+                           lambda args: self.run.check_command("handoff", args))
+        self.app.push_screen(form, lambda a: a and self._send("handoff", a))
 
     def action_edit_space(self) -> None:
         from tuitune.engine.space_edit import META_KEY, current_revision, current_space
 
-        meta = self.app.run_meta(["spec", META_KEY])
-        space = current_space(self.app.spec, meta)
+        meta = self.run.run_meta(["spec", META_KEY])
+        space = current_space(self.run.spec, meta)
         now = [f"revision {current_revision(meta)}:"] + [
             f"  {p.name}: {p.describe()}" for p in space.params]
         self.app.push_screen(
             CommandLineForm("Change the search space (running trials are not touched)", now,
                             ["lr=1e-4..1e-2 --log", "--fix units=64", "--free units",
                              "--choices opt+=sgd", "--undo"],
-                            lambda line: self.app.command_from_line("space", line),
+                            lambda line: self.run.command_from_line("space", line),
                             "NAME=LOW..HIGH [--log] | --fix NAME=V | --free NAME | --undo"),
-            lambda a: a and self.app.send_command("space", a))
+            lambda a: a and self._send("space", a))
 
     def action_change_budget(self) -> None:
         from tuitune.engine.budget_edit import KEYS, current_budget, describe
 
-        budget = current_budget(self.app.spec, self.app.run_meta(list(KEYS)))
-        header = self.app.view.header
+        budget = current_budget(self.run.spec, self.run.run_meta(list(KEYS)))
+        header = self.run.view.header
         used = header.budget_used if header is not None else 0
         self.app.push_screen(
             CommandLineForm("Change the budget", [f"{used} trials so far; " + describe(budget)],
                             ["--more 10", "--max-concurrent 4", "--trial-timeout 30m",
                              "--experiment-timeout 2h"],
-                            lambda line: self.app.command_from_line("budget", line),
+                            lambda line: self.run.command_from_line("budget", line),
                             "--more N | --max-trials N, --max-concurrent N, --trial-timeout D"),
-            lambda a: a and self.app.send_command("budget", a))
+            lambda a: a and self._send("budget", a))
 
     def action_stop_experiment(self) -> None:
         def detail() -> str:
-            header = self.app.view.header
+            header = self.run.view.header
             live = (sum(header.counts.get(s, 0) for s in (RUNNING, PAUSED, "queued"))
                     if header else 0)
             return (f"Kills its {live} running, paused or queued trials and ends the "
@@ -272,4 +273,4 @@ class HandActions:
     def _confirmed(self, question: str, detail: Callable[[], str], yes: str, kind: str,
                    args: dict[str, Any]) -> None:
         self.app.push_screen(ConfirmDialog(question, detail, yes),
-                             lambda ok: ok and self.app.send_command(kind, args))
+                             lambda ok: ok and self._send(kind, args))

@@ -24,6 +24,7 @@ from textual.widgets import Footer, Static
 
 from tuitune.core.history import FINISHED_STATES
 from tuitune.core.space import Space
+from tuitune.ui.context import Frame, OnRun, SendCommand, watch_frames
 from tuitune.ui.screens.insight_draw import (
     advice_text,
     importance_text,
@@ -34,7 +35,6 @@ from tuitune.ui.screens.insight_draw import (
 if TYPE_CHECKING:  # the insight package pulls in scipy: loaded by the worker, not here
     from tuitune.insight.model import ModelSlice
     from tuitune.insight.report import Insight
-    from tuitune.ui.app import TuituneApp
 
 #: After a space edit is sent, look again this many seconds later (the edit does
 #: not finish a trial, so the cache key alone would not notice it).
@@ -70,12 +70,10 @@ def finished_key(rows: Any) -> tuple[int, ...]:
     return tuple(sorted(r.id for r in rows.values() if r.state in FINISHED_STATES))
 
 
-class InsightScreen(Screen):
+class InsightScreen(OnRun, Screen):
     """What matters, what the model believes, what to try next."""
 
     HELP_TITLE = "Insight (i)"
-
-    app: TuituneApp
 
     DEFAULT_CSS = """
     InsightScreen { layout: vertical; }
@@ -126,6 +124,7 @@ class InsightScreen(Screen):
         yield Footer(compact=True)
 
     def on_mount(self) -> None:
+        watch_frames(self, self._draw_frame)
         self.draw()
         # The worker starts once the screen is on the terminal: its first run imports
         # scipy, and loading those extension modules holds the GIL for a second or two.
@@ -143,12 +142,13 @@ class InsightScreen(Screen):
     def computed(self) -> Computed | None:
         return _CACHE.get(self.app)
 
-    def refresh_from_view(self, changed: set[int], full: bool = False) -> None:
-        """Called by the app after each store poll: recompute once a trial finished."""
-        self._refresh_data()
+    def _draw_frame(self, frame: Frame) -> None:
+        """After each store poll: recompute once a trial finished."""
+        if frame.polled:
+            self._refresh_data()
 
     def _refresh_data(self, force: bool = False) -> None:
-        key = finished_key(self.app.view.rows)
+        key = finished_key(self.run.view.rows)
         cached = self.computed
         if not force and cached is not None and cached.key == key and cached.model_done:
             return
@@ -156,7 +156,7 @@ class InsightScreen(Screen):
             self._again = self._again or force or self._computing != key
             return
         self._computing, self._again = key, False
-        app, run_dir, spec = self.app, self.app.run_dir, self.app.spec
+        app, run_dir, spec = self.app, self.run.run_dir, self.run.spec
 
         def work() -> None:
             compute(app, self, run_dir, spec, key)
@@ -233,7 +233,7 @@ class InsightScreen(Screen):
         if advice.command is None:
             self.app.notify("this advice has nothing to send", timeout=2)
             return
-        self.app.send_command(advice.command, dict(advice.args))
+        self.post_message(SendCommand(advice.command, dict(advice.args)))
         if advice.command == "space":
             for delay in RECHECK_AFTER_S:
                 self.set_timer(delay, lambda: self._refresh_data(force=True))

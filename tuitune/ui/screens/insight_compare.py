@@ -6,8 +6,6 @@ one's value at a step, and the steps where each was tweaked (t) or cloned (c).""
 from __future__ import annotations
 
 from dataclasses import replace
-from typing import TYPE_CHECKING
-
 from rich.table import Table
 from rich.text import Text
 from textual.app import ComposeResult
@@ -16,21 +14,17 @@ from textual.screen import Screen
 from textual.widgets import Footer, Static
 
 from tuitune.ui import fmt, palette
+from tuitune.ui.context import OnRun, watch_frames
 from tuitune.ui.screens.charting import build_chart, markers_for, move_cursor
 from tuitune.ui.widgets.chart import Chart, cursor_steps
-
-if TYPE_CHECKING:
-    from tuitune.ui.app import TuituneApp
 
 DIFFERS = palette.WARN + palette.BOLD
 
 
-class CompareScreen(Screen):
+class CompareScreen(OnRun, Screen):
     """Trials side by side."""
 
     HELP_TITLE = "Compare (C on the run screen, c on the insight screen)"
-
-    app: TuituneApp
 
     DEFAULT_CSS = """
     CompareScreen #compare-title { height: 1; background: $panel; }
@@ -63,14 +57,16 @@ class CompareScreen(Screen):
 
     @property
     def metric(self) -> str:
-        return self.app.spec.objective.metric
+        return self.run.spec.objective.metric
 
     def on_mount(self) -> None:
-        self.app.want_curves(self, {(t, self.metric) for t in self.trial_ids})
+        self.want_curves({(t, self.metric) for t in self.trial_ids})
+        watch_frames(self, lambda frame: frame.polled and self.refresh_from_view(
+            set(frame.rows), frame.full))
         self.refresh_from_view(set(), full=True)
 
     def on_unmount(self) -> None:
-        self.app.want_curves(self, set())
+        self.drop_curves()
 
     def refresh_from_view(self, changed: set[int], full: bool = False) -> None:
         if not self.is_mounted:
@@ -78,7 +74,7 @@ class CompareScreen(Screen):
         ids = ", ".join(f"#{t}" for t in self.trial_ids)
         self.query_one("#compare-title", Static).update(f" Compare {ids}")
         self.query_one("#compare-params", Static).update(self.params_table())
-        view = self.app.view
+        view = self.run.view
         data = build_chart(view, self.metric, self.trial_ids, self.log_y, False, None)
         markers = []
         for i, tid in enumerate(self.trial_ids):  # every trial's tweaks and clone, not one
@@ -96,7 +92,7 @@ class CompareScreen(Screen):
         self.refresh_from_view(set())
 
     def params_table(self) -> Table:
-        rows = [self.app.view.rows.get(t) for t in self.trial_ids]
+        rows = [self.run.view.rows.get(t) for t in self.trial_ids]
         present = [r for r in rows if r is not None]
         table = Table(box=None, pad_edge=False, expand=False)
         table.add_column("")

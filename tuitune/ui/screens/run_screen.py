@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import time
 from collections.abc import Sequence
-from typing import TYPE_CHECKING
 
 from textual.app import ComposeResult
 from textual.binding import Binding
@@ -19,9 +18,11 @@ from textual.message import Message
 from textual.screen import Screen
 from textual.widgets import Footer, Input, Static
 
+from tuitune.ui.context import Frame, watch_frames
 from tuitune.ui.records import TrialRow
 from tuitune.ui.screens.charting import VAL_PREFIXES, build_chart, chart_trials
 from tuitune.ui.screens.dialogs import PickDialog
+from tuitune.ui.screens.gpu_screen import GpuScreen
 from tuitune.ui.screens.hand_actions import HAND_BINDINGS, HandActions
 from tuitune.ui.system_feed import SystemView
 from tuitune.ui.view_memory import TableState, ViewSettings
@@ -29,9 +30,6 @@ from tuitune.ui.widgets.chart import Chart
 from tuitune.ui.widgets.header import RunHeaderBar
 from tuitune.ui.widgets.system_panel import SystemPanel
 from tuitune.ui.widgets.trial_table import SORTS, STATE_FILTERS, TrialTable
-
-if TYPE_CHECKING:
-    from tuitune.ui.app import TuituneApp
 
 def secondary_metric(metric: str, names: Sequence[str]) -> str | None:
     """The second chart's metric by default: another validation metric (val_loss beside
@@ -54,8 +52,6 @@ class RunScreen(HandActions, Screen):
     """The experiment at a glance."""
 
     HELP_TITLE = "Trials"
-
-    app: TuituneApp
 
     BINDINGS = [
         *HAND_BINDINGS,
@@ -117,10 +113,10 @@ class RunScreen(HandActions, Screen):
         self._chart_complete = False
 
     def compose(self) -> ComposeResult:
-        yield RunHeaderBar(self.app.clock, id="header")
+        yield RunHeaderBar(self.run.clock, id="header")
         # One line, shown only while rows are filtered or sorted: hidden rows must show.
         yield Static("", id="table-state", markup=False)
-        yield TrialTable(self.app.spec, self.app.clock, id="table")
+        yield TrialTable(self.run.spec, self.run.clock, id="table")
         with Horizontal(id="lower"):
             with Vertical(id="charts"):  # the second only where there is room
                 yield Chart(id="chart")
@@ -139,15 +135,16 @@ class RunScreen(HandActions, Screen):
     def on_mount(self) -> None:
         self._ready = True
         kept = self._kept
-        self.metric = kept.metric or self.app.spec.objective.metric
+        self.metric = kept.metric or self.run.spec.objective.metric
         self.log_y, self.smooth = kept.log_y, kept.smooth
         if kept.table != self.table.state:
             self.table.set_state(kept.table)
         self.table.focus()
         self._layout()
+        watch_frames(self, self._draw)
         self.refresh_from_view(set(), full=True)
-        if self.app.view.system is not None:  # a sample that came before this screen
-            self.refresh_system(self.app.view.system)
+        if self.run.view.system is not None:  # a sample that came before this screen
+            self.refresh_system(self.run.view.system)
 
     def on_resize(self) -> None:
         self._layout()
@@ -159,10 +156,19 @@ class RunScreen(HandActions, Screen):
         self.set_class(self.pane == "system", "pane-system")
 
     # -- data from the app -------------------------------------------------------------------
+    def _draw(self, frame: Frame) -> None:
+        """What the app's frame says changed (context.Frame)."""
+        if frame.polled:
+            self.refresh_from_view(set(frame.rows), frame.full)
+        if frame.system is not None:
+            self.refresh_system(frame.system)
+        if frame.second:
+            self.tick()
+
     def refresh_from_view(self, changed: set[int], full: bool = False) -> None:
         if not self._ready:
             return
-        view = self.app.view
+        view = self.run.view
         self.query_one(RunHeaderBar).show(view.header)
         if full or changed:
             self.table.set_rows(view.rows, changed)
@@ -172,7 +178,7 @@ class RunScreen(HandActions, Screen):
     def refresh_system(self, view: SystemView) -> None:
         if not self._ready:
             return
-        self.query_one(SystemPanel).show(view, self.app.view.nodes)
+        self.query_one(SystemPanel).show(view, self.run.view.nodes)
         self.table.set_usage(view.snapshot.trials)
 
     def tick(self) -> None:
@@ -183,18 +189,18 @@ class RunScreen(HandActions, Screen):
 
     def selected_row(self) -> TrialRow | None:
         tid = self.table.cursor_id
-        return self.app.view.rows.get(tid) if tid is not None else None
+        return self.run.view.rows.get(tid) if tid is not None else None
 
     def wanted_curves(self) -> set[tuple[int, str]]:
         if self.metric is None:
             return set()
-        ids = chart_trials(self.table.cursor_id, self.app.view.starred)
+        ids = chart_trials(self.table.cursor_id, self.run.view.starred)
         return {(tid, m) for tid in ids for m in self._metrics()}
 
     def _chart_key(self) -> tuple[list[int], tuple]:
         """The chart's trials, and what its drawing depends on. Curves and rows are
         replaced, never mutated, so their identity says whether they changed."""
-        view = self.app.view
+        view = self.run.view
         ids = chart_trials(self.table.cursor_id, view.starred)
         metrics = self._metrics()
         setting = (metrics, self.log_y, self.smooth, tuple(ids), view.loaded)
@@ -210,11 +216,11 @@ class RunScreen(HandActions, Screen):
     def _update_chart(self) -> None:
         if self.metric is None:
             return
-        view = self.app.view
+        view = self.run.view
         ids, (setting, data_key) = self._chart_key()
         metrics = setting[0]
         self.set_class(len(metrics) > 1, "two-charts")
-        self.app.want_curves(self, {(tid, m) for tid in ids for m in metrics})
+        self.want_curves({(tid, m) for tid in ids for m in metrics})
         # Drawn again only when a curve, a marker or a setting changed.
         if (setting, data_key) == self._chart_signature:
             return
@@ -229,7 +235,7 @@ class RunScreen(HandActions, Screen):
         self._chart_complete = all((t, m) in view.curves for t in ids for m in metrics)
         for chart_id, metric in zip(("#chart", "#chart2"), metrics, strict=False):
             data = build_chart(view, metric, ids, self.log_y, self.smooth, None,
-                               self.app.reference)
+                               self.run.reference)
             self.query_one(chart_id, Chart).show(data)
 
     def _metrics(self) -> tuple[str, ...]:
@@ -241,7 +247,7 @@ class RunScreen(HandActions, Screen):
         if width < COMPACT_WIDTH or height < COMPACT_HEIGHT:
             return (self.metric,)
         second = (self.metric2 if self._metric2_picked else
-                  secondary_metric(self.metric, self.app.view.metric_names))
+                  secondary_metric(self.metric, self.run.view.metric_names))
         return (self.metric, second) if second and second != self.metric else (self.metric,)
 
     # -- table events ----------------------------------------------------------------------
@@ -249,14 +255,14 @@ class RunScreen(HandActions, Screen):
         self._update_chart()
 
     def on_trial_table_opened(self, event: TrialTable.Opened) -> None:
-        self.app.open_trial(event.trial_id)
+        # Imported on first use: the detail screen is not needed to open a run (50 ms).
+        from tuitune.ui.screens.detail import DetailScreen
 
-    def on_trial_table_scrolled(self, event: TrialTable.Scrolled) -> None:
-        self.app.show_rows(event.trial_ids)
+        self.app.push_screen(DetailScreen(event.trial_id))
 
     # -- view actions ----------------------------------------------------------------------
     def action_gpu_screen(self) -> None:
-        self.app.open_gpus()
+        self.app.push_screen(GpuScreen(standalone=False))
 
     def action_insight(self) -> None:
         from tuitune.ui.screens.insight import InsightScreen  # loaded when first opened
@@ -313,7 +319,7 @@ class RunScreen(HandActions, Screen):
         parts = []
         if not st.plain:
             hint = "   (esc clears the filter)" if st.filtered else ""
-            parts.append(st.describe(len(self.table.order), len(self.app.view.rows)) + hint)
+            parts.append(st.describe(len(self.table.order), len(self.run.view.rows)) + hint)
         if self.marked:
             parts.append("marked " + " ".join(f"#{t}" for t in self.marked)
                          + (" · C compares" if len(self.marked) > 1 else " · mark another"))
@@ -339,7 +345,7 @@ class RunScreen(HandActions, Screen):
 
     def action_compare(self) -> None:
         """C: the marked trials side by side."""
-        marked = [t for t in self.marked if t in self.app.view.rows]
+        marked = [t for t in self.marked if t in self.run.view.rows]
         if len(marked) < 2:
             self.app.notify("mark 2 to 4 trials with space, then C compares them",
                             severity="warning")
@@ -361,7 +367,7 @@ class RunScreen(HandActions, Screen):
         self._set_state(descending=not self.table.state.descending)
 
     def action_pick_metric(self) -> None:
-        names = list(self.app.view.metric_names) or [self.app.spec.objective.metric]
+        names = list(self.run.view.metric_names) or [self.run.spec.objective.metric]
 
         def picked(name: str | None) -> None:
             if name:
@@ -372,7 +378,7 @@ class RunScreen(HandActions, Screen):
 
     def action_pick_metric2(self) -> None:
         none = "(none)"
-        names = [none, *(n for n in self.app.view.metric_names if n != self.metric)]
+        names = [none, *(n for n in self.run.view.metric_names if n != self.metric)]
         current = self._metrics()[1:] or (none,)
 
         def picked(name: str | None) -> None:
