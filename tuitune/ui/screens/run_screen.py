@@ -63,6 +63,8 @@ class RunScreen(HandActions, Screen):
                 tooltip="GPU screen: every GPU, its processes and trees, orphans"),
         Binding("i", "insight", "Insight", show=False,
                 tooltip="Which parameters matter, the model's view, what to try next"),
+        Binding("I", "imported", "Imported trials", show=False,
+                tooltip="The trials a warm start imported from earlier runs, and those refused"),
         Binding("slash", "filter_text", "Filter", show=False,
                 tooltip="Filter trials by text (id, state, origin, name=value, note)"),
         Binding("f", "cycle_state_filter", "State filter", show=False,
@@ -268,6 +270,13 @@ class RunScreen(HandActions, Screen):
         from tuitune.ui.screens.insight import InsightScreen  # loaded when first opened
 
         self.app.push_screen(InsightScreen())
+
+    def action_imported(self) -> None:
+        from tuitune.engine.warm_start import META_KEY, imported_table
+        from tuitune.ui.screens.imported import ImportedScreen
+
+        record = self.app.run_meta([META_KEY]).get(META_KEY)
+        self.app.push_screen(ImportedScreen(imported_table(record)))
 
     def action_filter_text(self) -> None:
         box = self.query_one("#filter", Input)
