@@ -27,6 +27,7 @@ from tuitune.core.space import Space
 from tuitune.ui.context import Frame, OnRun, SendCommand, watch_frames
 from tuitune.ui.screens.insight_draw import (
     advice_text,
+    front_text,
     importance_text,
     parallel_text,
     slice_text,
@@ -51,6 +52,8 @@ class Computed:
     slices: dict[str, ModelSlice | None] = field(default_factory=dict)
     model_done: bool = False
     error: str = ""
+    #: Several objectives: (objective 1, objective 2, mark) per trial (client/front.py).
+    front: list[tuple[float, float, str]] | None = None
 
 
 #: One cache per app: reopening the screen shows the last result at once.
@@ -206,6 +209,13 @@ class InsightScreen(OnRun, Screen):
         from tuitune.insight.parallel import parallel_coordinates  # loaded by the worker
 
         par_box = self.query_one("#parallel", Static)
+        objectives = self.app.spec.all_objectives
+        if computed.front is not None and len(objectives) > 1:  # the front in their plane
+            names = (f"{objectives[0].metric} ({objectives[0].mode})",
+                     f"{objectives[1].metric} ({objectives[1].mode})")
+            par_box.update(front_text(computed.front, names, width,
+                                      max(par_box.size.height, 6)))
+            return
         par = parallel_coordinates(list(insight.points), space, self.n_best)
         par_box.update(parallel_text(par, width, max(par_box.size.height, 6), self.n_best))
 
@@ -269,18 +279,30 @@ def compute(app: Any, screen: Screen, run_dir: Any, spec: Any, key: tuple[int, .
         store = RunStore(run_dir)
         try:
             history, space, curves = run_inputs(store, spec)
+            front = pareto_points(store, spec)
         finally:
             store.close()
         computed.insight, computed.space = build_insight(history, space, 10, curves), space
+        computed.front = front
         if _CACHE.get(app) is None:  # a first answer at once; a refresh keeps the old one
             _CACHE[app] = computed  # on screen until the new one is complete
             screen.post_message(InsightRead(computed))
         model = RunModel(space, history, seed=spec.search.seed)
         insight = build_insight(history, space, 10, curves, model)
         slices = {p.name: model.slice(p.name) for p in space.dims}
-        computed = Computed(key, insight, space, slices, model_done=True)
+        computed = Computed(key, insight, space, slices, model_done=True, front=front)
     except Exception as exc:  # one line on the screen; the app goes on
         computed = Computed(key, computed.insight, computed.space, computed.slices,
-                            model_done=True, error=f"{type(exc).__name__}: {exc}")
+                            model_done=True, error=f"{type(exc).__name__}: {exc}",
+                            front=computed.front)
     _CACHE[app] = computed
     screen.post_message(InsightRead(computed))
+
+
+def pareto_points(store: Any, spec: Any) -> list[tuple[float, float, str]] | None:
+    """With several objectives, each trial's first two objectives and its mark."""
+    from tuitune.client import front
+
+    if len(spec.all_objectives) < 2:
+        return None
+    return [(o.values[0], o.values[1], front.marks(o)) for o in front.outcomes(store, spec)]

@@ -236,3 +236,43 @@ def parallel_text(par: Parallel, width: int, height: int, n_best: int) -> Text:
         labels[at: at + len(name)] = list(name)[: width - at]
     out.append("".join(labels)[:width], palette.DIM)
     return out
+
+
+def front_text(points: Sequence[tuple[float, float, str]], names: tuple[str, str],
+               width: int, height: int) -> Text:
+    """Several objectives: the trials in the plane of the first two objectives, each
+    in its own direction; ◆ on the Pareto front, · another feasible trial, × an
+    infeasible one. `points` are (objective 1, objective 2, mark) with the marks of
+    client/front.py ("front", "infeasible: ...", "")."""
+    out = Text()
+    n_front = sum(1 for *_, m in points if m == "front")
+    out.append(f"Pareto front: {n_front} of {len(points)} trials (◆ front, · feasible, "
+               "× infeasible)\n", palette.BOLD)
+    shown = [(a, b, m) for a, b, m in points if math.isfinite(a) and math.isfinite(b)]
+    if not shown:
+        out.append(f"no finished trial reported {names[0]} and {names[1]} yet\n", palette.DIM)
+        return out
+    label_w = 9
+    plot_w, plot_h = max(width - label_w - 1, 10), max(height - 3, 3)
+    xs, ys = [a for a, _, _ in shown], [b for _, b, _ in shown]
+    x0, x1 = min(xs), max(xs)
+    y0, y1 = min(ys), max(ys)
+    grid: list[list[tuple[str, Style | None]]] = [[(" ", None)] * plot_w for _ in range(plot_h)]
+    order = sorted(shown, key=lambda p: p[2] == "front")  # the front drawn last, on top
+    for a, b, mark in order:
+        col = int(round((a - x0) / (x1 - x0) * (plot_w - 1))) if x1 > x0 else plot_w // 2
+        row = int(round((y1 - b) / (y1 - y0) * (plot_h - 1))) if y1 > y0 else plot_h // 2
+        glyph = ("◆", palette.STAR) if mark == "front" else (
+            ("×", palette.WARN) if mark.startswith("infeasible") else ("·", None))
+        grid[row][col] = glyph
+    for r, line in enumerate(grid):
+        label = fmt.value(y1) if r == 0 else fmt.value(y0) if r == plot_h - 1 else ""
+        out.append(label.rjust(label_w)[:label_w] + "│", palette.DIM)
+        for ch, st in line:
+            out.append(ch, st)
+        out.append("\n")
+    left, right = fmt.value(x0), fmt.value(x1)
+    axis = left + " " * max(plot_w - len(left) - len(right), 1) + right
+    out.append(" " * (label_w + 1) + axis[:plot_w] + "\n", palette.DIM)
+    out.append(" " * (label_w + 1) + f"x: {names[0]}  y: {names[1]}"[:plot_w], palette.DIM)
+    return out
