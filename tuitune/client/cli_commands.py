@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 
 from tuitune.client import summary
 from tuitune.client.run_client import Reply, RunClient
-from tuitune.core.history import FINISHED_STATES
+from tuitune.core.history import FINISHED_STATES, LIVE_STATES
 from tuitune.core.space import SpaceError
 from tuitune.core.spec import SpecError, load_spec, notify_command_problem, unused_params_warning
 from tuitune.core.textsafe import escape_controls, log_line
@@ -493,7 +493,7 @@ def _end_gpu_orphan(pid: int, root: Path) -> int:
         except (StoreUnreadable, StoreVersionError, NotYours, OSError):
             continue  # not a run we can vouch for
         try:
-            live = store.trials(["running", "paused"])
+            live = store.trials(LIVE_STATES)
         finally:
             store.close()
         for t in live:

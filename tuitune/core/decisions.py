@@ -10,6 +10,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from tuitune.core.trial_state import TrialState
+
 
 @dataclass(frozen=True)
 class Suggest:
@@ -52,7 +54,7 @@ class Stop:
     trial_id: int
     rule: str
     reason: str
-    state: str = "pruned"
+    state: TrialState = TrialState.PRUNED
     details: Mapping[str, Any] = field(default_factory=dict)
 
 

@@ -11,14 +11,21 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-#: Trial states. `ACTIVE` ones hold resources; `FINISHED` ones never change again.
-QUEUED, RUNNING, PAUSED = "queued", "running", "paused"
-COMPLETED, FAILED, KILLED = "completed", "failed", "killed"
-PRUNED, DIVERGED, TIMED_OUT, LOST = "pruned", "diverged", "timed_out", "lost"
-ACTIVE_STATES = frozenset({QUEUED, RUNNING, PAUSED})
-LIVE_STATES = frozenset({RUNNING, PAUSED})
-FINISHED_STATES = frozenset({COMPLETED, FAILED, KILLED, PRUNED, DIVERGED, TIMED_OUT, LOST})
-ALL_STATES = ACTIVE_STATES | FINISHED_STATES
+from tuitune.core.trial_state import (  # noqa: F401 - the state vocabulary, re-exported
+    ACTIVE_STATES,
+    FAILED_STATES,
+    FINISHED_STATES,
+    LIVE_STATES,
+    STOPPED_STATES,
+    TrialState,
+)
+
+#: The states by their short names: the enum's own members (core/trial_state.py).
+QUEUED, RUNNING, PAUSED = TrialState.QUEUED, TrialState.RUNNING, TrialState.PAUSED
+COMPLETED, FAILED, KILLED = TrialState.COMPLETED, TrialState.FAILED, TrialState.KILLED
+PRUNED, DIVERGED = TrialState.PRUNED, TrialState.DIVERGED
+TIMED_OUT, LOST = TrialState.TIMED_OUT, TrialState.LOST
+ALL_STATES = frozenset(TrialState)
 
 
 @dataclass(frozen=True)
@@ -85,7 +92,7 @@ class TrialView:
     """
 
     id: int
-    state: str
+    state: TrialState
     params: Mapping[str, Any]
     origin: str = "manual"
     parent_id: int | None = None

@@ -66,6 +66,7 @@ from tuitune.core.history import (
     LIVE_STATES,
     LOST,
     PAUSED,
+    PRUNED,
     QUEUED,
     RUNNING,
     TIMED_OUT,
@@ -679,7 +680,7 @@ class Supervisor(CommandActions):
             target = history.get(decision.target_id)
             if target is None or target.protected or decision.target_id in self.plans:
                 return
-            self._plan_end(decision.target_id, "pruned", "pbt",
+            self._plan_end(decision.target_id, PRUNED, "pbt",
                            f"trial {decision.target_id} replaced: {decision.reason}",
                            {"source": decision.source_id})
             params = self.spec.space.validate(dict(decision.params), partial=True)

@@ -14,7 +14,7 @@ import math
 from dataclasses import dataclass
 from typing import Any
 
-from tuitune.core.history import DIVERGED, FAILED, History
+from tuitune.core.history import DIVERGED, FAILED, History, TrialState
 from tuitune.search.fidelity import best_up_to, common_step, reach
 
 from tuitune.insight.marks import PRUNED, mark_of
@@ -62,8 +62,8 @@ def trial_points(history: History, min_trials: int = 3) -> tuple[list[TrialPoint
         points.append(TrialPoint(
             id=t.id, state=t.state, origin=t.origin, params=t.effective_params(),
             value=value if ok else None, loss=loss,
-            mark=PRUNED if early or t.state == "pruned" else mark_of(t.origin),
-            bad=early or t.state in ("pruned", DIVERGED, FAILED),
+            mark=PRUNED if early or t.state == TrialState.PRUNED else mark_of(t.origin),
+            bad=early or t.state in (TrialState.PRUNED, DIVERGED, FAILED),
         ))
     return points, None if math.isinf(common) else int(common)
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 import math
 
 from tuitune.core.decisions import Exploit, Stop
-from tuitune.core.history import History, TrialView
+from tuitune.core.history import DIVERGED, History, TrialView
 from tuitune.core.options import choice_option, float_option, int_option
 from tuitune.stopping.base import StoppingRule, candidates, fmt
 
@@ -53,7 +53,7 @@ class DivergenceRule(StoppingRule):
                     trial_id=trial.id,
                     rule=self.name,
                     reason=f"diverged: {history.objective.metric} is {value} at step {step}",
-                    state="diverged",
+                    state=DIVERGED,
                     details={"step": step, "value": value},
                 )
         return None
@@ -81,7 +81,7 @@ class DivergenceRule(StoppingRule):
                 f"diverged: {metric} {fmt(value)} at step {step} is over {self.factor:g}x its "
                 f"{self.reference} value {fmt(ref)} (threshold {fmt(threshold)})"
             ),
-            state="diverged",
+            state=DIVERGED,
             details={
                 "step": step,
                 "value": value,

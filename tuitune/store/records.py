@@ -8,11 +8,13 @@ import sqlite3
 from dataclasses import dataclass
 from typing import Any
 
+from tuitune.core.trial_state import TrialState
+
 
 @dataclass(frozen=True)
 class TrialRecord:
     id: int
-    state: str
+    state: TrialState
     origin: str
     parent_id: int | None
     clone_step: int | None
@@ -46,6 +48,7 @@ class TrialRecord:
     @classmethod
     def from_row(cls, row: sqlite3.Row) -> TrialRecord:
         d = dict(row)
+        d["state"] = TrialState(d["state"])
         d["params"] = json.loads(d["params"])
         d["end_plan"] = json.loads(d["end_plan"]) if d.get("end_plan") else None
         d["tree"] = [tuple(x) for x in json.loads(d["tree"])] if d["tree"] else []

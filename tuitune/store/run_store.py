@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from tuitune.core.history import ParamChange, current_params
+from tuitune.core.trial_state import TrialState
 from tuitune.store import summary
 from tuitune.store.records import (
     CommandRecord,
@@ -208,9 +209,9 @@ class RunStore:
                 cur = self._conn.execute(
                     "INSERT INTO trials(state, origin, parent_id, clone_step, from_checkpoint,"
                     " initial_checkpoint, params, created_at, updated_at)"
-                    " VALUES ('queued', ?, ?, ?, ?, ?, ?, ?, ?)",
-                    (origin, parent_id, clone_step, int(from_checkpoint), initial_checkpoint,
-                     json.dumps(params), now, now),
+                    " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                    (TrialState.QUEUED, origin, parent_id, clone_step, int(from_checkpoint),
+                     initial_checkpoint, json.dumps(params), now, now),
                 )
                 trial_id = int(cur.lastrowid)  # type: ignore[arg-type]
                 self._conn.execute(

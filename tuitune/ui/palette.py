@@ -8,18 +8,7 @@ from __future__ import annotations
 
 from rich.style import Style
 
-from tuitune.core.history import (
-    COMPLETED,
-    DIVERGED,
-    FAILED,
-    KILLED,
-    LOST,
-    PAUSED,
-    PRUNED,
-    QUEUED,
-    RUNNING,
-    TIMED_OUT,
-)
+from tuitune.core.trial_state import TrialState
 
 DIM = Style(dim=True)
 BOLD = Style(bold=True)
@@ -35,17 +24,18 @@ REFERENCE = Style(color="bright_white", dim=True)  # another run's best, drawn d
 CURSOR_DIM = Style(bgcolor="grey23")
 STAR = Style(color="yellow", bold=True)
 
-STATE_STYLES: dict[str, Style] = {
-    QUEUED: Style(color="bright_black"),
-    RUNNING: Style(color="green", bold=True),
-    PAUSED: Style(color="yellow"),
-    COMPLETED: Style(color="blue"),
-    FAILED: Style(color="red", bold=True),
-    KILLED: Style(color="magenta"),
-    PRUNED: Style(color="magenta", dim=True),
-    DIVERGED: Style(color="red"),
-    TIMED_OUT: Style(color="red", dim=True),
-    LOST: Style(color="red", dim=True),
+#: One style per state (a test checks every state has one).
+STATE_STYLES: dict[TrialState, Style] = {
+    TrialState.QUEUED: Style(color="bright_black"),
+    TrialState.RUNNING: Style(color="green", bold=True),
+    TrialState.PAUSED: Style(color="yellow"),
+    TrialState.COMPLETED: Style(color="blue"),
+    TrialState.FAILED: Style(color="red", bold=True),
+    TrialState.KILLED: Style(color="magenta"),
+    TrialState.PRUNED: Style(color="magenta", dim=True),
+    TrialState.DIVERGED: Style(color="red"),
+    TrialState.TIMED_OUT: Style(color="red", dim=True),
+    TrialState.LOST: Style(color="red", dim=True),
 }
 
 #: Colours of overlaid curves: the selected trial first, then pinned ones.

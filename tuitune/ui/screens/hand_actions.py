@@ -15,9 +15,9 @@ from typing import Any, cast
 from textual.binding import Binding
 from textual.screen import Screen
 
-from tuitune.core.history import PAUSED, RUNNING
 from tuitune.core.space import Param, Space, SpaceError
 from tuitune.core.strategies import available_strategies
+from tuitune.core.trial_state import ACTIVE_STATES, TrialState
 from tuitune.engine.commands import COMMAND_KINDS
 from tuitune.ui import fmt
 from tuitune.ui.context import OnRun, SendCommand
@@ -190,7 +190,7 @@ class HandActions(OnRun):
         row = self._need_row("pause")
         if row is None:
             return
-        kind = "resume" if row.state == PAUSED else "pause"
+        kind = "resume" if row.state == TrialState.PAUSED else "pause"
         if self._allowed(kind, row):
             self._send(kind, {"trial_id": row.id})
 
@@ -264,8 +264,7 @@ class HandActions(OnRun):
     def action_stop_experiment(self) -> None:
         def detail() -> str:
             header = self.run.view.header
-            live = (sum(header.counts.get(s, 0) for s in (RUNNING, PAUSED, "queued"))
-                    if header else 0)
+            live = sum(header.counts.get(s, 0) for s in ACTIVE_STATES) if header else 0
             return (f"Kills its {live} running, paused or queued trials and ends the "
                     "supervisor. (q only detaches and leaves everything running.)")
         self._confirmed("Stop the whole experiment?", detail, "Stop", "stop", {})

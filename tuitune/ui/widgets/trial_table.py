@@ -14,7 +14,13 @@ from textual import events
 from textual.binding import Binding
 from textual.message import Message
 
-from tuitune.core.history import ACTIVE_STATES, COMPLETED, LIVE_STATES, RUNNING
+from tuitune.core.trial_state import (
+    ACTIVE_STATES,
+    FAILED_STATES,
+    LIVE_STATES,
+    STOPPED_STATES,
+    TrialState,
+)
 from tuitune.core.spec import Spec
 from tuitune.system import TrialUsage
 from tuitune.ui import palette
@@ -28,9 +34,9 @@ STATE_FILTERS: dict[str, Callable[[TrialRow], bool]] = {
     "all": lambda r: True,
     "active": lambda r: r.state in ACTIVE_STATES,
     "running": lambda r: r.state in LIVE_STATES,
-    "completed": lambda r: r.state == COMPLETED,
-    "failed": lambda r: r.state in ("failed", "diverged", "lost", "timed_out"),
-    "stopped": lambda r: r.state in ("killed", "pruned"),
+    "completed": lambda r: r.state == TrialState.COMPLETED,
+    "failed": lambda r: r.state in FAILED_STATES,
+    "stopped": lambda r: r.state in STOPPED_STATES,
     "starred": lambda r: r.starred,
 }
 
@@ -192,7 +198,7 @@ class TrialTable(LineWidget, can_focus=True):
                     return (1, 0.0, r.id)
                 return (0, s * v, r.id)
             return sorted(rows, key=num)
-        order = {RUNNING: 0, "paused": 1, "queued": 2}
+        order = {TrialState.RUNNING: 0, TrialState.PAUSED: 1, TrialState.QUEUED: 2}
         plain: dict[str, Callable[[TrialRow], tuple]] = {
             "state": lambda r: (order.get(r.state, 3), r.state, r.id),
             "origin": lambda r: (r.origin_label, r.id),
