@@ -163,3 +163,20 @@ async def test_run_screen_stacks_a_second_metric_when_there_is_room(fixed_run):
         await pilot.pause(0.2)
         await pilot.press("home", "enter")
         await wait_for(pilot, lambda: not second.display, what="the second pane hidden")
+
+
+async def test_the_second_pane_choice_survives_a_reattach(fixed_run):
+    """`M` → (none) is kept with the rest of the view (view_memory.py)."""
+    app = make_fixed_app(fixed_run, gpus=4)
+    async with app.run_test(size=(160, 48)) as pilot:
+        await settle(pilot, app)
+        await pilot.press("M")
+        await pilot.pause(0.2)
+        await pilot.press("home", "enter")
+        await wait_for(pilot, lambda: not app.screen.query_one("#chart2").display,
+                       what="the second pane hidden")
+        await pilot.press("q")
+    app = make_fixed_app(fixed_run, gpus=4)
+    async with app.run_test(size=(160, 48)) as pilot:
+        await settle(pilot, app)
+        assert app.screen.metric2 == "" and not app.screen.query_one("#chart2").display

@@ -1,4 +1,4 @@
-"""How the user left the run screen (sort, filters, chart metric, log scale,
+"""How the user left the run screen (sort, filters, chart metrics, log scale,
 smoothing), kept in the run folder so that `tuitune attach` opens it the same way.
 No Textual.
 
@@ -63,6 +63,7 @@ class ViewSettings:
     metric: str | None = None  # None: the run's objective
     log_y: bool = False
     smooth: bool = False
+    metric2: str | None = None  # the second chart's: None chosen for you, "" none
 
 
 def _read_own_file(path: Path) -> bytes | None:
@@ -88,7 +89,7 @@ def _valid(name: str, value: object, sorts: Collection[str],
         return value in sorts
     if name == "state_filter":
         return value in filters
-    if name == "metric" and value is None:
+    if name in ("metric", "metric2") and value is None:
         return True
     return isinstance(value, str) and len(value) <= MAX_TEXT and value.isprintable()
 

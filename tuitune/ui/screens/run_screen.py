@@ -105,8 +105,7 @@ class RunScreen(HandActions, Screen):
         self._kept = kept or ViewSettings()
         self.metric: str | None = None
         self.marked: list[int] = []  # for a comparison, in the order marked
-        self.metric2: str | None = None  # the second pane's metric, once one is picked
-        self._metric2_picked = False  # until then: secondary_metric() chooses
+        self.metric2: str | None = None  # the second pane's: None chosen for you, "" none
         self.log_y = False
         self.smooth = False
         self.pane = "chart"
@@ -139,6 +138,7 @@ class RunScreen(HandActions, Screen):
         kept = self._kept
         self.metric = kept.metric or self.run.spec.objective.metric
         self.log_y, self.smooth = kept.log_y, kept.smooth
+        self.metric2 = kept.metric2
         if kept.table != self.table.state:
             self.table.set_state(kept.table)
         self.table.focus()
@@ -248,7 +248,7 @@ class RunScreen(HandActions, Screen):
         width, height = self.app.size
         if width < COMPACT_WIDTH or height < COMPACT_HEIGHT:
             return (self.metric,)
-        second = (self.metric2 if self._metric2_picked else
+        second = (self.metric2 if self.metric2 is not None else
                   secondary_metric(self.metric, self.run.view.metric_names))
         return (self.metric, second) if second and second != self.metric else (self.metric,)
 
@@ -311,7 +311,8 @@ class RunScreen(HandActions, Screen):
         self._remember()
 
     def settings(self) -> ViewSettings:
-        return ViewSettings(self.table.state, self.metric, self.log_y, self.smooth)
+        return ViewSettings(self.table.state, self.metric, self.log_y, self.smooth,
+                            self.metric2)
 
     def _remember(self) -> None:
         """Tell the app when the settings differ from those it keeps."""
@@ -392,9 +393,9 @@ class RunScreen(HandActions, Screen):
 
         def picked(name: str | None) -> None:
             if name:
-                self.metric2 = None if name == none else name
-                self._metric2_picked = True
+                self.metric2 = "" if name == none else name
                 self._update_chart()
+                self._remember()
         self.app.push_screen(PickDialog("Second chart: which metric?", names, current[0]),
                              picked)
 
