@@ -51,3 +51,25 @@ async def test_the_reference_shows_on_the_run_and_detail_charts(tmp_path):
                                                for s in c.data.series if s.dashed],
                                what="the reference on the detail screen")
         assert reference.label in shown
+
+
+def test_reference_of_a_named_trial_and_bad_ones(tmp_path):
+    other = build_fixed_run(tmp_path / "other", n_trials=6)
+    assert best_of(other, 2).trial_id == 2
+    import pytest
+
+    from tuitune.client.reference import NoReference
+
+    with pytest.raises(NoReference, match="has no trial 99"):
+        best_of(other, 99)
+
+
+def test_a_bad_reference_is_refused_before_the_tui_opens(tmp_path):
+    from tests.support.processes import cli
+
+    here = build_fixed_run(tmp_path / "here")
+    other = build_fixed_run(tmp_path / "other", n_trials=6)
+    for ref, said in ((f"{other}:99", "has no trial 99"), ("no-such-run", "no-such-run")):
+        bad = cli("attach", str(here), "--reference", ref)
+        assert bad.returncode == 2 and said in bad.stderr and bad.stderr.count("\n") == 1, (
+            bad.stderr)

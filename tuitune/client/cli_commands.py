@@ -244,8 +244,11 @@ def _reference(args: argparse.Namespace) -> Any:
         return None
     from tuitune.client.reference import NoReference, best_of
 
+    name, sep, trial = args.reference.rpartition(":")  # RUN:ID pins one trial of it
+    if not (sep and trial.isdigit() and name):
+        name, trial = args.reference, ""
     try:
-        return best_of(resolve_run(args.reference, _root(args)))
+        return best_of(resolve_run(name, _root(args)), int(trial) if trial else None)
     except NoReference as exc:
         raise CommandError(str(exc)) from None
 

@@ -30,15 +30,22 @@ class NoReference(ValueError):
     """The run has no trial to compare against; str() is one line."""
 
 
-def best_of(run_dir: Path) -> Reference:
+def best_of(run_dir: Path, trial_id: int | None = None) -> Reference:
+    """The run's best trial (by its objective), or the trial `trial_id` of it."""
     store = RunStore(run_dir, readonly=True)
     try:
         spec = load_spec_json(store.meta(["spec"])["spec"])
-        top = ranked(store, spec)
-        if not top:
-            raise NoReference(f"run {run_dir.name} has no trial with a value of "
-                              f"{spec.objective.metric} to compare against")
-        trial = top[0][0]
+        if trial_id is not None:
+            found = store.trial(trial_id)
+            if found is None:
+                raise NoReference(f"run {run_dir.name} has no trial {trial_id}")
+            trial = found
+        else:
+            top = ranked(store, spec)
+            if not top:
+                raise NoReference(f"run {run_dir.name} has no trial with a value of "
+                                  f"{spec.objective.metric} to compare against")
+            trial = top[0][0]
         curves = {}
         for name in sorted(store.trial_metric_names([trial.id])):
             points = store.curve(trial.id, name)
