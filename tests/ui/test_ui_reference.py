@@ -4,12 +4,14 @@ run screen's chart and the detail screen's."""
 from __future__ import annotations
 
 import numpy as np
+import pytest
 from ui_helpers import build_fixed_run, make_app, settle, wait_for
 
-from tuitune.client.reference import best_of
+from tests.support.processes import cli
+from tuitune.client.reference import NoReference, best_of
+from tuitune.ui import palette
 from tuitune.ui.screens.detail import DetailScreen
 from tuitune.ui.widgets.chart import Chart, ChartData, Series, draw
-from tuitune.ui import palette
 
 SIZE = (120, 40)
 
@@ -56,17 +58,11 @@ async def test_the_reference_shows_on_the_run_and_detail_charts(tmp_path):
 def test_reference_of_a_named_trial_and_bad_ones(tmp_path):
     other = build_fixed_run(tmp_path / "other", n_trials=6)
     assert best_of(other, 2).trial_id == 2
-    import pytest
-
-    from tuitune.client.reference import NoReference
-
     with pytest.raises(NoReference, match="has no trial 99"):
         best_of(other, 99)
 
 
 def test_a_bad_reference_is_refused_before_the_tui_opens(tmp_path):
-    from tests.support.processes import cli
-
     here = build_fixed_run(tmp_path / "here")
     other = build_fixed_run(tmp_path / "other", n_trials=6)
     for ref, said in ((f"{other}:99", "has no trial 99"), ("no-such-run", "no-such-run")):
