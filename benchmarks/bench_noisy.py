@@ -196,8 +196,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     methods = [m for m in methods
                if not available(METHODS[m][0] == "optuna" and f"optuna-{METHODS[m][1]}" or m)]
     problems = [p for p in args.problems.split(",") if p]
+    # Seed-major: a run cut short has every method at about the same number of seeds.
     jobs = [(p, m, s, args.trials, args.n_init)
-            for p in problems for m in methods for s in range(args.seeds)]
+            for s in range(args.seeds) for p in problems for m in methods]
     results: dict[tuple[str, str], list[tuple[float, float]]] = {}
     if args.from_log:
         results = from_log(args.from_log)
