@@ -155,8 +155,8 @@ def test_the_graph_sees_the_package():
     assert "textual" in mods["tuitune.ui.app"].imports
     assert "tuitune.store" in reaches("tuitune.engine.supervisor")
     assert mods["tuitune.client.cli_commands"].imports["tuitune.ui"] == DEFERRED
-    assert mods["tuitune.engine.actions"].imports["tuitune.engine.supervisor"] == TYPING
-    assert mods["tuitune.engine.supervisor"].imports["tuitune.engine.actions"] == MODULE
+    assert mods["tuitune.engine.supervisor"].imports["tuitune.engine.trial_lifecycle"] == MODULE
+    assert mods["tuitune.engine.trial_lifecycle"].imports["tuitune.engine.placement"] == MODULE
     assert "tensorflow" in reaches("tuitune.in_trial.keras")
 
 
@@ -266,12 +266,7 @@ def test_no_import_cycle_at_import_time(package):
     assert import_cycles(package, MODULE) == []
 
 
-@pytest.mark.parametrize("package", [
-    pytest.param("tuitune.engine", marks=pytest.mark.xfail(strict=True, reason=(
-        "engine/actions.py is a mixin of Supervisor and imports it for types "
-        "(issue 11, item 3)"))),
-    "tuitune.ui",
-])
+@pytest.mark.parametrize("package", ["tuitune.engine", "tuitune.ui"])
 def test_no_import_cycle_at_all(package):
     """Deferred and type-only imports count too: two modules that name each other
     are one module split over two files."""

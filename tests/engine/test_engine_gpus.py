@@ -80,14 +80,14 @@ def test_peak_memory_is_recorded_and_release_is_checked_after_kill(tmp_path, tt_
         wait_for(lambda: (sup.tick(), 1 in sup.handles)[1], what="trial running")
         pid = sup.handles[1].pid
         fake.set_processes(0, {pid: 1234.0})
-        sup._last_gpu = 0
+        sup.placement.sample_now()
         wait_for(lambda: (sup.tick(), (sup.store.trial(1).peak_gpu_mem_mb or 0) > 0)[1],
                  what="peak recorded")
         assert sup.store.trial(1).peak_gpu_mem_mb == 1234.0
         sup.store.enqueue_command("kill", {"trial_id": 1}, "user")
         wait_for(lambda: (sup.tick(), sup.store.trial(1).state == "killed")[1], what="killed")
         fake.set_processes(0, {})
-        sup._last_gpu = 0
+        sup.placement.sample_now()
         sup.tick()  # no trial left: the scheduler still samples for the release check
         kinds = [e.kind for e in sup.store.events(trial_id=1)]
         assert "gpu_released" in kinds

@@ -31,7 +31,7 @@ def test_handoff_learns_from_hand_trials_and_hands_back(tmp_path, strategy):
         assert len(set(keys)) == len(keys), "a configuration was suggested twice"
         assert sup.finished == "budget used"
         # The searcher saw the hand trials: its history holds them as observations.
-        observed = {round(p["lr"], 6) for p, _ in sup._history().observations()}
+        observed = {round(p["lr"], 6) for p, _ in sup.search.history().observations()}
         assert {0.001, 0.3} <= observed
     finally:
         run.finish()

@@ -149,7 +149,7 @@ def test_a_start_the_store_refuses_to_record_is_not_started_again(tmp_path, tt_h
         trial = sup.store.trial(1)
         assert (trial.state, trial.pid) == ("running", sup.handles[1].pid)
     finally:
-        sup.trials.stop_experiment("test")  # noqa: SLF001
+        sup.trials.stop_experiment("test")
         wait_for(lambda: (sup.tick(), not sup.handles)[1], what="stopped")
         sup.close()
 
@@ -168,12 +168,12 @@ def test_a_step_the_store_refuses_does_not_stop_the_others(tmp_path, tt_home):
 
         def refuse() -> None:
             raise StoreError("cannot write the run store: database or disk is full")
-        sup._handle_commands = refuse  # noqa: SLF001
-        sup._plan_end(1, "killed", "user", "trial 1 killed", immediate=True)  # noqa: SLF001
+        sup.commands.handle = refuse
+        sup.trials.plan_end(1, "killed", "user", "trial 1 killed", immediate=True)
         wait_for(lambda: (sup.tick(), sup.store.trial(1).state == "killed")[1],
                  timeout=20, what="the planned kill carried out")
         assert not psutil.pid_exists(pid) or psutil.Process(pid).status() == "zombie"
     finally:
-        sup.trials.stop_experiment("test")  # noqa: SLF001
+        sup.trials.stop_experiment("test")
         wait_for(lambda: (sup.tick(), not sup.handles)[1], what="stopped")
         sup.close()

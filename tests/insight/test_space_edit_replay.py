@@ -24,18 +24,18 @@ def test_the_same_edit_enqueued_twice_makes_one_revision(tmp_path):
     second = store.enqueue_command("space", args, "user")
     sup = Supervisor(run_dir)
     try:
-        sup._handle_commands()
+        sup.commands.handle()
         revisions = store.meta()[META_KEY]
         assert [r["n"] for r in revisions] == [1]
         assert store.command(first).status == store.command(second).status == "done"
         assert store.command(second).result == store.command(first).result
-        assert sup.space["lr"].low == 0.01  # the searcher's space is the new one
-        assert sup.searcher.space["lr"].high == 0.1
+        assert sup.search.space["lr"].low == 0.01  # the searcher's space is the new one
+        assert sup.search.searcher.space["lr"].high == 0.1
         undo = validate("space", {"undo": True}, spec, store)
         store.enqueue_command("space", undo, "user")
-        sup._handle_commands()
+        sup.commands.handle()
         assert [r["n"] for r in store.meta()[META_KEY]] == [1, 2]
-        assert sup.searcher.space["lr"].low == spec.space["lr"].low
+        assert sup.search.searcher.space["lr"].low == spec.space["lr"].low
     finally:
         sup.store.close()
         store.close()

@@ -45,7 +45,7 @@ def _checkpoint_refusal(trial: TrialRecord, spec: Spec, store: RunStore) -> str 
     if not trial.checkpoint or trial.checkpoint_step is None:
         return f"trial {trial.id} has saved no checkpoint yet; clone it from scratch instead"
     step = trial.checkpoint_step
-    ends = [spec.budget.max_steps] if spec.budget.max_steps else []
+    ends: list[int | None] = [spec.budget.max_steps] if spec.budget.max_steps else []
     if trial.state == COMPLETED:  # it ran to its own end: the last step it reported
         ends.append(last_step(store, trial.id, spec.objective.metric))
     end = min((e for e in ends if e is not None), default=None)

@@ -15,6 +15,7 @@ import shutil
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -45,7 +46,8 @@ def trial_dir(run_dir: Path, trial_id: int) -> Path:
     return run_dir / "trials" / str(trial_id)
 
 
-def create_run(spec: Spec, root: Path | None = None, clock=time.time,
+def create_run(spec: Spec, root: Path | None = None,
+               clock: Callable[[], float] = time.time,
                warm_start: dict[str, Any] | None = None) -> Path:
     """Make a new run folder with its store; returns the folder. `warm_start`: the
     trials imported from earlier runs (engine/warm_start.py), kept in its meta."""

@@ -18,7 +18,7 @@ import math
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, cast
 
 from tuitune.core.steps import to_step
 
@@ -123,9 +123,10 @@ class StdoutMetricParser:
         prefix, else the Keras epoch, else each name counts its own lines."""
         found = _PAIR.findall(line)
         known = self._kinds.get
-        kinds = [known(name) for name, _ in found]
-        if None in kinds:
-            kinds = [self._kind(name) for name, _ in found]
+        seen = [known(name) for name, _ in found]
+        # Every name has its kind now (a new one is classified once, then looked up).
+        kinds = cast("list[int]", seen) if None not in seen else [
+            self._kind(name) for name, _ in found]
         if _METRIC not in kinds:
             return False
         step = None
@@ -225,7 +226,8 @@ def _fold_redraws(text: str) -> str:
     if "\r" not in text and "\b" not in text:  # memchr, not a regex scan
         return text
     found = _REDRAW.search(text)
-    kept, pos = [], 0
+    kept: list[str] = []
+    pos = 0
     while found is not None:
         cut = found.start()
         start = text.rfind("\n", 0, cut) + 1
