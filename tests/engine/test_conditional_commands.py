@@ -52,10 +52,10 @@ def test_clone_switches_conditional_parameters_on_and_off(run):
     with pytest.raises(CommandError, match="momentum exists only when"):
         validate("clone", {"trial_id": adam, "set": {"momentum": 0.7}}, spec, store)
     args = validate("clone", {"trial_id": adam, "set": {"opt": "sgd"}}, spec, store)
-    new_id, _ = run.sup.clone(args["trial_id"], args["set"], False, "test")
+    new_id, _ = run.sup.trials.clone(args["trial_id"], args["set"], False, "test")
     assert store.trial(new_id).params["momentum"] == 0.9  # switched on at its default
     args = validate("clone", {"trial_id": new_id, "set": {"opt": "adam"}}, spec, store)
-    back, _ = run.sup.clone(args["trial_id"], args["set"], False, "test")
+    back, _ = run.sup.trials.clone(args["trial_id"], args["set"], False, "test")
     assert "momentum" not in store.trial(back).params  # and off again
     run.until(lambda: store.trial(adam).state == "running", "the adam trial running")
     with pytest.raises(CommandError, match="momentum exists only when"):

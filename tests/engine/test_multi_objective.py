@@ -125,8 +125,8 @@ def test_a_run_searches_every_objective_and_best_lists_the_feasible_front(tmp_pa
         assert store.count_trials(["completed"]) == 9
         # The searcher sees both objectives and the constraint of every trial (synced
         # here once more: the last trial ended after the searcher's last ask).
-        run.sup.searcher.sync(run.sup._history())
-        obs = run.sup.searcher.observations
+        run.sup.search.searcher.sync(run.sup.search.history())
+        obs = run.sup.search.searcher.observations
         assert len(obs) == 9 and all(len(o.losses) == 2 and len(o.violations) == 1
                                      for o in obs)
         by_units = {int(o.params["units"]): o for o in obs}
@@ -166,11 +166,11 @@ def test_built_in_measures_and_constraints_on_one_objective(tmp_path):
                      budget="max_trials = 6")
     try:
         run.until(lambda: run.sup.finished, "the run to finish")
-        history = run.sup._history()
+        history = run.sup.search.history()
         for t in history.trials:
             assert 0 < t.extras["train_seconds"] < 60 and t.extras["mem"] == 10 * t.params["units"]
-        run.sup.searcher.sync(history)
-        best = run.sup.searcher.incumbent()
+        run.sup.search.searcher.sync(history)
+        best = run.sup.search.searcher.incumbent()
         feasible = [t for t in history.trials if t.params["units"] <= 20]
         if feasible:
             assert best["units"] <= 20
