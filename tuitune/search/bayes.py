@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import contextlib
 import math
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
@@ -222,7 +222,7 @@ class BayesSearcher(Searcher):
         d = self._embedding.width
         return np.array(rows, dtype=float).reshape(-1, d), np.array(losses, dtype=float)
 
-    def _model_input(self, params: dict[str, Any], clip: bool = True) -> np.ndarray | None:
+    def _model_input(self, params: Mapping[str, Any], clip: bool = True) -> np.ndarray | None:
         """A configuration as the GP sees it (see conditional.py), or None."""
         u = self.encode(params, clip=clip)
         return None if u is None else self._embedding.embed_params(params, u)

@@ -191,7 +191,7 @@ class OnCube:
         self.embedding = embedding
 
     def posterior(self, u: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        return self.gp.posterior(self.embedding.embed(u))  # type: ignore[no-any-return]
+        return self.gp.posterior(self.embedding.embed(u))
 
     def posterior_grad(self, u: np.ndarray
                        ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
