@@ -203,12 +203,12 @@ async def test_tweak_form_and_learning_rate_keys(live_run):
                 store.close()
         change = (await wait_for(pilot, lambda: applied(0.02), what="tweak applied"))[0]
         assert change.actor == "user"
-        await wait_for(pilot, lambda: app.view.rows[tid].params["lr"] == 0.02)
+        await wait_for(pilot, lambda: app.view.rows[tid].current["lr"] == 0.02)
         await pilot.press("left_square_bracket")  # lr / 10
         await wait_for(pilot, lambda: applied(0.002), what="lr / 10 applied")
-        await wait_for(pilot, lambda: app.view.rows[tid].params["lr"] == 0.002)
+        await wait_for(pilot, lambda: app.view.rows[tid].current["lr"] == 0.002)
         await pilot.press("right_square_bracket", "right_square_bracket")  # x 100
-        await wait_for(pilot, lambda: app.view.rows[tid].params["lr"] == 0.2, what="x100")
+        await wait_for(pilot, lambda: app.view.rows[tid].current["lr"] == 0.2, what="x100")
         # The row can show the new value before the supervisor has recorded the trial's
         # acknowledgement (it reads acks every 0.25 s): wait for the events, then count.
         def kinds():

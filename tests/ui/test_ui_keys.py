@@ -61,7 +61,7 @@ async def test_sort_and_filter_from_the_keyboard(fixed_run):
         await pilot.press("f")  # active only
         assert {app.view.rows[t].state for t in table.order} <= {"running", "paused", "queued"}
         await pilot.press("slash", *"adam")
-        assert table.order and all(app.view.rows[t].params["opt"] == "adam"
+        assert table.order and all(app.view.rows[t].current["opt"] == "adam"
                                    for t in table.order)
         await pilot.press("enter")
         assert table.has_focus

@@ -112,7 +112,7 @@ def test_first_poll_reads_aggregates_then_only_what_changed(tmp_path):
     assert r1.best == min(v for _, v in RunStore(run_dir).curve(1, "val_loss"))
     assert r1.spark is not None and len(r1.spark) == SPARK_CELLS
     assert first.rows[6].spark is None  # finished and off screen: not read yet
-    assert first.rows[1].params["lr"] == 0.0005 and first.rows[1].tweaked
+    assert first.rows[1].current["lr"] == 0.0005 and first.rows[1].tweaked
     assert first.rows[13].origin_label == "clone #2"
     assert set(_open.curves) == {(1, "loss")} and len(_open.curves[(1, "loss")]) == 40
     assert model._names == {"loss", "val_loss"}

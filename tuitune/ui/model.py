@@ -393,16 +393,10 @@ class RunModel:
         t = self._records[tid]
         agg = self._aggs.get(tid) or _Agg()
         changes = self._changes.get(tid, ())
-        return TrialRow(
-            id=t.id, state=t.state, origin=t.origin, parent_id=t.parent_id,
-            clone_step=t.clone_step, from_checkpoint=t.from_checkpoint, initial=t.params,
-            params=current_params(t.params, changes), changes=changes, step=agg.step, latest=agg.latest, best=agg.best,
-            n_points=agg.n, spark=self._sparks.get(tid), created_at=t.created_at,
-            started_at=t.started_at, ended_at=t.ended_at, pid=t.pid, pid_start=t.pid_start,
-            gpus=t.gpus, peak_gpu_mem_mb=t.peak_gpu_mem_mb, note=t.note, starred=t.starred,
-            protected=t.protected, checkpoint_step=t.checkpoint_step, exit_code=t.exit_code,
-            error=t.error, node=t.node, mark=self._marks.get(tid, ""),
-        )
+        return TrialRow.of(
+            t, current=current_params(t.params, changes), changes=changes, step=agg.step,
+            latest=agg.latest, best=agg.best, n_points=agg.n, spark=self._sparks.get(tid),
+            mark=self._marks.get(tid, ""))
 
     def _supervisor_alive(self, meta: Mapping[str, Any]) -> bool:
         """Whether the recorded supervisor process lives: checked every few seconds

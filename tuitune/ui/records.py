@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from typing import Any
 
 import numpy as np
 
 from tuitune.core.history import Objective, ParamChange
-from tuitune.store import EventRecord
+from tuitune.store import EventRecord, TrialRecord
 
 
 @dataclass(frozen=True)
@@ -20,41 +20,27 @@ class Change(ParamChange):
     actor: str = ""
 
 
-@dataclass(frozen=True)
-class TrialRow:
-    """One trial as the UI shows it. Frozen: the UI thread may keep it."""
+@dataclass(frozen=True, kw_only=True)
+class TrialRow(TrialRecord):
+    """One trial as the UI shows it: the store's record, whose fields it has (`params`
+    are those the trial started with), and what the model adds from its metrics and
+    tweaks. Frozen: the UI thread may keep it."""
 
-    id: int
-    state: str
-    origin: str
-    parent_id: int | None
-    clone_step: int | None
-    from_checkpoint: bool
-    initial: Mapping[str, Any]
-    params: Mapping[str, Any]
-    changes: tuple[Change, ...]
-    step: int | None
-    latest: float | None
-    best: float | None
-    n_points: int
-    spark: tuple[float, ...] | None
-    created_at: float
-    started_at: float | None
-    ended_at: float | None
-    pid: int | None
-    pid_start: float | None
-    gpus: str | None
-    peak_gpu_mem_mb: float | None
-    note: str
-    starred: bool
-    protected: bool
-    checkpoint_step: int | None
-    exit_code: int | None
-    error: str | None
-    node: str | None = None  # where a remote executor placed the trial
+    current: Mapping[str, Any]  # `params` with its applied tweaks (history.current_params)
+    changes: tuple[Change, ...] = ()
+    step: int | None = None
+    latest: float | None = None
+    best: float | None = None
+    n_points: int = 0
+    spark: tuple[float, ...] | None = None
     #: With several objectives or constraints: "front" (on the Pareto front of the
     #: feasible trials), "infeasible: ..." (breaks a constraint) or "".
     mark: str = ""
+
+    @classmethod
+    def of(cls, record: TrialRecord, **derived: Any) -> TrialRow:
+        """The record's fields as they are, and the model's (`current`, `changes`...)."""
+        return cls(**{name: getattr(record, name) for name in _RECORD_FIELDS}, **derived)
 
     @property
     def tweaked(self) -> bool:
@@ -72,6 +58,9 @@ class TrialRow:
         if self.started_at is None:
             return None
         return max(0.0, (self.ended_at or now) - self.started_at)
+
+
+_RECORD_FIELDS = tuple(f.name for f in fields(TrialRecord))
 
 
 @dataclass(frozen=True)

@@ -290,8 +290,8 @@ class DetailScreen(HandActions, Screen):
                                 if c.name == p.name and c.step is None)
             table.add_row(*(Text(cell) for cell in (
                 p.name, p.describe() + (" mutable" if p.mutable else ""),
-                fmt.value(row.params.get(p.name)),
-                param_values(p.name, row.initial.get(p.name), row.changes, fmt.value),
+                fmt.value(row.current.get(p.name)),
+                param_values(p.name, row.params.get(p.name), row.changes, fmt.value),
                 pending or "-")))
         return table
 

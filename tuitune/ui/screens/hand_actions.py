@@ -88,7 +88,7 @@ class HandActions(OnRun):
     # -- actions -------------------------------------------------------------------------
     def action_new_trial(self) -> None:
         row = self.selected_row()
-        values = dict(row.params) if row else self.run.spec.space.defaults()
+        values = dict(row.current) if row else self.run.spec.space.defaults()
 
         def build(r: FormResult) -> dict[str, Any]:
             return {"params": r.values}
@@ -107,7 +107,7 @@ class HandActions(OnRun):
         def build(r: FormResult) -> dict[str, Any]:
             return {"trial_id": row.id, "set": r.changed, "from_checkpoint": r.from_checkpoint}
 
-        form = ParamForm(f"Clone trial {row.id}", self._form_params(), row.params,
+        form = ParamForm(f"Clone trial {row.id}", self._form_params(), row.current,
                          self._checker("clone", build), checkpoint_step=row.checkpoint_step,
                          offer_checkpoint=True, submit="Clone",
                          checkpoint_refusal=self.run.refusal("clone", row.id, True),
@@ -136,7 +136,7 @@ class HandActions(OnRun):
             return self.run.check_command("tweak", build(r))
 
         form = ParamForm(f"Tweak trial {row.id} (applies at its next step)", params,
-                         row.params, check, submit="Tweak", space=self.run.spec.space)
+                         row.current, check, submit="Tweak", space=self.run.spec.space)
         self.app.push_screen(form, lambda r: r and self._send("tweak", build(r)))
 
     def action_scale_lr(self, factor: float) -> None:
@@ -174,7 +174,7 @@ class HandActions(OnRun):
         if sent is not None and time.monotonic() - sent[1] < _PENDING_S:
             return sent[0]
         asked = [c.value for c in row.changes if c.name == name]
-        return asked[-1] if asked else row.params.get(name)
+        return asked[-1] if asked else row.current.get(name)
 
     def action_kill(self) -> None:
         row = self._need_row("kill")

@@ -98,9 +98,9 @@ class CompareScreen(OnRun, Screen):
         table.add_column("")
         for i, r in enumerate(present):
             table.add_column(Text(f"#{r.id}", palette.SERIES[i % len(palette.SERIES)]))
-        names = list(dict.fromkeys(n for r in present for n in r.params))
+        names = list(dict.fromkeys(n for r in present for n in r.current))
         for name in names:
-            values = [fmt.value(r.params.get(name)) for r in present]
+            values = [fmt.value(r.current.get(name)) for r in present]
             style = DIFFERS if len(set(values)) > 1 else None
             table.add_row(name, *(Text(v, style) for v in values))
         table.add_row(Text(f"best {self.metric}", palette.BOLD),

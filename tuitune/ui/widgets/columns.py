@@ -174,15 +174,15 @@ INACTIVE = "·"
 
 def _param(name: str) -> Cell:
     def cell(row: TrialRow, w: int, seen: Hashable) -> list[Run]:
-        if name not in row.params:  # inactive: its condition does not hold (spec.md)
+        if name not in row.current:  # inactive: its condition does not hold (spec.md)
             return _text(INACTIVE, w, palette.DIM, "r")
-        v = row.params.get(name)
+        v = row.current.get(name)
         if not any(c.name == name and c.step is not None for c in row.changes):
             return _text(_short_value(v, w), w, None, "r")
         # Tweaked: it ran a schedule. What it started with, if the cell has room; the
         # arrow always (the detail screen has every change with its step).
         now = fmt.value(v)
-        ran = f"{fmt.value(row.initial.get(name))}→{now}"
+        ran = f"{fmt.value(row.params.get(name))}→{now}"
         return _text(ran if len(ran) <= w else f"→{_short_value(v, w - 1)}", w,
                      palette.ACCENT, "r")
     return cell

@@ -333,7 +333,7 @@ def _row_runs(row: TrialRow, cols: list[tuple[Column, int]], seen: list[Hashable
 
 
 def _haystack(row: TrialRow) -> str:
-    params = " ".join(f"{k}={v}" for k, v in row.params.items())
+    params = " ".join(f"{k}={v}" for k, v in row.current.items())
     return f"#{row.id} {row.id} {row.state} {row.origin_label} {params} {row.note}".lower()
 
 
