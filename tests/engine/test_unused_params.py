@@ -25,7 +25,7 @@ def _lr_read_through_the_api(spec: Path) -> Path:
 
 
 def test_a_parameter_the_command_never_gets_is_warned_about_once(tmp_path, tt_home):
-    # The script reads lr through tuitune.in_trial.trial.params() (marked), and never units.
+    # The script reads lr through tuitune.trial.params() (marked), and never units.
     spec = _lr_read_through_the_api(write_spec(tmp_path / "exp", steps=5000, sleep=0.05))
     proc = subprocess.Popen([sys.executable, "-m", "tuitune", "run", str(spec),
                              "--headless"], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
@@ -36,7 +36,7 @@ def test_a_parameter_the_command_never_gets_is_warned_about_once(tmp_path, tt_ho
     out, err = proc.communicate(timeout=60)
     assert err.splitlines() == [
         "tuitune: warning: units is searched but never passed to the command: add a {units} "
-        "placeholder to `command`, or, if the script reads it with tuitune.in_trial.trial.params(), "
+        "placeholder to `command`, or, if the script reads it with tuitune.trial.params(), "
         'mark it with passed = "api" in its [space.units] table']
     warnings = [e for e in read(run_dir, lambda s: s.events()) if e.kind == "warning"]
     assert [(e.actor, e.message) for e in warnings] == [("spec", err.strip()[9:])]
