@@ -77,7 +77,7 @@ async def test_stop_experiment_asks_then_ends_everything(fresh_live_run):
         await pilot.press("X")
         dialog = await wait_for(pilot, lambda: isinstance(app.screen, ConfirmDialog)
                                 and app.screen)
-        assert "1 running" in dialog.detail
+        assert "1 running" in dialog._detail_text()  # read at every poll: a function
         await pilot.press("y")
         await wait_for(pilot, lambda: not fresh_live_run.supervisor_alive(), timeout=30,
                        what="the supervisor to end")
