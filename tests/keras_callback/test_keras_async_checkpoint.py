@@ -21,13 +21,13 @@ import pytest
 keras = pytest.importorskip("keras")
 pytest.importorskip("sklearn")
 
+from test_keras_callback import SPEC, At, enter_trial, fit, model, run_dir  # noqa: E402,F401
+
 import tuitune.in_trial.keras as tk  # noqa: E402
 import tuitune.in_trial.keras_checkpoint as kc  # noqa: E402
-from tuitune.engine.runs import create_run, trial_dir  # noqa: E402
 from tuitune.core.spec import load_spec  # noqa: E402
+from tuitune.engine.runs import create_run, trial_dir  # noqa: E402
 from tuitune.store import RunStore  # noqa: E402
-
-from test_keras_callback import SPEC, At, enter_trial, fit, model, run_dir  # noqa: E402,F401
 
 
 def _weights(m: keras.Model) -> list[np.ndarray]:
@@ -46,7 +46,7 @@ def slow_save(monkeypatch: pytest.MonkeyPatch, seconds: float, log: list) -> Non
     monkeypatch.setattr(kc, "_save_model", save)
 
 
-def test_the_training_thread_never_writes_a_checkpoint(enter_trial, monkeypatch):
+def test_the_training_thread_never_writes_a_checkpoint(enter_trial, monkeypatch):  # noqa: F811
     threads: list[str] = []
     real = keras.Model.save
     monkeypatch.setattr(keras.Model, "save", lambda self, *a, **k: (
@@ -57,8 +57,8 @@ def test_the_training_thread_never_writes_a_checkpoint(enter_trial, monkeypatch)
     assert t.store.trial(t.id).checkpoint_step == 3
 
 
-def test_each_file_holds_exactly_its_epoch_while_the_writer_lags(enter_trial, monkeypatch,
-                                                                   tmp_path):
+def test_each_file_holds_exactly_its_epoch_while_the_writer_lags(
+        enter_trial, monkeypatch, tmp_path):  # noqa: F811
     writes: list = []
     slow_save(monkeypatch, 0.4, writes)
     kept = tmp_path / "kept"
@@ -81,12 +81,12 @@ def test_each_file_holds_exactly_its_epoch_while_the_writer_lags(enter_trial, mo
         step = int(path.stem.split("-")[1])
         restored = keras.models.load_model(path)
         assert int(restored.optimizer.iterations) == step * 4  # 64 examples, batch 16
-        for got, want in zip(_weights(restored), at_end[step]):
+        for got, want in zip(_weights(restored), at_end[step], strict=True):
             np.testing.assert_array_equal(got, want)
     assert t.store.trial(t.id).checkpoint_step == 6
 
 
-def test_a_fit_returns_only_after_its_last_save_is_named(enter_trial, monkeypatch):
+def test_a_fit_returns_only_after_its_last_save_is_named(enter_trial, monkeypatch):  # noqa: F811
     slow_save(monkeypatch, 1.0, [])
     t = enter_trial()
     fit(model(), tk.TuituneCallback(), epochs=2)
@@ -96,7 +96,7 @@ def test_a_fit_returns_only_after_its_last_save_is_named(enter_trial, monkeypatc
                 if p.name.startswith(".")]  # no temporary file left behind
 
 
-def test_a_model_without_config_is_saved_synchronously(enter_trial, monkeypatch):
+def test_a_model_without_config_is_saved_synchronously(enter_trial, monkeypatch):  # noqa: F811
     class Bare(keras.Model):  # subclassed, no get_config: cannot be cloned
         def __init__(self):
             super().__init__()

@@ -146,5 +146,6 @@ def test_selectable_in_a_spec(tmp_path):
     rule, _ = build_rules(spec.stopping, spec.space, spec.budget.max_steps)
     assert isinstance(rule, PredictRule) and (rule.max_steps, rule.top_k) == (12, 2)
     path.write_text(path.read_text().replace("top_k = 2", "top_k = 0"))
-    with pytest.raises(ValueError, match=r"exp.toml: stopping.predict: .*top_k must be >= 1, got 0"):
+    with pytest.raises(ValueError,
+                       match=r"exp.toml: stopping.predict: .*top_k must be >= 1, got 0"):
         load_spec(path)

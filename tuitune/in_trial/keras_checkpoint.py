@@ -248,7 +248,7 @@ class BackgroundCheckpointer:
                 raise
             except Exception as exc:
                 raise ShadowUnavailable(f"cannot clone the model: {exc}") from exc
-        for variable, value in zip(_variables(self._shadow), values):
+        for variable, value in zip(_variables(self._shadow), values, strict=True):
             variable.assign(value)
         final = self._folder / self._name_for(step)
         # Keras wants the real suffix on the file it writes, so the temporary name
