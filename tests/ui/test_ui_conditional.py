@@ -26,6 +26,9 @@ from tuitune.store import RunStore
 from tuitune.ui.screens.param_form import ParamForm
 
 SIZE = (120, 40)
+#: Empties a field whatever its selection (typing over a selected prefill depends on
+#: the focus having selected it in time).
+CLEAR = ("end", *["backspace"] * 8)
 
 #: SGD's momentum exists only with opt = "sgd"; it may be tweaked while a trial runs.
 MOMENTUM = """
@@ -81,10 +84,10 @@ async def test_clone_form_shows_only_active_parameters_and_rechecks_them(cond_ru
         form = await wait_for(pilot, lambda: isinstance(app.screen, ParamForm) and app.screen)
         assert not _shown(form, "momentum") and _shown(form, "opt")
         # lr, units, opt: the third field. Switching to sgd brings momentum in.
-        await pilot.press("tab", "tab", *"sgd")
+        await pilot.press("tab", "tab", *CLEAR, *"sgd")
         await wait_for(pilot, lambda: _shown(form, "momentum"), what="momentum shown")
         assert form.query_one("#p-momentum", Input).value == "0.9"  # its default
-        await pilot.press("tab", *"0.8", "enter")
+        await pilot.press("tab", *CLEAR, *"0.8", "enter")
         store = RunStore(run_dir)
         clone = await wait_for(pilot, lambda: [t for t in RunStore(run_dir).trials()
                                                if t.parent_id == adam], what="the clone")
@@ -96,7 +99,7 @@ async def test_clone_form_shows_only_active_parameters_and_rechecks_them(cond_ru
         await pilot.press("c")
         form = await wait_for(pilot, lambda: isinstance(app.screen, ParamForm) and app.screen)
         assert _shown(form, "momentum")
-        await pilot.press("tab", "tab", *"adam")
+        await pilot.press("tab", "tab", *CLEAR, *"adam")
         await wait_for(pilot, lambda: not _shown(form, "momentum"), what="momentum hidden")
         await pilot.press("enter")
         clone = await wait_for(pilot, lambda: [t for t in RunStore(run_dir).trials()
@@ -123,7 +126,7 @@ async def test_tweak_form_offers_a_conditional_parameter_only_where_it_exists(co
         await pilot.press("t")
         form = await wait_for(pilot, lambda: isinstance(app.screen, ParamForm) and app.screen)
         assert _shown(form, "lr") and _shown(form, "momentum")
-        await pilot.press("tab", *"0.7", "enter")
+        await pilot.press("tab", *CLEAR, *"0.7", "enter")
         await wait_for(pilot, lambda: any(c.name == "momentum" and c.value == 0.7
                                           for c in RunStore(run_dir).param_changes(sgd)),
                        what="the momentum tweak recorded")
