@@ -71,3 +71,10 @@ def test_no_module_compares_a_state_with_a_bare_string():
                   for node in ast.walk(tree) if isinstance(node, ast.Compare)
                   for word in _state_words(node) if word in words]
     assert not found, "name states by TrialState (core/trial_state.py):\n" + "\n".join(found)
+
+
+def test_a_state_shows_as_its_stored_word():
+    # enum.StrEnum is Python 3.11+; the str mix-in must still read as the word on 3.10+.
+    state = TrialState.RUNNING
+    assert (str(state), f"{state}", f"{state:>8}", "%s" % state) == (
+        "running", "running", " running", "running")

@@ -7,10 +7,14 @@ word it is stored as.
 
 from __future__ import annotations
 
-from enum import StrEnum
+from enum import Enum
 
 
-class TrialState(StrEnum):
+class TrialState(str, Enum):
+    # Shown and formatted as its stored word on every Python we support (enum.StrEnum
+    # is 3.11+; a plain str mix-in formats as "TrialState.X" on 3.11).
+    __str__ = str.__str__
+
     QUEUED = "queued"
     RUNNING = "running"
     PAUSED = "paused"

@@ -208,8 +208,9 @@ class PredictRule(StoppingRule):
                     self._predictions[key] = (
                         extrapolate(steps, losses, float(self.max_steps), noise)
                         if np.all(np.isfinite(losses)) else None)
-                if self._predictions[key] is not None:
-                    predicted[t.id] = self._predictions[key]
+                found = self._predictions[key]
+                if found is not None:
+                    predicted[t.id] = found
         return finished, predicted
 
     def _noise(self, history: History) -> float:
