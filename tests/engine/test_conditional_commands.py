@@ -8,28 +8,20 @@ from __future__ import annotations
 import pytest
 
 from tests.support.fake_runs import fake_run, hang
+from tests.support.specs import MOMENTUM
 from tuitune.engine.commands import CommandError, validate
 
-MOMENTUM = """
+OPT_AND_MOMENTUM = """
 [space.opt]
 type = "categorical"
 choices = ["sgd", "adam"]
 passed = "api"
-
-[space.momentum]
-type = "float"
-low = 0.5
-high = 0.99
-default = 0.9
-mutable = true
-passed = "api"
-when = { opt = "sgd" }
-"""
+""" + MOMENTUM
 
 
 @pytest.fixture
 def run(tmp_path):
-    r = fake_run(tmp_path, hang(), extra=MOMENTUM)
+    r = fake_run(tmp_path, hang(), extra=OPT_AND_MOMENTUM)
     try:
         yield r
     finally:

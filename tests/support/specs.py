@@ -31,6 +31,19 @@ for step in range(start + 1, steps + 1):
     time.sleep(float(p.get("sleep", 0.1)))
 """
 
+#: SGD's momentum: exists only with opt = "sgd" (a conditional parameter, issue
+#: 17.1); tweakable while a trial runs. The spec using it must declare `opt`.
+MOMENTUM = """
+[space.momentum]
+type = "float"
+low = 0.5
+high = 0.99
+default = 0.9
+mutable = true
+passed = "api"
+when = { opt = "sgd" }
+"""
+
 SPEC = """
 name = "{name}"
 command = ["{{python}}", "{script}"]

@@ -20,6 +20,7 @@ from ui_helpers import (
     write_spec,
 )
 
+from tests.support.specs import MOMENTUM
 from tuitune.core.spec import load_spec
 from tuitune.engine.runs import create_run, spawn_supervisor, wait_for_supervisor
 from tuitune.store import RunStore
@@ -29,18 +30,6 @@ SIZE = (120, 40)
 #: Empties a field whatever its selection (typing over a selected prefill depends on
 #: the focus having selected it in time).
 CLEAR = ("end", *["backspace"] * 8)
-
-#: SGD's momentum exists only with opt = "sgd"; it may be tweaked while a trial runs.
-MOMENTUM = """
-[space.momentum]
-type = "float"
-low = 0.5
-high = 0.99
-default = 0.9
-mutable = true
-passed = "api"
-when = { opt = "sgd" }
-"""
 
 
 @pytest.fixture
