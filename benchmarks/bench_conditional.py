@@ -47,6 +47,7 @@ import numpy as np  # noqa: E402
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
+from _common import bayes_ask_cpu_seconds, emit_report  # noqa: E402
 from _functions import Problem  # noqa: E402
 from bench_search import available, versions  # noqa: E402
 
@@ -215,23 +216,6 @@ def regret_rows(results: dict[tuple[str, str], list[list[float]]], problem: Prob
 
 
 # -- time per suggestion ---------------------------------------------------------------
-def time_bayes(problem: Problem, n_obs: int, reps: int) -> float:
-    times = []
-    for rep in range(reps):
-        rng = np.random.default_rng(500 + rep)
-        searcher = make_searcher("bayes", problem.space, seed=rep)
-        for _ in range(n_obs - 1):
-            p = problem.space.sample(rng)
-            searcher.tell(p, problem(p))
-        searcher.ask()  # warms the hyperparameter cache, as in a running search
-        p = problem.space.sample(rng)
-        searcher.tell(p, problem(p))
-        t0 = time.process_time()
-        searcher.ask()
-        times.append(time.process_time() - t0)
-    return float(np.median(times))
-
-
 def time_optuna(problem: Problem, kind: str, n_obs: int, reps: int) -> float:
     import optuna
     import torch
@@ -280,7 +264,7 @@ def timing_rows(problems: Sequence[str], methods: Sequence[str], sizes: Sequence
                 continue
             cells = []
             for n in sizes:
-                t = (time_bayes(problem, n, reps) if lib == "tuitune"
+                t = (bayes_ask_cpu_seconds(problem, n, reps) if lib == "tuitune"
                      else time_optuna(problem, name, n, reps))
                 cells.append(f"{t:.3f}")
                 print(f"timing {pname} {method} @{n}: {t:.3f}s", file=sys.stderr, flush=True)
@@ -330,11 +314,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         report += ["", "Time per suggestion, CPU seconds on one thread (median of "
                        f"{args.timing_reps}, after a warm-up ask, random observations):", ""]
         report += timing_rows(problems, timed, sizes, args.timing_reps)
-    text = "\n".join(report)
-    print(text)
-    if args.out:
-        with open(args.out, "w") as fh:
-            fh.write(text + "\n")
+    emit_report(report, args.out)
     return 0
 
 

@@ -36,6 +36,7 @@ import numpy as np  # noqa: E402
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
+from _common import emit_report  # noqa: E402
 from _mo_functions import MO_PROBLEMS, MOProblem  # noqa: E402
 from bench_noisy import optuna_distributions  # noqa: E402
 from bench_search import available, versions  # noqa: E402
@@ -170,11 +171,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             cells.append(f"{med:.5g} [{q1:.5g}, {q3:.5g}] ({np.mean(r[:, 1]):.3f} s)"
                          + (f" n={len(r)}" if len(r) != args.seeds else ""))
         report.append(f"| {p} {MO_PROBLEMS[p].reference} | " + " | ".join(cells) + " |")
-    text = "\n".join(report)
-    print(text)
-    if args.out:
-        with open(args.out, "w") as fh:
-            fh.write(text + "\n")
+    emit_report(report, args.out)
     return 0
 
 

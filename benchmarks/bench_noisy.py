@@ -37,6 +37,7 @@ import numpy as np  # noqa: E402
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
+from _common import emit_report  # noqa: E402
 from _noisy_functions import NOISY_PROBLEMS, NoisyProblem  # noqa: E402
 from bench_search import available, versions  # noqa: E402
 
@@ -229,11 +230,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             cells.append(f"{med:.3g} [{q1:.2g}, {q3:.2g}] ({np.mean(r[:, 1]):.3f} s)"
                          + (f" n={len(r)}" if len(r) != args.seeds else ""))
         report.append(f"| {p} | " + " | ".join(cells) + " |")
-    text = "\n".join(report)
-    print(text)
-    if args.out:
-        with open(args.out, "w") as fh:
-            fh.write(text + "\n")
+    emit_report(report, args.out)
     return 0
 
 

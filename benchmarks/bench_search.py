@@ -37,6 +37,7 @@ import numpy as np  # noqa: E402
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
+from _common import bayes_ask_cpu_seconds, emit_report  # noqa: E402
 from _functions import PROBLEMS, Problem  # noqa: E402
 
 from tuitune.search import make_searcher  # noqa: E402
@@ -164,23 +165,6 @@ def regret_table(
 # -- time per suggestion --------------------------------------------------------------
 
 
-def time_tuitune(problem: Problem, options: Mapping[str, Any], n_obs: int, reps: int) -> float:
-    times = []
-    for rep in range(reps):
-        rng = np.random.default_rng(500 + rep)
-        searcher = make_searcher("bayes", problem.space, seed=rep, options=options)
-        for _ in range(n_obs - 1):
-            p = problem.space.sample(rng)
-            searcher.tell(p, problem(p))
-        searcher.ask()  # warms the hyperparameter cache, as in a running search
-        p = problem.space.sample(rng)
-        searcher.tell(p, problem(p))
-        t0 = time.process_time()
-        searcher.ask()
-        times.append(time.process_time() - t0)
-    return float(np.median(times))
-
-
 def time_optuna(problem: Problem, kind: str, n_obs: int, reps: int) -> float:
     import optuna
 
@@ -226,7 +210,7 @@ def timing_table(
             cells = []
             for n in sizes:
                 if lib == "tuitune":
-                    t = time_tuitune(problem, options, n, reps)
+                    t = bayes_ask_cpu_seconds(problem, n, reps, options)
                 else:
                     t = time_optuna(problem, name, n, reps)
                 cells.append(f"{t:.3f}")
@@ -292,11 +276,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         ]
         timing_problems = [p for p in args.timing_problems.split(",") if p]
         report += timing_table(methods, timing_problems, sizes, args.timing_reps)
-    text = "\n".join(report)
-    print(text)
-    if args.out:
-        with open(args.out, "w") as fh:
-            fh.write(text + "\n")
+    emit_report(report, args.out)
     return 0
 
 

@@ -35,6 +35,7 @@ import numpy as np  # noqa: E402
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
+from _common import emit_report  # noqa: E402
 from _functions import PROBLEMS, Problem  # noqa: E402
 from bench_search import initial_points, versions  # noqa: E402
 
@@ -183,11 +184,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             "",
         ]
         report += table(p, results[p.name], times)
-    text = "\n".join(report)
-    print(text)
-    if args.out:
-        with open(args.out, "w") as fh:
-            fh.write(text + "\n")
+    emit_report(report, args.out)
     return 0
 
 
