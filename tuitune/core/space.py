@@ -126,6 +126,13 @@ def _check_range(name: str, v: float, low: float, high: float) -> None:
         raise SpaceError(f"{name}: {v:g} is outside [{low:g}, {high:g}]")
 
 
+def _number_in_range(name: str, value: Any, low: float, high: float) -> float:
+    """A finite number within [low, high], pulled onto the bounds within the tolerance."""
+    v = _as_number(name, value)
+    _check_range(name, v, low, high)
+    return min(max(v, low), high)
+
+
 @dataclass(frozen=True)
 class FloatParam(Param):
     low: float = 0.0
@@ -149,9 +156,7 @@ class FloatParam(Param):
         return min(max(v, self.low), self.high)
 
     def validate(self, value: Any) -> float:
-        v = _as_number(self.name, value)
-        _check_range(self.name, v, self.low, self.high)
-        return min(max(v, self.low), self.high)
+        return _number_in_range(self.name, value, self.low, self.high)
 
     def describe(self) -> str:
         return f"float [{self.low:g}, {self.high:g}]" + (" log" if self.log else "")
@@ -273,9 +278,7 @@ class MomentumParam(Param):
         return min(max(v, self.low), self.high)
 
     def validate(self, value: Any) -> float:
-        v = _as_number(self.name, value)
-        _check_range(self.name, v, self.low, self.high)
-        return min(max(v, self.low), self.high)
+        return _number_in_range(self.name, value, self.low, self.high)
 
     def describe(self) -> str:
         return f"momentum [{self.low:g}, {self.high:g}] (1 - 10^u)"

@@ -13,14 +13,15 @@ from typing import Any
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
-from textual.screen import ModalScreen
 from textual.widgets import Button, Input, Label, Static
+
+from tuitune.ui.screens.form_screen import FormScreen
 
 #: Returns the command's arguments for the typed line, or an error line.
 LineParser = Callable[[str], dict[str, Any] | str]
 
 
-class CommandLineForm(ModalScreen[dict[str, Any] | None]):
+class CommandLineForm(FormScreen[dict[str, Any] | None]):
     BINDINGS = [Binding("escape,ctrl+c", "cancel", "Cancel", show=False, priority=True)]
 
     def __init__(self, title: str, now: Sequence[str], examples: Sequence[str],
@@ -45,22 +46,9 @@ class CommandLineForm(ModalScreen[dict[str, Any] | None]):
     def on_mount(self) -> None:
         self.query_one("#line", Input).focus()
 
-    def on_input_submitted(self, event: Input.Submitted) -> None:
-        event.stop()
-        self.action_submit()
-
-    def on_button_pressed(self, event: Button.Pressed) -> None:
-        if event.button.id == "ok":
-            self.action_submit()
-        else:
-            self.action_cancel()
-
     def action_submit(self) -> None:
         result = self.parse(self.query_one("#line", Input).value)
         if isinstance(result, str):
             self.query_one("#form-error", Static).update(result)
             return
         self.dismiss(result)
-
-    def action_cancel(self) -> None:
-        self.dismiss(None)

@@ -12,17 +12,17 @@ from typing import Any
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
-from textual.screen import ModalScreen
 from textual.widgets import Button, Input, Label, OptionList, Static
 from textual.widgets.option_list import Option
 
 from tuitune.core.space import parse_scalar
+from tuitune.ui.screens.form_screen import FormScreen
 
 #: Returns an error line for the command arguments, or None when they are valid.
 HandoffChecker = Callable[[dict[str, Any]], str | None]
 
 
-class HandoffForm(ModalScreen[dict[str, Any] | None]):
+class HandoffForm(FormScreen[dict[str, Any] | None]):
     """Returns the `handoff` command's arguments."""
 
     BINDINGS = [
@@ -90,16 +90,6 @@ class HandoffForm(ModalScreen[dict[str, Any] | None]):
         event.stop()
         self.action_submit()
 
-    def on_input_submitted(self, event: Input.Submitted) -> None:
-        event.stop()
-        self.action_submit()
-
-    def on_button_pressed(self, event: Button.Pressed) -> None:
-        if event.button.id == "ok":
-            self.action_submit()
-        else:
-            self.action_cancel()
-
     def args(self) -> dict[str, Any] | str:
         """The command arguments, or an error line."""
         strategy = self.strategy
@@ -129,6 +119,3 @@ class HandoffForm(ModalScreen[dict[str, Any] | None]):
         line.set_class(bool(error), "shown")
         if error is None and isinstance(args, dict):
             self.dismiss(args)
-
-    def action_cancel(self) -> None:
-        self.dismiss(None)

@@ -15,12 +15,12 @@ from typing import Any
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical, VerticalScroll
-from textual.screen import ModalScreen
 from textual.widgets import Button, Checkbox, Input, Label, Static
 
 from tuitune.core.history import plain_value
 from tuitune.core.space import Param, Space, SpaceError
 from tuitune.ui import glyphs
+from tuitune.ui.screens.form_screen import FormScreen
 
 
 @dataclass(frozen=True)
@@ -57,7 +57,7 @@ class FormCheckbox(Checkbox, inherit_bindings=False):
         return "]" if glyphs.active() else "▌"
 
 
-class ParamForm(ModalScreen[FormResult | None]):
+class ParamForm(FormScreen[FormResult | None]):
     """Edit parameters. Enter submits from any field; Esc or ctrl+c cancels."""
 
     BINDINGS = [
@@ -169,16 +169,6 @@ class ParamForm(ModalScreen[FormResult | None]):
         line.set_class(bool(error), "shown")
         self.query_one(f"#p-{name}", Input).set_class(bool(error), "invalid")
 
-    def on_input_submitted(self, event: Input.Submitted) -> None:
-        event.stop()
-        self.action_submit()
-
-    def on_button_pressed(self, event: Button.Pressed) -> None:
-        if event.button.id == "ok":
-            self.action_submit()
-        else:
-            self.action_cancel()
-
     def result(self) -> FormResult | None:
         """The parsed form, or None (errors shown) when a field is invalid."""
         values: dict[str, Any] = {}
@@ -212,6 +202,3 @@ class ParamForm(ModalScreen[FormResult | None]):
         line.set_class(bool(error), "shown")
         if error is None:
             self.dismiss(result)
-
-    def action_cancel(self) -> None:
-        self.dismiss(None)
