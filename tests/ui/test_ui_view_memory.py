@@ -103,3 +103,33 @@ def test_an_unwritable_folder_keeps_nothing_and_raises_nothing(tmp_path):
     folder = tmp_path / "gone"
     assert save(folder, ViewSettings(metric="loss")) is False
     assert not folder.exists()
+
+
+async def test_typing_a_filter_writes_the_view_once_not_per_key(fixed_run, monkeypatch):
+    """The rows follow each key typed in the filter box, but the view file is written
+    on the UI thread, so only when the box closes (Enter or Esc), not once per key."""
+    import tuitune.ui.app as app_module
+
+    writes: list[str] = []
+    real_save = app_module.save_view_settings
+
+    def counted(run_dir, settings):
+        writes.append(settings.table.text_filter)
+        return real_save(run_dir, settings)
+
+    monkeypatch.setattr(app_module, "save_view_settings", counted)
+    app = make_fixed_app(fixed_run)
+    async with app.run_test(size=(120, 36)) as pilot:
+        await settle(pilot, app)
+        await pilot.press("slash", *"adam")
+        await wait_for(pilot, lambda: app.screen.table.state.text_filter == "adam",
+                       what="the rows filtered as typed")
+        assert writes == []
+        await pilot.press("escape")
+        await wait_for(pilot, lambda: writes, what="the view kept when the box closes")
+        assert writes == ["adam"]
+        await pilot.press("slash", *"xy", "enter")
+        await wait_for(pilot, lambda: len(writes) == 2, what="the view kept on Enter")
+        assert writes == ["adam", "xy"]  # the prefill is selected, so typing replaces it
+        await pilot.press("q")
+    assert load(fixed_run, SORTS, STATE_FILTERS).table.text_filter == "xy"

@@ -290,6 +290,7 @@ class RunScreen(HandActions, Screen):
         if box.has_class("shown"):
             box.remove_class("shown")
             self.table.focus()
+            self._remember()  # the filter typed so far stays, so it is kept
         elif self.table.state.filtered:
             self._set_state(state_filter="all", text_filter="")
 
@@ -301,14 +302,17 @@ class RunScreen(HandActions, Screen):
         self.table.focus()
 
     def on_input_changed(self, event: Input.Changed) -> None:
+        # The rows follow each key; the view is kept (a file write) only once the
+        # box closes, not once per key typed.
         if event.input.id == "filter":
-            self._set_state(text_filter=event.value.strip())
+            self._set_state(remember=False, text_filter=event.value.strip())
 
-    def _set_state(self, **changes) -> None:
+    def _set_state(self, remember: bool = True, **changes) -> None:
         st = self.table.state
         self.table.set_state(TableState(**{**st.__dict__, **changes}))
         self._show_table_state()
-        self._remember()
+        if remember:
+            self._remember()
 
     def settings(self) -> ViewSettings:
         return ViewSettings(self.table.state, self.metric, self.log_y, self.smooth,
