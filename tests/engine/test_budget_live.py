@@ -69,6 +69,8 @@ def test_more_trials_and_concurrency_live_and_on_a_finished_run(tt_home, tmp_pat
             total, 2, 1800)
         [edit] = [e for e in events(run_dir) if e.kind == "budget"]
         assert edit.actor == "user" and edit.data["after"]["max_trials"] == total
+        # The live supervisor acts on it, not just stores it: two trials run at once.
+        wait_for(lambda: _count(run_dir, ["running"]) == 2, 60, "two trials at once")
         wait_for(lambda: any(e.kind == "finished" for e in events(run_dir)), 120, "the end")
         assert _count(run_dir) == total
         proc.wait(30)
