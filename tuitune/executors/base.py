@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import signal
 from abc import ABC, abstractmethod
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -105,3 +106,24 @@ class Executor(ABC):
 
     def close(self) -> None:
         """Release resources; running trials are left running."""
+
+
+class SignalExecutor(Executor):
+    """An executor that acts on a trial by signals to its process tree: pause, resume
+    and terminate then mean the same for every such executor (the fake one included,
+    so tests see what the real one does)."""
+
+    @abstractmethod
+    def _signal(self, handle: TrialHandle, sig: int) -> None:
+        """Send `sig` to the trial's whole tree; nothing if it is gone."""
+
+    def pause(self, handle: TrialHandle) -> None:
+        self._signal(handle, signal.SIGSTOP)
+
+    def resume(self, handle: TrialHandle) -> None:
+        self._signal(handle, signal.SIGCONT)
+
+    def terminate(self, handle: TrialHandle) -> None:
+        self._signal(handle, signal.SIGTERM)
+        # A stopped process only acts on SIGTERM once continued.
+        self._signal(handle, signal.SIGCONT)

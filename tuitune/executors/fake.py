@@ -23,7 +23,7 @@ from collections.abc import Callable, Generator, Iterator
 from pathlib import Path
 from typing import Any, Literal
 
-from tuitune.executors.base import Executor, Exit, LaunchRequest, TrialHandle
+from tuitune.executors.base import Exit, LaunchRequest, SignalExecutor, TrialHandle
 from tuitune.executors.launch_token import LAUNCH_TOKEN_ENV
 
 #: What a script is: called with its trial, it yields to let a tick pass and returns
@@ -147,7 +147,7 @@ class FakeTrial:
         return self._store_of(self.env.get("TUITUNE_STORE", ""))
 
 
-class FakeExecutor(Executor):
+class FakeExecutor(SignalExecutor):
     """Every trial follows `script` (which may look at its trial's id and parameters).
     Keep one instance across supervisors to play a supervisor that died while its
     trials lived on: the next one adopts them."""
@@ -193,16 +193,6 @@ class FakeExecutor(Executor):
         trial = self._trial(handle)
         if trial is not None:
             trial.signal(sig)
-
-    def pause(self, handle: TrialHandle) -> None:
-        self._signal(handle, signal.SIGSTOP)
-
-    def resume(self, handle: TrialHandle) -> None:
-        self._signal(handle, signal.SIGCONT)
-
-    def terminate(self, handle: TrialHandle) -> None:
-        self._signal(handle, signal.SIGTERM)
-        self._signal(handle, signal.SIGCONT)  # as the local executor: a stopped one must act
 
     def kill(self, handle: TrialHandle) -> None:
         self._signal(handle, signal.SIGKILL)

@@ -12,7 +12,7 @@ from pathlib import Path
 import psutil
 
 from tuitune.executors import cgroup, sweep
-from tuitune.executors.base import Executor, Exit, LaunchRequest, TrialHandle
+from tuitune.executors.base import Exit, LaunchRequest, SignalExecutor, TrialHandle
 from tuitune.executors.launch_token import find_local_launch
 from tuitune.system.host import same_start
 
@@ -38,7 +38,7 @@ def process_start_time(pid: int) -> float:
     return psutil.Process(pid).create_time()
 
 
-class LocalExecutor(Executor):
+class LocalExecutor(SignalExecutor):
     """Starts trials through the launcher, in a new session and process group."""
 
     def __init__(self) -> None:
@@ -127,17 +127,6 @@ class LocalExecutor(Executor):
                     os.kill(pid, sig)
                 except (ProcessLookupError, PermissionError):
                     pass
-
-    def pause(self, handle: TrialHandle) -> None:
-        self._signal(handle, signal.SIGSTOP)
-
-    def resume(self, handle: TrialHandle) -> None:
-        self._signal(handle, signal.SIGCONT)
-
-    def terminate(self, handle: TrialHandle) -> None:
-        self._signal(handle, signal.SIGTERM)
-        # A stopped process only acts on SIGTERM once continued.
-        self._signal(handle, signal.SIGCONT)
 
     def kill(self, handle: TrialHandle) -> None:
         group = cgroup.recorded(handle.trial_dir)
