@@ -94,6 +94,8 @@ class BaseApp(KeysInOrder):
             return
         message, markup, kwargs = self._toast
         self._toast = None
+        if not self.screen_stack:  # the app is closing: an answer came after its screens
+            return
         self.clear_notifications()
         for rack in self.screen.query(ToastRack):  # Textual leaves an empty holder behind
             rack.remove_children()
