@@ -30,7 +30,7 @@ import threading
 import time
 from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from tuitune.executors.base import LaunchRequest, TrialHandle
 from tuitune.executors.local import LocalExecutor
@@ -40,6 +40,9 @@ from tuitune.in_trial.ray_sink import (
     segment_name,
     write_control,
 )
+
+if TYPE_CHECKING:
+    from tuitune.system import SystemSampler
 
 PULL_MAX_BYTES = 2 << 20  # relay bytes per pull
 LOG_CHUNK = 1 << 20  # log bytes per pull
@@ -399,7 +402,7 @@ class NodeAgent:
     """Samples this node's GPUs and host (the same SystemSampler as the local engine)."""
 
     def __init__(self) -> None:
-        self._sampler = None
+        self._sampler: SystemSampler | None = None
         self.node_id, self.node_label = _ray_node()
 
     def sample(self, roots: Mapping[int, tuple[int, float]] | None = None) -> dict[str, Any]:
