@@ -282,7 +282,8 @@ def simulate(rec: Recording, strategy: Strategy, seed: int, workers: int, cap: i
     while compute < cap:
         while len(running) < workers:
             u, target, handle = strategy.ask(history)
-            job = Job(len(jobs) + 1, rec.nearest(u), int(rng.integers(rec.seeds)), target,
+            row = rec.nearest(u)
+            job = Job(len(jobs) + 1, row, rec.seed_for(row, rng), target,
                       np.asarray(u, float), strategy.params_of(u), handle)
             jobs.append(job)
             running.append(job)

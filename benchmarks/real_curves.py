@@ -4,7 +4,10 @@ A method asks for a configuration; it gets the *recorded configuration nearest i
 the unit-cube encoding* of the sample's search space (Euclidean distance over the
 searched dimensions, as `Space.encode` maps them), and sees that configuration's
 curve epoch by epoch, from one of its recorded seeds (drawn per trial: two trials
-of the same configuration see different seeds, as two real runs would).
+of the same configuration may see different seeds, as two real runs would). A
+recording extended seed by seed may hold a seed for only some configurations
+(`{sample}/recorded`, (N, S) booleans); a trial draws among the seeds its
+configuration has.
 
 The truth a method is judged by is each configuration's *expected* final
 validation loss, the mean over its recorded seeds at the last epoch; its regret
@@ -94,6 +97,12 @@ class Recording:
     unit: np.ndarray  # (N, d) unit-cube encodings of the recorded configurations
     curves: np.ndarray  # (N, S, E, M) float32
     metrics: list[str]
+    recorded: np.ndarray  # (N, S) bool: which seeds each configuration has
+
+    def seed_for(self, row: int, rng: np.random.Generator) -> int:
+        """One of the configuration's recorded seeds, drawn uniformly."""
+        have = np.flatnonzero(self.recorded[row])
+        return int(have[rng.integers(len(have))])
 
     @property
     def epochs(self) -> int:
@@ -109,8 +118,9 @@ class Recording:
         return np.where(np.isfinite(values), values, np.inf)
 
     def true_final(self, name: str = "val_loss") -> np.ndarray:
-        """Each configuration's expected final value: the mean over seeds."""
-        return self.metric(name)[:, :, -1].mean(axis=1)
+        """Each configuration's expected final value: the mean over its recorded seeds."""
+        finals = np.where(self.recorded, self.metric(name)[:, :, -1], 0.0)
+        return finals.sum(axis=1) / self.recorded.sum(axis=1)
 
     def nearest(self, u: np.ndarray) -> int:
         return int(np.argmin(((self.unit - np.asarray(u)[None, :]) ** 2).sum(axis=1)))
@@ -121,10 +131,13 @@ class Recording:
 
 def load(sample: str, path: Path = DATA) -> Recording:
     with np.load(path) as z:
+        curves = z[f"{sample}/curves"].astype(np.float32)
+        key = f"{sample}/recorded"
+        recorded = z[key] if key in z.files else np.ones(curves.shape[:2], bool)
         return Recording(sample=sample, names=[str(n) for n in z[f"{sample}/names"]],
-                         unit=z[f"{sample}/unit"].astype(np.float64),
-                         curves=z[f"{sample}/curves"].astype(np.float32),
-                         metrics=[str(m) for m in z["metrics"]])
+                         unit=z[f"{sample}/unit"].astype(np.float64), curves=curves,
+                         metrics=[str(m) for m in z["metrics"]],
+                         recorded=recorded.astype(bool))
 
 
 def crossing(rec: Recording, name: str = "val_loss") -> dict[str, float]:
@@ -145,6 +158,6 @@ def crossing(rec: Recording, name: str = "val_loss") -> dict[str, float]:
         out[f"top10@{e}"] = float((early_top & top).sum() / top.sum())
     if rec.seeds > 1:  # seed noise: the same configuration's two final values
         a, b = rec.metric(name)[:, 0, -1], rec.metric(name)[:, 1, -1]
-        ok = np.isfinite(a) & np.isfinite(b)
+        ok = np.isfinite(a) & np.isfinite(b) & rec.recorded[:, 0] & rec.recorded[:, 1]
         out["rho seeds"] = float(spearmanr(a[ok], b[ok])[0])
     return out

@@ -29,6 +29,8 @@ for the replay.
 Run (about 4 min of CPU; much longer niced on a shared machine):
     nice -n 10 python benchmarks/record_curves.py --configs 192 --seeds 2 --epochs 12 \
         --out benchmarks/data/real_curves.npz
+Add a seed to an existing recording (resumable; keeps what the file holds):
+    nice -n 10 python benchmarks/record_curves.py --extend --samples mnist_mlp --seeds 2
 """
 
 from __future__ import annotations
@@ -236,6 +238,9 @@ def main() -> int:
     ap.add_argument("--check", type=int, default=0,
                     help="instead: train this many configurations batched and with model.fit")
     ap.add_argument("--out", type=Path, default=ROOT / "benchmarks/data/real_curves.npz")
+    ap.add_argument("--extend", action="store_true",
+                    help="add seeds (up to --seeds) to the --out recording of --samples, "
+                         "keeping what it holds; resumable")
     args = ap.parse_args()
 
     import tensorflow as tf
@@ -259,6 +264,8 @@ def main() -> int:
                               f"{ref[e, 3]:.3f}")
         return 0
 
+    if args.extend:
+        return extend(args, data)
     out: dict[str, np.ndarray] = {"metrics": np.array(METRICS)}
     started = time.perf_counter()
     tables = {sample: configurations(sample, args.configs, SAMPLES.index(sample))
@@ -284,12 +291,60 @@ def main() -> int:
         out["info"] = np.array(
             f"epochs={args.epochs} configs={args.configs} data=sklearn digits 1437/360 "
             f"seconds={time.perf_counter() - started:.0f} threads={args.threads}")
-        args.out.parent.mkdir(parents=True, exist_ok=True)
-        tmp = args.out.with_name(args.out.stem + ".partial.npz")
-        np.savez_compressed(tmp, **out)
-        tmp.replace(args.out)
-        print(f"written {args.out} ({args.out.stat().st_size / 1e6:.1f} MB)",
-              file=sys.stderr, flush=True)
+        save(args.out, out)
+    return 0
+
+
+def save(path: Path, out: dict[str, np.ndarray]) -> None:
+    """Write atomically: an interrupted run leaves the previous file whole."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(path.stem + ".partial.npz")
+    np.savez_compressed(tmp, **out)
+    tmp.replace(path)
+    print(f"written {path} ({path.stat().st_size / 1e6:.2f} MB)", file=sys.stderr, flush=True)
+
+
+def extend(args: argparse.Namespace, data) -> int:
+    """Add seeds to an existing recording (up to --seeds per configuration) without
+    re-recording what it holds. The configurations are re-derived (same Sobol seed) and
+    must match the file's. Saved after every group, so an interrupted run keeps a
+    partial seed; `{sample}/recorded` (N, S) marks which (configuration, seed) curves
+    exist, and the replay uses only those."""
+    with np.load(args.out) as z:
+        out = {k: z[k] for k in z.files}
+    started = time.perf_counter()
+    for sample in args.samples:
+        old = out[f"{sample}/curves"].astype(np.float32)
+        n, s_old, epochs = old.shape[:3]
+        params, unit = configurations(sample, n, SAMPLES.index(sample))
+        if not np.allclose(unit.astype(np.float32), out[f"{sample}/unit"], atol=1e-6):
+            print(f"error: {sample}: the file's configurations are not this script's",
+                  file=sys.stderr)
+            return 2
+        seeds = max(args.seeds, s_old)
+        curves = np.full((n, seeds, epochs, len(METRICS)), np.nan, np.float32)
+        curves[:, :s_old] = old
+        recorded = np.zeros((n, seeds), bool)
+        recorded[:, :s_old] = out.get(f"{sample}/recorded", np.ones((n, s_old), bool))
+        size = args.group if sample == "mnist_mlp" else args.group_sgd
+        for seed in range(seeds):
+            todo = [i for i in range(n) if not recorded[i, seed]]
+            if not todo:
+                continue
+            for g in groups_for(sample, [params[i] for i in todo], seed, size):
+                g.rows = np.array(todo)[g.rows]  # back to the table's row numbers
+                curves[g.rows, seed] = train_group(g, data, epochs)
+                recorded[g.rows, seed] = True
+                out[f"{sample}/curves"] = curves.astype(np.float16)
+                out[f"{sample}/recorded"] = recorded
+                print(f"{sample} seed {seed}: batch {g.batch_size}, {len(g.rows)} models done, "
+                      f"{int(recorded[:, seed].sum())}/{n} "
+                      f"({time.perf_counter() - started:.0f} s)", file=sys.stderr, flush=True)
+                save(args.out, out)
+        out["info"] = np.array(f"{out['info']}; --extend {sample} to {seeds} seeds: "
+                               f"{time.perf_counter() - started:.0f} s")
+        save(args.out, out)
+    return 0
     return 0
 
 
