@@ -11,7 +11,7 @@ import pytest
 from ui_helpers import FIXED_NOW, make_fixed_app, screen_text, settle, wait_for
 
 from tuitune.store import RunStore
-from tuitune.ui import palette
+from tuitune.ui import glyphs, palette
 from tuitune.ui.screens.charting import move_cursor, zoom_start
 from tuitune.ui.widgets.chart import Chart, ChartData, Series, cursor_steps, draw, value_at
 
@@ -24,6 +24,21 @@ def _text(lines) -> list[str]:
 
 def _series(label: str, steps, values) -> Series:
     return Series(label, palette.SERIES[0], np.asarray(steps, float), np.asarray(values, float))
+
+
+def test_train_and_val_on_one_axis_read_apart_without_colour():
+    """In ASCII drawing every braille cell becomes ' - . or |, and a monochrome terminal
+    drops the colours: the validation curve is told from its training twin by its
+    stroke, in the plot and in the legend."""
+    x = np.arange(0, 100, dtype=float)
+    train = Series("loss", palette.SERIES[0], x, np.full_like(x, 1.0))
+    val = Series("val_loss", palette.SERIES[1], x, np.full_like(x, 2.0), stroke="dashed")
+    lines = [glyphs.to_ascii(t) for t in _text(draw(ChartData("#1", (train, val)), 60, 12))]
+    assert "- loss" in lines[0] and "- - val_loss" in lines[0]
+    plot = [line[9:].rstrip() for line in lines[1:-2]]
+    val_row, train_row = plot[0], plot[-1]  # flat lines: val at the top, train at the bottom
+    assert " " not in train_row.strip() and len(train_row.strip()) >= 45
+    assert "  " in val_row.strip() and val_row.strip().count(" ") >= 15
 
 
 def test_value_at_is_the_last_point_at_or_before_the_step():
@@ -84,7 +99,8 @@ async def test_detail_screen_one_axis_cursor_zoom_and_side_by_side(fixed_run):
         chart = app.screen.query_one("#pair-chart", Chart)
         assert chart.display and not app.screen.query_one("#pair").display
         legend = chart.lines_text()[0]
-        assert "━ loss" in legend and "━ val_loss" in legend
+        assert "━ loss" in legend and "━ ━ val_loss" in legend  # validation dashed
+        assert [s.stroke for s in chart.data.series] == ["solid", "dashed"]
         await pilot.press("right", "left", "left")  # newest step (40), then two back
         await pilot.pause(0.1)
         loss, val = app.view.curves[(1, "loss")], app.view.curves[(1, "val_loss")]

@@ -1,4 +1,4 @@
-"""A pinned reference (`--reference RUN`: another run's best trial) drawn dashed on the
+"""A pinned reference (`--reference RUN`: another run's best trial) drawn dotted on the
 run screen's chart and the detail screen's."""
 
 from __future__ import annotations
@@ -23,14 +23,15 @@ def _dots(data: ChartData) -> list[int]:
     return [sum(row[c] not in " ⠀" for row in text if c < len(row)) for c in range(50)]
 
 
-def test_a_dashed_series_leaves_gaps_a_solid_one_does_not():
+def test_dashed_and_dotted_series_leave_gaps_a_solid_one_does_not():
     x = np.arange(0, 100, dtype=float)
     y = np.full_like(x, 1.0)
     solid = _dots(ChartData("m", (Series("a", palette.REFERENCE, x, y),)))
-    dashed = _dots(ChartData("m", (Series("a", palette.REFERENCE, x, y, dashed=True),)))
     assert all(solid[c] for c in range(2, 48))
-    gaps = [c for c in range(2, 48) if not dashed[c]]
-    assert 15 <= len(gaps) <= 31 and any(dashed[c] for c in range(2, 48))
+    for stroke in ("dashed", "dotted"):
+        cells = _dots(ChartData("m", (Series("a", palette.REFERENCE, x, y, stroke=stroke),)))
+        gaps = [c for c in range(2, 48) if not cells[c]]
+        assert 15 <= len(gaps) <= 31 and any(cells[c] for c in range(2, 48)), stroke
 
 
 async def test_the_reference_shows_on_the_run_and_detail_charts(tmp_path):
@@ -43,14 +44,14 @@ async def test_the_reference_shows_on_the_run_and_detail_charts(tmp_path):
         await settle(pilot, app)
         chart = app.screen.query_one(Chart)
         labels = await wait_for(pilot, lambda: [s.label for s in chart.data.series
-                                                if s.dashed], what="the reference")
+                                                if s.stroke == "dotted"], what="the reference")
         assert labels == [reference.label]
-        assert any(not s.dashed for s in chart.data.series)
+        assert any(s.stroke == "solid" for s in chart.data.series)
         await pilot.press("enter")
         detail = await wait_for(pilot, lambda: isinstance(app.screen, DetailScreen)
                                 and app.screen, what="the detail screen")
         shown = await wait_for(pilot, lambda: [s.label for c in detail.query(Chart)
-                                               for s in c.data.series if s.dashed],
+                                               for s in c.data.series if s.stroke == "dotted"],
                                what="the reference on the detail screen")
         assert reference.label in shown
 

@@ -87,7 +87,7 @@ def build_parser() -> argparse.ArgumentParser:
     sp.add_argument("--ascii", action="store_true", help="draw with ASCII only (bars, "
                     "sparklines, charts); the default where the locale is not UTF-8")
     sp.add_argument("--reference", metavar="RUN[:ID]", help="draw that run's best trial "
-                    "(or trial ID of it), dashed, on the charts (to compare against)")
+                    "(or trial ID of it), dotted, on the charts (to compare against)")
     sp.add_argument("--warm-start", nargs="+", metavar="RUN",
                     help="earlier runs whose finished trials seed the searcher (imported, "
                          "not rerun, not counted in the budget; `status --imported` lists them)")
@@ -99,7 +99,7 @@ def build_parser() -> argparse.ArgumentParser:
     sp.add_argument("--ascii", action="store_true", help="draw with ASCII only (bars, "
                     "sparklines, charts); the default where the locale is not UTF-8")
     sp.add_argument("--reference", metavar="RUN[:ID]", help="draw that run's best trial "
-                    "(or trial ID of it), dashed, on the charts (to compare against)")
+                    "(or trial ID of it), dotted, on the charts (to compare against)")
     sp = add("resume", "Start a supervisor for a run whose supervisor died (crash, reboot): "
              "live trials are adopted, dead ones marked lost.", "tuitune resume quickstart")
     sp.add_argument("--headless", action="store_true",

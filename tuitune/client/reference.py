@@ -1,5 +1,5 @@
 """A reference to compare against: the best trial of another run, its curves read once
-(`tuitune attach RUN --reference OTHER`), drawn dashed on the run screen's chart and the
+(`tuitune attach RUN --reference OTHER`), drawn dotted on the run screen's chart and the
 detail screen's (ui/screens/charting.py)."""
 
 from __future__ import annotations

@@ -19,7 +19,7 @@ def run_tui(run_dir: Path, mouse: bool = True, ascii: bool | None = None,
             reference: Reference | None = None) -> None:
     """Open the TUI on a run; returns when the user detaches (trials keep running).
     `ascii`: draw with ASCII only; None: when the locale is not UTF-8. `reference`:
-    another run's best trial, drawn dashed on the charts."""
+    another run's best trial, drawn dotted on the charts."""
     from tuitune.ui.factory import build_app
     from tuitune.ui.glyphs import needs_ascii
 

@@ -56,7 +56,7 @@ class TuituneApp(Commanding, BaseApp):
         super().__init__(clock, feed, system_interval)
         self.run_dir = Path(run_dir)
         self.spec = spec
-        #: Another run's best trial, drawn dashed on the charts (`--reference`).
+        #: Another run's best trial, drawn dotted on the charts (`--reference`).
         self.reference = reference
         self.model = RunModel(self.run_dir, spec, clock)
         self._poll_interval = poll_interval

@@ -63,7 +63,7 @@ class RunContext(SystemContext, Protocol):
 
     @property
     def reference(self) -> Reference | None:
-        """Another run's best trial, drawn dashed on the charts (`--reference`)."""
+        """Another run's best trial, drawn dotted on the charts (`--reference`)."""
 
     def check_command(self, kind: str, args: dict[str, Any]) -> str | None:
         """The engine's validation of a command, as an error line (None if valid)."""

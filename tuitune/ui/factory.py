@@ -29,7 +29,7 @@ def build_app(run_dir: Path, *, clock: Callable[[], float] = time.time,
               system_interval: float = SYSTEM_INTERVAL_S, ascii: bool = False,
               reference: Reference | None = None) -> TuituneApp:
     """The app `run_tui` runs; tests and snapshots build theirs here too. `ascii`:
-    draw with ASCII only (glyphs.py); `reference`: another run's best trial, dashed."""
+    draw with ASCII only (glyphs.py); `reference`: another run's best trial, dotted."""
     if gpu_source is None:
         from tuitune.system.gpu import NvmlGpuSource
 

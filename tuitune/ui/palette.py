@@ -20,7 +20,7 @@ BAD = Style(color="red")
 BAR = Style(color="blue")
 SPARK = Style(color="cyan")
 CURSOR = Style(reverse=True)
-REFERENCE = Style(color="bright_white", dim=True)  # another run's best, drawn dashed
+REFERENCE = Style(color="bright_white", dim=True)  # another run's best, drawn dotted
 CURSOR_DIM = Style(bgcolor="grey23")
 STAR = Style(color="yellow", bold=True)
 

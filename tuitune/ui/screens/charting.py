@@ -44,11 +44,11 @@ if TYPE_CHECKING:
 
 
 def reference_series(reference: Reference | None, metric: str) -> list[Series]:
-    """The pinned reference (another run's best trial) for `metric`, dashed; [] if none."""
+    """The pinned reference (another run's best trial) for `metric`, dotted; [] if none."""
     if reference is None or metric not in reference.curves:
         return []
     steps, values = reference.curves[metric]
-    return [Series(reference.label, palette.REFERENCE, steps, values, dashed=True)]
+    return [Series(reference.label, palette.REFERENCE, steps, values, stroke="dotted")]
 
 
 def build_chart(view: RunView, metric: str, trial_ids: list[int], log_y: bool, smooth: bool,

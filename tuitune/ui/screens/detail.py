@@ -214,7 +214,10 @@ class DetailScreen(HandActions, Screen):
         view = self.run.view
         markers = tuple(markers_for(view, row, palette.BOLD))
         curves = {m: view.curves.get((row.id, m)) for m in self.pair if m}
-        series = {m: Series(m, palette.SERIES[i], c.steps, c.values)
+        # validation dashed: on one axis with its training twin it must read apart in
+        # a monochrome or ASCII terminal too, not by colour alone
+        series = {m: Series(m, palette.SERIES[i], c.steps, c.values,
+                            stroke="dashed" if m == val else "solid")
                   for i, (m, c) in enumerate(curves.items()) if c is not None}
         refs = {m: reference_series(self.run.reference, m) for m in series}
         last = max((float(c.steps[-1]) for c in curves.values() if c is not None and len(c)),

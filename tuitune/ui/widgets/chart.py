@@ -15,6 +15,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Literal
 
 import numpy as np
 from rich.style import Style
@@ -28,6 +29,16 @@ from tuitune.ui.widgets.lines import Line, LineWidget, Run
 _DOT = ((0x01, 0x08), (0x02, 0x10), (0x04, 0x20), (0x40, 0x80))  # [row][col]
 _Y_LABEL = 8
 
+#: How a curve is stroked, so that curves on one axis tell apart without colour (a
+#: monochrome terminal, or ASCII drawing where every curve becomes ' - . |): a
+#: trial's curve is solid, its validation twin on the same axis dashed, a reference
+#: from another run dotted.
+Stroke = Literal["solid", "dashed", "dotted"]
+#: The legend's sample of each stroke (ASCII drawing turns them into -, - - and ...).
+_LEGEND: dict[str, str] = {"solid": "━", "dashed": "━ ━", "dotted": "···"}
+#: Of every `period` cells along x, the first `on` are drawn.
+_STROKE_CELLS: dict[str, tuple[int, int]] = {"dashed": (4, 2), "dotted": (2, 1)}
+
 
 @dataclass(frozen=True)
 class Series:
@@ -35,7 +46,7 @@ class Series:
     style: Style
     steps: np.ndarray
     values: np.ndarray
-    dashed: bool = False  # a reference from another run (`--reference`)
+    stroke: Stroke = "solid"
 
 
 @dataclass(frozen=True)
@@ -112,7 +123,7 @@ def draw(data: ChartData, width: int, height: int) -> list[Line]:
     bits = np.zeros((plot_h, plot_w), dtype=np.int32)
     owner = np.full((plot_h, plot_w), -1, dtype=np.int32)
     for i, (s, x, y) in enumerate(prepared):
-        _plot(bits, owner, i, x, y, x_lo, x_hi, y_lo, y_hi, s.dashed)
+        _plot(bits, owner, i, x, y, x_lo, x_hi, y_lo, y_hi, s.stroke)
     styles = [s.style for s, _, _ in prepared]
     cursor_col = (-1 if data.cursor is None
                   else _column(data.cursor, x_lo, x_hi, plot_w))
@@ -231,7 +242,7 @@ def step_at(data: ChartData, width: int, x: int) -> float | None:
 def _title(data: ChartData, width: int) -> list[Run]:
     runs: list[Run] = [(f" {data.title}", palette.BOLD)]
     for s in data.series:
-        runs += [("  ", None), ("━", s.style), (f" {s.label}", s.style)]
+        runs += [("  ", None), (_LEGEND[s.stroke], s.style), (f" {s.label}", s.style)]
     flags = [f for f, on in (("log", data.log_y), ("smooth", data.smooth)) if on]
     if flags:
         runs.append((f"  [{' '.join(flags)}]", palette.DIM))
@@ -255,7 +266,7 @@ def _prepare(s: Series, data: ChartData) -> tuple[Series, np.ndarray, np.ndarray
 
 
 def _plot(bits: np.ndarray, owner: np.ndarray, index: int, x: np.ndarray, y: np.ndarray,
-          x_lo: float, x_hi: float, y_lo: float, y_hi: float, dashed: bool = False) -> None:
+          x_lo: float, x_hi: float, y_lo: float, y_hi: float, stroke: Stroke = "solid") -> None:
     """OR one curve's dots into `bits` (per cell), marking the cells it owns."""
     plot_h, plot_w = bits.shape
     dots_w, dots_h = plot_w * 2, plot_h * 4
@@ -280,8 +291,9 @@ def _plot(bits: np.ndarray, owner: np.ndarray, index: int, x: np.ndarray, y: np.
     rows = np.arange(dots_h)[:, None]
     on = np.zeros((dots_h, dots_w), dtype=bool)
     on[:, cols] = (rows >= top[None, :]) & (rows <= bottom[None, :])
-    if dashed:  # dashes of two cells, gaps of two: a reference reads apart from trials
-        on[:, (np.arange(dots_w) // 4) % 2 == 1] = False
+    if stroke in _STROKE_CELLS:  # gaps whole cells wide, so ASCII drawing keeps them
+        period, kept = _STROKE_CELLS[stroke]
+        on[:, (np.arange(dots_w) // 2) % period >= kept] = False
     cells = on.reshape(plot_h, 4, plot_w, 2)
     curve = np.zeros((plot_h, plot_w), dtype=np.int32)
     for r in range(4):
