@@ -187,6 +187,14 @@ def test_a_hand_action_on_a_stopped_manual_run_does_not_bring_it_back_for_good(t
     assert read(run_dir, lambda s: s.meta()["finished_reason"]) == "stopped"
 
 
+def _took_lock(fd: int) -> bool:
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        return False
+    return True
+
+
 def test_a_command_no_supervisor_can_carry_out_is_withdrawn(tmp_path, tt_home):
     """A stuck process holds the run's supervisor lock: every supervisor started for it
     gives up. The command is refused and withdrawn, so it never fires later."""
@@ -196,7 +204,9 @@ def test_a_command_no_supervisor_can_carry_out_is_withdrawn(tmp_path, tt_home):
     assert proc.wait(timeout=60) == 0
     fd = os.open(run_dir / "supervisor.lock", os.O_RDWR)
     try:
-        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        # The headless follower exits once it reads that the run finished; the
+        # detached supervisor may still be on its way out, holding the lock.
+        wait_for(lambda: _took_lock(fd), 30, "the finished supervisor to let go of its lock")
         out = cli("new", str(run_dir), "lr=0.05", timeout=120)
         assert out.returncode == 1
         assert "no supervisor could be started for this run" in out.stderr
