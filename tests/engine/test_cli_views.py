@@ -140,7 +140,11 @@ def test_ls_lists_by_start_time_with_state_trials_and_best(finished_run, tmp_pat
     runs = json.loads(_cli("ls", "--json"))
     assert [r["name"] for r in runs] == names
     assert set(runs[0]) == {"name", "path", "state", "created_at", "trials_done",
-                            "trials_total", "best", "objective", "error"}
+                            "trials_total", "best", "objective", "error", "objectives",
+                            "front", "infeasible"}
+    # One objective, no constraint: no front (tests/engine/test_cli_several_objectives.py).
+    assert runs[0]["objectives"] == [{"metric": "loss", "mode": "min", "best": exact}]
+    assert runs[0]["front"] is None and runs[0]["infeasible"] is None
     assert runs[0]["best"] == exact and runs[0]["trials_done"] == 3
     assert runs[1]["state"] == "detached" and runs[1]["created_at"] == 4102444800.0
 

@@ -324,7 +324,7 @@ def cmd_ls(args: argparse.Namespace) -> int:
     elif not runs:
         print(f"no runs in {_root(args)}")
     else:
-        print(summary.runs_table(runs))
+        print(summary.runs_table(runs, width=_width()))
     return 0
 
 

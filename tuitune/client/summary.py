@@ -165,41 +165,79 @@ def status(store: RunStore, spec: Spec, supervisor: str, width: int | None = Non
             + (f"/{meta['max_trials']}" if meta.get("max_trials") else "")
             + ("  " + ", ".join(f"{n} {s}" for s, n in sorted(counts.items())) if counts
                else ""))
+    now = time.time()
+    # Several objectives or constraints: a column per further objective and a mark,
+    # from the outcomes `best` and `export` use (client/front.py), so they agree.
+    several = front.several(spec)
+    outcomes = {o.trial.id: o for o in front.outcomes(store, spec, now)} if several else {}
+    more = spec.all_objectives[1:]
+    if several:
+        head += "\n" + _front_head(spec, list(outcomes.values()))
     if width is not None:
         head = "\n".join(_crop(line, width) for line in head.split("\n"))
-    now = time.time()
     rows, extras, under = [], [], []
     for t in trials:
         best, latest, step = values.get(t.id, (None, None, None))
         elapsed = ((t.ended_at or now) - t.started_at) if t.started_at else None
+        o = outcomes.get(t.id)
+        marks = [_mark(o)] if several else []
         rows.append([str(t.id), t.state, t.origin + (f" of #{t.parent_id}" if t.parent_id else ""),
                      fmt(step), fmt(latest), fmt(best),
+                     *(fmt(o.values[i + 1]) if o else "-" for i in range(len(more))), *marks,
                      f"{elapsed:.0f}s" if elapsed is not None else "-"])
         params = _params_text(store, t)
         note = escape_controls(t.note or "")
         extras.append([params, note])
         under.append(params + (f"  note: {note}" if note else ""))
-    table = _fitted(["id", "state", "origin", "step", "latest", "best", "elapsed"], rows,
-                    ["params", "note"], extras, under, width)
+    table = _fitted(["id", "state", "origin", "step", "latest", "best",
+                     *(o.metric for o in more), *(["front"] if several else []), "elapsed"],
+                    rows, ["params", "note"], extras, under, width)
     return head + "\n" + table
+
+
+def _mark(outcome: front.Outcome | None) -> str:
+    """A trial's cell in the `front` column: on the Pareto front of the feasible trials
+    (with one objective: the best feasible trial), breaking a constraint, or neither."""
+    if outcome is None or not (outcome.violated or outcome.on_front):
+        return "-"
+    return "infeasible" if outcome.violated else "front"
+
+
+def _front_head(spec: Spec, outcomes: list[front.Outcome]) -> str:
+    """`objectives: loss (min), cost (min); constraints: mem <= 400` and which trials
+    are on the front and which break a constraint."""
+    line = "objectives: " + ", ".join(front.objective_heads(spec))
+    if spec.constraints:
+        line += "; constraints: " + ", ".join(str(c) for c in spec.constraints)
+    on = [str(o.trial.id) for o in sorted(outcomes, key=lambda o: o.trial.id) if o.on_front]
+    bad = [str(o.trial.id) for o in sorted(outcomes, key=lambda o: o.trial.id) if o.violated]
+    line += "\nfront: " + (", ".join(on) if on else "none yet")
+    return line + (f"; infeasible: {', '.join(bad)}" if bad else "")
 
 
 def status_json(store: RunStore, spec: Spec, supervisor_pid: int | None) -> dict[str, Any]:
     meta = store.meta(["name", "strategy", "max_trials", "state", "created_at"])
     values = trial_values(store, spec.objective)
+    several = front.several(spec)
+    outcomes = {o.trial.id: o for o in front.outcomes(store, spec)} if several else {}
     trials = []
     for t in store.trials():
         best, latest, step = values.get(t.id, (None, None, None))
+        o = outcomes.get(t.id)
         trials.append({
             "id": t.id, "state": t.state, "origin": t.origin, "parent_id": t.parent_id,
             "step": step, "latest": exact(latest), "best": exact(best),
             "started_at": t.started_at, "ended_at": t.ended_at,
             **_params_json(store, t),
-            "note": t.note or ""})
+            "note": t.note or "",
+            **({"values": {k: exact(v) for k, v in front.value_map(spec, o).items()}
+                if o else None, "pareto_front": bool(o and o.on_front),
+                "feasible": None if o is None else o.feasible} if several else {})})
     return {"run": meta.get("name"), "state": meta.get("state"),
             "strategy": meta.get("strategy"), "max_trials": meta.get("max_trials"),
             "created_at": meta.get("created_at"), "supervisor_pid": supervisor_pid,
-            "objective": _objective(spec), "trials": trials}
+            "objective": _objective(spec),
+            **(front.front_json(store, spec) if several else {}), "trials": trials}
 
 
 def event_json(e: EventRecord) -> dict[str, Any]:
@@ -271,11 +309,31 @@ class RunOverview:
     best: float | None
     objective: dict[str, str] | None
     error: str | None = None
+    # Every objective with its best value among feasible trials; with several
+    # objectives or constraints, the trials on the Pareto front and the infeasible
+    # ones (as `best --json` and `export` list them), else None.
+    objectives: list[dict[str, Any]] | None = None
+    front: list[int] | None = None
+    infeasible: list[int] | None = None
 
     def to_json(self) -> dict[str, Any]:
         out = asdict(self)
         out["best"] = exact(self.best)
+        for o in out["objectives"] or []:
+            o["best"] = exact(o["best"])
         return out
+
+    def front_cell(self) -> str:
+        """`12.5 (cost), front 3, 2 infeasible`: what the `best` cell leaves out."""
+        if self.front is None or self.infeasible is None:
+            return "-"
+        parts = [f"{fmt(o['best']) if o['best'] is not None else '-'} ({o['metric']})"
+                 for o in (self.objectives or [])[1:]]
+        if len(self.objectives or []) > 1:
+            parts.append(f"front {len(self.front)}")
+        if self.infeasible:
+            parts.append(f"{len(self.infeasible)} infeasible")
+        return ", ".join(parts) or "-"
 
 
 def run_overview(run_dir: Path) -> RunOverview:
@@ -294,22 +352,36 @@ def run_overview(run_dir: Path) -> RunOverview:
             trials = store.trials()
             spec = load_spec_json(meta["spec"])
             values = trial_values(store, spec.objective)
+            outcomes = front.outcomes(store, spec) if front.several(spec) else None
         finally:
             store.close()
     except (StoreUnreadable, StoreVersionError, NotYours, OSError) as exc:
         return RunOverview(run_dir.name, str(run_dir), "unreadable", None, None, None, None,
                            None, str(exc))
-    bests = [b for b, _, _ in values.values() if b is not None]
-    pick = min if spec.objective.mode == "min" else max
+    if outcomes is None:
+        columns = [[b for b, _, _ in values.values() if b is not None]]
+    else:  # as `best`: among the feasible trials only
+        feasible = [o for o in outcomes if o.feasible]
+        columns = [[o.values[i] for o in feasible if math.isfinite(o.values[i])]
+                   for i in range(len(spec.all_objectives))]
+    bests = [(min if o.mode == "min" else max)(c) if c else None
+             for o, c in zip(spec.all_objectives, columns, strict=True)]
     state = "live" if alive else ("finished" if meta.get("state") == "finished" else "detached")
-    return RunOverview(run_dir.name, str(run_dir), state, meta.get("created_at"),
-                       sum(t.state in FINISHED_STATES for t in trials),
-                       max(meta.get("max_trials") or 0, len(trials)),
-                       pick(bests) if bests else None, _objective(spec))
+    return RunOverview(
+        run_dir.name, str(run_dir), state, meta.get("created_at"),
+        sum(t.state in FINISHED_STATES for t in trials),
+        max(meta.get("max_trials") or 0, len(trials)), bests[0], _objective(spec),
+        objectives=[{"metric": o.metric, "mode": o.mode, "best": b}
+                    for o, b in zip(spec.all_objectives, bests, strict=True)],
+        front=None if outcomes is None else [o.trial.id for o in outcomes if o.on_front],
+        infeasible=None if outcomes is None else [o.trial.id for o in outcomes if o.violated])
 
 
-def runs_table(runs: list[RunOverview]) -> str:
-    """Runs oldest first (newest last, next to the prompt), aligned; unreadable ones say why."""
+def runs_table(runs: list[RunOverview], width: int | None = None) -> str:
+    """Runs oldest first (newest last, next to the prompt), aligned; unreadable ones say why.
+    A run with several objectives or constraints adds a `front` column (the other
+    objectives' bests, the front's size, the infeasible trials), wrapped under its row
+    when it does not fit `width`."""
     rows = []
     for r in runs:
         started = time.strftime("%Y-%m-%d %H:%M", time.localtime(r.created_at)) \
@@ -323,7 +395,13 @@ def runs_table(runs: list[RunOverview]) -> str:
             f"{fmt(r.best)} ({r.objective['metric']})"
         rows.append([escape_controls(r.name), started, r.state,
                      f"{r.trials_done}/{r.trials_total}", best])
-    table = _table(["run", "started", "state", "trials", "best"], rows)
+    headers = ["run", "started", "state", "trials", "best"]
+    if any(r.front is not None for r in runs):
+        cells = [r.front_cell() for r in runs]
+        table = _fitted(headers, rows, ["front"], [[c] for c in cells],
+                        [c if c != "-" else "" for c in cells], width)
+    else:
+        table = _table(headers, rows)
     if any(r.state == "detached" for r in runs):
         table += "\ndetached: no supervisor (died, or a reboot); `tuitune resume RUN` takes over"
     return table
