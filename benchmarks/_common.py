@@ -3,6 +3,7 @@ bench_multi_objective, bench_conditional, bench_search_parallel)."""
 
 from __future__ import annotations
 
+import sys
 import time
 from collections.abc import Mapping, Sequence
 from typing import Any
@@ -43,3 +44,52 @@ def emit_report(lines: Sequence[str], out: str | None) -> None:
     if out:
         with open(out, "w") as fh:
             fh.write(text + "\n")
+
+
+# Runs split over several invocations (issue 17: a shared machine rarely gives one
+# grid the hours it needs). Each finished run is one line in a log; the table is
+# built from every log given, so seeds run on different days merge into one table.
+
+def parse_seeds(spec: str) -> list[int]:
+    """`"0-9"`, `"3,7"` or `"0-4,8"` as a sorted list of seeds."""
+    seeds: set[int] = set()
+    for part in (p.strip() for p in spec.split(",")):
+        if not part:
+            continue
+        lo, _, hi = part.partition("-")
+        seeds.update(range(int(lo), int(hi or lo) + 1))
+    return sorted(seeds)
+
+
+RunKey = tuple[str, str, int]  # problem, method, seed
+
+
+def read_run_logs(paths: Sequence[str], pattern: Any) -> dict[RunKey, tuple[float, float]]:
+    """Per-run lines (`pattern`: problem, method, seed, value, seconds groups) from
+    logs or an earlier run's stderr. A later line for the same run replaces an
+    earlier one, so a rerun of a seed never counts twice."""
+    out: dict[RunKey, tuple[float, float]] = {}
+    for path in paths:
+        with open(path) as fh:
+            for line in fh:
+                m = pattern.match(line.strip())
+                if m:
+                    out[(m[1], m[2], int(m[3]))] = (float(m[4]), float(m[5]))
+    return out
+
+
+def append_run_line(line: str, log: str | None) -> None:
+    """Print a finished run's line on stderr and append it to `log` at once, so a
+    run that is stopped keeps every result it had."""
+    print(line, file=sys.stderr, flush=True)
+    if log:
+        with open(log, "a") as fh:
+            fh.write(line + "\n")
+
+
+def median_cell(runs: Sequence[tuple[float, float]], n_seeds: int, fmt: str, ifmt: str) -> str:
+    """`median [q1, q3] (mean s)` over runs, with `n=` when seeds are missing."""
+    r = np.array(runs)
+    q1, med, q3 = np.percentile(r[:, 0], [25, 50, 75])
+    return (f"{med:{fmt}} [{q1:{ifmt}}, {q3:{ifmt}}] ({np.mean(r[:, 1]):.3f} s)"
+            + (f" n={len(r)}" if len(r) != n_seeds else ""))

@@ -36,7 +36,13 @@ import numpy as np  # noqa: E402
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
-from _common import emit_report  # noqa: E402
+from _common import (  # noqa: E402
+    append_run_line,
+    emit_report,
+    median_cell,
+    parse_seeds,
+    read_run_logs,
+)
 from _mo_functions import MO_PROBLEMS, MOProblem  # noqa: E402
 from bench_noisy import optuna_distributions  # noqa: E402
 from bench_search import available, versions  # noqa: E402
@@ -107,30 +113,26 @@ def run_one(args: tuple[str, str, int, int, int]) -> tuple[str, str, int, float,
     return pname, method, seed, hypervolume_2d(losses, problem.reference), secs
 
 
-def from_log(path: str) -> dict[tuple[str, str], list[tuple[float, float]]]:
-    """The per-run lines a run printed on stderr, as results."""
-    pattern = re.compile(r"^(\S+) (\S+) seed (\d+): HV (\S+) \((\S+) s/ask\)$")
-    out: dict[tuple[str, str], list[tuple[float, float]]] = {}
-    with open(path) as fh:
-        for line in fh:
-            m = pattern.match(line.strip())
-            if m:
-                out.setdefault((m[1], m[2]), []).append((float(m[4]), float(m[5])))
-    return out
+RUN_LINE = re.compile(r"^(\S+) (\S+) seed (\d+): HV (\S+) \((\S+) s/ask\)$")
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--problems", default=",".join(MO_PROBLEMS))
     ap.add_argument("--methods", default=",".join(METHODS))
-    ap.add_argument("--seeds", type=int, default=10)
+    ap.add_argument("--seeds", type=int, default=10, help="seeds 0..N-1")
+    ap.add_argument("--seed-list", help="these seeds instead, e.g. 5-9 or 0,3")
     ap.add_argument("--trials", type=int, default=50)
     ap.add_argument("--n-init", type=int, default=10)
     ap.add_argument("--jobs", type=int, default=2)
     ap.add_argument("--out")
-    ap.add_argument("--from-log", help="build the table from the per-run lines of an earlier "
-                                       "run's stderr (a run cut short: seeds per cell shown)")
+    ap.add_argument("--log", help="append each finished run's line here; runs already in "
+                                  "it are skipped (resume), and the table holds them")
+    ap.add_argument("--from-log", action="append", default=[],
+                    help="build the table from the per-run lines of earlier runs (a log or "
+                         "their stderr; repeatable, merged by seed), running nothing")
     args = ap.parse_args(argv)
+    seeds = parse_seeds(args.seed_list) if args.seed_list else list(range(args.seeds))
     methods = [m for m in args.methods.split(",") if m]
     report = [f"command: python benchmarks/bench_multi_objective.py "
               f"{shlex.join(argv or sys.argv[1:])}", "", f"Versions: {versions()}", ""]
@@ -138,38 +140,34 @@ def main(argv: Sequence[str] | None = None) -> int:
     report += [f"Skipped {m}: {why}." for m, why in skipped.items() if why]
     methods = [m for m in methods if not skipped.get(m)]
     problems = [p for p in args.problems.split(",") if p]
-    # Seed-major: a run cut short has every method at about the same number of seeds.
-    jobs = [(p, m, s, args.trials, args.n_init)
-            for s in range(args.seeds) for p in problems for m in methods]
-    results: dict[tuple[str, str], list[tuple[float, float]]] = {}
-    if args.from_log:
-        results = from_log(args.from_log)
-        problems = [p for p in problems if any(k[0] == p for k in results)]
-        methods = [m for m in methods if any(k[1] == m for k in results)]
-    else:
+    logs = args.from_log or ([args.log] if args.log and os.path.exists(args.log) else [])
+    done = read_run_logs(logs, RUN_LINE)
+    if not args.from_log:
+        # Seed-major: a run cut short has every method at about the same number of seeds.
+        jobs = [(p, m, s, args.trials, args.n_init)
+                for s in seeds for p in problems for m in methods if (p, m, s) not in done]
         with ProcessPoolExecutor(args.jobs) as pool:
             for pname, method, seed, hv, secs in pool.map(run_one, jobs):
-                results.setdefault((pname, method), []).append((hv, secs))
-                print(f"{pname} {method} seed {seed}: HV {hv:.5g} ({secs:.3f} s/ask)",
-                      file=sys.stderr, flush=True)
+                done[(pname, method, seed)] = (hv, secs)
+                append_run_line(f"{pname} {method} seed {seed}: HV {hv:.5g} ({secs:.3f} s/ask)",
+                                args.log)
+    results: dict[tuple[str, str], list[tuple[float, float]]] = {}
+    for (p, m, s), value in sorted(done.items()):
+        if s in seeds:
+            results.setdefault((p, m), []).append(value)
+    problems = [p for p in problems if any(k[0] == p for k in results)]
+    methods = [m for m in methods if any(k[1] == m for k in results)]
     report += [
         f"Hypervolume after {args.trials} trials (first {args.n_init} random and shared), "
-        f"median [IQR] over {args.seeds} seeds (higher is better); mean CPU seconds per "
+        f"median [IQR] over {len(seeds)} seeds (higher is better); mean CPU seconds per "
         "suggestion of the model's asks:",
         "",
         "| problem (reference point) | " + " | ".join(methods) + " |",
         "|---|" + "---|" * len(methods),
     ]
     for p in problems:
-        cells = []
-        for m in methods:
-            if (p, m) not in results:
-                cells.append("not run")
-                continue
-            r = np.array(results[(p, m)])
-            q1, med, q3 = np.percentile(r[:, 0], [25, 50, 75])
-            cells.append(f"{med:.5g} [{q1:.5g}, {q3:.5g}] ({np.mean(r[:, 1]):.3f} s)"
-                         + (f" n={len(r)}" if len(r) != args.seeds else ""))
+        cells = [median_cell(results[(p, m)], len(seeds), ".5g", ".5g")
+                 if (p, m) in results else "not run" for m in methods]
         report.append(f"| {p} {MO_PROBLEMS[p].reference} | " + " | ".join(cells) + " |")
     emit_report(report, args.out)
     return 0
