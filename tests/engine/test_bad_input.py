@@ -17,6 +17,7 @@ from hypothesis import strategies as st
 
 from tuitune.engine.runs import create_run
 from tuitune.core.spec import load_spec
+from tuitune.store import RunStore
 
 from .bad_input import (
     base_spec,
@@ -151,6 +152,25 @@ def test_export_to_a_folder_is_one_line(idle_run, tmp_path):
 def test_handoff_option_named_like_a_searcher_argument(idle_run):
     code, _, err = run_cli(["handoff", idle_run.name, "random", "--option", "seed=3"])
     assert code == 2 and err.count("\n") == 1 and "'seed' is not an option" in err, err
+
+
+@pytest.mark.parametrize("extra, message", [
+    (["--rule", "nonsense"], "unknown stopping rule 'nonsense'; known: median, asha"),
+    (["--rule", "asha", "--rule-option", "asha.bogus=1"], "asha: unknown option 'bogus'"),
+    (["--rule-option", "predict.top_k=5"], "option for 'predict', which is not among the "
+                                           "chosen rules (none)"),
+    (["--rule", "predict", "--rule-option", "top_k=5"], "expected RULE.NAME=VALUE"),
+    (["--rule", "predict"], "predict: needs max_steps"),  # the spec has no max_steps
+    (["--rule", "asha", "--rule", "asha"], "stopping rule 'asha' is listed twice"),
+])
+def test_handoff_bad_stopping_rules_are_one_line_nothing_sent(idle_run, extra, message):
+    code, _, err = run_cli(["handoff", idle_run.name, "random", *extra])
+    assert code == 2 and err.count("\n") == 1 and message in err, err
+    store = RunStore(idle_run)
+    try:
+        assert store.pending_commands() == [] and "stopping_rules" not in store.meta()
+    finally:
+        store.close()
 
 
 def test_control_characters_in_arguments_are_escaped(idle_run):

@@ -158,3 +158,22 @@ def test_stop_ends_every_trial_process_and_the_supervisor(tt_home, tmp_path):
     store = RunStore(run_dir)
     assert {t.state for t in store.trials()} == {"killed"}
     assert store.meta()["state"] == "finished"
+
+
+def test_handoff_from_the_cli_names_the_stopping_rules(tt_home, tmp_path):
+    """`tuitune handoff RUN STRATEGY --rule predict --rule-option predict.top_k=5`: the
+    live supervisor runs those rules from then on (meta and event say so)."""
+    with live_fake_run(tmp_path, stepper(), tt_home, steps=5000,
+                       budget="max_steps = 100") as run_dir:
+        code, out, err = run_cli(["handoff", str(run_dir), "manual", "--rule", "predict",
+                                  "--rule", "divergence", "--rule-option", "predict.top_k=5"])
+        assert code == 0, err
+        assert "stopping rules: predict, divergence" in out
+        store = RunStore(run_dir)
+        try:
+            assert store.meta()["stopping_rules"] == [["predict", {"top_k": 5}],
+                                                      ["divergence", {}]]
+        finally:
+            store.close()
+        code, out, err = run_cli(["handoff", str(run_dir), "manual", "--no-rules"])
+        assert code == 0 and "stopping rules: none" in out, err

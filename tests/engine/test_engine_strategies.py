@@ -103,3 +103,49 @@ def test_pbt_replaces_laggards_with_perturbed_clones_from_checkpoints(tmp_path):
         assert abs(first.value - (lead - clone.params["lr"])) < 1e-9
     finally:
         run.finish()
+
+
+def test_handoff_sets_the_stopping_rules_that_run_from_then_on(tmp_path):
+    """A hand-off may name the stopping rules (here the predict rule, with options):
+    before it the run has none and stops nothing; after it the rule stops the trial
+    whose curve will not end among the best, and a restarted supervisor keeps it."""
+    run = fake_run(tmp_path, stepper(), steps=60, concurrent=3, budget="max_steps = 60")
+    store = run.store
+    try:
+        for lr in (0.002, 1.0, 0.5):  # the first one will end far behind
+            store.enqueue_command("new", {"params": {"lr": lr, "units": 8}}, "user")
+        run.until(lambda: all(len(store.curve(t, "loss")) >= 8 for t in (1, 2, 3)), "8 steps")
+        assert store.count_trials(["running"]) == 3  # no rule yet: nothing is stopped
+        store.enqueue_command("handoff", {"strategy": "manual", "options": {},
+                                          "rules": [["predict", {"top_k": 2}]]}, "user")
+        run.until(lambda: store.trial(1).state == "pruned", "the predict rule to stop trial 1")
+        ended = [e for e in store.events(trial_id=1) if "pruned" in e.message]
+        assert ended[0].message.startswith("trial 1 pruned: predicted final loss")
+        assert "top 2" in ended[0].message and ended[0].actor == "stopping rule predict"
+        assert store.meta()["stopping_rules"] == [["predict", {"top_k": 2}]]
+        assert "stopping rules: predict" in [e for e in store.events()
+                                             if e.kind == "handoff"][-1].message
+        assert run.restart().sup.search.rule_config == [("predict", {"top_k": 2})]
+    finally:
+        run.finish()
+
+
+def test_handoff_without_rules_keeps_the_rules_and_their_state(tmp_path):
+    run = fake_run(tmp_path, hang(), concurrent=1,
+                   extra='\n[stopping]\nrules = ["asha"]\n[stopping.asha]\nmax_steps = 9\n')
+    try:
+        rules = run.sup.search.rules
+        run.store.enqueue_command("handoff", {"strategy": "random", "options": {}}, "user")
+        run.until(lambda: run.store.meta().get("strategy") == "random", "the hand-off")
+        assert run.sup.search.rules is rules and "stopping_rules" not in run.store.meta()
+        # The same rules named again are the same rules: ASHA keeps its rungs.
+        run.store.enqueue_command("handoff", {"strategy": "random", "options": {},
+                                              "rules": [["asha", {"max_steps": 9}]]}, "user")
+        run.until(lambda: "stopping_rules" in run.store.meta(), "the second hand-off")
+        assert run.sup.search.rules is rules
+        run.store.enqueue_command("handoff", {"strategy": "random", "options": {},
+                                              "rules": []}, "user")
+        run.until(lambda: run.store.meta()["stopping_rules"] == [], "no rules")
+        assert run.sup.search.rules == []
+    finally:
+        run.finish()

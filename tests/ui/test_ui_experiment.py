@@ -163,3 +163,49 @@ async def test_detail_screen_follows_the_log_and_shows_history(live_run):
         assert "0.04" in screen_text(app)
         await pilot.press("b")
         assert not isinstance(app.screen, DetailScreen)
+
+
+async def test_handoff_form_chooses_every_stopping_rule_with_options(fresh_live_run):
+    """Every rule in the registry can be ticked in the hand-off form (predict included),
+    with its options; the supervisor then runs those rules (meta and event say so)."""
+    from textual.widgets import SelectionList
+
+    from tuitune.stopping import RULES
+
+    run_dir = fresh_live_run.run_dir
+    app = make_app(run_dir)
+    async with app.run_test(size=(80, 24)) as pilot:  # the smallest supported terminal
+        await settle(pilot, app)
+        await pilot.press("h")
+        form = await wait_for(pilot, lambda: isinstance(app.screen, HandoffForm) and app.screen)
+        rules = form.query_one("#rules", SelectionList)
+        assert sorted(form.rules) == sorted(RULES) and not rules.selected  # the spec has none
+        # Everything the form needs fits in 80x24: every field and both buttons show.
+        text = screen_text(app)
+        for shown in ("stopping rules", "rule options", "at a time", "Start (enter)",
+                      "Cancel (esc)", "stopping: none", *RULES):
+            assert shown in text, f"{shown!r} is not on the 80x24 screen:\n{text}"
+        rules.focus()
+        await pilot.press(*["down"] * form.rules.index("predict"), "space")
+        assert rules.selected == ["predict"]
+        form.query_one("#rule-options", Input).focus()
+        await pilot.press(*"predict.top_k=5, predict.probability=0.1", "enter")
+        await wait_for(pilot, lambda: _meta(run_dir).get("stopping_rules") is not None,
+                       what="the rules in the meta")
+        assert _meta(run_dir)["stopping_rules"] == [["predict",
+                                                      {"top_k": 5, "probability": 0.1}]]
+        assert "stopping rules: predict" in events(run_dir, "handoff")[-1].message
+        # Opened again: predict is ticked, first, with its options; a bad option is
+        # refused in the form's error line and nothing is sent.
+        await pilot.press("h")
+        form = await wait_for(pilot, lambda: isinstance(app.screen, HandoffForm) and app.screen)
+        assert form.rules[0] == "predict"
+        assert form.query_one("#rules", SelectionList).selected == ["predict"]
+        options = form.query_one("#rule-options", Input)
+        assert options.value == "predict.top_k=5, predict.probability=0.1"
+        options.focus()
+        await pilot.press("end", *", asha.reduction_factor=3", "enter")
+        error = form.query_one("#form-error")
+        await wait_for(pilot, lambda: "not among the chosen rules" in str(error.render()),
+                       what="the refusal")
+        assert len(events(run_dir, "handoff")) == 1

@@ -24,6 +24,13 @@ def available_strategies() -> list[str]:
     return [MANUAL, *STRATEGIES]
 
 
+def available_rules() -> list[str]:
+    """Every stopping rule's name, in the registry's order (the hand-off form lists them)."""
+    from tuitune.stopping import RULES
+
+    return list(RULES)
+
+
 def build_searcher(strategy: str, space: Space, seed: int,
                    objective: Objective | Sequence[Objective],
                    options: Mapping[str, Any] | None = None) -> Searcher | None:

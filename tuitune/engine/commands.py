@@ -32,6 +32,7 @@ from tuitune.engine.command_kind import (
 )
 from tuitune.engine.budget_edit import BudgetError, check_not_below, normalise
 from tuitune.engine.refusals import refusal
+from tuitune.engine.rules_edit import normalise_rules, parse_rule_options, with_options
 from tuitune.engine.space_edit import SpaceEditError, parse_choices, parse_range, plan_edit
 from tuitune.core.history import LOST, PAUSED, RUNNING, describe_params
 # Messages and events are read by people: numbers by the one rule (0.005, not
@@ -437,6 +438,7 @@ class HandoffArgs(_HandoffRequired, total=False):
     more: int  # N trials from now (counted when carried out)
     max_trials: int  # a total
     max_concurrent: int
+    rules: list[list[Any]]  # [name, options] pairs; absent: the rules stay as they are
 
 
 def _validate_handoff(args: dict[str, Any], spec: Spec, store: RunStore) -> HandoffArgs:
@@ -457,8 +459,21 @@ def _validate_handoff(args: dict[str, Any], spec: Spec, store: RunStore) -> Hand
     except BudgetError as exc:
         raise CommandError(str(exc)) from None
     out: HandoffArgs = {"strategy": strategy, "options": options, **trials}  # type: ignore[typeddict-item]
+    if args.get("rules") is not None:
+        out["rules"] = _validate_rules(args["rules"], spec)
     _check_budget(out, store)
     return out
+
+
+def _validate_rules(raw: Any, spec: Spec) -> list[list[Any]]:
+    from tuitune.core.strategies import build_rules
+
+    try:
+        rules = normalise_rules(raw)
+        build_rules(rules, spec.space, spec.budget.max_steps, spec.search.seed)
+    except ValueError as exc:
+        raise CommandError(str(exc)) from None
+    return [[name, options] for name, options in rules]  # JSON's shape, as stored
 
 
 def _check_budget(args: HandoffArgs, store: RunStore) -> None:
@@ -489,6 +504,14 @@ def _handoff_arguments(sp: argparse.ArgumentParser) -> None:
     _trial_budget_arguments(sp, "must be above")
     sp.add_argument("--option", action="append", default=[], metavar="NAME=VALUE",
                     help="a strategy option (repeatable)")
+    rules = sp.add_mutually_exclusive_group()
+    rules.add_argument("--rule", action="append", default=[], metavar="RULE",
+                       help="the stopping rules from now on, replacing the run's (repeatable, "
+                            "in order; e.g. predict, asha, median, divergence)")
+    rules.add_argument("--no-rules", action="store_true", help="no stopping rule from now on")
+    sp.add_argument("--rule-option", action="append", default=[], metavar="RULE.NAME=VALUE",
+                    help="an option of a rule given with --rule (repeatable), "
+                         "e.g. predict.top_k=5")
 
 
 def _handoff_payloads(args: argparse.Namespace, view: RunView) -> list[dict[str, Any]]:
@@ -499,6 +522,12 @@ def _handoff_payloads(args: argparse.Namespace, view: RunView) -> list[dict[str,
             raise CommandError(f"expected NAME=VALUE for --option, got {item!r}")
         options[name.strip()] = parse_scalar(text)
     payload: dict[str, Any] = {"strategy": args.strategy, "options": options}
+    if args.rule or args.no_rules or args.rule_option:
+        try:
+            payload["rules"] = [[name, opts] for name, opts in with_options(
+                args.rule, parse_rule_options(args.rule_option))]
+        except ValueError as exc:
+            raise CommandError(str(exc)) from None
     if args.more is not None:
         payload["more"] = args.more
     if args.max_trials:

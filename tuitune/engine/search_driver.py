@@ -24,6 +24,8 @@ from tuitune.engine.budget_edit import apply as apply_budget
 from tuitune.engine.budget_edit import current_budget
 from tuitune.engine.commands import budget_used
 from tuitune.engine.notices import Notices
+from tuitune.engine.rules_edit import META_KEY as RULES_KEY
+from tuitune.engine.rules_edit import RuleConfig, current_rules, describe, normalise_rules
 from tuitune.engine.snapshot import (
     ExtraMetrics,
     ObjectiveCurves,
@@ -64,8 +66,8 @@ class SearchDriver:
         self._warm_start = meta.get(WARM_START)
         self.space = current_space(spec, meta)  # the latest space revision
         self.build_searcher()
-        self.rules = build_rules(spec.stopping, spec.space, spec.budget.max_steps,
-                                 spec.search.seed)
+        self.rule_config = current_rules(spec, meta)  # the spec's, or a hand-off's
+        self.rules = self._build_rules(self.rule_config)
         self.curves = curves  # updated here; the trial lifecycle reads it
         self.extra_metrics = ExtraMetrics(extra_metric_names(spec.all_objectives,
                                                              spec.constraints))
@@ -78,6 +80,10 @@ class SearchDriver:
         seed = self.spec.search.seed + current_revision(self.store.meta([META_KEY]))
         self.searcher = build_searcher(self.strategy, self.space, seed, self.spec.all_objectives,
                                        self.search_options)
+
+    def _build_rules(self, config: RuleConfig) -> list:
+        return build_rules(config, self.spec.space, self.spec.budget.max_steps,
+                           self.spec.search.seed)
 
     def history(self) -> History:
         self.extra_metrics.update(self.store)
@@ -211,10 +217,20 @@ class SearchDriver:
         self.max_concurrent = args.get("max_concurrent", self.max_concurrent)
         self.build_searcher()
         self.exhausted = None
+        rules = {}
+        if "rules" in args:
+            config = normalise_rules(args["rules"])
+            # The same rules keep their state (ASHA's rungs, what predict judged).
+            if config != self.rule_config:
+                self.rules, self.rule_config = self._build_rules(config), config
+            rules = {RULES_KEY: [[n, o] for n, o in config]}
         self.store.set_meta(strategy=self.strategy, search_options=self.search_options,
-                            max_trials=self.max_trials, max_concurrent=self.max_concurrent)
+                            max_trials=self.max_trials, max_concurrent=self.max_concurrent,
+                            **rules)
         what = "manual mode: no new suggestions" if self.strategy == MANUAL else (
             f"handed off to {self.strategy} search")
+        if rules:
+            what += f"; stopping rules: {describe(self.rule_config)}"
         self.store.add_event("handoff", actor, f"{what} (max trials {self.max_trials}, "
                              f"{self.max_concurrent} at a time)", data=dict(args))
         return what

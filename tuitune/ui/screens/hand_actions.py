@@ -16,7 +16,7 @@ from textual.binding import Binding
 from textual.screen import Screen
 
 from tuitune.core.space import Param, Space, SpaceError
-from tuitune.core.strategies import available_strategies
+from tuitune.core.strategies import available_rules, available_strategies
 from tuitune.core.trial_state import ACTIVE_STATES, TrialState
 from tuitune.engine.commands import COMMAND_KINDS
 from tuitune.ui import fmt
@@ -227,9 +227,13 @@ class HandActions(OnRun):
         header = self.run.view.header
         if header is None:
             return
+        from tuitune.engine.rules_edit import META_KEY, current_rules
+
+        rules = current_rules(self.run.spec, self.run.run_meta([META_KEY]))
         form = HandoffForm(available_strategies(), header.strategy, header.budget_used,
                            header.max_trials, header.max_concurrent,
-                           lambda args: self.run.check_command("handoff", args))
+                           lambda args: self.run.check_command("handoff", args),
+                           available_rules(), rules)
         self.app.push_screen(form, lambda a: a and self._send("handoff", a))
 
     def action_edit_space(self) -> None:

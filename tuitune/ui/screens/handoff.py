@@ -1,7 +1,11 @@
-"""Hand the run to automatic search (or back to manual): strategy, budget, concurrency.
+"""Hand the run to automatic search (or back to manual): strategy, budget, concurrency,
+and the stopping rules from now on.
 
 The strategies listed are whatever `available_strategies()` offers at the time;
-choosing "manual" takes the run back by hand.
+choosing "manual" takes the run back by hand. The rules listed are the stopping-rule
+registry's (`available_rules()`), the run's current ones ticked and first, in their
+order; the rules are sent only when the ticks or their options change, so a plain
+hand-off keeps the rules' state (ASHA's rungs).
 """
 
 from __future__ import annotations
@@ -12,10 +16,18 @@ from typing import Any
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
-from textual.widgets import Button, Input, Label, OptionList, Static
+from textual.widget import Widget
+from textual.widgets import Button, Input, Label, OptionList, SelectionList, Static
 from textual.widgets.option_list import Option
 
 from tuitune.core.space import parse_scalar
+from tuitune.engine.rules_edit import (
+    RuleConfig,
+    describe,
+    format_rule_options,
+    parse_rule_options,
+    with_options,
+)
 from tuitune.ui.screens.form_screen import FormScreen
 
 #: Returns an error line for the command arguments, or None when they are valid.
@@ -31,9 +43,13 @@ class HandoffForm(FormScreen[dict[str, Any] | None]):
     ]
 
     def __init__(self, strategies: Sequence[str], current: str, used: int,
-                 max_trials: int | None, max_concurrent: int, checker: HandoffChecker) -> None:
+                 max_trials: int | None, max_concurrent: int, checker: HandoffChecker,
+                 rules: Sequence[str] = (), current_rules: RuleConfig | None = None) -> None:
         super().__init__()
         self.strategies = list(strategies)
+        self.current_rules = list(current_rules or [])
+        chosen = [name for name, _ in self.current_rules]
+        self.rules = chosen + [name for name in rules if name not in chosen]
         self.current = current
         self.used = used
         self.max_trials = max_trials
@@ -46,11 +62,18 @@ class HandoffForm(FormScreen[dict[str, Any] | None]):
         with Vertical(classes="dialog form"):
             yield Label("Hand off the search", classes="dialog-title")
             yield Static(f"now: {self.current} · {self.used} trials so far"
-                         + (f" of {self.max_trials}" if self.max_trials else ""),
+                         + (f" of {self.max_trials}" if self.max_trials else "")
+                         + f" · stopping: {describe(self.current_rules)}",
                          classes="dialog-hint")
-            yield OptionList(*[Option(name + ("  (you start every trial)" if name == "manual"
-                                          else ""), id=name) for name in self.strategies],
-                             id="strategy")
+            chosen = {name for name, _ in self.current_rules}
+            with Horizontal(id="lists"):
+                yield OptionList(*[Option(name + ("  (you start every trial)"
+                                                  if name == "manual" else ""), id=name)
+                                   for name in self.strategies], id="strategy")
+                rules = SelectionList[str](*[(name, name, name in chosen)
+                                             for name in self.rules], id="rules")
+                rules.border_title = "stopping rules (space)"
+                yield rules
             with Horizontal(classes="form-row"):
                 yield Label("more trials", classes="form-label")
                 yield Input(str(more), id="more", classes="form-input", compact=True)
@@ -65,10 +88,27 @@ class HandoffForm(FormScreen[dict[str, Any] | None]):
                 yield Input("", placeholder="name=value, ...", id="options",
                             classes="form-input", compact=True)
                 yield Label("strategy options (optional)", classes="form-help")
+            with Horizontal(classes="form-row"):
+                yield Label("rule options", classes="form-label")
+                yield Input(format_rule_options(self.current_rules),
+                            placeholder="rule.name=value, ...", id="rule-options",
+                            classes="form-input", compact=True)
+                yield Label("e.g. predict.top_k=5", classes="form-help")
             yield Static("", id="form-error", classes="form-error", markup=False)
             with Horizontal(classes="dialog-buttons"):
                 yield Button("Start (enter)", variant="primary", id="ok", compact=True)
                 yield Button("Cancel (esc)", id="cancel", compact=True)
+
+    #: Tab's order: the strategy and its budget first, as before the rules joined the
+    #: form (the rules list sits beside the strategies, but is reached after the fields).
+    TAB_ORDER = ("strategy", "more", "concurrent", "options", "rules", "rule-options",
+                 "ok", "cancel")
+
+    @property
+    def focus_chain(self) -> list[Widget]:
+        chain = super().focus_chain
+        rank = {name: i for i, name in enumerate(self.TAB_ORDER)}
+        return sorted(chain, key=lambda w: rank.get(w.id or "", len(rank)))
 
     def _default(self) -> str:
         if self.current == "manual":
@@ -76,14 +116,14 @@ class HandoffForm(FormScreen[dict[str, Any] | None]):
         return "manual"
 
     def on_mount(self) -> None:
-        options = self.query_one(OptionList)
+        options = self.query_one("#strategy", OptionList)
         options.highlighted = self.strategies.index(self._default())
         options.focus()
 
     @property
     def strategy(self) -> str:
         """The highlighted strategy (arrows move it; Enter starts it)."""
-        index = self.query_one(OptionList).highlighted
+        index = self.query_one("#strategy", OptionList).highlighted
         return self.strategies[index] if index is not None else self._default()
 
     def on_option_list_option_selected(self, event: OptionList.OptionSelected) -> None:
@@ -108,8 +148,18 @@ class HandoffForm(FormScreen[dict[str, Any] | None]):
             if not sep or not name.strip():
                 return f"expected name=value in options, got {item.strip()!r}"
             options[name.strip()] = parse_scalar(text)
-        return {"strategy": strategy, "options": options,
-                "more": more, "max_concurrent": concurrent}
+        out: dict[str, Any] = {"strategy": strategy, "options": options,
+                               "more": more, "max_concurrent": concurrent}
+        chosen = set(self.query_one("#rules", SelectionList).selected)
+        try:
+            rules = with_options([name for name in self.rules if name in chosen],
+                                 parse_rule_options(
+                                     self.query_one("#rule-options", Input).value.split(",")))
+        except ValueError as exc:
+            return str(exc)
+        if rules != self.current_rules:  # unchanged rules keep their state
+            out["rules"] = [[name, opts] for name, opts in rules]
+        return out
 
     def action_submit(self) -> None:
         args = self.args()
