@@ -3,9 +3,12 @@ bench_multi_objective, bench_conditional, bench_search_parallel)."""
 
 from __future__ import annotations
 
+import argparse
+import os
 import sys
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
+from concurrent.futures import ProcessPoolExecutor
 from typing import Any
 
 import numpy as np
@@ -93,3 +96,39 @@ def median_cell(runs: Sequence[tuple[float, float]], n_seeds: int, fmt: str, ifm
     q1, med, q3 = np.percentile(r[:, 0], [25, 50, 75])
     return (f"{med:{fmt}} [{q1:{ifmt}}, {q3:{ifmt}}] ({np.mean(r[:, 1]):.3f} s)"
             + (f" n={len(r)}" if len(r) != n_seeds else ""))
+
+
+def add_split_args(ap: argparse.ArgumentParser) -> None:
+    """--seeds/--seed-list, --log and --from-log: a grid run in parts, then merged."""
+    ap.add_argument("--seeds", type=int, default=10, help="seeds 0..N-1")
+    ap.add_argument("--seed-list", help="these seeds instead, e.g. 5-9 or 0,3")
+    ap.add_argument("--log", help="append each finished run's line here; runs already in "
+                                  "it are skipped (resume), and the table holds them")
+    ap.add_argument("--from-log", action="append", default=[],
+                    help="build the table from the per-run lines of earlier runs (a log or "
+                         "their stderr; repeatable, merged by seed), running nothing")
+
+
+def run_split(args: argparse.Namespace, problems: Sequence[str], methods: Sequence[str],
+              run_one: Callable[[tuple[str, str, int]], tuple[RunKey, float, float, str]],
+              pattern: Any) -> tuple[list[int], dict[tuple[str, str], list[tuple[float, float]]]]:
+    """Run the (problem, method, seed) runs not in the logs yet, `args.jobs` at a time,
+    seed-major (a run cut short has every method at about the same number of seeds).
+    `run_one` returns the run's key, value, seconds per ask and log line. Returns the
+    seeds asked for and, per (problem, method), their (value, seconds) from this run
+    and the logs."""
+    seeds = parse_seeds(args.seed_list) if args.seed_list else list(range(args.seeds))
+    logs = args.from_log or ([args.log] if args.log and os.path.exists(args.log) else [])
+    done = read_run_logs(logs, pattern)
+    if not args.from_log:
+        jobs = [(p, m, s) for s in seeds for p in problems for m in methods
+                if (p, m, s) not in done]
+        with ProcessPoolExecutor(args.jobs) as pool:
+            for key, value, secs, line in pool.map(run_one, jobs):
+                done[key] = (value, secs)
+                append_run_line(line, args.log)
+    results: dict[tuple[str, str], list[tuple[float, float]]] = {}
+    for (p, m, s), value in sorted(done.items()):
+        if s in seeds and p in problems and m in methods:
+            results.setdefault((p, m), []).append(value)
+    return seeds, results

@@ -14,6 +14,10 @@ Reproduce (about 20 minutes on 2 cores):
 
     nice python benchmarks/bench_multi_objective.py --seeds 10 --trials 50 \
         --out benchmarks/results/multi_objective.md
+
+A grid can be run in parts: `--log FILE` appends each finished run and skips those
+already there (rerun the same command to resume); `--seed-list 5-9` runs some seeds;
+`--from-log A --from-log B` tables the runs of several logs without running anything.
 """
 
 from __future__ import annotations
@@ -25,7 +29,7 @@ import shlex
 import sys
 import time
 from collections.abc import Mapping, Sequence
-from concurrent.futures import ProcessPoolExecutor
+from functools import partial
 from typing import Any
 
 for _var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
@@ -36,13 +40,7 @@ import numpy as np  # noqa: E402
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
-from _common import (  # noqa: E402
-    append_run_line,
-    emit_report,
-    median_cell,
-    parse_seeds,
-    read_run_logs,
-)
+from _common import RunKey, add_split_args, emit_report, median_cell, run_split  # noqa: E402
 from _mo_functions import MO_PROBLEMS, MOProblem  # noqa: E402
 from bench_noisy import optuna_distributions  # noqa: E402
 from bench_search import available, versions  # noqa: E402
@@ -101,8 +99,8 @@ def run_optuna(problem: MOProblem, kind: str, seed: int,
     return out, spent / max(trials - len(init), 1)
 
 
-def run_one(args: tuple[str, str, int, int, int]) -> tuple[str, str, int, float, float]:
-    pname, method, seed, trials, n_init = args
+def run_one(job: tuple[str, str, int], trials: int, n_init: int) -> tuple[RunKey, float, float, str]:
+    pname, method, seed = job
     problem = MO_PROBLEMS[pname]
     rng = np.random.default_rng(10_000 + seed)
     init = [problem.space.sample(rng) for _ in range(n_init)]
@@ -110,7 +108,8 @@ def run_one(args: tuple[str, str, int, int, int]) -> tuple[str, str, int, float,
         losses, secs = run_optuna(problem, method.split("-", 1)[1], seed, init, trials)
     else:
         losses, secs = run_tuitune(problem, method, seed, init, trials)
-    return pname, method, seed, hypervolume_2d(losses, problem.reference), secs
+    hv = hypervolume_2d(losses, problem.reference)
+    return job, hv, secs, f"{pname} {method} seed {seed}: HV {hv:.5g} ({secs:.3f} s/ask)"
 
 
 RUN_LINE = re.compile(r"^(\S+) (\S+) seed (\d+): HV (\S+) \((\S+) s/ask\)$")
@@ -120,19 +119,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--problems", default=",".join(MO_PROBLEMS))
     ap.add_argument("--methods", default=",".join(METHODS))
-    ap.add_argument("--seeds", type=int, default=10, help="seeds 0..N-1")
-    ap.add_argument("--seed-list", help="these seeds instead, e.g. 5-9 or 0,3")
     ap.add_argument("--trials", type=int, default=50)
     ap.add_argument("--n-init", type=int, default=10)
     ap.add_argument("--jobs", type=int, default=2)
     ap.add_argument("--out")
-    ap.add_argument("--log", help="append each finished run's line here; runs already in "
-                                  "it are skipped (resume), and the table holds them")
-    ap.add_argument("--from-log", action="append", default=[],
-                    help="build the table from the per-run lines of earlier runs (a log or "
-                         "their stderr; repeatable, merged by seed), running nothing")
+    add_split_args(ap)
     args = ap.parse_args(argv)
-    seeds = parse_seeds(args.seed_list) if args.seed_list else list(range(args.seeds))
     methods = [m for m in args.methods.split(",") if m]
     report = [f"command: python benchmarks/bench_multi_objective.py "
               f"{shlex.join(argv or sys.argv[1:])}", "", f"Versions: {versions()}", ""]
@@ -140,21 +132,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     report += [f"Skipped {m}: {why}." for m, why in skipped.items() if why]
     methods = [m for m in methods if not skipped.get(m)]
     problems = [p for p in args.problems.split(",") if p]
-    logs = args.from_log or ([args.log] if args.log and os.path.exists(args.log) else [])
-    done = read_run_logs(logs, RUN_LINE)
-    if not args.from_log:
-        # Seed-major: a run cut short has every method at about the same number of seeds.
-        jobs = [(p, m, s, args.trials, args.n_init)
-                for s in seeds for p in problems for m in methods if (p, m, s) not in done]
-        with ProcessPoolExecutor(args.jobs) as pool:
-            for pname, method, seed, hv, secs in pool.map(run_one, jobs):
-                done[(pname, method, seed)] = (hv, secs)
-                append_run_line(f"{pname} {method} seed {seed}: HV {hv:.5g} ({secs:.3f} s/ask)",
-                                args.log)
-    results: dict[tuple[str, str], list[tuple[float, float]]] = {}
-    for (p, m, s), value in sorted(done.items()):
-        if s in seeds:
-            results.setdefault((p, m), []).append(value)
+    seeds, results = run_split(args, problems, methods,
+                               partial(run_one, trials=args.trials, n_init=args.n_init), RUN_LINE)
     problems = [p for p in problems if any(k[0] == p for k in results)]
     methods = [m for m in methods if any(k[1] == m for k in results)]
     report += [

@@ -15,6 +15,11 @@ Reproduce (about 15 minutes on 2 cores):
 
     nice python benchmarks/bench_noisy.py --seeds 10 --trials 50 \
         --out benchmarks/results/noisy.md
+
+A grid can be run in parts: `--log FILE` appends each finished run and skips those
+already there; `--seed-list 5-9` runs some seeds; `--from-log A --from-log B` tables
+the runs of several logs. `--timing 50,200` adds the CPU seconds of one suggestion
+after that many noisy observations.
 """
 
 from __future__ import annotations
@@ -26,7 +31,7 @@ import shlex
 import sys
 import time
 from collections.abc import Mapping, Sequence
-from concurrent.futures import ProcessPoolExecutor
+from functools import partial
 from typing import Any
 
 for _var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
@@ -37,7 +42,14 @@ import numpy as np  # noqa: E402
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
-from _common import emit_report  # noqa: E402
+from _common import (  # noqa: E402
+    RunKey,
+    add_split_args,
+    bayes_ask_cpu_seconds,
+    emit_report,
+    median_cell,
+    run_split,
+)
 from _noisy_functions import NOISY_PROBLEMS, NoisyProblem  # noqa: E402
 from bench_search import available, versions  # noqa: E402
 
@@ -151,8 +163,8 @@ def run_optuna(problem: NoisyProblem, kind: str, seed: int,
     return problem.true(pick) - problem.optimum, spent / max(trials - len(init), 1)
 
 
-def run_one(args: tuple[str, str, int, int, int]) -> tuple[str, str, int, float, float]:
-    pname, method, seed, trials, n_init = args
+def run_one(job: tuple[str, str, int], trials: int, n_init: int) -> tuple[RunKey, float, float, str]:
+    pname, method, seed = job
     problem = NOISY_PROBLEMS[pname]
     lib, name, options = METHODS[method]
     init = initial_points(problem, seed, n_init)
@@ -160,32 +172,60 @@ def run_one(args: tuple[str, str, int, int, int]) -> tuple[str, str, int, float,
         regret, secs = run_tuitune(problem, name, options, seed, init, trials)
     else:
         regret, secs = run_optuna(problem, name, seed, init, trials)
-    return pname, method, seed, regret, secs
+    return job, regret, secs, f"{pname} {method} seed {seed}: regret {regret:.3e} ({secs:.3f} s/ask)"
 
 
-def from_log(path: str) -> dict[tuple[str, str], list[tuple[float, float]]]:
-    """The per-run lines a run printed on stderr, as results."""
-    pattern = re.compile(r"^(\S+) (\S+) seed (\d+): regret (\S+) \((\S+) s/ask\)$")
-    out: dict[tuple[str, str], list[tuple[float, float]]] = {}
-    with open(path) as fh:
-        for line in fh:
-            m = pattern.match(line.strip())
-            if m:
-                out.setdefault((m[1], m[2]), []).append((float(m[4]), float(m[5])))
-    return out
+RUN_LINE = re.compile(r"^(\S+) (\S+) seed (\d+): regret (\S+) \((\S+) s/ask\)$")
+
+
+class Observed:
+    """A noisy problem as the timing helpers call it: `space`, `name`, and a noisy
+    observation per call (the model fits noisy data, as in a real search)."""
+
+    def __init__(self, problem: NoisyProblem, seed: int = 0) -> None:
+        self.space, self.name, self._problem = problem.space, problem.name, problem
+        self._rng = np.random.default_rng(30_000 + seed)
+
+    def __call__(self, params: Mapping[str, Any]) -> float:
+        return self._problem.observe(params, self._rng)
+
+
+def timing_table(methods: Sequence[str], problems: Sequence[str], sizes: Sequence[int],
+                 reps: int) -> list[str]:
+    """CPU seconds of one suggestion after n noisy random observations (median of reps)."""
+    from bench_search import time_optuna
+
+    lines = ["| problem | method | " + " | ".join(f"s/suggestion @{n} obs" for n in sizes)
+             + " |", "|" + "---|" * (len(sizes) + 2)]
+    for pname in problems:
+        for method in methods:
+            lib, name, options = METHODS[method]
+            if method == "random":
+                continue
+            cells = []
+            for n in sizes:
+                observed = Observed(NOISY_PROBLEMS[pname])
+                t = (bayes_ask_cpu_seconds(observed, n, reps, options) if lib == "tuitune"
+                     else time_optuna(observed, name, n, reps))  # type: ignore[arg-type]
+                cells.append(f"{t:.3f}")
+                print(f"timing {pname} {method} @{n}: {t:.3f}s", file=sys.stderr, flush=True)
+            lines.append(f"| {pname} | {method} | " + " | ".join(cells) + " |")
+    return lines
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--problems", default=",".join(NOISY_PROBLEMS))
     ap.add_argument("--methods", default=",".join(METHODS))
-    ap.add_argument("--seeds", type=int, default=10)
     ap.add_argument("--trials", type=int, default=50)
     ap.add_argument("--n-init", type=int, default=10)
     ap.add_argument("--jobs", type=int, default=2)
     ap.add_argument("--out")
-    ap.add_argument("--from-log", help="build the table from the per-run lines of an earlier "
-                                       "run's stderr (a run cut short: seeds per cell shown)")
+    ap.add_argument("--timing", default="", help="observation counts to time one suggestion "
+                                                 "at, e.g. 50,200 (after the regret table)")
+    ap.add_argument("--timing-reps", type=int, default=3)
+    ap.add_argument("--no-regret", action="store_true", help="only the timing table")
+    add_split_args(ap)
     args = ap.parse_args(argv)
     methods = [m for m in args.methods.split(",") if m]
     report = [f"command: python benchmarks/bench_noisy.py {shlex.join(argv or sys.argv[1:])}",
@@ -197,41 +237,35 @@ def main(argv: Sequence[str] | None = None) -> int:
     methods = [m for m in methods
                if not available(METHODS[m][0] == "optuna" and f"optuna-{METHODS[m][1]}" or m)]
     problems = [p for p in args.problems.split(",") if p]
-    # Seed-major: a run cut short has every method at about the same number of seeds.
-    jobs = [(p, m, s, args.trials, args.n_init)
-            for s in range(args.seeds) for p in problems for m in methods]
-    results: dict[tuple[str, str], list[tuple[float, float]]] = {}
-    if args.from_log:
-        results = from_log(args.from_log)
-        problems = [p for p in problems if any(k[0] == p for k in results)]
-        methods = [m for m in methods if any(k[1] == m for k in results)]
-    else:
-        with ProcessPoolExecutor(args.jobs) as pool:
-            for pname, method, seed, regret, secs in pool.map(run_one, jobs):
-                results.setdefault((pname, method), []).append((regret, secs))
-                print(f"{pname} {method} seed {seed}: regret {regret:.3e} ({secs:.3f} s/ask)",
-                      file=sys.stderr, flush=True)
-    report += [
+    if not args.no_regret:
+        report += regret_report(args, problems, methods)
+    sizes = [int(n) for n in args.timing.split(",") if n]
+    if sizes:
+        report += ["", f"CPU seconds per suggestion after n noisy random observations "
+                       f"(median of {args.timing_reps}, after one warm-up suggestion):", ""]
+        report += timing_table(methods, problems, sizes, args.timing_reps)
+    emit_report(report, args.out)
+    return 0
+
+
+def regret_report(args: argparse.Namespace, problems: list[str], methods: list[str]) -> list[str]:
+    seeds, results = run_split(args, problems, methods,
+                               partial(run_one, trials=args.trials, n_init=args.n_init), RUN_LINE)
+    problems = [p for p in problems if any(k[0] == p for k in results)]
+    methods = [m for m in methods if any(k[1] == m for k in results)]
+    report = [
         f"Regret of the noise-free value of the configuration each method would pick after "
         f"{args.trials} trials (first {args.n_init} random and shared), median [IQR] over "
-        f"{args.seeds} seeds; CPU seconds per suggestion (mean over the model's asks):",
+        f"{len(seeds)} seeds; CPU seconds per suggestion (mean over the model's asks):",
         "",
         "| problem | " + " | ".join(methods) + " |",
         "|---|" + "---|" * len(methods),
     ]
     for p in problems:
-        cells = []
-        for m in methods:
-            if (p, m) not in results:
-                cells.append("not run")
-                continue
-            r = np.array(results[(p, m)])
-            q1, med, q3 = np.percentile(r[:, 0], [25, 50, 75])
-            cells.append(f"{med:.3g} [{q1:.2g}, {q3:.2g}] ({np.mean(r[:, 1]):.3f} s)"
-                         + (f" n={len(r)}" if len(r) != args.seeds else ""))
+        cells = [median_cell(results[(p, m)], len(seeds), ".3g", ".2g")
+                 if (p, m) in results else "not run" for m in methods]
         report.append(f"| {p} | " + " | ".join(cells) + " |")
-    emit_report(report, args.out)
-    return 0
+    return report
 
 
 if __name__ == "__main__":
