@@ -3,12 +3,13 @@ pinned time zone. Shared helpers are in `tests/support/`."""
 
 from __future__ import annotations
 
-import os
 import signal
 import time
 
 import psutil
 import pytest
+
+from tests.support.stray import processes_mentioning
 
 
 @pytest.fixture
@@ -32,18 +33,8 @@ def utc(monkeypatch):
 
 def _kill_processes_mentioning(marker: str) -> None:
     """Safety net: end any process whose command line or environment names the test home."""
-    me = os.getpid()
-    for proc in psutil.process_iter(["pid", "cmdline"]):
-        if proc.pid == me:
-            continue
+    for proc in processes_mentioning(marker):
         try:
-            cmdline = " ".join(proc.info["cmdline"] or [])
-            hit = marker in cmdline or marker in proc.environ().get("TUITUNE_RUN_DIR", "") \
-                or marker in proc.environ().get("TUITUNE_HOME", "")
-        except (psutil.NoSuchProcess, psutil.AccessDenied, psutil.ZombieProcess):
-            continue
-        if hit:
-            try:
-                proc.send_signal(signal.SIGKILL)
-            except psutil.NoSuchProcess:
-                pass
+            proc.send_signal(signal.SIGKILL)
+        except psutil.NoSuchProcess:
+            pass

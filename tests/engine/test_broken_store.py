@@ -82,9 +82,21 @@ def test_ls_marks_the_broken_run_and_lists_the_rest(runs, how):
     db = broken / "store.db"
     db.write_bytes(BREAKS[how](db.read_bytes()))
 
-    listing = cli("ls")  # a real process, as a user would run it
+    code, out, err = run_cli(["ls"])  # the CLI's code, in this process
+    _check_listing(code, out, err, broken, good)
 
-    assert listing.returncode == 0 and listing.stderr == "", listing.stderr
-    lines = {line.split()[0]: line for line in listing.stdout.splitlines()}
+
+def test_ls_run_as_a_user_would_marks_the_broken_run(runs):
+    broken, good = runs
+    db = broken / "store.db"
+    db.write_bytes(BREAKS["half"](db.read_bytes()))
+    listing = cli("ls")  # a real process, as a user would run it
+    _check_listing(listing.returncode, listing.stdout, listing.stderr, broken, good)
+
+
+def _check_listing(code, out, err, broken, good):
+    assert code == 0 and err == "", err
+    lines = {line.split()[0]: line for line in out.splitlines()}
+    db = broken / "store.db"
     assert "unreadable" in lines[broken.name] and str(db) in lines[broken.name]
     assert lines[good.name].split()[3:5] == ["detached", "0/60"]  # 60 trials, none done

@@ -21,6 +21,7 @@ from pathlib import Path
 import psutil
 import pytest
 
+from tests.support.fake_runs import fake_run, stepper
 from tests.support.processes import cli
 from tests.support.specs import STEPPER, write_spec
 from tests.support.store_reads import trial
@@ -182,8 +183,9 @@ def _stop_and_check_nothing_left(run: Path) -> None:
     pytest.param(p, marks=() if p in FAST else pytest.mark.slow) for p in crash_points.POINTS])
 def test_supervisor_killed_at_each_step_loses_nothing_and_runs_nothing_twice(
         point, tmp_path, tt_home):
+    # A short grace: the kill of the stubborn trial (end.*) waits it out before SIGKILL.
     spec = write_spec(tmp_path / "exp", script=PRELUDE + STEPPER, steps=600, sleep=0.05,
-                      extra=STUBBORN)
+                      extra=STUBBORN, kill_grace=0.5)
     (tmp_path / "crash_point.txt").write_text(point)  # for benchmarks/bench_crash_points.py
     run, first_pid = _start(spec, tt_home, tmp_path / "first.log", crash_at=point)
     _drive_until_crash(run, point, first_pid)
@@ -263,23 +265,17 @@ def test_a_handler_that_raises_answers_failed_once_and_the_supervisor_carries_on
     _stop_and_check_nothing_left(run)
 
 
-def test_one_trial_whose_watching_raises_stops_neither_the_loop_nor_other_trials(
-        tmp_path, tt_home):
-    """The per-trial boundary, in-process: watching trial 1 raises on every tick (an
-    injected fault in its executor calls); trial 2 is still recorded when it ends,
-    commands are still answered, and the failure is reported once."""
-    from tuitune.core.spec import load_spec
-    from tuitune.engine.runs import create_run
-    from tuitune.engine.supervisor import Supervisor
-
-    spec = write_spec(tmp_path / "exp", steps=15, sleep=0.02)
-    run = create_run(load_spec(spec), tt_home / "runs")
-    sup = Supervisor(run)
-    sup.register()
+def test_one_trial_whose_watching_raises_stops_neither_the_loop_nor_other_trials(tmp_path):
+    """The per-trial boundary, in-process over fake trials (the engine's decision, not a
+    process, is under test): watching trial 1 raises on every tick (an injected fault
+    in its executor calls); trial 2 is still recorded when it ends, commands are still
+    answered, and the failure is reported once."""
+    run = fake_run(tmp_path, stepper(steps=15))
+    sup = run.sup
     try:
         for _ in range(2):
             sup.store.enqueue_command("new", {"params": sup.spec.space.defaults()}, "user")
-        wait_for(lambda: (sup.tick(), {1, 2} <= set(sup.handles))[1], 30, "two trials")
+        run.until(lambda: {1, 2} <= set(sup.handles), "two trials")
         real_poll = sup.executor.poll
 
         def poll(handle):
@@ -289,14 +285,12 @@ def test_one_trial_whose_watching_raises_stops_neither_the_loop_nor_other_trials
 
         sup.executor.poll = poll  # type: ignore[method-assign]
         note = sup.store.enqueue_command("note", {"trial_id": 2, "text": "still here"}, "user")
-        wait_for(lambda: (sup.tick(), _state(run, 2) == "completed")[1], 30, "trial 2 done")
+        run.until(lambda: _state(run.run_dir, 2) == "completed", "trial 2 done")
         assert sup.store.command(note).status == "done"
         errors = [e.message for e in sup.store.events() if e.kind == "engine_error"]
         assert errors == ["watching trial 1: OSError: injected: trial 1's process table "
                           "entry is unreadable"]
         sup.executor.poll = real_poll  # type: ignore[method-assign]
-        wait_for(lambda: (sup.tick(), _state(run, 1) == "completed")[1], 30, "trial 1 done")
+        run.until(lambda: _state(run.run_dir, 1) == "completed", "trial 1 done")
     finally:
-        for handle in list(sup.handles.values()):
-            sup.executor.kill(handle)
-        sup.close()
+        run.finish()

@@ -7,6 +7,8 @@ import pytest
 from tests.support.processes import cli
 from tuitune.core.spec import SpecError, load_spec
 
+from .bad_input import run_cli
+
 GOOD = """
 name = "x"
 command = ["{python}", "train.py", "--lr", "{lr}"]
@@ -104,8 +106,8 @@ def test_cli_bad_spec_exits_2_and_starts_nothing(tmp_path, tt_home):
 
 
 def test_cli_missing_spec_file(tmp_path, tt_home):
-    out = cli("run", str(tmp_path / "nope.toml"), "--headless")
-    assert out.returncode == 2 and "no such file" in out.stderr
+    code, _, stderr = run_cli(["run", str(tmp_path / "nope.toml"), "--headless"])
+    assert code == 2 and "no such file" in stderr
 
 
 CONDITIONAL = """

@@ -14,6 +14,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from tests.support.fake_runs import FakeTrial, ScriptRun, fake_run
 from tests.support.processes import cli, supervised
 from tests.support.specs import write_spec
 from tests.support.waiting import wait_for
@@ -245,13 +246,14 @@ def test_spec_metrics_lists_refused_in_one_line(tmp_path, metrics, key, words):
 
 
 # -- real supervisors ---------------------------------------------------------------------
-ECHO_SCRIPT = """
-import json, os, sys, time
-p = json.loads(os.environ["TUITUNE_PARAMS"])
-print(f"starting with lr={p['lr']} units={p['units']} steps={p['steps']}", flush=True)
-for step in range(1, 4):
-    print(f"step={step} loss={1 / step}", flush=True)
-"""
+def _echoes_its_parameters(t: FakeTrial) -> ScriptRun:
+    """Prints its parameters (names the engine must not take for metrics), then three
+    steps of `loss`, one a tick, as a script's output would reach its log."""
+    p = t.params
+    t.print(f"starting with lr={p['lr']} units={p['units']} steps={p['steps']}")
+    for step in range(1, 4):
+        t.print(f"step={step} loss={1 / step}")
+        yield
 
 
 def _state(run_dir: Path) -> str | None:
@@ -262,12 +264,15 @@ def _state(run_dir: Path) -> str | None:
         store.close()
 
 
-def test_a_scripts_echo_of_its_parameters_is_not_stored(tmp_path, tt_home):
-    with supervised(tmp_path, tt_home, ECHO_SCRIPT) as (run_dir, _):
-        wait_for(lambda: _state(run_dir) == "finished", 60, "the run to finish")
-        store = RunStore(run_dir)
-        assert store.metric_names() == ["loss"]
-        assert [p.step for p in store.metrics(trial_id=1)] == [1, 2, 3]
+def test_a_scripts_echo_of_its_parameters_is_not_stored(tmp_path):
+    # The engine's output reader is under test, not a process: a fake trial's log.
+    run = fake_run(tmp_path, _echoes_its_parameters, strategy="random",
+                   budget="max_trials = 1", concurrent=1)
+    run.until(lambda: run.sup.finished, "the run to finish")
+    store = run.store
+    assert store.metric_names() == ["loss"]
+    assert [p.step for p in store.metrics(trial_id=1)] == [1, 2, 3]
+    run.sup.close()
 
 
 HUGE_LINE_SCRIPT = """

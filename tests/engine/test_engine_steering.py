@@ -17,6 +17,7 @@ from tests.support.processes import cli, start_headless, stop_headless
 from tests.support.specs import write_spec
 from tests.support.store_reads import events, trial
 from tests.support.waiting import wait_for
+from tuitune.client.run_client import RunClient
 from tuitune.store import RunStore
 
 from .bad_input import run_cli
@@ -146,8 +147,10 @@ def test_bad_cli_values_change_nothing(fake_live_run):
 def test_stop_ends_every_trial_process_and_the_supervisor(tt_home, tmp_path):
     spec = write_spec(tmp_path / "exp", steps=5000, sleep=0.05)
     proc, run_dir = start_headless(spec, tt_home)
-    for lr in ("0.01", "0.02", "0.03"):
-        assert cli("new", str(run_dir), f"lr={lr}").returncode == 0
+    client = RunClient(run_dir, actor="user")  # the trials to stop; the stop is the CLI's
+    for lr in (0.01, 0.02, 0.03):
+        assert client.send("new", {"params": {"lr": lr}}).status == "done"
+    client.close()
     wait_for(lambda: RunStore(run_dir).count_trials(["running"]) == 3, what="3 running")
     pids = [t.pid for t in RunStore(run_dir).trials()]
     out = cli("stop", str(run_dir))

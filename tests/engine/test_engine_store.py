@@ -13,8 +13,10 @@ import subprocess
 import sys
 import time
 
+import psutil
 import pytest
 
+from tests.support.waiting import wait_for
 from tuitune.in_trial.sink import SqliteSink
 from tuitune.store import RunStore, StoreError, StoreVersionError
 from tuitune.store.schema import SCHEMA_VERSION
@@ -29,6 +31,22 @@ for b in range(batches):
     # 10 points per transaction: a batch is stored whole or not at all
     store.add_metrics(tid, [(b, f"m{i}", float(b), time.time()) for i in range(10)])
 print("done", flush=True)
+"""
+
+# Forks a WRITER (as above, without end) for each trial id it reads and prints the
+# child's pid once its store is open: a writer per round without a new interpreter.
+FORKING_WRITERS = """
+import os, signal, sys, time
+from tuitune.store import RunStore
+signal.signal(signal.SIGCHLD, signal.SIG_IGN)  # the killed writers are reaped at once
+for line in iter(sys.stdin.readline, ""):
+    tid = int(line)
+    if os.fork() == 0:
+        store = RunStore(sys.argv[1])
+        print(os.getpid(), flush=True)
+        for b in range(100000):
+            store.add_metrics(tid, [(b, f"m{i}", float(b), time.time()) for i in range(10)])
+        os._exit(0)
 """
 
 
@@ -61,14 +79,23 @@ def test_concurrent_writer_processes_lose_no_point(store_path):
 
 def test_writers_killed_at_random_moments_leave_whole_batches(store_path):
     rng = random.Random(7)
-    for _ in range(12):
-        procs = [_writer(store_path, tid, 100000) for tid in (1, 2, 3)]
-        for p in procs:
-            assert p.stdout.readline().strip() == "ready"
-        time.sleep(0.05 + rng.random() * 0.3)  # then die somewhere mid-write
-        for p in procs:
-            p.send_signal(signal.SIGKILL)
-            p.wait()
+    forker = subprocess.Popen([sys.executable, "-c", FORKING_WRITERS, str(store_path)],
+                              stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+    try:
+        for _ in range(12):
+            pids = []
+            for tid in (1, 2, 3):
+                forker.stdin.write(f"{tid}\n")
+                forker.stdin.flush()
+                pids.append(int(forker.stdout.readline()))
+            time.sleep(0.05 + rng.random() * 0.3)  # then die somewhere mid-write
+            for pid in pids:
+                os.kill(pid, signal.SIGKILL)
+            wait_for(lambda: not any(psutil.pid_exists(pid) for pid in pids), 30,
+                     "the killed writers to be gone")
+    finally:
+        forker.kill()
+        forker.wait()
     conn = sqlite3.connect(store_path / "store.db")
     assert conn.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
     # Each transaction wrote 10 points for one (trial, step): never a partial batch.

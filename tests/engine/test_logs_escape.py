@@ -1,13 +1,15 @@
 """`tuitune logs` shows a trial's output as text: escape sequences it printed (an OSC 52
 clipboard write, a title change) are escaped unless --raw is asked for (issue 12.13);
 `events` (and the headless follower), which quote a failed trial's last lines, too.
-The trial is fake (its output is what matters, not its process); the CLI is real."""
+The trial is fake (its output is what matters, not its process); the CLI's own code
+runs in this process (what it writes is what matters, not the interpreter's start)."""
 
 from __future__ import annotations
 
 from tests.support.fake_runs import FakeTrial, fake_run
-from tests.support.processes import cli
 from tests.support.store_reads import trial
+
+from .bad_input import run_cli
 
 OSC52 = "\x1b]52;c;cm0gLXJmIH4=\x07"  # would set the clipboard to "rm -rf ~"
 TITLE = "\x1b]0;owned\x07"
@@ -36,25 +38,24 @@ def test_logs_escape_control_sequences_unless_raw(tmp_path, tt_home):
     run_dir = _failed_run(tmp_path, tt_home)
     assert trial(run_dir, 1).state == "failed"
 
-    shown = cli("logs", run_dir.name, "1")
-    assert shown.returncode == 0, shown.stderr
-    out = shown.stdout
+    code, out, err = run_cli(["logs", run_dir.name, "1"])
+    assert code == 0, err
     for raw in ("\x1b", "\x07", "\x7f", "\x9b", "\r"):
         assert raw not in out, (raw, out)
     assert "before \\x1b]52;c;cm0gLXJmIH4=\\x07 after" in out
     assert "\\x1b]0;owned\\x07\ttabbed" in out  # the tab is kept, the \r dropped
     assert "bell\\x07 del\\x7f csi\\x9b done" in out
 
-    raw = cli("logs", run_dir.name, "1", "--raw")
-    assert raw.returncode == 0 and OSC52 in raw.stdout and TITLE in raw.stdout
+    code, raw, _ = run_cli(["logs", run_dir.name, "1", "--raw"])
+    assert code == 0 and OSC52 in raw and TITLE in raw
 
 
 def test_status_and_events_escape_what_a_failed_trial_printed(tmp_path, tt_home):
     run_dir = _failed_run(tmp_path, tt_home)
-    followed = cli("follow", run_dir.name)  # the headless follower, on the ended run
-    assert "\x1b" not in followed.stdout and "\\x1b]52;c;" in followed.stdout, followed
-    status = cli("status", run_dir.name)
-    assert status.returncode == 0 and "\x1b" not in status.stdout, status.stdout
-    events = cli("events", run_dir.name)  # the failure event quotes the last lines
-    assert events.returncode == 0, events.stderr
-    assert "\x1b" not in events.stdout and "\\x1b]52;c;" in events.stdout, events.stdout
+    _, followed, _ = run_cli(["follow", run_dir.name])  # the headless follower, ended run
+    assert "\x1b" not in followed and "\\x1b]52;c;" in followed, followed
+    code, status, _ = run_cli(["status", run_dir.name])
+    assert code == 0 and "\x1b" not in status, status
+    code, events, err = run_cli(["events", run_dir.name])  # the failure quotes its last lines
+    assert code == 0, err
+    assert "\x1b" not in events and "\\x1b]52;c;" in events, events

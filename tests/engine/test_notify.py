@@ -13,6 +13,8 @@ from tests.support.processes import cli
 from tests.support.specs import write_spec
 from tests.support.store_reads import events
 
+from .bad_input import run_cli
+
 RECORDER = """
 import sys
 line = sys.stdin.read()
@@ -126,7 +128,7 @@ def test_a_notify_command_that_does_not_exist_is_refused(tt_home, tmp_path):
                         ('command = "mail me"\n', "expected an argv")):
         spec = write_spec(tmp_path / "exp", strategy="random")
         spec.write_text(spec.read_text() + "\n[notify]\n" + table)
-        bad = cli("run", str(spec), "--headless")
-        assert bad.returncode == 2 and said in bad.stderr, bad.stderr
-        assert bad.stderr.count("\n") == 1
+        code, _, stderr = run_cli(["run", str(spec), "--headless"])  # the CLI's code, here
+        assert code == 2 and said in stderr, stderr
+        assert stderr.count("\n") == 1
         assert not (tt_home / "runs").exists() or not list((tt_home / "runs").iterdir())

@@ -14,6 +14,8 @@ from tests.support.store_reads import read
 from tests.support.waiting import wait_for
 from tuitune.core.spec import load_spec, unused_params
 
+from .bad_input import run_cli
+
 REPO = Path(__file__).resolve().parents[2]
 
 
@@ -54,8 +56,8 @@ def test_placeholders_and_api_marks_count_as_passed(tmp_path):
 def test_an_unknown_passed_value_is_refused_in_one_line(tmp_path, tt_home):
     spec = write_spec(tmp_path / "exp")
     spec.write_text(spec.read_text().replace("default = 0.1\n", 'default = 0.1\npassed = "env"\n'))
-    out = cli("run", str(spec), "--headless")
-    assert out.returncode == 2
-    assert out.stderr == (f"tuitune: error: {spec}: space.lr.passed: expected one of api, "
+    code, _, stderr = run_cli(["run", str(spec), "--headless"])  # the CLI's code, here
+    assert code == 2
+    assert stderr == (f"tuitune: error: {spec}: space.lr.passed: expected one of api, "
                           "got 'env'\n")
     assert not (tt_home / "runs").exists() or not any((tt_home / "runs").iterdir())

@@ -47,7 +47,7 @@ when = { opt = "sgd" }
 SPEC = """
 name = "{name}"
 command = ["{{python}}", "{script}"]
-kill_grace = 2
+kill_grace = {kill_grace}
 
 [space.lr]
 type = "float"
@@ -86,11 +86,12 @@ strategy = "{strategy}"
 
 def write_spec(folder: Path, script: str = STEPPER, name: str = "t", steps: int = 40,
                sleep: float = 0.1, strategy: str = "manual", concurrent: int = 4,
-               budget: str = "", extra: str = "") -> Path:
+               budget: str = "", extra: str = "", kill_grace: float = 2) -> Path:
     folder.mkdir(parents=True, exist_ok=True)
     (folder / "script.py").write_text(textwrap.dedent(script))
     spec = folder / f"{name}.toml"
     spec.write_text(SPEC.format(name=name, script="script.py", steps=steps, sleep=sleep,
-                                strategy=strategy, concurrent=concurrent, budget=budget)
+                                strategy=strategy, concurrent=concurrent, budget=budget,
+                                kill_grace=kill_grace)
                     + extra)
     return spec
