@@ -9,11 +9,11 @@ from __future__ import annotations
 import os
 import shutil
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
+from tests.support.cli_process import run_forked
 from tests.support.processes import cli
 from tests.support.stray import processes_mentioning
 from tuitune.core.spec import load_spec
@@ -159,8 +159,9 @@ _NO_DAC = ["setpriv", "--bounding-set", "-dac_override,-dac_read_search",
 
 
 def _without_dac(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([*_NO_DAC, sys.executable, "-m", "tuitune", *args],
-                          capture_output=True, text=True, timeout=60, env=os.environ.copy())
+    """The CLI in a process forked from one started under setpriv: it has the same
+    capabilities (none of the two) as a `setpriv ... python -m tuitune` would."""
+    return run_forked(list(args), 60, prefix=tuple(_NO_DAC))
 
 
 @needs_root

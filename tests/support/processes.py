@@ -13,6 +13,7 @@ from pathlib import Path
 
 import psutil
 
+from tests.support.cli_process import run_forked
 from tests.support.specs import write_spec
 from tests.support.waiting import wait_for
 from tuitune.core.spec import load_spec
@@ -21,9 +22,10 @@ from tuitune.store import RunStore
 
 
 def cli(*args: str, timeout: float = 60) -> subprocess.CompletedProcess[str]:
-    """Run `tuitune ARGS` as a user would, from a second shell."""
-    return subprocess.run([sys.executable, "-m", "tuitune", *args], capture_output=True,
-                          text=True, timeout=timeout, env=os.environ.copy())
+    """Run `tuitune ARGS` as a user would, from a second shell: a process of its own
+    with this process's environment, forked from one that has imported the CLI
+    (`cli_process`), so a call costs no interpreter start."""
+    return run_forked(list(args), timeout)
 
 
 def start_headless(spec: Path, home: Path) -> tuple[subprocess.Popen[str], Path]:
