@@ -24,7 +24,7 @@ An unconditional space embeds as itself.
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 import numpy as np
@@ -53,6 +53,14 @@ class Embedding:
         self._parent_cols = [j for j, p in enumerate(self.dims) if p.name in parents]
         self._last: tuple[tuple[int, bytes], np.ndarray] = ((-1, b""), np.zeros((0, 0), bool))
         self.flagged = _needs_indicator(space, [self.dims[j] for j in self.cond])
+        # Compiled once: each distinct clause, and for each conditional parameter
+        # (parents first) the clauses it needs. The acquisition decides activity
+        # for thousands of points per ask, so the walk over the space and the
+        # repeated clauses (`x1 == 0` in four conditions) are paid for here.
+        self._clauses = {c: self._compile(c) for p in space.ordered
+                         for c in (p.when.clauses if p.when else ())}
+        self._plan = [(p.name, p.when.clauses) for p in space.ordered if p.when is not None]
+        self._cond_names = [self.dims[j].name for j in self.cond]
 
     @property
     def width(self) -> int:
@@ -78,44 +86,51 @@ class Embedding:
         return active
 
     def _active(self, u: np.ndarray) -> np.ndarray:
-        n = len(u)
-        alive: dict[str, np.ndarray] = {}
-        for p in self.space.ordered:  # parents before children
-            ok = np.ones(n, dtype=bool)
-            for c in (p.when.clauses if p.when else ()):
-                ok &= alive[c.name] & self._holds(c, u)
-            alive[p.name] = ok
-        return np.column_stack([alive[self.dims[j].name] for j in self.cond])
+        holds = {c: f(u) for c, f in self._clauses.items()}  # each clause once
+        alive: dict[str, np.ndarray] = {}  # conditional parameters only: the rest always are
+        for name, clauses in self._plan:  # parents before children
+            ok = np.ones(len(u), dtype=bool)
+            for c in clauses:
+                ok &= holds[c]
+                if c.name in alive:
+                    ok &= alive[c.name]
+            alive[name] = ok
+        return np.column_stack([alive[name] for name in self._cond_names])
 
-    def _holds(self, clause: Clause, u: np.ndarray) -> np.ndarray:
-        """Whether the clause holds at each point. The acquisition evaluates this
-        many times over thousands of points, so the common parents (categorical,
-        integer, float) are decoded as arrays; other kinds once per distinct value."""
+    def _compile(self, clause: Clause) -> Callable[[np.ndarray], np.ndarray]:
+        """Whether the clause holds, as a function of cube points (n, d). The common
+        parents (categorical, integer, float) are decoded as arrays; other kinds
+        once per distinct value."""
         parent = self.space[clause.name]
         if isinstance(parent, FixedParam):
-            return np.full(len(u), clause.holds(parent.value))
-        col = u[:, self._column[clause.name]]
+            const = clause.holds(parent.value)
+            return lambda u: np.full(len(u), const)
+        j = self._column[clause.name]
         if isinstance(parent, CategoricalParam):
             table = np.array([clause.holds(c) for c in parent.choices], dtype=bool)
             n = len(parent.choices)
-            return table[np.clip((col * n).astype(int), 0, n - 1)]
-        values = _numbers(parent, col)
-        if values is not None:
-            return _compare(clause, values)
-        levels, where = np.unique(col, return_inverse=True)
-        holds = np.array([clause.holds(parent.from_unit(float(x))) for x in levels], dtype=bool)
-        return holds[where.ravel()]
+            return lambda u: table[np.clip((u[:, j] * n).astype(int), 0, n - 1)]
+        if isinstance(parent, (FloatParam, IntParam)):
+            return lambda u: _compare(clause, _numbers(parent, u[:, j]))
+
+        def by_value(u: np.ndarray) -> np.ndarray:
+            levels, where = np.unique(u[:, j], return_inverse=True)
+            holds = np.array([clause.holds(parent.from_unit(float(x))) for x in levels],
+                             dtype=bool)
+            return holds[where.ravel()]
+        return by_value
 
     def embed(self, u: np.ndarray, active: np.ndarray | None = None) -> np.ndarray:
         """Model inputs for cube points (activity decided from them unless given)."""
         if not self.cond:
             return u
         active = self.active(u) if active is None else active
-        x = np.array(u, dtype=float, copy=True)
-        sub = x[:, self.cond]
-        sub[~active] = INACTIVE_UNIT
-        x[:, self.cond] = sub
-        return np.hstack([x, active[:, self.flagged].astype(float)])
+        d = len(self.dims)
+        x = np.empty((len(u), self.width))
+        x[:, :d] = u
+        x[:, self.cond] = np.where(active, x[:, self.cond], INACTIVE_UNIT)
+        x[:, d:] = active[:, self.flagged]
+        return x
 
     def embed_params(self, params: Mapping[str, Any], u: np.ndarray) -> np.ndarray:
         """The model input of one configuration, its encoding `u` given: activity is
@@ -151,18 +166,16 @@ def _needed(space: Space, p: Param) -> list[Clause]:
     return out
 
 
-def _numbers(p: Param, u: np.ndarray) -> np.ndarray | None:
-    """`p.from_unit` over an array for floats and integers (None for other kinds)."""
+def _numbers(p: FloatParam | IntParam, u: np.ndarray) -> np.ndarray:
+    """`p.from_unit` over an array for floats and integers."""
     u = np.clip(u, 0.0, 1.0)
     if isinstance(p, FloatParam):
         lo, hi = (math.log(p.low), math.log(p.high)) if p.log else (p.low, p.high)
         x = lo + u * (hi - lo)
         return np.clip(np.exp(x) if p.log else x, p.low, p.high)
-    if isinstance(p, IntParam):
-        lo, hi = p._bounds()
-        x = lo + u * (hi - lo)
-        return np.clip(np.round(np.exp(x) if p.log else x), p.low, p.high)
-    return None
+    lo, hi = p._bounds()
+    x = lo + u * (hi - lo)
+    return np.clip(np.round(np.exp(x) if p.log else x), p.low, p.high)
 
 
 def _compare(clause: Clause, v: np.ndarray) -> np.ndarray:

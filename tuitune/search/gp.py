@@ -17,7 +17,7 @@ import math
 from dataclasses import dataclass
 
 import numpy as np
-from scipy.linalg import cho_solve, cholesky, solve_triangular
+from scipy.linalg import cho_solve, cholesky, lapack, solve_triangular
 
 SQRT5 = math.sqrt(5.0)
 LOG_2PI = math.log(2.0 * math.pi)
@@ -31,6 +31,21 @@ def matern52(d2: np.ndarray) -> np.ndarray:
     """Matérn 5/2 correlation as a function of the squared scaled distance."""
     r = np.sqrt(5.0 * d2)
     return (1.0 + r + r * r / 3.0) * np.exp(-r)
+
+
+def matern52_inplace(d2: np.ndarray) -> np.ndarray:
+    """`matern52`, overwriting `d2` (which must be a float array of its own): the
+    candidate set's (m, n) kernel is the largest array of an ask, and each
+    temporary of it costs a pass through memory."""
+    r = np.multiply(d2, 5.0, out=d2)
+    np.sqrt(r, out=r)
+    e = np.exp(-r)
+    out = np.multiply(r, r, out=np.empty_like(r))
+    out *= 1.0 / 3.0
+    out += r
+    out += 1.0
+    out *= e
+    return out
 
 
 def matern52_grad(d2: np.ndarray) -> np.ndarray:
@@ -96,15 +111,25 @@ class GaussianProcess:
 
     def kernel(self, x1: np.ndarray, x2: np.ndarray) -> np.ndarray:
         """Covariance of the latent function between two sets of points (no noise)."""
-        d2 = self._sqdist(x1, x2)
-        return self.hyper.scale * matern52(d2)
+        k = matern52_inplace(self._sqdist(x1, x2))
+        k *= self.hyper.scale
+        return k
 
     def _sqdist(self, x1: np.ndarray, x2: np.ndarray) -> np.ndarray:
-        # Accumulating per dimension keeps memory at (n1, n2) for large candidate sets.
+        # Accumulating per dimension, in place, keeps memory at two (n1, n2) arrays
+        # for large candidate sets and avoids a temporary per operation; exact
+        # differences (not |a|^2 + |b|^2 - 2ab) keep distances near 0 accurate.
         d2 = np.zeros((x1.shape[0], x2.shape[0]))
+        buf = np.empty_like(d2)
         for i, w in enumerate(self.hyper.inv_sq_ls):
-            diff = x1[:, i, None] - x2[None, :, i]
-            d2 += w * ((np.abs(diff) > 1e-12).astype(float) if self.is_cat[i] else diff * diff)
+            np.subtract.outer(x1[:, i], x2[:, i], out=buf)
+            if self.is_cat[i]:
+                np.abs(buf, out=buf)
+                np.greater(buf, 1e-12, out=buf)
+            else:
+                np.square(buf, out=buf)
+            buf *= w
+            d2 += buf
         return d2
 
     def posterior(self, xq: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -132,8 +157,12 @@ class GaussianProcess:
         k = h.scale * m52
         dk = h.scale * dm52  # d k / d d2, (m, n)
         mean = k @ self.alpha
-        beta = k @ self.k_inv  # (K^-1 k)^T, (m, n)
-        var = h.scale - np.einsum("mn,mn->m", k, beta)
+        # Triangular solves, not the explicit inverse: with a small noise K is
+        # ill-conditioned and k K^-1 k lost the variance's last digits near the
+        # data, which made the acquisition's line searches fail (same cost).
+        v = solve_triangular(self.chol, k.T, lower=True, check_finite=False)
+        var = h.scale - np.einsum("nm,nm->m", v, v)
+        beta = solve_triangular(self.chol, v, lower=True, trans="T", check_finite=False).T
         # d d2 / d x_j = 2 w_j diff_j (zero along categorical dimensions).
         scale = 2.0 * h.inv_sq_ls * ~self.is_cat
         dmean = np.einsum("mn,mnd->md", dk * self.alpha, diff) * scale
@@ -146,8 +175,7 @@ class GaussianProcess:
     def k_inv(self) -> np.ndarray:
         """(K + noise I)^-1, computed once (the acquisition's gradient needs it)."""
         if self._k_inv is None:
-            eye = np.eye(len(self.y))
-            self._k_inv = cho_solve((self.chol, True), eye, check_finite=False)
+            self._k_inv = inverse_from_cholesky(self.chol)
         return self._k_inv
 
     def log_marginal_likelihood(self) -> float:
@@ -164,6 +192,19 @@ class GaussianProcess:
             np.vstack([self.x, x_new]), np.concatenate([self.y, y_new]), self.is_cat, self.hyper,
             np.concatenate([self.extra_noise, added]),
         )
+
+
+def inverse_from_cholesky(chol: np.ndarray) -> np.ndarray:
+    """A^-1 from A's lower Cholesky factor, by LAPACK's potri: a third of the work
+    of solving against the identity (cho_solve), which the hyperparameter fit
+    otherwise spends most of its time on."""
+    inv, info = lapack.dpotri(chol, lower=1)
+    if info != 0:  # singular factor: fall back to the solve (raises if hopeless)
+        return cho_solve((chol, True), np.eye(len(chol)), check_finite=False)
+    # potri fills one triangle only.
+    inv = np.tril(inv)
+    inv += np.tril(inv, -1).T
+    return inv
 
 
 def _robust_cholesky(k: np.ndarray) -> np.ndarray:

@@ -22,6 +22,7 @@ from tuitune.search.gp import (
     RAW_BOUNDS_W,
     GaussianProcess,
     Hyper,
+    inverse_from_cholesky,
     matern52_and_grad,
     squared_diffs,
 )
@@ -76,7 +77,8 @@ def neg_log_posterior(
     alpha = cho_solve((chol, True), y, check_finite=False)
     lml = -0.5 * y @ alpha - np.log(np.diag(chol)).sum() - 0.5 * n * LOG_2PI
     # d lml / d theta = 0.5 * tr(W dK/dtheta) with W = alpha alpha^T - K^-1.
-    wmat = np.outer(alpha, alpha) - cho_solve((chol, True), np.eye(n), check_finite=False)
+    wmat = np.outer(alpha, alpha)
+    wmat -= inverse_from_cholesky(chol)
     g = wmat * (s * dm)
     grad = np.empty_like(raw)
     grad[:d] = 0.5 * w * (g.reshape(-1) @ sq.reshape(-1, d))
