@@ -109,6 +109,25 @@ MLP = Problem("mlp", Space((
 
 PROBLEMS = {p.name: p for p in (TREE, MLP)}
 
+
+def flat(problem: Problem) -> Problem:
+    """The same parameters and function with no conditions (every parameter always
+    exists): an unconditional space of the same dimension, for timing."""
+    import dataclasses
+
+    params = tuple(dataclasses.replace(p, when=None) for p in problem.space.params)
+    return Problem(problem.name + "-flat", Space(params), problem.fn, problem.optimum)
+
+
+def reference(name: str) -> Problem:
+    """A timing reference: `hartmann6` (the issue's unconditional anchor) or
+    `<problem>-flat`."""
+    from _functions import PROBLEMS as SYNTHETIC
+
+    if name.endswith("-flat"):
+        return flat(PROBLEMS[name[: -len("-flat")]])
+    return SYNTHETIC[name]
+
 #: method -> (library, strategy or sampler)
 METHODS = {"random": ("tuitune", "random"), "bayes": ("tuitune", "bayes"),
            "optuna-tpe": ("optuna", "tpe"), "optuna-gp": ("optuna", "gp")}
@@ -253,22 +272,36 @@ def distribution(p: Param) -> Any:
 
 
 def timing_rows(problems: Sequence[str], methods: Sequence[str], sizes: Sequence[int],
-                reps: int) -> list[str]:
+                reps: int, references: Sequence[str] = ()) -> list[str]:
+    """The timing table; `references` are unconditional problems timed with `bayes`
+    in the same run, and each conditional `bayes` row gets its ratio to the first
+    (the machine is shared: ratios from one run compare better than times)."""
     lines = ["| problem | method | " + " | ".join(f"s/suggestion @{n} obs" for n in sizes)
              + " |", "|" + "---|" * (len(sizes) + 2)]
-    for pname in problems:
-        problem = PROBLEMS[pname]
-        for method in methods:
-            lib, name = METHODS[method]
-            if method == "random":
-                continue
-            cells = []
-            for n in sizes:
-                t = (bayes_ask_cpu_seconds(problem, n, reps) if lib == "tuitune"
-                     else time_optuna(problem, name, n, reps))
-                cells.append(f"{t:.3f}")
-                print(f"timing {pname} {method} @{n}: {t:.3f}s", file=sys.stderr, flush=True)
-            lines.append(f"| {pname} | {method} | " + " | ".join(cells) + " |")
+    bayes: dict[str, list[float]] = {}
+    jobs = [(PROBLEMS[p], m) for p in problems for m in methods if m != "random"]
+    jobs += [(reference(r), "bayes") for r in references]
+    for problem, method in jobs:
+        lib, name = METHODS[method]
+        times = []
+        for n in sizes:
+            t = (bayes_ask_cpu_seconds(problem, n, reps) if lib == "tuitune"
+                 else time_optuna(problem, name, n, reps))
+            times.append(t)
+            print(f"timing {problem.name} {method} @{n}: {t:.3f}s", file=sys.stderr, flush=True)
+        if method == "bayes":
+            bayes[problem.name] = times
+        lines.append(f"| {problem.name} | {method} | "
+                     + " | ".join(f"{t:.3f}" for t in times) + " |")
+    if references and references[0] in bayes:
+        base = bayes[references[0]]
+        lines += ["", f"`bayes` time per suggestion relative to {references[0]}, same run:", "",
+                  "| problem | " + " | ".join(f"@{n} obs" for n in sizes) + " |",
+                  "|" + "---|" * (len(sizes) + 1)]
+        for pname, times in bayes.items():
+            if pname != references[0]:
+                lines.append(f"| {pname} | " + " | ".join(
+                    f"{t / b:.2f}x" for t, b in zip(times, base, strict=True)) + " |")
     return lines
 
 
@@ -283,6 +316,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     ap.add_argument("--timing", default="50,200", help="observation counts; '' to skip")
     ap.add_argument("--timing-reps", type=int, default=5)
     ap.add_argument("--timing-methods", default="bayes,optuna-gp")
+    ap.add_argument("--timing-reference", default="hartmann6,tree-flat,mlp-flat",
+                    help="unconditional problems timed with bayes in the same run "
+                         "(hartmann6, or <problem>-flat); ratios are to the first")
     ap.add_argument("--no-regret", action="store_true")
     ap.add_argument("--out")
     args = ap.parse_args(argv)
@@ -313,7 +349,8 @@ def main(argv: Sequence[str] | None = None) -> int:
                  and not available_here(m)]
         report += ["", "Time per suggestion, CPU seconds on one thread (median of "
                        f"{args.timing_reps}, after a warm-up ask, random observations):", ""]
-        report += timing_rows(problems, timed, sizes, args.timing_reps)
+        refs = [r for r in args.timing_reference.split(",") if r]
+        report += timing_rows(problems, timed, sizes, args.timing_reps, refs)
     emit_report(report, args.out)
     return 0
 

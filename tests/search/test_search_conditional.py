@@ -266,6 +266,31 @@ def test_bayes_model_sees_an_indicator_and_a_constant_for_inactive_dimensions() 
     assert np.array_equal(e.active(u), [[0, 0, 0, 0], [1, 1, 1, 0]])
 
 
+def test_embedding_activity_agrees_with_the_space_on_random_points() -> None:
+    # The embedding compiles the conditions to array code; the space evaluates
+    # them one configuration at a time. They must agree on every point.
+    e = Embedding(COND)
+    u = np.random.default_rng(3).random((500, len(COND.dims)))
+    active = e.active(u)
+    cond_names = [COND.dims[j].name for j in e.cond]
+    for row, flags in zip(u, active, strict=True):
+        live = COND.decode(row)
+        assert list(flags) == [n in live for n in cond_names]
+
+
+def test_bayes_model_inputs_are_remembered_apart_for_clipped_and_unclipped() -> None:
+    s = searcher("bayes")
+    p = COND.complete({"layers": 2, "opt": "sgd"})
+    outside = {**p, "lr": 10.0}  # a hand trial past the range's top
+    assert s._model_input(outside, clip=False) is not None
+    first = s._model_input(outside, clip=True)
+    again = s._model_input(dict(outside), clip=True)
+    assert first is not None and again is not None
+    assert np.array_equal(first, again)
+    lr = [q.name for q in COND.dims].index("lr")
+    assert first[lr] == 1.0 and s._model_input(outside, clip=False)[lr] > 1.0  # type: ignore[index]
+
+
 def test_bayes_gradient_through_the_embedding_matches_finite_differences() -> None:
     s = searcher("bayes", n_initial=6)
     run(s, 12)

@@ -148,6 +148,7 @@ class BayesSearcher(Searcher):
         self._extra = ExtraOutputs(self._model_is_cat, len(self.modes), self.min_noise,
                                    self.seed, self.transform)
         self._rows: list[Observation] = []  # the observations behind the last training data
+        self._inputs: dict[tuple[Any, ...], np.ndarray | None] = {}  # see _model_input
         self.fidelity: str = self.option("fidelity", "common")
         self.fidelity_trials: int = self.option("fidelity_trials", max(3, len(space.dims) + 1))
         self._view = FidelityView(None)  # the last sync's split of results by fidelity
@@ -223,9 +224,24 @@ class BayesSearcher(Searcher):
         return np.array(rows, dtype=float).reshape(-1, d), np.array(losses, dtype=float)
 
     def _model_input(self, params: Mapping[str, Any], clip: bool = True) -> np.ndarray | None:
-        """A configuration as the GP sees it (see conditional.py), or None."""
+        """A configuration as the GP sees it (see conditional.py), or None.
+
+        Remembered per configuration: every ask encodes every result again, and in
+        a conditional space each encoding evaluates the conditions in Python."""
+        try:
+            # With the types: 1, 1.0 and True are equal keys but may encode apart.
+            key = (tuple((k, v, type(v)) for k, v in params.items()), clip)
+            if key in self._inputs:
+                return self._inputs[key]
+        except TypeError:  # an unhashable value (from outside the space): no caching
+            key = None
         u = self.encode(params, clip=clip)
-        return None if u is None else self._embedding.embed_params(params, u)
+        row = None if u is None else self._embedding.embed_params(params, u)
+        if key is not None:
+            if len(self._inputs) >= 100_000:
+                self._inputs.clear()
+            self._inputs[key] = row
+        return row
 
     def _initial_design(self) -> Suggest | Exhausted:
         if self._sobol is None:
