@@ -146,7 +146,10 @@ class Tuitune(Strategy):
         e = rec.epochs
         makers = {"asha": lambda: ASHA(1, 3, e), "hyperband": lambda: Hyperband(1, 3, e),
                   "median": lambda: MedianRule(grace_steps=1),
-                  "predict": lambda: PredictRule(max_steps=e)}
+                  "predict": lambda: PredictRule(max_steps=e),
+                  # before its calibration on finished curves: the model's own normal
+                  "predict, uncalibrated": lambda: PredictRule(max_steps=e, calibrate=0),
+                  "predict, across": lambda: PredictRule(max_steps=e, across=True)}
         self.rule = makers[rule]() if rule else None
 
     def ask(self, history: Callable[[], History]) -> tuple[np.ndarray, int, Any]:
@@ -232,6 +235,9 @@ STRATEGIES: dict[str, Callable[[Recording, int], Strategy]] = {
     "random + Hyperband": lambda r, s: Tuitune(r, s, "random", "hyperband"),
     "random + median": lambda r, s: Tuitune(r, s, "random", "median"),
     "random + predict": lambda r, s: Tuitune(r, s, "random", "predict"),
+    "random + predict, uncalibrated": lambda r, s: Tuitune(r, s, "random",
+                                                           "predict, uncalibrated"),
+    "random + predict, across": lambda r, s: Tuitune(r, s, "random", "predict, across"),
     "bayes": lambda r, s: Tuitune(r, s, "bayes", None),
     "bayes + ASHA": lambda r, s: Tuitune(r, s, "bayes", "asha"),
     "bayes + predict": lambda r, s: Tuitune(r, s, "bayes", "predict"),

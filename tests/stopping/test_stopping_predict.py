@@ -149,3 +149,49 @@ def test_selectable_in_a_spec(tmp_path):
     with pytest.raises(ValueError,
                        match=r"exp.toml: stopping.predict: .*top_k must be >= 1, got 0"):
         load_spec(path)
+
+
+def overfitting(i, a, last=T, state="completed"):
+    """Falls like a + 0.8/s, then rises from step 8 on (overfits): the families, fitted to
+    the first points, predict it ends about 0.23 lower than it does."""
+    return trial(i, curve(lambda s: a + 0.8 / s + 0.012 * max(0, s - 8), range(1, last + 1)),
+                 state=state)
+
+
+OVERFIT = tuple(overfitting(i, 0.01 * i) for i in range(8))  # finals 0.26 .. 0.33
+
+
+def test_calibration_on_finished_curves_corrects_an_optimistic_model():
+    """The run's finished curves all ended far above what the model predicted from their
+    first 6 points; a new curve of the same kind is judged with that error in mind."""
+    doomed = overfitting(20, 0.12, last=6, state="running")  # ends at 0.38
+    promising = overfitting(21, -0.1, last=6, state="running")  # ends at 0.16: the best
+    # The model alone predicts 0.15 for `doomed` (needs < 0.28): it goes on.
+    assert PredictRule(max_steps=T, calibrate=0, noise=0.004).decide(
+        history(*OVERFIT, doomed)) == []
+    (stop,) = PredictRule(max_steps=T, noise=0.004).decide(
+        history(*OVERFIT, doomed, promising))
+    assert stop.trial_id == 20
+    d = stop.details
+    assert d["calibrated_on"] == 8 and d["model_mean"] < d["threshold"] < d["predicted"]
+    assert d["predicted"] == pytest.approx(0.12 + 0.8 / T + 0.012 * (T - 8), abs=0.05)
+    assert "calibrated on 8 finished curves" in stop.reason
+    # Too few finished curves to calibrate on: the model's own prediction again.
+    assert PredictRule(max_steps=T, calibrate=9, noise=0.004).decide(
+        history(*OVERFIT, doomed)) == []
+
+
+def test_across_judges_from_where_finished_curves_went():
+    """With across, a trial is judged from 2 points by how the finished curves that were
+    where it is ended; without, it needs 3 points."""
+    finished_ = tuple(trial(i, curve(lambda s, i=i: 0.1 * i + 0.5 / s, range(1, T + 1),
+                                     noise=0.002, seed=i), state="completed")
+                      for i in range(1, 9))  # finals 0.12 .. 0.82, ordered as at step 2
+    slow = trial(20, curve(lambda s: 0.75 + 0.5 / s, range(1, 3)))  # like the worst
+    assert PredictRule(max_steps=T, min_steps=2).decide(history(*finished_, slow)) == []
+    (stop,) = PredictRule(max_steps=T, min_steps=2, across=True).decide(
+        history(*finished_, slow))
+    assert stop.trial_id == 20 and stop.details["weight cross-curve"] == 1.0
+    assert "finished curves went from their value then" in stop.reason
+    with pytest.raises(ValueError, match="predict: across"):
+        make_rules([("predict", {"across": "yes"})], SPACE, max_steps=20)
