@@ -25,7 +25,7 @@ of stopped trials whose configuration's expected final is in the best 10% of
 the recording.
 
 Strategies: random; random + tuitune's ASHA, Hyperband, median rule, predict;
-bayes (tuitune's GP) alone and with ASHA and predict; Optuna's TPE with its
+bayes (tuitune's GP) alone and with ASHA, Hyperband and predict; Optuna's TPE with its
 SuccessiveHalving and Hyperband pruners (Optuna's defaults); DEHB (`dehb`, its
 ask/tell interface; each job trains from scratch at its fidelity, as DEHB does).
 
@@ -240,6 +240,7 @@ STRATEGIES: dict[str, Callable[[Recording, int], Strategy]] = {
     "random + predict, across": lambda r, s: Tuitune(r, s, "random", "predict, across"),
     "bayes": lambda r, s: Tuitune(r, s, "bayes", None),
     "bayes + ASHA": lambda r, s: Tuitune(r, s, "bayes", "asha"),
+    "bayes + Hyperband": lambda r, s: Tuitune(r, s, "bayes", "hyperband"),
     "bayes + predict": lambda r, s: Tuitune(r, s, "bayes", "predict"),
     "Optuna TPE + SuccessiveHalving": lambda r, s: OptunaTPE(r, s, "sha"),
     "Optuna TPE + Hyperband": lambda r, s: OptunaTPE(r, s, "hyperband"),
@@ -322,6 +323,7 @@ class Row:
     workers: int
     seeds: int
     to_target: float
+    to_levels: dict[float, float]  # regret level -> compute at which the median reaches it
     points: dict[int, tuple[float, float, float]]  # compute -> 25th, median, 75th
     gap: float  # median over seeds at B: picked (noise-aware) minus best completed
     gap_observed: float  # the same for the pick by one observed final value
@@ -332,8 +334,14 @@ class Row:
     seconds: float
 
 
+def first_reaching(median: np.ndarray, level: float) -> float:
+    hit = np.flatnonzero(median <= level + 1e-12)
+    return float(hit[0] + 1) if len(hit) else math.inf
+
+
 def summarise(name: str, workers: int, outcomes: list[Outcome], target: float, budget: int,
-              top10: float, truth: np.ndarray, seconds: float) -> Row:
+              top10: float, truth: np.ndarray, seconds: float,
+              levels: tuple[float, ...] = ()) -> Row:
     grid = np.arange(1, budget + 1)
     curves = np.array([o.regret_at(grid) for o in outcomes])
     median = np.median(curves, axis=0)
@@ -345,6 +353,7 @@ def summarise(name: str, workers: int, outcomes: list[Outcome], target: float, b
     return Row(
         name=name, workers=workers, seeds=len(outcomes),
         to_target=float(grid[hit[0]]) if len(hit) else math.inf,
+        to_levels={level: first_reaching(median, level) for level in levels},
         points={c: tuple(float(q) for q in np.percentile(curves[:, c - 1], [25, 50, 75]))
                 for c in (budget // 10, budget // 4, budget // 2, budget)},
         gap=float(np.median(at_b[:, 1] - at_b[:, 2])),
@@ -372,6 +381,10 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--reference-seeds", type=int, default=30)
     ap.add_argument("--trials", type=int, default=64, help="random search's full trials: B")
     ap.add_argument("--only", nargs="*", help="strategies to run (default: all)")
+    ap.add_argument("--levels", type=float, nargs="*", default=[],
+                    help="also report the compute at which the median regret first reaches "
+                         "each of these regrets (the recording's regrets are discrete, so the "
+                         "target lands on one of a few levels)")
     ap.add_argument("--out", type=Path, help="append the markdown here")
     args = ap.parse_args(argv)
 
@@ -402,7 +415,7 @@ def main(argv: list[str] | None = None) -> int:
             outcomes = [simulate(rec, make(rec, s), s, workers, budget, truth, optimum)
                         for s in range(args.seeds)]
             row = summarise(name, workers, outcomes, target, budget, top10, truth,
-                            time.perf_counter() - started)
+                            time.perf_counter() - started, tuple(args.levels))
             rows.append(row)
             print(f"  {args.sample} W={workers} {name}: {row.to_target:.0f} epochs to target "
                   f"({row.seconds:.0f} s)", file=sys.stderr, flush=True)
@@ -428,10 +441,11 @@ def render(rows: list[Row], workers: int, target: float, budget: int, optimum: f
         f"reference seeds; best expected final val_loss {optimum:.4f}). Regret of the "
         f"noise-aware pick (mean of the last {LAST} epochs).", "",
         "| strategy | seeds | epochs to reach the target | B / that | "
+        + "".join(f"epochs to median regret <= {level:.4f} | " for level in args.levels)
         + " | ".join(f"median regret [IQR] at {c}" for c in q)
         + " | at B, pick by one final value | gap picked - best completed (noise-aware / "
         "one value) | false-stop rate (stops / seed) | trials / seed |",
-        "|---|---:|---:|---:|" + "---:|" * len(q) + "---:|---:|---:|---:|",
+        "|---|---:|---:|---:|" + "---:|" * (len(q) + len(args.levels)) + "---:|---:|---:|---:|",
     ]
     for r in rows:
         to = f"{r.to_target:.0f}" if math.isfinite(r.to_target) else f"> {budget}"
@@ -439,6 +453,8 @@ def render(rows: list[Row], workers: int, target: float, budget: int, optimum: f
         fs = "n/a" if math.isnan(r.false_stop) else f"{r.false_stop:.1%}"
         lines.append(
             f"| {r.name} | {r.seeds} | {to} | {ratio} | "
+            + "".join(f"{r.to_levels[level]:.0f} | " if math.isfinite(r.to_levels[level])
+                      else f"> {budget} | " for level in args.levels)
             + " | ".join(fmt_regret(r.points[c]) for c in q)
             + f" | {r.at_b_observed:.4f} | {r.gap:.4f} / {r.gap_observed:.4f} | {fs} "
               f"({r.stopped:.0f}) | {r.trials:.0f} |")

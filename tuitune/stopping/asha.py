@@ -93,6 +93,10 @@ class ASHA(StoppingRule):
     def _min_steps_for(self, trial: TrialView) -> int:
         return self.min_steps
 
+    def _rungs_for(self, trial: TrialView, limit: int) -> list[int]:
+        """The trial's rung steps up to `limit`, ascending."""
+        return rung_steps(self._min_steps_for(trial), self.eta, limit)
+
     def _group(self, trial_id: int) -> int:
         """Trials are judged only against trials of their own group (bracket)."""
         return 0
@@ -109,7 +113,7 @@ class ASHA(StoppingRule):
             last = trial.last_step or 0
             # Rungs strictly below max_steps: reaching max_steps is completion.
             limit = last if max_steps is None else min(last, max_steps - 1)
-            rungs = rung_steps(self._min_steps_for(trial), self.eta, limit)
+            rungs = self._rungs_for(trial, limit)
             done = self._judged.get(trial.id, 0)
             while done < len(rungs):
                 step, done = rungs[done], done + 1
