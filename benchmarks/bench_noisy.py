@@ -69,7 +69,10 @@ def initial_points(problem: NoisyProblem, seed: int, n: int) -> list[dict[str, A
 
 
 def run_tuitune(problem: NoisyProblem, strategy: str, options: Mapping[str, Any], seed: int,
-                init: Sequence[Mapping[str, Any]], trials: int) -> tuple[float, float]:
+                init: Sequence[Mapping[str, Any]], trials: int,
+                seen: list[tuple[dict[str, Any], float]] | None = None) -> tuple[float, float]:
+    """The regret of the pick and CPU seconds per ask; `seen` gets every (configuration,
+    observation) when given (diagnose_noisy_pick.py)."""
     noise = np.random.default_rng(20_000 + seed)
     searcher = make_searcher(strategy, problem.space, seed=seed, options=options)
     spent = 0.0
@@ -80,7 +83,10 @@ def run_tuitune(problem: NoisyProblem, strategy: str, options: Mapping[str, Any]
             t0 = time.process_time()
             params = dict(searcher.ask().params)  # type: ignore[union-attr]
             spent += time.process_time() - t0
-        searcher.tell(params, problem.observe(params, noise))
+        observed = problem.observe(params, noise)
+        if seen is not None:
+            seen.append((params, observed))
+        searcher.tell(params, observed)
     t0 = time.process_time()
     pick = searcher.incumbent()
     spent += time.process_time() - t0
@@ -135,7 +141,8 @@ def to_optuna(problem: NoisyProblem, params: Mapping[str, Any]) -> dict[str, Any
 
 
 def run_optuna(problem: NoisyProblem, kind: str, seed: int,
-               init: Sequence[Mapping[str, Any]], trials: int) -> tuple[float, float]:
+               init: Sequence[Mapping[str, Any]], trials: int,
+               seen: list[tuple[dict[str, Any], float]] | None = None) -> tuple[float, float]:
     import optuna
 
     optuna.logging.set_verbosity(optuna.logging.ERROR)
@@ -158,7 +165,10 @@ def run_optuna(problem: NoisyProblem, kind: str, seed: int,
         if i >= len(init):
             spent += time.process_time() - t0
         params = from_optuna(problem, trial.params)
-        study.tell(trial, problem.observe(params, noise))
+        observed = problem.observe(params, noise)
+        if seen is not None:
+            seen.append((params, observed))
+        study.tell(trial, observed)
     pick = from_optuna(problem, study.best_trial.params)
     return problem.true(pick) - problem.optimum, spent / max(trials - len(init), 1)
 
