@@ -147,8 +147,9 @@ def test_asha_min_trials_waits_for_a_populated_rung() -> None:
         (1, 81, 3, [(1, 81), (3, 34), (9, 15), (27, 8), (81, 5)]),
         (1, 27, 3, [(1, 27), (3, 12), (9, 6), (27, 4)]),
         (1, 16, 2, [(1, 16), (2, 10), (4, 7), (8, 5), (16, 5)]),
-        # max/min = 10 is not a power of eta: s_max = 2, rungs from 3, 9 and 27.
-        (3, 30, 3, [(3, 9), (9, 5), (27, 3)]),
+        # max/min = 10 is not a power of eta: s_max = 2, brackets from 30/9, 30/3, 30.
+        (3, 30, 3, [(3, 9), (10, 5), (30, 3)]),
+        (1, 12, 3, [(1, 9), (4, 5), (12, 3)]),
     ],
 )
 def test_hyperband_bracket_sizes(min_steps, max_steps, eta, expected) -> None:
@@ -184,6 +185,18 @@ def test_hyperband_judges_within_a_bracket_with_its_rungs() -> None:
     assert stop.trial_id == ids[1][1] and stop.details["step"] == 3
     # The last bracket starts at max_steps: it never stops anything.
     assert rule.decide(History(objective, pair(3, list(range(1, 27))), max_steps=27)) == []
+
+
+def test_hyperband_last_bracket_never_stops_when_the_budget_is_not_a_power_of_eta() -> None:
+    """12 epochs, eta 3 (the real-curve recordings): the last bracket is plain random
+    search's slot, so its trials all run to the end, however bad."""
+    rule = Hyperband(min_steps=1, reduction_factor=3, max_steps=12)
+    last = len(rule.brackets) - 1
+    good, bad = [i for i in range(1, 60) if rule.bracket_of(i) == last][:2]
+    trials = tuple(TrialView(id=i, state="running", params={},
+                             curve=tuple((s, v) for s in range(1, 12)))
+                   for i, v in ((good, 0.1), (bad, 0.9)))
+    assert rule.decide(History(Objective("loss"), trials, max_steps=12)) == []
 
 
 def test_hyperband_needs_max_steps() -> None:

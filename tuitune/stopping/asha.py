@@ -194,7 +194,10 @@ def hyperband_brackets(min_steps: int, max_steps: int, eta: int) -> list[tuple[i
     for b in range(s_max + 1):
         s = s_max - b
         size = -(-(s_max + 1) * eta**s // (s + 1))  # integer ceil
-        out.append((min_steps * eta**b, size))
+        # From the budget down, not from min_steps up: when max/min is not a power of
+        # eta (12 epochs, eta 3), min * eta**s_max (9) falls short of max_steps, and
+        # the last bracket would stop trials instead of running them all to the end.
+        out.append((max(min_steps, max_steps // eta**s), size))
     return out
 
 
