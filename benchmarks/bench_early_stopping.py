@@ -20,7 +20,8 @@ the regret of random search without stopping after --trials full trials (its
 budget B). For each strategy the median over seeds of the regret-versus-compute
 curve is taken, and the table reports the compute at which that median curve
 first reaches the target (random's own is B by construction), the ratio to
-B, and the median regret after B/5 and B steps.
+B, the median regret after B/5 and B steps, and the false-stop rate: the share of
+stopped trials whose noise-free final loss is in the best 10% of configurations.
 
 Run:  python benchmarks/bench_early_stopping.py --seeds 20 \
           --out benchmarks/results/early_stopping.md
@@ -75,6 +76,8 @@ def asymptote(x: np.ndarray) -> np.ndarray:
 
 #: Decades of learning speed across x0: how strongly curves cross (set by --crossing).
 CROSSING = 1.5
+#: The final loss of the best 10% of configurations (set in main; false stops are below it).
+TOP10 = math.nan
 
 
 def rate(x: np.ndarray) -> np.ndarray:
@@ -170,6 +173,7 @@ class Trial:
 class Outcome:
     trace: list[tuple[int, float]]  # (compute, incumbent regret) at every change
     trials: int
+    stopped: list[float] = field(default_factory=list)  # noise-free finals of stopped trials
 
     def regret_at(self, compute: np.ndarray) -> np.ndarray:
         """The incumbent's regret after each amount of compute (inf before one)."""
@@ -224,7 +228,14 @@ def simulate(
             if t.state == "running":
                 t.state = getattr(d, "state", "pruned")
         retire()
-    return Outcome(trace, len(trials))
+    stopped = [float(final_loss(t.x)[0]) for t in trials
+               if t.state not in ("running", "completed")]
+    return Outcome(trace, len(trials), stopped)
+
+
+def top10_final(seed: int = 0, n: int = 20000) -> float:
+    """The final loss of the best 10% of configurations (uniform in the cube)."""
+    return float(np.quantile(final_loss(np.random.default_rng([seed, 9]).random((n, DIM))), 0.1))
 
 
 # -- the table ----------------------------------------------------------------------
@@ -309,6 +320,8 @@ class Row:
     at_fifth: float
     at_budget: float
     trials: float
+    false_stop: float  # share of stopped trials (all seeds) whose final is in the best 10%
+    stops: float  # median per seed
     # compute -> (25th percentile, median, 75th percentile) of the regret over seeds
     points: dict[int, tuple[float, float, float]]
 
@@ -325,6 +338,9 @@ def summarise(name: str, outcomes: list[Outcome], target: float, budget: int, ca
         at_fifth=float(median[budget // 5 - 1]),
         at_budget=float(median[budget - 1]) if budget <= cap else math.nan,
         trials=float(np.median([o.trials for o in outcomes])),
+        false_stop=(float(np.mean([f <= TOP10 for o in outcomes for f in o.stopped]))
+                    if any(o.stopped for o in outcomes) else math.nan),
+        stops=float(np.median([len(o.stopped) for o in outcomes])),
         points={
             c: tuple(float(q) for q in np.percentile([o.regret_at(np.array([c]))[0]
                                                       for o in outcomes], [25, 50, 75]))
@@ -353,6 +369,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", type=Path, help="also write the markdown here")
     args = parser.parse_args(argv)
     NOISE, CROSSING = args.noise, args.crossing
+    global TOP10
+    TOP10 = top10_final()
 
     optimum = best_final()
     budget = args.trials * MAX_STEPS
@@ -404,8 +422,9 @@ def render(args: Any, rows: list[Row], target: float, optimum: float, argv: Any)
         "",
         "| strategy | seeds | compute where the median regret reaches the target | "
         f"less compute than random (B / compute) | median regret at B/5 = {budget // 5} | "
-        f"median regret at B = {budget} | median trials started |",
-        "|---|---:|---:|---:|---:|---:|---:|",
+        f"median regret at B = {budget} | median trials started | false-stop rate "
+        "(stops / seed) |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|",
     ]
     for r in rows:
         to_target = f"{r.to_target:.0f}" if r.to_target < math.inf else f"> {r.cap} (cap)"
@@ -413,7 +432,9 @@ def render(args: Any, rows: list[Row], target: float, optimum: float, argv: Any)
         at_b = f"{r.at_budget:.4f}" if math.isfinite(r.at_budget) else "n/a (cap)"
         lines.append(
             f"| {r.name} | {r.seeds} | {to_target} | {ratio} | {r.at_fifth:.4f} | {at_b} | "
-            f"{r.trials:.0f} |"
+            f"{r.trials:.0f} | "
+            + (f"{r.false_stop:.1%} ({r.stops:.0f})" if math.isfinite(r.false_stop)
+               else "n/a (0)") + " |"
         )
     # The regret curves at a few budgets: where the bayes rows stop (their cap), too.
     budgets = sorted({c for r in rows for c in r.points})
