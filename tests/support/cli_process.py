@@ -2,9 +2,9 @@
 
 One server process per test session imports the CLI (and the search registry a spec
 check loads) once; each call is a child forked from it that takes the caller's
-environment, working folder and umask, has /dev/null as stdin and files as stdout and
-stderr, runs `tuitune.client.cli.main` as `python -m tuitune` does, and exits with
-its status. To what it starts (a supervisor, a follower) and to the test it is a CLI
+environment, working folder and umask (and namespaces: one server per set of them),
+has /dev/null as stdin and files as stdout and stderr, runs `tuitune.client.cli.main`
+as `python -m tuitune` does, and exits with its status. To what it starts (a supervisor, a follower) and to the test it is a CLI
 process like any other: its own pid, its own exit status, its children left behind
 when it exits. What it skips is the interpreter's start and the imports (about 1 s a
 call on a loaded 2-core machine); tests of those start `python -m tuitune` themselves
@@ -64,16 +64,29 @@ for line in iter(requests.readline, ""):
 """
 
 _lock = threading.Lock()
-_servers: dict[tuple[str, ...], subprocess.Popen[str]] = {}  # by the argv before python
+# By the argv before python and the caller's namespaces.
+_servers: dict[tuple[tuple[str, ...], tuple[str, ...]], subprocess.Popen[str]] = {}
+
+
+def _namespaces() -> tuple[str, ...]:
+    """The calling thread's namespaces: a child takes its server's, and a test may have
+    entered others since (the Ray cluster's private network, tests/ray_cluster)."""
+    folder = "/proc/thread-self/ns"
+    try:
+        return tuple(f"{name}:{os.readlink(os.path.join(folder, name))}"
+                     for name in sorted(os.listdir(folder)))
+    except OSError:
+        return ()
 
 
 def _started(prefix: tuple[str, ...]) -> subprocess.Popen[str]:
-    server = _servers.get(prefix)
+    key = (prefix, _namespaces())
+    server = _servers.get(key)
     if server is None or server.poll() is not None:
         # No TUITUNE_* variables: the server outlives each test, and the tt_home safety
         # net ends every process whose environment names the test's home.
         env = {k: v for k, v in os.environ.items() if not k.startswith("TUITUNE_")}
-        server = _servers[prefix] = subprocess.Popen(
+        server = _servers[key] = subprocess.Popen(
             [*prefix, sys.executable, "-c", SERVER], stdin=subprocess.PIPE,
             stdout=subprocess.PIPE, text=True, env=env, start_new_session=True)
     return server
