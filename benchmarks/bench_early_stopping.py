@@ -252,11 +252,11 @@ def strategies(min_steps: int, eta: int) -> dict[str, Factory]:
         "random + Hyperband": (RandomSampler, lambda: Hyperband(min_steps, eta, MAX_STEPS)),
         "random + predict": (RandomSampler, lambda: PredictRule(MAX_STEPS, min_steps=max(
             3, min_steps))),
-        # The rule before its calibration on finished curves (issue 18): the model's normal.
-        "random + predict, uncalibrated": (RandomSampler, lambda: PredictRule(
-            MAX_STEPS, min_steps=max(3, min_steps), calibrate=0)),
+        # Calibrated on the run's finished curves (an option, off by default; issue 18).
+        "random + predict, calibrated": (RandomSampler, lambda: PredictRule(
+            MAX_STEPS, min_steps=max(3, min_steps), calibrate=5)),
         "random + predict, across": (RandomSampler, lambda: PredictRule(
-            MAX_STEPS, min_steps=max(3, min_steps), across=True)),
+            MAX_STEPS, min_steps=max(3, min_steps), calibrate=5, across=True)),
     }
     bayes = bayes_factory()
     out["bayes"] = (bayes, lambda: None)

@@ -147,9 +147,10 @@ class Tuitune(Strategy):
         makers = {"asha": lambda: ASHA(1, 3, e), "hyperband": lambda: Hyperband(1, 3, e),
                   "median": lambda: MedianRule(grace_steps=1),
                   "predict": lambda: PredictRule(max_steps=e),
-                  # before its calibration on finished curves: the model's own normal
-                  "predict, uncalibrated": lambda: PredictRule(max_steps=e, calibrate=0),
-                  "predict, across": lambda: PredictRule(max_steps=e, across=True)}
+                  # calibrated on the finished curves (an option, off by default)
+                  "predict, calibrated": lambda: PredictRule(max_steps=e, calibrate=5),
+                  "predict, across": lambda: PredictRule(max_steps=e, calibrate=5,
+                                                         across=True)}
         self.rule = makers[rule]() if rule else None
 
     def ask(self, history: Callable[[], History]) -> tuple[np.ndarray, int, Any]:
@@ -235,8 +236,8 @@ STRATEGIES: dict[str, Callable[[Recording, int], Strategy]] = {
     "random + Hyperband": lambda r, s: Tuitune(r, s, "random", "hyperband"),
     "random + median": lambda r, s: Tuitune(r, s, "random", "median"),
     "random + predict": lambda r, s: Tuitune(r, s, "random", "predict"),
-    "random + predict, uncalibrated": lambda r, s: Tuitune(r, s, "random",
-                                                           "predict, uncalibrated"),
+    "random + predict, calibrated": lambda r, s: Tuitune(r, s, "random",
+                                                         "predict, calibrated"),
     "random + predict, across": lambda r, s: Tuitune(r, s, "random", "predict, across"),
     "bayes": lambda r, s: Tuitune(r, s, "bayes", None),
     "bayes + ASHA": lambda r, s: Tuitune(r, s, "bayes", "asha"),

@@ -169,7 +169,7 @@ def test_calibration_on_finished_curves_corrects_an_optimistic_model():
     # The model alone predicts 0.15 for `doomed` (needs < 0.28): it goes on.
     assert PredictRule(max_steps=T, calibrate=0, noise=0.004).decide(
         history(*OVERFIT, doomed)) == []
-    (stop,) = PredictRule(max_steps=T, noise=0.004).decide(
+    (stop,) = PredictRule(max_steps=T, noise=0.004, calibrate=5).decide(
         history(*OVERFIT, doomed, promising))
     assert stop.trial_id == 20
     d = stop.details
