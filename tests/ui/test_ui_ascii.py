@@ -7,12 +7,16 @@ from __future__ import annotations
 import pytest
 from ui_helpers import FixedClock, fixed_host, make_fixed_app, screen_text, settle, wait_for
 
+from textual.widgets import SelectionList
+
 from tuitune.client.cli import build_parser
 from tuitune.system import FakeGpuSource
 from tuitune.ui import glyphs
 from tuitune.ui.factory import build_monitor
 from tuitune.ui.glyphs import ascii_char, locale_is_utf8, needs_ascii, to_ascii
-from tuitune.ui.screens.param_form import FormCheckbox, ParamForm
+from tuitune.ui.screens.handoff import HandoffForm
+from tuitune.ui.screens.param_form import ParamForm
+from tuitune.ui.widgets.ticks import FormCheckbox
 
 pytestmark = pytest.mark.usefixtures("utc")
 
@@ -82,6 +86,29 @@ async def test_an_unchecked_box_shows_no_x(fixed_run):
         assert not box.value and "X" not in str(box.render())
         box.value = True
         assert "X" in str(box.render())
+
+
+async def test_the_handoff_rules_show_x_only_where_ticked(fixed_run):
+    """Every rule of the hand-off form read as ticked without colour (Textual's
+    SelectionList draws `X` on each line too); in ASCII drawing they read `[X]`, `[ ]`."""
+    for ascii_drawing in (False, True):
+        app = make_fixed_app(fixed_run, gpus=4, ascii=ascii_drawing)
+        async with app.run_test(size=(80, 24)) as pilot:
+            await settle(pilot, app)
+            await pilot.press("h")
+            form = await wait_for(pilot, lambda: isinstance(app.screen, HandoffForm)
+                                  and app.screen, what="the hand-off form")
+            rules = form.query_one("#rules", SelectionList)
+            rules.focus()
+            await pilot.press("down", "space")  # tick the second rule
+            await pilot.pause(0.1)
+            ticked = rules.get_option_at_index(1).value
+            assert rules.selected == [ticked]
+            lines = {str(rules.get_option_at_index(i).value): rules.render_line(i).text
+                     for i in range(rules.option_count)}
+            for name, line in lines.items():
+                want = ("[{}]" if ascii_drawing else "▐{}▌").format("X" if name == ticked else " ")
+                assert line[:3] == want, (name, line)
 
 
 def test_ascii_fallback_80x24(snap_compare, fixed_run):

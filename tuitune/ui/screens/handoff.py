@@ -29,6 +29,7 @@ from tuitune.engine.rules_edit import (
     with_options,
 )
 from tuitune.ui.screens.form_screen import FormScreen
+from tuitune.ui.widgets.ticks import FormSelectionList
 
 #: Returns an error line for the command arguments, or None when they are valid.
 HandoffChecker = Callable[[dict[str, Any]], str | None]
@@ -70,8 +71,8 @@ class HandoffForm(FormScreen[dict[str, Any] | None]):
                 yield OptionList(*[Option(name + ("  (you start every trial)"
                                                   if name == "manual" else ""), id=name)
                                    for name in self.strategies], id="strategy")
-                rules = SelectionList[str](*[(name, name, name in chosen)
-                                             for name in self.rules], id="rules")
+                rules = FormSelectionList(*[(name, name, name in chosen)
+                                          for name in self.rules], id="rules")
                 rules.border_title = "stopping rules (space)"
                 yield rules
             with Horizontal(classes="form-row"):

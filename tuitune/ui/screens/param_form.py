@@ -19,8 +19,8 @@ from textual.widgets import Button, Checkbox, Input, Label, Static
 
 from tuitune.core.history import plain_value
 from tuitune.core.space import Param, Space, SpaceError
-from tuitune.ui import glyphs
 from tuitune.ui.screens.form_screen import FormScreen
+from tuitune.ui.widgets.ticks import FormCheckbox
 
 
 @dataclass(frozen=True)
@@ -34,27 +34,6 @@ class FormResult:
 
 #: Builds the command from a result and checks it: returns an error line or None.
 Checker = Callable[[FormResult], str | None]
-
-
-class FormCheckbox(Checkbox, inherit_bindings=False):
-    """Space toggles; Enter submits the form (a plain Checkbox toggles on Enter too).
-
-    Reads without colour: `X` only when checked (Textual draws an `X` either way and
-    tells them apart by colour alone), and `[X]` / `[ ]` where drawing is ASCII."""
-
-    BINDINGS = [Binding("space", "toggle_button", "Toggle", show=False)]
-
-    @property
-    def BUTTON_INNER(self) -> str:  # type: ignore[override]  # noqa: N802 - Textual's name
-        return "X" if self.value else " "
-
-    @property
-    def BUTTON_LEFT(self) -> str:  # type: ignore[override]  # noqa: N802
-        return "[" if glyphs.active() else "▐"
-
-    @property
-    def BUTTON_RIGHT(self) -> str:  # type: ignore[override]  # noqa: N802
-        return "]" if glyphs.active() else "▌"
 
 
 class ParamForm(FormScreen[FormResult | None]):
