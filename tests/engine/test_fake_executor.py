@@ -158,5 +158,9 @@ def test_a_handle_with_another_start_time_is_not_adopted(bench):
     stale = TrialHandle(handle.trial_id, handle.pid, handle.pid_start - 1000.0,
                         trial_dir=handle.trial_dir)
     assert bench.executor.adopt(handle) and not bench.executor.adopt(stale)
+    printed = len(bench.log(handle))
     bench.executor.kill(stale)  # names no process of ours: nothing happens
+    # ...not even a moment later (a SIGKILL to the trial's cgroup lands asynchronously):
+    # the trial goes on printing.
+    bench.until(lambda: len(bench.log(handle)) > printed + 20, "more output after the kill")
     assert bench.executor.poll(handle) is None

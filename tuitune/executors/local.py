@@ -38,6 +38,9 @@ def process_start_time(pid: int) -> float:
     return psutil.Process(pid).create_time()
 
 
+LAUNCHER_MODULE = "tuitune.executors.launcher"
+
+
 class LocalExecutor(SignalExecutor):
     """Starts trials through the launcher, in a new session and process group."""
 
@@ -48,7 +51,7 @@ class LocalExecutor(SignalExecutor):
         request.trial_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
         exit_path = request.trial_dir / EXIT_FILE
         exit_path.unlink(missing_ok=True)
-        argv = [sys.executable, "-m", "tuitune.executors.launcher", str(exit_path), "--",
+        argv = [sys.executable, "-m", LAUNCHER_MODULE, str(exit_path), "--",
                 *request.argv]
         env = dict(request.env)
         group = cgroup.create(request.trial_dir)
@@ -93,10 +96,20 @@ class LocalExecutor(SignalExecutor):
         return _exit_from_file(exit_path) or Exit(None, launcher_killed=True,
                                                   orphans_ended=orphans)
 
+    def _group(self, handle: TrialHandle) -> Path | None:
+        """The trial folder's cgroup if it is this launch's to end: while our launcher
+        lives, or once no launcher lives in it (what is left are orphans). A stale
+        handle (its pid now names another process start) never ends a group in which
+        a live launch runs."""
+        group = cgroup.recorded(handle.trial_dir)
+        if group is None or process_matches(handle.pid, handle.pid_start):
+            return group
+        return None if any(_is_launcher(p) for p in cgroup.members(group)) else group
+
     def _end_orphans(self, handle: TrialHandle) -> int:
         """End what is left of a trial whose launcher is gone: its cgroup's members,
         processes marked with its folder, and recorded descendants still alive."""
-        group = cgroup.recorded(handle.trial_dir)
+        group = self._group(handle)
 
         def left() -> set[int]:
             found = {p for p, s in handle.descendants if process_matches(p, s)}
@@ -129,7 +142,7 @@ class LocalExecutor(SignalExecutor):
                     pass
 
     def kill(self, handle: TrialHandle) -> None:
-        group = cgroup.recorded(handle.trial_dir)
+        group = self._group(handle)
         if group is not None:
             cgroup.kill(group)  # all at once, the launcher too; what is outside follows
         if sweep.supported() and process_matches(handle.pid, handle.pid_start):
@@ -186,6 +199,13 @@ class LocalExecutor(SignalExecutor):
     def tree_alive(self, handle: TrialHandle) -> bool:
         """True while the launcher or any recorded descendant still runs."""
         return process_matches(handle.pid, handle.pid_start) or self._group_alive(handle)
+
+
+def _is_launcher(pid: int) -> bool:
+    try:
+        return LAUNCHER_MODULE in psutil.Process(pid).cmdline()[:3]
+    except (psutil.NoSuchProcess, psutil.AccessDenied, psutil.ZombieProcess):
+        return False
 
 
 def _pgid(pid: int) -> int | None:
