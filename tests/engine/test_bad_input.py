@@ -162,6 +162,8 @@ def test_handoff_option_named_like_a_searcher_argument(idle_run):
     (["--rule", "predict", "--rule-option", "top_k=5"], "expected RULE.NAME=VALUE"),
     (["--rule", "predict"], "predict: needs max_steps"),  # the spec has no max_steps
     (["--rule", "asha", "--rule", "asha"], "stopping rule 'asha' is listed twice"),
+    (["--rule", "asha", "--rule-option", "asha.eta"], "expected NAME=VALUE for a rule option"),
+    (["--option", "n_initial"], "expected NAME=VALUE for --option"),
 ])
 def test_handoff_bad_stopping_rules_are_one_line_nothing_sent(idle_run, extra, message):
     code, _, err = run_cli(["handoff", idle_run.name, "random", *extra])

@@ -111,6 +111,21 @@ def parse_scalar(text: str) -> Any:
         return text
 
 
+def parse_options(items: Iterable[str], what: str = "options") -> dict[str, Any]:
+    """`NAME=VALUE` texts (a strategy's or a rule's options, from the CLI or a form) as
+    {name: typed value}; blank items are skipped. ValueError (one line) for a malformed
+    item, naming `what` it was for."""
+    out: dict[str, Any] = {}
+    for item in items:
+        if not item.strip():
+            continue
+        name, sep, text = item.partition("=")
+        if not sep or not name.strip():
+            raise ValueError(f"expected NAME=VALUE for {what}, got {item.strip()!r}")
+        out[name.strip()] = parse_scalar(text)
+    return out
+
+
 def _as_number(name: str, value: Any) -> float:
     if isinstance(value, bool) or not isinstance(value, (int, float)):
         raise SpaceError(f"{name}: expected a number, got {value!r}")

@@ -38,7 +38,7 @@ from tuitune.core.history import LOST, PAUSED, RUNNING, describe_params
 # Messages and events are read by people: numbers by the one rule (0.005, not
 # 0.005000000000000001); the exact values are in the events' data, `export` and `--json`.
 from tuitune.core.numfmt import value as shown
-from tuitune.core.space import SpaceError, parse_scalar
+from tuitune.core.space import SpaceError, parse_options
 from tuitune.core.spec import Spec
 from tuitune.store import RunStore, TrialRecord
 
@@ -515,19 +515,15 @@ def _handoff_arguments(sp: argparse.ArgumentParser) -> None:
 
 
 def _handoff_payloads(args: argparse.Namespace, view: RunView) -> list[dict[str, Any]]:
-    options: dict[str, Any] = {}
-    for item in args.option:
-        name, sep, text = item.partition("=")
-        if not sep or not name.strip():
-            raise CommandError(f"expected NAME=VALUE for --option, got {item!r}")
-        options[name.strip()] = parse_scalar(text)
+    try:
+        options = parse_options(args.option, "--option")
+        rules = (with_options(args.rule, parse_rule_options(args.rule_option))
+                 if args.rule or args.no_rules or args.rule_option else None)
+    except ValueError as exc:
+        raise CommandError(str(exc)) from None
     payload: dict[str, Any] = {"strategy": args.strategy, "options": options}
-    if args.rule or args.no_rules or args.rule_option:
-        try:
-            payload["rules"] = [[name, opts] for name, opts in with_options(
-                args.rule, parse_rule_options(args.rule_option))]
-        except ValueError as exc:
-            raise CommandError(str(exc)) from None
+    if rules is not None:
+        payload["rules"] = [[name, opts] for name, opts in rules]
     if args.more is not None:
         payload["more"] = args.more
     if args.max_trials:

@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
-from tuitune.core.space import parse_scalar
+from tuitune.core.space import parse_options
 from tuitune.core.spec import Spec
 
 META_KEY = "stopping_rules"
@@ -46,14 +46,11 @@ def parse_rule_options(items: Iterable[str]) -> dict[str, dict[str, Any]]:
     """`RULE.NAME=VALUE` texts (the CLI's --rule-option, the form's field) as
     {rule: {name: value}}; ValueError (one line) for a malformed item."""
     out: dict[str, dict[str, Any]] = {}
-    for item in items:
-        if not item.strip():
-            continue
-        key, sep, text = item.partition("=")
-        rule, dot, name = key.strip().partition(".")
-        if not sep or not dot or not rule or not name:
-            raise ValueError(f"expected RULE.NAME=VALUE for a rule option, got {item.strip()!r}")
-        out.setdefault(rule, {})[name] = parse_scalar(text)
+    for key, value in parse_options(items, "a rule option").items():
+        rule, dot, name = key.partition(".")
+        if not dot or not rule.strip() or not name.strip():
+            raise ValueError(f"expected RULE.NAME=VALUE for a rule option, got {key!r}")
+        out.setdefault(rule.strip(), {})[name.strip()] = value
     return out
 
 

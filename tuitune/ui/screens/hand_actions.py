@@ -19,6 +19,8 @@ from tuitune.core.space import Param, Space, SpaceError
 from tuitune.core.strategies import available_rules, available_strategies
 from tuitune.core.trial_state import ACTIVE_STATES, TrialState
 from tuitune.engine.commands import COMMAND_KINDS
+from tuitune.engine.rules_edit import META_KEY as RULES_KEY
+from tuitune.engine.rules_edit import current_rules
 from tuitune.ui import fmt
 from tuitune.ui.context import OnRun, SendCommand
 from tuitune.ui.records import TrialRow
@@ -227,9 +229,7 @@ class HandActions(OnRun):
         header = self.run.view.header
         if header is None:
             return
-        from tuitune.engine.rules_edit import META_KEY, current_rules
-
-        rules = current_rules(self.run.spec, self.run.run_meta([META_KEY]))
+        rules = current_rules(self.run.spec, self.run.run_meta([RULES_KEY]))
         form = HandoffForm(available_strategies(), header.strategy, header.budget_used,
                            header.max_trials, header.max_concurrent,
                            lambda args: self.run.check_command("handoff", args),

@@ -20,7 +20,7 @@ from textual.widget import Widget
 from textual.widgets import Button, Input, Label, OptionList, SelectionList, Static
 from textual.widgets.option_list import Option
 
-from tuitune.core.space import parse_scalar
+from tuitune.core.space import parse_options
 from tuitune.engine.rules_edit import (
     RuleConfig,
     describe,
@@ -141,23 +141,16 @@ class HandoffForm(FormScreen[dict[str, Any] | None]):
             return "more trials and at a time must be whole numbers"
         if more < 0 or concurrent < 1:
             return "more trials must be 0 or more, at a time at least 1"
-        options: dict[str, Any] = {}
-        for item in self.query_one("#options", Input).value.split(","):
-            if not item.strip():
-                continue
-            name, sep, text = item.partition("=")
-            if not sep or not name.strip():
-                return f"expected name=value in options, got {item.strip()!r}"
-            options[name.strip()] = parse_scalar(text)
-        out: dict[str, Any] = {"strategy": strategy, "options": options,
-                               "more": more, "max_concurrent": concurrent}
         chosen = set(self.query_one("#rules", SelectionList).selected)
         try:
+            options = parse_options(self.query_one("#options", Input).value.split(","))
             rules = with_options([name for name in self.rules if name in chosen],
                                  parse_rule_options(
                                      self.query_one("#rule-options", Input).value.split(",")))
         except ValueError as exc:
             return str(exc)
+        out: dict[str, Any] = {"strategy": strategy, "options": options,
+                               "more": more, "max_concurrent": concurrent}
         if rules != self.current_rules:  # unchanged rules keep their state
             out["rules"] = [[name, opts] for name, opts in rules]
         return out
