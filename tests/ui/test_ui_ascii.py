@@ -111,6 +111,26 @@ async def test_the_handoff_rules_show_x_only_where_ticked(fixed_run):
                 assert line[:3] == want, (name, line)
 
 
+async def test_enter_on_the_rule_list_submits_the_form_and_keeps_the_ticks(fixed_run):
+    """Seen in tmux: Enter in the hand-off form's rule list (the button says "Start
+    (enter)") unticked the rule just ticked and left the form open."""
+    app = make_fixed_app(fixed_run, gpus=4)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot, app)
+        await pilot.press("h")
+        form = await wait_for(pilot, lambda: isinstance(app.screen, HandoffForm)
+                              and app.screen, what="the hand-off form")
+        submitted = []
+        form.action_submit = lambda: submitted.append(form.args())  # type: ignore[method-assign]
+        rules = form.query_one("#rules", SelectionList)
+        rules.focus()
+        await pilot.press("space", "enter")
+        await pilot.pause(0.1)
+        first = rules.get_option_at_index(0).value
+        assert rules.selected == [first]
+        assert len(submitted) == 1 and submitted[0]["rules"] == [[first, {}]]
+
+
 def test_ascii_fallback_80x24(snap_compare, fixed_run):
     """Issue 14 acceptance: the run screen as a terminal without UTF-8 gets it."""
     app = make_fixed_app(fixed_run, gpus=4, ascii=True)

@@ -8,6 +8,7 @@ Here the `X` shows only when ticked, and ASCII drawing gets `[X]` / `[ ]`.
 from __future__ import annotations
 
 from rich.segment import Segment
+from textual.actions import SkipAction
 from textual.binding import Binding
 from textual.strip import Strip
 from textual.widgets import Checkbox, SelectionList
@@ -41,7 +42,13 @@ class FormCheckbox(Checkbox, inherit_bindings=False):
 class FormSelectionList(SelectionList[str]):
     """A SelectionList that reads without colour, as `FormCheckbox` does: Textual draws
     an `X` on every line and tells ticked from unticked by colour alone (every rule of
-    the hand-off form read as ticked on a monochrome terminal)."""
+    the hand-off form read as ticked on a monochrome terminal). Space ticks; Enter
+    submits the form, as its button says (a plain SelectionList ticks on Enter too)."""
+
+    BINDINGS = [Binding("enter", "submit_form", show=False)]
+
+    def action_submit_form(self) -> None:
+        raise SkipAction()  # on to the form's own Enter
 
     def render_line(self, y: int) -> Strip:
         strip = super().render_line(y)
