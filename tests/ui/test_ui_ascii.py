@@ -88,16 +88,20 @@ async def test_an_unchecked_box_shows_no_x(fixed_run):
         assert "X" in str(box.render())
 
 
+async def _open_handoff(pilot, app) -> HandoffForm:
+    await settle(pilot, app)
+    await pilot.press("h")
+    return await wait_for(pilot, lambda: isinstance(app.screen, HandoffForm) and app.screen,
+                          what="the hand-off form")
+
+
 async def test_the_handoff_rules_show_x_only_where_ticked(fixed_run):
     """Every rule of the hand-off form read as ticked without colour (Textual's
     SelectionList draws `X` on each line too); in ASCII drawing they read `[X]`, `[ ]`."""
     for ascii_drawing in (False, True):
         app = make_fixed_app(fixed_run, gpus=4, ascii=ascii_drawing)
         async with app.run_test(size=(80, 24)) as pilot:
-            await settle(pilot, app)
-            await pilot.press("h")
-            form = await wait_for(pilot, lambda: isinstance(app.screen, HandoffForm)
-                                  and app.screen, what="the hand-off form")
+            form = await _open_handoff(pilot, app)
             rules = form.query_one("#rules", SelectionList)
             rules.focus()
             await pilot.press("down", "space")  # tick the second rule
@@ -116,10 +120,7 @@ async def test_enter_on_the_rule_list_submits_the_form_and_keeps_the_ticks(fixed
     (enter)") unticked the rule just ticked and left the form open."""
     app = make_fixed_app(fixed_run, gpus=4)
     async with app.run_test(size=(80, 24)) as pilot:
-        await settle(pilot, app)
-        await pilot.press("h")
-        form = await wait_for(pilot, lambda: isinstance(app.screen, HandoffForm)
-                              and app.screen, what="the hand-off form")
+        form = await _open_handoff(pilot, app)
         submitted = []
         form.action_submit = lambda: submitted.append(form.args())  # type: ignore[method-assign]
         rules = form.query_one("#rules", SelectionList)
