@@ -218,3 +218,20 @@ def test_a_command_no_supervisor_can_carry_out_is_withdrawn(tmp_path, tt_home):
     wait_for(lambda: _finished(run_dir) and not read(
         run_dir, lambda s: s.meta().get("supervisor_pid")), 30, "the run finished again")
     assert sorted(_states(run_dir)) == [1]  # the withdrawn `new` never fired
+
+
+def test_a_run_that_finishes_again_in_manual_mode_says_why_now(tmp_path, tt_home):
+    """Seen in tmux: a run that had used its budget, handed to manual mode with room
+    for more trials, finished again "budget used" though the budget had room."""
+    spec = write_spec(tmp_path / "exp", steps=3, sleep=0.01, strategy="random",
+                      budget="max_trials = 1")
+    proc, run_dir = start_headless(spec, tt_home)
+    assert proc.wait(timeout=60) == 0
+    assert read(run_dir, lambda s: s.meta()["finished_reason"]) == "budget used"
+    _ok("handoff", str(run_dir), "manual", "--more", "5")
+    wait_for(lambda: _finished(run_dir) and not read(
+        run_dir, lambda s: s.meta().get("supervisor_pid")), 30, "the run finished again")
+    reason = read(run_dir, lambda s: s.meta()["finished_reason"])
+    assert reason != "budget used" and "manual" in reason, reason
+    finished = [e.message for e in read(run_dir, lambda s: s.events()) if e.kind == "finished"]
+    assert finished[-1] == f"experiment finished: {reason}"

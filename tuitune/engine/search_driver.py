@@ -47,6 +47,10 @@ from tuitune.engine.warm_start import with_imports
 from tuitune.store import RunStore
 
 DECIDE_INTERVAL = 0.5  # seconds between rounds of the stopping rules
+#: Why a run ends: its trial budget is spent; or, revived by a hand action after that
+#: and given more budget, it is in manual mode with nothing left to run.
+BUDGET_USED = "budget used"
+MANUAL_IDLE = "manual mode, idle"
 
 
 class SearchDriver:
@@ -100,7 +104,7 @@ class SearchDriver:
     def done_reason(self) -> str | None:
         """Why the search would add no trial: its budget is used, or it is exhausted."""
         left = self.budget_left()
-        return "budget used" if left is not None and left <= 0 else self.exhausted
+        return BUDGET_USED if left is not None and left <= 0 else self.exhausted
 
     # -- asking the searcher --------------------------------------------------------------------
     def fill(self, may_fill: bool) -> None:

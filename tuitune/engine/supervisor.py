@@ -34,7 +34,7 @@ from tuitune.engine.notices import Notices
 from tuitune.engine.notifications import Notifications
 from tuitune.engine.placement import GpuPlacement
 from tuitune.engine.runs import SUPERVISOR_LOCK, SUPERVISOR_LOG, supervisor_info
-from tuitune.engine.search_driver import SearchDriver
+from tuitune.engine.search_driver import BUDGET_USED, MANUAL_IDLE, SearchDriver
 from tuitune.engine.snapshot import ObjectiveCurves
 from tuitune.engine.trial_lifecycle import TrialLifecycle
 from tuitune.executors import Executor, TrialHandle, make_executor
@@ -258,7 +258,10 @@ class Supervisor:
             return  # e.g. a new trial for a finished run, sent as it was finishing
         reason = self.search.done_reason()
         if not reason and self.search.searcher is None and self._finished_before:
-            reason = self._finished_before  # the hand actions that revived it are done
+            # The hand actions that revived it are done. The old reason stands, unless
+            # it was a budget the run has room in again (a hand-off gave more trials).
+            reason = (MANUAL_IDLE if self._finished_before == BUDGET_USED
+                      else self._finished_before)
         if reason:
             self.store.add_event("finished", "engine", f"experiment finished: {reason}")
             self.finished = reason
