@@ -294,3 +294,60 @@ def test_one_trial_whose_watching_raises_stops_neither_the_loop_nor_other_trials
         run.until(lambda: _state(run.run_dir, 1) == "completed", "trial 1 done")
     finally:
         run.finish()
+
+
+@pytest.mark.parametrize("point", [
+    "command.taken",
+    pytest.param("command.acted", marks=pytest.mark.slow),
+    pytest.param("command.answered", marks=pytest.mark.slow)])
+def test_a_hand_off_with_rules_is_applied_whole_or_not_at_all_through_a_crash(
+        point, tmp_path, tt_home):
+    """A hand-off changes the strategy, the budget and the stopping rules at once. The
+    supervisor is SIGKILLed at each step of that command, then resumed: before it acted
+    nothing changed (and the command is never run late); once it acted, the resumed
+    supervisor searches with the new strategy under the new rules (ASHA with one-step
+    rungs, seen pruning a searched trial), and the hand-off is recorded once."""
+    # One trial at a time and a seeded search: ASHA's rung order is fixed.
+    spec = write_spec(tmp_path / "exp", steps=12, sleep=0.05, concurrent=1)
+    run, first_pid = _start(spec, tt_home, tmp_path / "first.log", crash_at=point)
+    r = str(run)
+    # Without the crash point the answer is "handed off"; with it the CLI's answer is
+    # the resumed supervisor's "interrupted" or done, whichever: the store is checked.
+    cli("handoff", r, "random", "--more", "4", "--rule", "asha",
+        "--rule-option", "asha.min_steps=1", "--rule-option", "asha.reduction_factor=2")
+    wait_for(lambda: _supervisor_pid(run) != first_pid or not is_supervised(run), 40,
+             "the crash")
+    wait_for(lambda: not psutil.pid_exists(first_pid)
+             or psutil.Process(first_pid).status() == psutil.STATUS_ZOMBIE, 10, "the crash")
+    assert cli("resume", r).returncode == 0
+    wait_for(lambda: is_supervised(run), 30, "the resumed supervisor")
+    beat = RunStore(run).meta().get("heartbeat") or 0
+    wait_for(lambda: (RunStore(run).meta().get("heartbeat") or 0) > beat, 15, "a tick")
+
+    answers = _query(run, "SELECT status, result FROM commands WHERE kind = 'handoff'")
+    assert len(answers) == 1, answers
+    handoffs = _query(run, "SELECT message FROM events WHERE kind = 'handoff'")
+    meta = RunStore(run).meta()
+    if point == "command.taken":
+        assert answers[0][0] == "failed" and "interrupted" in answers[0][1], answers
+        assert handoffs == [] and meta.get("strategy") == "manual", (handoffs, meta)
+        assert not meta.get("stopping_rules")
+        assert _query(run, "SELECT COUNT(*) FROM trials")[0][0] == 0
+    else:
+        assert len(handoffs) == 1 and "stopping rules: asha" in handoffs[0][0], handoffs
+        assert meta.get("strategy") == "random"
+        assert [name for name, _ in meta["stopping_rules"]] == ["asha"]
+        # The resumed supervisor searches (4 trials) and its rules are the hand-off's.
+        wait_for(lambda: _query(run, "SELECT COUNT(*) FROM trials WHERE state IN "
+                                     "('completed', 'pruned')")[0][0] == 4, 60,
+                 "the 4 searched trials to end")
+        origins = {o for (o,) in _query(run, "SELECT origin FROM trials")}
+        assert origins == {"random"}, origins
+        pruned = _query(run, "SELECT actor FROM events WHERE kind = 'pruned'")
+        assert pruned and all(a == "stopping rule asha" for (a,) in pruned), pruned
+        created = _query(run, "SELECT COUNT(*) FROM events WHERE kind = 'created'")[0][0]
+        assert created == 4, f"{created} trials created for a budget of 4"
+    dup = _query(run, "SELECT trial_id, step, name, COUNT(*) FROM metrics "
+                      "GROUP BY trial_id, step, name HAVING COUNT(*) > 1")
+    assert not dup, dup[:5]
+    _stop_and_check_nothing_left(run)
