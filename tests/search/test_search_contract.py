@@ -116,6 +116,24 @@ def test_foreign_hand_trials_are_accepted(name: str) -> None:
 
 
 @names
+def test_the_best_trials_outside_the_space_are_never_suggested_back(name: str) -> None:
+    """After a space edit (docs/search.md) the best trials may lie outside the new space:
+    a narrowed range, a dropped choice, a value now fixed. Nothing suggested leaves it
+    (coordinate descent kept the incumbent's other values: the new test failed)."""
+    s = searcher(name)
+    earlier = [{"lr": 0.5, "momentum": 0.9, "batch_size": 512, "layers": 9, "act": "selu",
+                "dropout": 0.9, "epochs": 7},
+               {"lr": 1e-7, "momentum": 0.5, "batch_size": 8, "layers": 0, "act": "elu",
+                "dropout": 0.7, "epochs": 1}]
+    for i, p in enumerate(earlier):
+        s.tell(p, -10.0 + i)  # far better than anything inside
+    points = run(s, 12)
+    assert len(points) >= 8
+    for p in points:
+        assert MIXED.validate(p) == p, p
+
+
+@names
 def test_no_duplicates_with_pending_trials(name: str) -> None:
     s = searcher(name)
     run(s, 5)

@@ -212,3 +212,26 @@ def test_last_step_with_running_trials_is_exhausted() -> None:
     s.tell(space.defaults(), 1.0)
     assert isinstance(s.ask(), Suggest) and isinstance(s.ask(), Suggest)
     assert isinstance(s.ask(), Exhausted)
+
+
+def test_an_incumbent_outside_an_edited_space_is_moved_inside():
+    """After a space edit the best trial may lie outside the new space; each step keeps
+    all but its group at the incumbent's values, which must not leak outside (they did:
+    a narrowed lr, a dropped choice and a fixed value came back in every suggestion)."""
+    space = Space((FloatParam("lr", low=0.01, high=0.05, log=True),
+                   IntParam("units", low=10, high=20),
+                   CategoricalParam("opt", choices=("sgd", "rmsprop")),
+                   FixedParam("wd", value=0.0)))
+    s = CoordinateSearcher(space, points=3, sweeps=2)
+    s.tell({"lr": 0.5, "units": 40, "opt": "adam", "wd": 0.1}, 0.0)  # the best, from before
+    s.tell({"lr": 0.02, "units": 15, "opt": "sgd", "wd": 0.0}, 1.0)
+    seen = []
+    while not isinstance(d := s.ask(), Exhausted):
+        assert isinstance(d, Suggest)
+        seen.append(d.params)
+        assert space.validate(d.params) == d.params, d.params
+        s.tell(d.params, 2.0)
+    assert len(seen) >= 4
+    # The moved incumbent: lr at its nearest edge, units too, opt at the first choice.
+    assert {"lr": 0.05, "units": 20, "opt": "sgd", "wd": 0.0} in [
+        {**p, "lr": round(p["lr"], 9)} for p in seen]

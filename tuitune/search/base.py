@@ -353,6 +353,31 @@ def _feasible_first(o: Observation) -> tuple[float, float]:
     return (excess, o.loss)
 
 
+def into_space(space: Space, point: Mapping[str, Any]) -> dict[str, Any]:
+    """`point` with each value the space does not allow moved to the nearest one it
+    does: a range's value clipped to its edge, a categorical's dropped choice to the
+    default, a fixed parameter to its value. After a space edit the best trial may lie
+    outside the new space; a searcher that builds on it must not suggest its values."""
+    out = dict(point)
+    for p in space.params:
+        if p.name not in out:
+            continue
+        try:
+            p.validate(out[p.name])
+        except SpaceError:
+            out[p.name] = _nearest(p, out[p.name])
+    return out
+
+
+def _nearest(p: Param, value: Any) -> Any:
+    if isinstance(p, (FixedParam, CategoricalParam)):
+        return _fixed_value(p)
+    try:
+        return p.from_unit(min(max(p.to_unit(value), 0.0), 1.0))
+    except (ValueError, TypeError):
+        return p.initial()
+
+
 def _fixed_value(p: Param) -> Any:
     return p.value if isinstance(p, FixedParam) else p.initial()
 

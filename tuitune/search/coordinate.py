@@ -9,7 +9,7 @@ from typing import Any, ClassVar
 from tuitune.core.decisions import Exhausted, Suggest, Wait
 from tuitune.core.space import CategoricalParam, Param, Space
 from tuitune.core.options import integer, parsed
-from tuitune.search.base import Searcher
+from tuitune.search.base import Searcher, into_space
 
 #: Ranks of the default order, the way practitioners babysit a network.
 LR, MOMENTUM, BATCH, ARCH, DECAY, REG, REST = range(7)
@@ -145,7 +145,9 @@ class CoordinateSearcher(Searcher):
             self.sweep += 1
 
     def _step_points(self) -> list[dict[str, Any]]:
-        centre = self.incumbent() or self.space.defaults()
+        # The incumbent may lie outside a space edited since (docs/search.md): the step
+        # keeps every other parameter at the centre, so the centre moves inside first.
+        centre = into_space(self.space, self.incumbent() or self.space.defaults())
         # Only the parameters that exist at the incumbent are walked; a step whose
         # parameters are all inactive there is empty (and skipped).
         group = [self.space[n] for n in self.groups[self.group_index] if n in centre]
