@@ -33,7 +33,13 @@ from tuitune.engine.command_kind import (
 from tuitune.engine.budget_edit import BudgetError, check_not_below, normalise
 from tuitune.engine.refusals import refusal
 from tuitune.engine.rules_edit import normalise_rules, parse_rule_options, with_options
-from tuitune.engine.space_edit import SpaceEditError, parse_choices, parse_range, plan_edit
+from tuitune.engine.space_edit import (
+    SpaceEditError,
+    current_space,
+    parse_choices,
+    parse_range,
+    plan_edit,
+)
 from tuitune.core.history import LOST, PAUSED, RUNNING, describe_params
 # Messages and events are read by people: numbers by the one rule (0.005, not
 # 0.005000000000000001); the exact values are in the events' data, `export` and `--json`.
@@ -111,7 +117,9 @@ class NewArgs(TypedDict):
 
 def _validate_new(args: dict[str, Any], spec: Spec, store: RunStore) -> NewArgs:
     given = _validated(spec, args.get("params", {}))
-    params = {**spec.space.defaults(), **given}
+    # What is not given comes from the space in effect (a parameter fixed by `tuitune
+    # space` at its fixed value): only what is set on purpose leaves it, with a warning.
+    params = {**current_space(spec, store.meta()).defaults(), **given}
     _refuse_inactive(spec, params, given)
     # Conditional parameters: only those whose conditions hold (spec.md).
     return {"params": spec.space.complete(params)}
@@ -629,9 +637,11 @@ def _space_payloads(args: argparse.Namespace, view: RunView) -> list[dict[str, A
         space = view.spec.space
         for item in args.fix:
             name, sep, text = item.partition("=")
-            if not sep or name.strip() not in space:
-                raise SpaceEditError(f"--fix needs NAME=VALUE with a parameter of the "
-                                     f"space, got {item!r}")
+            if not sep or not name.strip():
+                raise SpaceEditError(f"--fix needs NAME=VALUE, got {item!r}")
+            if name.strip() not in space:
+                raise SpaceEditError(f"unknown parameter {name.strip()!r}; the space has "
+                                     f"{', '.join(space.names)}")
             payload["fix"][name.strip()] = space[name.strip()].parse(text)
     except (SpaceEditError, SpaceError) as exc:
         raise CommandError(str(exc)) from None
