@@ -11,7 +11,7 @@ from tuitune.engine.space_edit import META_KEY
 from tuitune.store import RunStore
 from tuitune.ui.screens.command_line_form import CommandLineForm
 
-SIZE = (120, 40)
+SIZE = (80, 24)  # the smallest screen the TUI is made for
 
 
 def _meta(run_dir, key):
@@ -20,6 +20,13 @@ def _meta(run_dir, key):
         return store.meta([key]).get(key)
     finally:
         store.close()
+
+
+async def _shown_error(pilot, form: CommandLineForm) -> str:
+    """The form's error line, once it is on screen (not only in the widget's text)."""
+    line = form.query_one("#form-error", Static)
+    await wait_for(pilot, lambda: line.display and line.region.height > 0, what="the error")
+    return str(line.render()).strip()
 
 
 async def _form(pilot, app, key: str) -> CommandLineForm:
@@ -35,9 +42,14 @@ async def test_space_and_budget_forms_send_their_commands(fresh_live_run):
         await settle(pilot, app)
         form = await _form(pilot, app, "S")
         assert any("lr: " in str(w.render()) for w in form.query(Static))  # what is now
+        # Every example is on screen at 80x24, in this run's own parameter names.
+        examples = form.query_one(".form-examples", Static)
+        said = str(examples.render()).splitlines()
+        assert examples.region.height == len(said) and "e.g. --undo" in said
+        assert any("--choices opt=A,B" in line for line in said)
+        assert form.query_one("#ok").region.bottom <= SIZE[1]
         await pilot.press(*"lr=0.5..0.1", "enter")  # low above high: refused in the form
-        error = await wait_for(pilot, lambda: str(form.query_one("#form-error", Static)
-                                                  .render()).strip(), what="the error")
+        error = await _shown_error(pilot, form)
         assert "low must be below high" in error and app.screen is form
         assert _meta(run_dir, META_KEY) is None  # nothing sent
         await pilot.press("ctrl+a", "ctrl+k", *"lr=0.001..0.01 --log --choices opt+=rmsprop",
@@ -54,7 +66,6 @@ async def test_space_and_budget_forms_send_their_commands(fresh_live_run):
         assert _meta(run_dir, "max_concurrent") == 3
         form = await _form(pilot, app, "B")
         await pilot.press(*"--max-trials", "enter")
-        error = await wait_for(pilot, lambda: str(form.query_one("#form-error", Static)
-                                                  .render()).strip(), what="the error")
+        error = await _shown_error(pilot, form)
         assert "expected one argument" in error
         await pilot.press("escape")

@@ -12,7 +12,7 @@ from typing import Any
 
 from textual.app import ComposeResult
 from textual.binding import Binding
-from textual.containers import Horizontal, Vertical
+from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.widgets import Button, Input, Label, Static
 
 from tuitune.ui.screens.form_screen import FormScreen
@@ -33,11 +33,13 @@ class CommandLineForm(FormScreen[dict[str, Any] | None]):
     def compose(self) -> ComposeResult:
         with Vertical(classes="dialog form"):
             yield Label(self.title_text, classes="dialog-title", markup=False)
-            for line in self.now:
-                yield Static(line, classes="dialog-hint", markup=False)
+            with VerticalScroll(classes="form-now"):  # a big space scrolls, the line stays
+                for line in self.now:
+                    yield Static(line, classes="dialog-hint", markup=False)
             yield Input("", placeholder=self.placeholder, id="line", compact=True)
-            yield Static("e.g. " + "   ".join(self.examples), classes="form-help",
-                         markup=False)
+            # One example a line: side by side they were cut off at 80 columns.
+            yield Static("\n".join(f"e.g. {e}" for e in self.examples),
+                         classes="form-examples", markup=False)
             yield Static("", id="form-error", classes="form-error", markup=False)
             with Horizontal(classes="dialog-buttons"):
                 yield Button("Apply (enter)", variant="primary", id="ok", compact=True)
@@ -48,7 +50,9 @@ class CommandLineForm(FormScreen[dict[str, Any] | None]):
 
     def action_submit(self) -> None:
         result = self.parse(self.query_one("#line", Input).value)
+        error = self.query_one("#form-error", Static)
         if isinstance(result, str):
-            self.query_one("#form-error", Static).update(result)
+            error.update(result)
+            error.set_class(True, "shown")  # .form-error is display: none until shown
             return
         self.dismiss(result)

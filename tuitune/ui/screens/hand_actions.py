@@ -90,7 +90,7 @@ class HandActions(OnRun):
     # -- actions -------------------------------------------------------------------------
     def action_new_trial(self) -> None:
         row = self.selected_row()
-        values = dict(row.current) if row else self.run.spec.space.defaults()
+        values = dict(row.current) if row else self._space_now().defaults()
 
         def build(r: FormResult) -> dict[str, Any]:
             return {"params": r.values}
@@ -236,19 +236,24 @@ class HandActions(OnRun):
                            available_rules(), rules)
         self.app.push_screen(form, lambda a: a and self._send("handoff", a))
 
-    def action_edit_space(self) -> None:
-        from tuitune.engine.space_edit import META_KEY, current_revision, current_space
+    def _space_now(self) -> Space:
+        """The search space in effect (the latest `tuitune space` revision)."""
+        from tuitune.engine.space_edit import META_KEY, current_space
 
-        meta = self.run.run_meta(["spec", META_KEY])
-        space = current_space(self.run.spec, meta)
+        return current_space(self.run.spec, self.run.run_meta([META_KEY]))
+
+    def action_edit_space(self) -> None:
+        from tuitune.engine.space_edit import META_KEY, current_revision
+
+        meta = self.run.run_meta([META_KEY])
+        space = self._space_now()
         now = [f"revision {current_revision(meta)}:"] + [
             f"  {p.name}: {p.describe()}" for p in space.params]
         self.app.push_screen(
             CommandLineForm("Change the search space (running trials are not touched)", now,
-                            ["lr=1e-4..1e-2 --log", "--fix units=64", "--free units",
-                             "--choices opt+=sgd", "--undo"],
+                            space_examples(space),
                             lambda line: self.run.command_from_line("space", line),
-                            "NAME=LOW..HIGH [--log] | --fix NAME=V | --free NAME | --undo"),
+                            "what follows: tuitune space RUN"),
             lambda a: a and self._send("space", a))
 
     def action_change_budget(self) -> None:
@@ -259,10 +264,10 @@ class HandActions(OnRun):
         used = header.budget_used if header is not None else 0
         self.app.push_screen(
             CommandLineForm("Change the budget", [f"{used} trials so far; " + describe(budget)],
-                            ["--more 10", "--max-concurrent 4", "--trial-timeout 30m",
-                             "--experiment-timeout 2h"],
+                            ["--more 10", "--max-trials N", "--max-concurrent 4",
+                             "--trial-timeout 30m", "--experiment-timeout 2h (off: no cap)"],
                             lambda line: self.run.command_from_line("budget", line),
-                            "--more N | --max-trials N, --max-concurrent N, --trial-timeout D"),
+                            "what follows: tuitune budget RUN"),
             lambda a: a and self._send("budget", a))
 
     def action_stop_experiment(self) -> None:
@@ -277,3 +282,16 @@ class HandActions(OnRun):
                    args: dict[str, Any]) -> None:
         self.app.push_screen(ConfirmDialog(question, detail, yes),
                              lambda ok: ok and self._send(kind, args))
+
+
+def space_examples(space: Space) -> list[str]:
+    """The space form's examples, in this run's own parameter names."""
+    ranged = [p for p in space.params if p.kind in ("float", "int", "pow2", "momentum")]
+    out = []
+    if ranged:
+        p = ranged[0]
+        out += [f"{p.name}=LOW..HIGH" + (" --log" if getattr(p, "log", False) else ""),
+                f"--fix {p.name}=VALUE", f"--free {p.name}"]
+    out += [f"--choices {p.name}=A,B ({p.name}+=C adds, {p.name}-=C drops)"
+            for p in space.params if p.kind == "categorical"][:1]
+    return out + ["--undo"]
