@@ -99,3 +99,4 @@ def test_bad_edits_are_one_line_exit_2_and_change_nothing(tt_home, tmp_path, arg
         assert code == 2 and said in err and err.count("\n") == 1, (code, err)
         assert read(run_dir, lambda s: s.meta().get(META_KEY)) is None
         assert not events(run_dir, "space")
+

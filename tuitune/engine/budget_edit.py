@@ -51,7 +51,10 @@ def normalise(args: Mapping[str, Any], required: bool = True) -> dict[str, Any]:
         v = args.get(key)
         if v is None:
             continue
-        if isinstance(v, str) and v.strip().lower() in OFF:
+        # "off" is stored as 0, and the supervisor checks what the front end normalised
+        # again: so a number 0 is "off" too (the text "0" is still refused below).
+        if (isinstance(v, str) and v.strip().lower() in OFF) or (
+                isinstance(v, (int, float)) and not isinstance(v, bool) and v == 0):
             out[key] = 0  # no cap
             continue
         try:
