@@ -33,3 +33,24 @@ async def test_imported_trials_on_request(tmp_path):
             n + len(record["refused"]))
         await pilot.press("escape")
         await wait_for(pilot, lambda: not isinstance(app.screen, ImportedScreen))
+
+
+def test_the_insight_counts_the_imported_trials(tmp_path):
+    """Imported trials inform the insight (importance, best trials) as the search."""
+    from tuitune.client.insight_feed import run_insight
+
+    here = build_fixed_run(tmp_path / "here")
+    other = build_fixed_run(tmp_path / "other", n_trials=6)
+    store = RunStore(here)
+    try:
+        spec = load_spec_json(store.meta(["spec"])["spec"])
+        own, _, _ = run_insight(store, spec, with_model=False)
+        record = gather(spec, [other])
+        store.set_meta(**{META_KEY: record})
+        insight, _, history = run_insight(store, spec, with_model=False)
+    finally:
+        store.close()
+    n = len(record["imported"])
+    imported = [t for t in history.trials if t.id < 0]
+    assert n and len(imported) == n and {t.origin for t in imported} == {"imported"}
+    assert insight.to_json()["trials"] == own.to_json()["trials"] + n
