@@ -100,3 +100,20 @@ def test_bad_edits_are_one_line_exit_2_and_change_nothing(tt_home, tmp_path, arg
         assert read(run_dir, lambda s: s.meta().get(META_KEY)) is None
         assert not events(run_dir, "space")
 
+
+
+def test_running_trials_are_not_touched_by_an_edit(tt_home, tmp_path):
+    with live_fake_run(tmp_path, stepper(steps=5000), tt_home, concurrent=2,
+                       extra=OPT) as run_dir:
+        run = str(run_dir)
+        assert run_cli(["new", run, "lr=0.5", "units=40", "opt=adam"])[0] == 0
+        wait_for(lambda: read(run_dir, lambda s: s.trial(1).state) == "running", 30, "a trial")
+        before = read(run_dir, lambda s: s.trial(1))
+        _edit(run_dir, "lr=0.01..0.05", "--fix", "units=8", "--choices", "opt=sgd")
+        points = lambda: len(read(run_dir, lambda s: s.metrics(trial_id=1, name="loss")))  # noqa: E731
+        seen = points()
+        wait_for(lambda: points() > seen + 5, 30, "trial 1 reporting on")
+        after = read(run_dir, lambda s: s.trial(1))
+        assert after.state == "running" and after.params == before.params
+        assert not after.stop_requested and after.pid == before.pid
+        assert not read(run_dir, lambda s: s.param_changes())  # no tweak either

@@ -119,6 +119,8 @@ def live_fake_run(folder: Path, script: Script, home: Path, **spec: Any) -> Iter
             while not stop.is_set() and sup.finished is None:
                 sup.tick()
                 time.sleep(0.02)
+            if sup.finished is not None:
+                sup.wind_down()  # as Supervisor.run ends a finished run
         except BaseException as exc:  # told to the test below
             failed.append(exc)
         finally:

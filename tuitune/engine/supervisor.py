@@ -136,11 +136,16 @@ class Supervisor:
         while self.finished is None:
             self.tick()
             time.sleep(TICK)
-        self.trials.feed.drain()  # output of ended trials still unread (read in chunks so far)
-        with self.boundary.guard("the last notifications"):
-            self.notifications.finish(self.clock())
+        self.wind_down()
         self.close()
         return self.finished
+
+    def wind_down(self) -> None:
+        """After the loop of a finished run: the output ended trials left unread (read
+        in chunks so far), then the last notifications (the run's end among them)."""
+        self.trials.feed.drain()
+        with self.boundary.guard("the last notifications"):
+            self.notifications.finish(self.clock())
 
     def close(self) -> None:
         """Say how the run ended in the store; retried a while if the disk is full."""
