@@ -76,7 +76,7 @@ def test_status_shows_every_objective_and_marks_the_front_as_best_does(finished)
     assert set(rows) == set(values)
     for tid, (loss, cost, _) in values.items():
         cells = rows[tid]
-        assert cells[5] == numfmt.nice_number(loss) and cells[6] == numfmt.nice_number(cost)
+        assert cells[5] == numfmt.column_number(loss) and cells[6] == numfmt.column_number(cost)
         assert cells[7] == ("front" if tid in front else
                             "infeasible" if tid in infeasible else "-"), (tid, cells)
 
@@ -110,7 +110,7 @@ def test_ls_shows_every_objective_the_front_and_the_infeasible(finished):
     assert listing[0].split() == ["run", "started", "state", "trials", "best"]
     at = next(i for i, line in enumerate(listing) if line.startswith(finished.name))
     # The best loss among feasible trials (as `best` picks), then the rest of the front.
-    assert listing[at].split()[4:] == ["9/9", numfmt.nice_number(best_loss), "(loss)"]
+    assert listing[at].split()[4:] == ["9/9", numfmt.column_number(best_loss), "(loss)"]
     assert listing[at + 1] == f"    {numfmt.nice_number(best_cost)} (cost), " \
                               f"front {len(front)}, {len(infeasible)} infeasible"
     wide = _cli(finished, "ls", env_columns=200).splitlines()

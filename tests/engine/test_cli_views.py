@@ -93,11 +93,14 @@ def test_numbers_have_4_significant_digits_and_line_up(finished_run):
     rows = [line for line in shown[header + 1:] if not line.startswith("    ")]
     exact = _exact_best(finished_run)
     assert len(rows) == 3
+    points = set()
     for line in rows:
         tid = int(line.split()[0])
-        cell = line[:end].split()[-1]  # right-aligned under its header
-        assert cell == numfmt.nice_number(exact[tid]), line
-        assert len(re.sub(r"[^0-9]", "", cell).lstrip("0")) <= 4
+        cell = line[:end].split()[-1]  # under its header, decimal points lined up
+        assert cell == numfmt.column_number(exact[tid]), line
+        assert len(re.sub(r"[^0-9]", "", cell).lstrip("0")) == 4
+        points.add(line.index(cell) + cell.index("."))
+    assert len(points) == 1, rows
     lrs = re.findall(r"lr=(\S+)", "\n".join(shown))
     assert lrs and all(len(re.sub(r"[^0-9]", "", v).lstrip("0")) <= 4 for v in lrs), lrs
 
@@ -133,7 +136,7 @@ def test_ls_lists_by_start_time_with_state_trials_and_best(finished_run, tmp_pat
     names = [line.split()[0] for line in listing[1:3]]
     assert names == [finished_run.name, later.name]
     exact = min(_exact_best(finished_run).values())
-    assert listing[1].split()[3:] == ["finished", "3/3", numfmt.nice_number(exact), "(loss)"]
+    assert listing[1].split()[3:] == ["finished", "3/3", numfmt.column_number(exact), "(loss)"]
     assert listing[2].split()[3:] == ["detached", "0/0", "-"]
     assert "`tuitune resume RUN`" in listing[-1]  # what to do about a detached run
 

@@ -22,3 +22,18 @@ def test_the_cli_and_the_tui_share_the_rule():
     assert fmt.value is numfmt.value
     assert series.nice_number is numfmt.nice_number
     assert summary.fmt(0.005000000000000001) == fmt.value(0.005000000000000001) == "0.005"
+
+
+def test_a_column_of_measured_values_keeps_4_digits_and_lines_up_its_points():
+    """Issue 14.2 named `0.554` next to `0.5906` in one column; `tuitune status` still
+    showed `0.71` over `0.5434` (trailing zeros dropped, points a cell apart)."""
+    assert numfmt.column_number(0.71) == "0.7100" and numfmt.column_number(12.0) == "12.00"
+    assert numfmt.column_number(0.0001234, width=8) == "0.000123"  # narrower, not cropped
+    assert numfmt.column_number(-0.001, width=8) == "-0.00100"
+    assert numfmt.value(0.71) == "0.71"  # running text keeps dropping them (lr=0.3)
+    rows = [[str(i), f"{v!r}", summary.measured(v)] for i, v in
+            enumerate([0.71, 0.5434, 0.05547, 12.0], start=1)]
+    head, *lines = summary._table(["id", "exact", "best"], rows).splitlines()
+    points = {line.rindex(".") for line in lines}
+    assert len(points) == 1, lines  # every decimal point in one column of the screen
+    assert [line.split()[-1] for line in lines] == ["0.7100", "0.5434", "0.05547", "12.00"]

@@ -196,3 +196,16 @@ async def test_the_second_pane_choice_survives_a_reattach(fixed_run):
     async with app.run_test(size=(160, 48)) as pilot:
         await settle(pilot, app)
         assert app.screen.metric2 == "" and not app.screen.query_one("#chart2").display
+
+
+def test_the_y_axis_labels_are_a_column_of_4_digit_numbers_points_lined_up():
+    """Issue 14.2 for the axes: `1.054` stood over `0.71`, right-aligned, each label
+    a cell off the one above it; and -0.001 read `-0.001` while 0.00123 read `0.00123`."""
+    s = _series("val_loss", range(0, 11), np.linspace(0.71, 1.35, 11))
+    labels = [line[:8] for line in _text(draw(ChartData("#1", (s,)), 60, 12))[1:-2]]
+    shown = [label for label in labels if label.strip()]
+    assert [label.strip() for label in shown] == ["1.350", "1.030", "0.7100"], labels
+    assert len({label.index(".") for label in shown}) == 1, shown
+    negative = _series("loss", range(0, 11), np.linspace(-0.001, -0.0001234, 11))
+    labels = [line[:9] for line in _text(draw(ChartData("#1", (negative,)), 60, 12))[1:-2]]
+    assert all(label.endswith(("│", " ")) for label in labels), labels  # within 8 cells

@@ -83,3 +83,28 @@ def test_quickstart_at_80_columns_keeps_every_parameter(tmp_path):
             assert f"param:{name}" in keys, (has_notes, keys)
         assert "elapsed" not in keys
         assert ("note" in keys) == has_notes
+
+
+def test_metric_cells_keep_4_digits_and_are_never_cropped(tmp_path):
+    """Issue 14.2: `0.71` stood over `0.5434` in the table's best and latest columns, and a
+    value such as 0.0001234 was cropped to `0.000123…` (9 characters in 8 cells)."""
+    from tuitune.core.spec import load_spec_json
+    from tuitune.store import RunStore
+    from tuitune.ui.records import TrialRow
+
+    run_dir = build_fixed_run(tmp_path)
+    store = RunStore(run_dir, readonly=True)
+    try:
+        record, spec = store.trials()[0], load_spec_json(store.meta(["spec"])["spec"])
+    finally:
+        store.close()
+    cols = {c.key: c for c in columns_for(spec)}
+
+    def shown(attr: str, value: float) -> str:
+        row = TrialRow.of(record, current=record.params, **{attr: value})
+        col = cols[attr]
+        return "".join(text for text, _ in col.cell(row, col.width, None))
+
+    assert shown("best", 0.71) == "  0.7100" and shown("latest", 0.5434) == "  0.5434"
+    assert shown("best", 0.0001234) == "0.000123" and shown("latest", -0.001) == "-0.00100"
+    assert "…" not in shown("best", -0.0001234)

@@ -108,7 +108,7 @@ def value_map(spec: Spec, outcome: Outcome) -> Mapping[str, float]:
 def leaderboard(store: RunStore, spec: Spec, limit: int = 10, width: int | None = None) -> str:
     """`tuitune best` with several objectives (the Pareto front of the feasible
     trials) or with constraints (the feasible trials, best first)."""
-    from tuitune.client.summary import _fitted, _param_cells, _params_text, fmt
+    from tuitune.client.summary import _fitted, _param_cells, _params_text, measured
 
     rows_all = outcomes(store, spec)
     if not rows_all:
@@ -129,7 +129,7 @@ def leaderboard(store: RunStore, spec: Spec, limit: int = 10, width: int | None 
         return head + "\nno trial meets every constraint yet"
     names = list(spec.space.names)
     rows = [[str(i + 1), str(o.trial.id), o.trial.state, o.trial.origin,
-             *(fmt(v) for v in o.values)] for i, o in enumerate(picked)]
+             *(measured(v) for v in o.values)] for i, o in enumerate(picked)]
     table = _fitted(["#", "trial", "state", "origin", *objective_heads(spec)], rows, names,
                     [_param_cells(store, o.trial, names) for o in picked],
                     [_params_text(store, o.trial, names) for o in picked], width)

@@ -44,6 +44,11 @@ def fmt(value: Any) -> str:
     return numfmt.value(value)
 
 
+def measured(value: Any) -> str:
+    """A metric's value in a column (numfmt.column_number: trailing zeros kept)."""
+    return numfmt.column_number(value)
+
+
 def exact(value: Any) -> Any:
     """A value for JSON: exact, with NaN and infinities as strings (JSON has none)."""
     if isinstance(value, float) and not math.isfinite(value):
@@ -52,12 +57,17 @@ def exact(value: Any) -> Any:
 
 
 def _table(headers: list[str], rows: list[list[str]]) -> str:
-    """Columns two spaces apart; a column of numbers right-aligned so digits line up."""
-    widths = [max(len(h), *(len(r[i]) for r in rows)) if rows else len(h)
-              for i, h in enumerate(headers)]
+    """Columns two spaces apart; a column of numbers right-aligned with its decimal
+    points lined up (numfmt.align_decimals), so digits of one place stand one above
+    the other."""
     numeric = [any(r[i] != "-" for r in rows)
                and all(r[i] == "-" or numfmt.is_numeric(r[i]) for r in rows)
                for i in range(len(headers))]
+    columns = [numfmt.align_decimals([r[i] for r in rows]) if num else [r[i] for r in rows]
+               for i, num in enumerate(numeric)]
+    rows = [list(cells) for cells in zip(*columns, strict=True)] if rows else []
+    widths = [max(len(h), *(len(r[i]) for r in rows)) if rows else len(h)
+              for i, h in enumerate(headers)]
 
     def line(cells: list[str]) -> str:
         return "  ".join(c.rjust(w) if num else c.ljust(w)
@@ -121,7 +131,7 @@ def leaderboard(store: RunStore, spec: Spec, limit: int = 10, width: int | None 
     top = ranked(store, spec)[:limit]
     if not top:
         return f"no trial has reported {spec.objective.metric} yet"
-    rows = [[str(i + 1), str(t.id), t.state, t.origin, fmt(best)]
+    rows = [[str(i + 1), str(t.id), t.state, t.origin, measured(best)]
             for i, (t, best) in enumerate(top)]
     head = f"best {spec.objective.metric} ({spec.objective.mode})"
     return _fitted(["#", "trial", "state", "origin", head], rows, list(names),
@@ -182,8 +192,9 @@ def status(store: RunStore, spec: Spec, supervisor: str, width: int | None = Non
         o = outcomes.get(t.id)
         marks = [_mark(o)] if several else []
         rows.append([str(t.id), t.state, t.origin + (f" of #{t.parent_id}" if t.parent_id else ""),
-                     fmt(step), fmt(latest), fmt(best),
-                     *(fmt(o.values[i + 1]) if o else "-" for i in range(len(more))), *marks,
+                     fmt(step), measured(latest), measured(best),
+                     *(measured(o.values[i + 1]) if o else "-" for i in range(len(more))),
+                     *marks,
                      f"{elapsed:.0f}s" if elapsed is not None else "-"])
         params = _params_text(store, t)
         note = escape_controls(t.note or "")
@@ -392,7 +403,7 @@ def runs_table(runs: list[RunOverview], width: int | None = None) -> str:
                          escape_controls(r.error)])
             continue
         best = "-" if r.objective is None or r.best is None else \
-            f"{fmt(r.best)} ({r.objective['metric']})"
+            f"{measured(r.best)} ({r.objective['metric']})"
         rows.append([escape_controls(r.name), started, r.state,
                      f"{r.trials_done}/{r.trials_total}", best])
     headers = ["run", "started", "state", "trials", "best"]

@@ -23,6 +23,7 @@ from textual import events
 from textual.message import Message
 
 from tuitune.ui import palette
+from tuitune.core.numfmt import align_decimals, column_number
 from tuitune.ui.series import column_minmax, ema, nice_number
 from tuitune.ui.widgets.lines import Line, LineWidget, Run
 
@@ -128,9 +129,9 @@ def draw(data: ChartData, width: int, height: int) -> list[Line]:
     cursor_col = (-1 if data.cursor is None
                   else _column(data.cursor, x_lo, x_hi, plot_w))
     lines = [title]
+    labels = _y_labels(plot_h, y_lo, y_hi, data.log_y)
     for row in range(plot_h):
-        label = _y_label(row, plot_h, y_lo, y_hi, data.log_y)
-        runs: list[Run] = [(label.rjust(_Y_LABEL), palette.DIM), ("│", palette.DIM)]
+        runs: list[Run] = [(labels[row].rjust(_Y_LABEL), palette.DIM), ("│", palette.DIM)]
         runs += _plot_row(bits[row], owner[row], styles, cursor_col)
         lines.append(runs)
     lines.append(_axis(data.markers, plot_w, x_lo, x_hi))
@@ -303,12 +304,18 @@ def _plot(bits: np.ndarray, owner: np.ndarray, index: int, x: np.ndarray, y: np.
     owner[curve > 0] = index
 
 
-def _y_label(row: int, plot_h: int, y_lo: float, y_hi: float, log_y: bool) -> str:
-    if row not in (0, plot_h - 1, (plot_h - 1) // 2) or plot_h < 2:
-        return ""
-    frac = row / (plot_h - 1)
-    v = y_hi - frac * (y_hi - y_lo)
-    return nice_number(10**v if log_y else v)
+def _y_labels(plot_h: int, y_lo: float, y_hi: float, log_y: bool) -> list[str]:
+    """The y axis' labels, one per plot row (top, middle and bottom; the rest empty): a
+    column of numbers, so trailing zeros kept and decimal points lined up, never
+    wider than the label's cells."""
+    labels = [""] * plot_h
+    if plot_h < 2:
+        return labels
+    for row in (0, (plot_h - 1) // 2, plot_h - 1):
+        v = y_hi - row / (plot_h - 1) * (y_hi - y_lo)
+        labels[row] = column_number(10**v if log_y else v, width=_Y_LABEL)
+    aligned = align_decimals(labels)
+    return aligned if max(map(len, aligned)) <= _Y_LABEL else labels
 
 
 def _axis(markers: Sequence[Marker], plot_w: int, x_lo: float, x_hi: float) -> Line:

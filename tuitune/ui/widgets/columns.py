@@ -16,8 +16,8 @@ from dataclasses import dataclass
 from rich.style import Style
 
 from tuitune.core.history import ACTIVE_STATES, LIVE_STATES
+from tuitune.core.numfmt import column_number, scientific
 from tuitune.core.numfmt import nice_number as numfmt_number
-from tuitune.core.numfmt import scientific
 from tuitune.core.space import Param
 from tuitune.core.spec import Spec
 from tuitune.system import TrialUsage
@@ -102,7 +102,7 @@ def _number(attr: str) -> Cell:
             return _text("-", w, palette.DIM, "r")
         if not math.isfinite(v):
             return _text("nan" if math.isnan(v) else nice_number(v), w, palette.BAD, "r")
-        return _text(nice_number(v), w, palette.GOOD if attr == "best" else None, "r")
+        return _text(column_number(v, width=w), w, palette.GOOD if attr == "best" else None, "r")
     return cell
 
 
