@@ -22,6 +22,7 @@ from tuitune.store import RunStore
 from tuitune.system import FakeGpuSource
 from tuitune.ui.screens.detail import DetailScreen
 from tuitune.ui.screens.dialogs import ConfirmDialog
+from tuitune.ui.widgets import live_text
 from tuitune.ui.screens.gpu_screen import GpuScreen, ProcessList
 from tuitune.ui.screens.handoff import HandoffForm
 
@@ -77,7 +78,8 @@ async def test_stop_experiment_asks_then_ends_everything(fresh_live_run):
         await pilot.press("X")
         dialog = await wait_for(pilot, lambda: isinstance(app.screen, ConfirmDialog)
                                 and app.screen)
-        assert "1 running" in dialog._detail_text()  # read at every poll: a function
+        assert callable(dialog.detail)  # read at every poll (widgets/live_text.py)
+        assert "1 running" in live_text.read(dialog.detail)
         await pilot.press("y")
         await wait_for(pilot, lambda: not fresh_live_run.supervisor_alive(), timeout=30,
                        what="the supervisor to end")

@@ -68,3 +68,57 @@ async def test_an_answer_arriving_as_the_app_closes_shows_no_traceback(fixed_run
     app.notify("clone: done")  # queued for the next turn, which finds no screen
     app._show_toast()  # what that turn runs
     assert app._toast is None
+
+
+async def test_the_clone_form_names_the_checkpoint_a_clone_would_start_from(fixed_run):
+    """The clone form read the trial's checkpoint once, when it opened: a running trial
+    saving on meanwhile was cloned from a later step than the form said, and one that
+    had saved none kept its box disabled. Now the form follows the polls."""
+    from textual.widgets import Checkbox
+
+    from tuitune.ui.screens.param_form import ParamForm
+
+    app = make_fixed_app(fixed_run, gpus=4)
+    async with app.run_test(size=(100, 30)) as pilot:
+        await settle(pilot, app)
+        app.screen.table.select(2)  # running; no checkpoint file recorded yet
+        await pilot.press("c")
+        form = await wait_for(pilot, lambda: isinstance(app.screen, ParamForm) and app.screen,
+                              what="the clone form")
+        box = form.query_one("#from-checkpoint", Checkbox)
+        assert box.disabled and "saved no checkpoint" in (form.checkpoint_refusal or "")
+        store = RunStore(fixed_run)
+        store.update_trial(2, checkpoint=str(fixed_run / "ck2"), checkpoint_step=38)
+        store.close()
+        app.store_loop.wake()
+        await wait_for(pilot, lambda: not box.disabled, what="the box enabled")
+        assert "(step 38)" in str(box.label) and form.checkpoint_refusal is None
+        assert not form.query_one("#checkpoint-refusal", Static).display
+        await pilot.press("escape")
+        await wait_for(pilot, lambda: not isinstance(app.screen, ParamForm))
+
+
+async def test_the_budget_and_handoff_forms_count_the_trials_so_far_at_every_poll(fixed_run):
+    """Their 'N trials so far' was read once, when the form opened."""
+    from tuitune.ui.screens.command_line_form import CommandLineForm
+    from tuitune.ui.screens.handoff import HandoffForm
+
+    app = make_fixed_app(fixed_run, gpus=4)
+    async with app.run_test(size=(100, 30)) as pilot:
+        await settle(pilot, app)
+        for key, form_type in (("B", CommandLineForm), ("h", HandoffForm)):
+            used = app.view.header.budget_used
+            await pilot.press(key)
+            form = await wait_for(pilot, lambda t=form_type: isinstance(app.screen, t)
+                                  and app.screen, what=f"the form of {key}")
+            assert f"{used} trials so far" in screen_text(app)
+            store = RunStore(fixed_run)
+            store.create_trial({"lr": 0.01, "units": 8, "opt": "sgd"}, "random", "engine")
+            store.close()
+            app.store_loop.wake()
+            await wait_for(pilot, lambda u=used: app.view.header.budget_used == u + 1,
+                           what="a trial more polled")
+            await pilot.pause(0.1)
+            assert f"{used + 1} trials so far" in screen_text(app), key
+            await pilot.press("escape")
+            await wait_for(pilot, lambda f=form: app.screen is not f, what="the form closed")

@@ -6,7 +6,7 @@ needs it (over a slow link a bare Escape arrives late).
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 
 from textual.app import ComposeResult
 from textual.binding import Binding
@@ -15,7 +15,8 @@ from textual.screen import ModalScreen
 from textual.widgets import Button, Input, Label, OptionList, Static
 from textual.widgets.option_list import Option
 
-from tuitune.ui.context import Frame, watch_frames
+from tuitune.ui.widgets import live_text
+from tuitune.ui.widgets.live_text import LiveText
 
 
 class ConfirmDialog(ModalScreen[bool]):
@@ -32,33 +33,23 @@ class ConfirmDialog(ModalScreen[bool]):
         Binding("escape,ctrl+c", "answer(False)", "Cancel", show=False),
     ]
 
-    def __init__(self, question: str, detail: str | Callable[[], str] = "",
-                 yes: str = "Yes") -> None:
+    def __init__(self, question: str, detail: live_text.Text = "", yes: str = "Yes") -> None:
         super().__init__()
         self.question = question
         self.detail = detail
         self.yes = yes
 
-    def _detail_text(self) -> str:
-        return self.detail() if callable(self.detail) else self.detail
-
-    def _draw(self, frame: Frame) -> None:
-        if frame.polled and callable(self.detail):
-            self.query_one(".dialog-detail", Static).update(self._detail_text())
-
     def compose(self) -> ComposeResult:
         with Vertical(classes="dialog"):
             yield Label(self.question, classes="dialog-title", markup=False)
             if self.detail:
-                yield Static(self._detail_text(), classes="dialog-detail", markup=False)
+                yield LiveText(self.detail, classes="dialog-detail")
             with Horizontal(classes="dialog-buttons"):
                 yield Button(f"{self.yes} (y)", variant="error", id="yes", compact=True)
                 yield Button("No (n)", id="no", compact=True)
 
     def on_mount(self) -> None:
         self.query_one("#no", Button).focus()
-        if callable(self.detail):
-            watch_frames(self, self._draw)
 
     def on_button_pressed(self, event: Button.Pressed) -> None:
         self.dismiss(event.button.id == "yes")

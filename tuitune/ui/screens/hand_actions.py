@@ -27,7 +27,7 @@ from tuitune.ui.records import TrialRow
 from tuitune.ui.screens.command_line_form import CommandLineForm
 from tuitune.ui.screens.dialogs import ConfirmDialog, NoteDialog
 from tuitune.ui.screens.handoff import HandoffForm
-from tuitune.ui.screens.param_form import FormResult, ParamForm
+from tuitune.ui.screens.param_form import Checkpoint, FormResult, ParamForm
 
 #: Keys of the hand actions, as the command kinds declare them (engine/commands.py); the
 #: footer shows those with show=True, the palette lists them all. Each names an action_*
@@ -109,10 +109,17 @@ class HandActions(OnRun):
         def build(r: FormResult) -> dict[str, Any]:
             return {"trial_id": row.id, "set": r.changed, "from_checkpoint": r.from_checkpoint}
 
+        refusals: dict[tuple[int | None, str], str | None] = {}
+
+        def checkpoint() -> Checkpoint:  # read at every poll: the trial saves on meanwhile
+            now = self.run.view.rows.get(row.id, row)
+            key = (now.checkpoint_step, now.state)
+            if key not in refusals:  # the engine's check reads the store: once per change
+                refusals[key] = self.run.refusal("clone", row.id, True)
+            return now.checkpoint_step, refusals[key]
+
         form = ParamForm(f"Clone trial {row.id}", self._form_params(), row.current,
-                         self._checker("clone", build), checkpoint_step=row.checkpoint_step,
-                         offer_checkpoint=True, submit="Clone",
-                         checkpoint_refusal=self.run.refusal("clone", row.id, True),
+                         self._checker("clone", build), checkpoint=checkpoint, submit="Clone",
                          note="edit parameters or keep them; tab reaches the checkpoint box",
                          space=self.run.spec.space)
         self.app.push_screen(form, lambda r: r and self._send("clone", build(r)))
@@ -230,7 +237,7 @@ class HandActions(OnRun):
         if header is None:
             return
         rules = current_rules(self.run.spec, self.run.run_meta([RULES_KEY]))
-        form = HandoffForm(available_strategies(), header.strategy, header.budget_used,
+        form = HandoffForm(available_strategies(), header.strategy, self._trials_so_far,
                            header.max_trials, header.max_concurrent,
                            lambda args: self.run.check_command("handoff", args),
                            available_rules(), rules)
@@ -260,10 +267,11 @@ class HandActions(OnRun):
         from tuitune.engine.budget_edit import KEYS, current_budget, describe
 
         budget = current_budget(self.run.spec, self.run.run_meta(list(KEYS)))
-        header = self.run.view.header
-        used = header.budget_used if header is not None else 0
+
+        def now() -> str:  # read at every poll: trials go on starting behind the form
+            return f"{self._trials_so_far()} trials so far; " + describe(budget)
         self.app.push_screen(
-            CommandLineForm("Change the budget", [f"{used} trials so far; " + describe(budget)],
+            CommandLineForm("Change the budget", [now],
                             ["--more 10", "--max-trials N", "--max-concurrent 4",
                              "--trial-timeout 30m", "--experiment-timeout 2h (off: no cap)"],
                             lambda line: self.run.command_from_line("budget", line),
@@ -277,6 +285,11 @@ class HandActions(OnRun):
             return (f"Kills its {live} running, paused or queued trials and ends the "
                     "supervisor. (q only detaches and leaves everything running.)")
         self._confirmed("Stop the whole experiment?", detail, "Stop", "stop", {})
+
+    def _trials_so_far(self) -> int:
+        """Trials the budget has had, as the header says now."""
+        header = self.run.view.header
+        return header.budget_used if header is not None else 0
 
     def _confirmed(self, question: str, detail: Callable[[], str], yes: str, kind: str,
                    args: dict[str, Any]) -> None:

@@ -29,6 +29,7 @@ from tuitune.engine.rules_edit import (
     with_options,
 )
 from tuitune.ui.screens.form_screen import FormScreen
+from tuitune.ui.widgets.live_text import LiveText
 from tuitune.ui.widgets.ticks import FormSelectionList
 
 #: Returns an error line for the command arguments, or None when they are valid.
@@ -43,7 +44,7 @@ class HandoffForm(FormScreen[dict[str, Any] | None]):
         Binding("enter", "submit", "Start", show=False),
     ]
 
-    def __init__(self, strategies: Sequence[str], current: str, used: int,
+    def __init__(self, strategies: Sequence[str], current: str, used: Callable[[], int],
                  max_trials: int | None, max_concurrent: int, checker: HandoffChecker,
                  rules: Sequence[str] = (), current_rules: RuleConfig | None = None) -> None:
         super().__init__()
@@ -57,15 +58,18 @@ class HandoffForm(FormScreen[dict[str, Any] | None]):
         self.max_concurrent = max_concurrent
         self.checker = checker
 
+    def _now(self) -> str:
+        """What runs now; the trials so far read again at every poll (`used`)."""
+        return (f"now: {self.current} · {self.used()} trials so far"
+                + (f" of {self.max_trials}" if self.max_trials else "")
+                + f" · stopping: {describe(self.current_rules)}")
+
     def compose(self) -> ComposeResult:
-        left = (self.max_trials - self.used) if self.max_trials else 0
+        left = (self.max_trials - self.used()) if self.max_trials else 0
         more = left if left > 0 else 10
         with Vertical(classes="dialog form"):
             yield Label("Hand off the search", classes="dialog-title")
-            yield Static(f"now: {self.current} · {self.used} trials so far"
-                         + (f" of {self.max_trials}" if self.max_trials else "")
-                         + f" · stopping: {describe(self.current_rules)}",
-                         classes="dialog-hint")
+            yield LiveText(self._now, classes="dialog-hint")
             chosen = {name for name, _ in self.current_rules}
             with Horizontal(id="lists"):
                 yield OptionList(*[Option(name + ("  (you start every trial)"

@@ -19,6 +19,7 @@ from textual.widgets import Button, Checkbox, Input, Label, Static
 
 from tuitune.core.history import plain_value
 from tuitune.core.space import Param, Space, SpaceError
+from tuitune.ui.context import Frame, watch_frames
 from tuitune.ui.screens.form_screen import FormScreen
 from tuitune.ui.widgets.ticks import FormCheckbox
 
@@ -35,6 +36,10 @@ class FormResult:
 #: Builds the command from a result and checks it: returns an error line or None.
 Checker = Callable[[FormResult], str | None]
 
+#: A trial's latest checkpoint as a clone form offers it: its step (None: none saved
+#: yet) and why a clone from it would be refused (None: it would not).
+Checkpoint = tuple[int | None, str | None]
+
 
 class ParamForm(FormScreen[FormResult | None]):
     """Edit parameters. Enter submits from any field; Esc or ctrl+c cancels."""
@@ -46,9 +51,11 @@ class ParamForm(FormScreen[FormResult | None]):
     ]
 
     def __init__(self, title: str, params: Sequence[Param], values: Mapping[str, Any],
-                 checker: Checker, *, checkpoint_step: int | None = None,
-                 offer_checkpoint: bool = False, note: str = "", submit: str = "Start",
-                 checkpoint_refusal: str | None = None, space: Space | None = None) -> None:
+                 checker: Checker, *, checkpoint: Callable[[], Checkpoint] | None = None,
+                 note: str = "", submit: str = "Start", space: Space | None = None) -> None:
+        """`checkpoint`: offer a clone from the trial's latest checkpoint; read again at
+        every poll, so the step it names is the one a clone would start from (the
+        trial goes on saving while the form is open)."""
         super().__init__()
         # With conditional parameters: only those whose conditions hold are shown,
         # re-checked as the fields they depend on change.
@@ -57,9 +64,9 @@ class ParamForm(FormScreen[FormResult | None]):
         self.params = list(params)
         self.initial = dict(values)
         self.checker = checker
-        self.checkpoint_step = checkpoint_step
-        self.offer_checkpoint = offer_checkpoint
-        self.checkpoint_refusal = checkpoint_refusal  # why a clone from it is refused
+        self.checkpoint = checkpoint
+        self.checkpoint_step, self.checkpoint_refusal = (  # refusal: why a clone from it
+            checkpoint() if checkpoint is not None else (None, None))  # is refused
         self.note = note
         self.submit_label = submit
 
@@ -80,15 +87,11 @@ class ParamForm(FormScreen[FormResult | None]):
                         yield Label(p.describe() + (" · mutable" if p.mutable else ""),
                                     classes="form-help", markup=False)
                     yield Static("", id=f"e-{p.name}", classes="form-error", markup=False)
-            if self.offer_checkpoint:
-                step = self.checkpoint_step
-                yield FormCheckbox(f"from its latest checkpoint (step {step})" if step is not None
-                               else "from its latest checkpoint (none saved yet)",
-                               value=False, id="from-checkpoint",
-                               disabled=step is None or self.checkpoint_refusal is not None,
-                               compact=True)
-                if step is not None and self.checkpoint_refusal:
-                    yield Static(self.checkpoint_refusal, classes="dialog-hint", markup=False)
+            if self.checkpoint is not None:
+                yield FormCheckbox(self._checkpoint_label(), value=False, id="from-checkpoint",
+                                   disabled=self._checkpoint_refused(), compact=True)
+                yield Static(self._refusal_shown(), id="checkpoint-refusal",
+                             classes="dialog-hint", markup=False)
             yield Static("", id="form-error", classes="form-error", markup=False)
             with Horizontal(classes="dialog-buttons"):
                 yield Button(f"{self.submit_label} (enter)", variant="primary", id="ok",
@@ -99,6 +102,36 @@ class ParamForm(FormScreen[FormResult | None]):
         inputs = self.query(Input)
         if inputs:
             inputs.first().focus()
+        if self.checkpoint is not None:
+            watch_frames(self, self._polled)
+
+    # -- the checkpoint a clone may start from ------------------------------------------
+    def _checkpoint_label(self) -> str:
+        step = self.checkpoint_step
+        return (f"from its latest checkpoint (step {step})" if step is not None
+                else "from its latest checkpoint (none saved yet)")
+
+    def _checkpoint_refused(self) -> bool:
+        return self.checkpoint_step is None or self.checkpoint_refusal is not None
+
+    def _refusal_shown(self) -> str:
+        return self.checkpoint_refusal or "" if self.checkpoint_step is not None else ""
+
+    def _polled(self, frame: Frame) -> None:
+        if not frame.polled or self.checkpoint is None:
+            return
+        now = self.checkpoint()
+        if now == (self.checkpoint_step, self.checkpoint_refusal):
+            return
+        self.checkpoint_step, self.checkpoint_refusal = now
+        box = self.query_one("#from-checkpoint", FormCheckbox)
+        box.label = self._checkpoint_label()
+        box.disabled = self._checkpoint_refused()
+        if box.disabled:
+            box.value = False  # refused now: never sent ticked
+        refusal = self.query_one("#checkpoint-refusal", Static)
+        refusal.update(self._refusal_shown())
+        refusal.display = bool(self._refusal_shown())
 
     def _param(self, name: str) -> Param:
         return next(p for p in self.params if p.name == name)
