@@ -389,16 +389,17 @@ def run_overview(run_dir: Path) -> RunOverview:
 
 
 def runs_table(runs: list[RunOverview], width: int | None = None) -> str:
-    """Runs oldest first (newest last, next to the prompt), aligned; unreadable ones say why.
-    A run with several objectives or constraints adds a `front` column (the other
-    objectives' bests, the front's size, the infeasible trials), wrapped under its row
-    when it does not fit `width`."""
+    """Runs oldest first (newest last, next to the prompt), aligned; unreadable ones say
+    why, last in their row (a long reason widens no column). A run with several
+    objectives or constraints adds a `front` column (the other objectives' bests, the
+    front's size, the infeasible trials). What does not fit `width` goes on the line
+    under each row, indented: the front, or with long run names the best value too, so
+    no row wraps (a reason stays whole: it names a file to look at)."""
     rows = []
     for r in runs:
         started = time.strftime("%Y-%m-%d %H:%M", time.localtime(r.created_at)) \
             if r.created_at else "-"
         if r.error is not None:
-            # The reason goes last: a long message widens no column of the other runs.
             rows.append([escape_controls(r.name), started, "unreadable", "-",
                          escape_controls(r.error)])
             continue
@@ -407,15 +408,39 @@ def runs_table(runs: list[RunOverview], width: int | None = None) -> str:
         rows.append([escape_controls(r.name), started, r.state,
                      f"{r.trials_done}/{r.trials_total}", best])
     headers = ["run", "started", "state", "trials", "best"]
-    if any(r.front is not None for r in runs):
-        cells = [r.front_cell() for r in runs]
-        table = _fitted(headers, rows, ["front"], [[c] for c in cells],
-                        [c if c != "-" else "" for c in cells], width)
+    fronts = [r.front_cell() for r in runs] if any(r.front is not None for r in runs) else []
+    head, *lines = _table(headers, rows).split("\n")
+    readable = [line for line, r in zip(lines, runs, strict=True) if r.error is None]
+    if width is None or max(map(len, [head, *readable])) <= width:
+        if fronts:
+            table = _fitted(headers, rows, ["front"], [[c] for c in fronts],
+                            [c if c != "-" else "" for c in fronts], width)
+        else:
+            table = "\n".join([head, *lines])
     else:
-        table = _table(headers, rows)
+        table = _best_under(headers[:-1], rows, runs, fronts, width)
     if any(r.state == "detached" for r in runs):
         table += "\ndetached: no supervisor (died, or a reboot); `tuitune resume RUN` takes over"
     return table
+
+
+def _best_under(headers: list[str], rows: list[list[str]], runs: list[RunOverview],
+                fronts: list[str], width: int) -> str:
+    """`ls` too wide for the terminal: each row without its best, which goes under it
+    with the front ('    best 0.3286 (val_loss); 12.5 (cost), front 3')."""
+    head, *lines = _table(headers, [row[:-1] for row in rows]).split("\n")
+    out = [head]
+    for i, (line, row, r) in enumerate(zip(lines, rows, runs, strict=True)):
+        out.append(line)
+        if r.error is not None:
+            out.append("    " + row[-1])
+            continue
+        parts = [f"best {row[-1]}" if row[-1] != "-" else "",
+                 fronts[i] if fronts and fronts[i] != "-" else ""]
+        text = "; ".join(p for p in parts if p)
+        out += textwrap.wrap(text, width, initial_indent="    ", subsequent_indent="    ",
+                             break_on_hyphens=False)
+    return "\n".join(out)
 
 
 def sort_runs(runs: list[RunOverview]) -> list[RunOverview]:
