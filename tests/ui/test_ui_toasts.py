@@ -122,3 +122,34 @@ async def test_the_budget_and_handoff_forms_count_the_trials_so_far_at_every_pol
             assert f"{used + 1} trials so far" in screen_text(app), key
             await pilot.press("escape")
             await wait_for(pilot, lambda f=form: app.screen is not f, what="the form closed")
+
+
+async def test_the_clone_form_shows_values_as_people_write_them_and_sends_them_exact(
+        tmp_path):
+    """The clone form's focused field showed `34660919228307` (the tail of lr's
+    0.24434660919228307, scrolled to the cursor at 80x24): the prefill is now 4
+    significant digits, and a field left as prefilled stands for the exact value, so
+    nothing rounded is sent back as a change."""
+    from textual.widgets import Input
+    from ui_helpers import build_fixed_run
+
+    from tuitune.ui.screens.param_form import ParamForm
+
+    run_dir = build_fixed_run(tmp_path, weight_decay=True)
+    app = make_fixed_app(run_dir, gpus=4)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot, app)
+        app.screen.table.select(5)
+        exact = app.view.rows[5].current["weight_decay"]  # 1.234567e-6 * 2.7**4
+        await pilot.press("c")
+        form = await wait_for(pilot, lambda: isinstance(app.screen, ParamForm) and app.screen,
+                              what="the clone form")
+        field = form.query_one("#p-weight_decay", Input)
+        assert field.value == "6.561e-5"  # 6.561e-05 to 4 digits; the table shows 6.56e-5
+        kept = form.result()
+        assert kept is not None and kept.changed == {}
+        assert kept.values["weight_decay"] == exact  # exact, not 6.561e-5
+        field.value = "1e-4"
+        changed = form.result()
+        assert changed is not None and changed.changed == {"weight_decay": 1e-4}
+        await pilot.press("escape")

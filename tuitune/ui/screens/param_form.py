@@ -1,7 +1,8 @@
 """The parameter form, for a new trial, a clone and a tweak.
 
 One field per parameter, prefilled (from the selected trial or the space's
-defaults), checked against the space as you type. On Enter the whole request
+defaults) with the value as people write it (`0.2443`; a field left so stands for
+the exact value, `0.24434660919228307`), checked against the space as you type. On Enter the whole request
 is validated by the engine's own check (`RunClient.check`), whose one-line
 reason shows in the form; only a valid request leaves it.
 """
@@ -17,8 +18,8 @@ from textual.binding import Binding
 from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.widgets import Button, Checkbox, Input, Label, Static
 
-from tuitune.core.history import plain_value
 from tuitune.core.space import Param, Space, SpaceError
+from tuitune.ui import fmt
 from tuitune.ui.context import Frame, watch_frames
 from tuitune.ui.screens.form_screen import FormScreen
 from tuitune.ui.widgets.ticks import FormCheckbox
@@ -81,9 +82,8 @@ class ParamForm(FormScreen[FormResult | None]):
                     with Horizontal(classes="form-row", id=f"r-{p.name}") as row:
                         row.display = p.name in shown
                         yield Label(p.name, classes="form-label", markup=False)
-                        # In full: a rounded prefill would be sent back as a change.
-                        yield Input(plain_value(self.initial.get(p.name, p.initial())),
-                                    id=f"p-{p.name}", classes="form-input", compact=True)
+                        yield Input(self._prefill(p), id=f"p-{p.name}",
+                                    classes="form-input", compact=True)
                         yield Label(p.describe() + (" · mutable" if p.mutable else ""),
                                     classes="form-help", markup=False)
                     yield Static("", id=f"e-{p.name}", classes="form-error", markup=False)
@@ -151,12 +151,27 @@ class ParamForm(FormScreen[FormResult | None]):
         current = {**{p.name: p.initial() for p in self.params}, **self.initial, **values}
         return names & set(self.space.active(current))
 
+    # -- what a field shows and means ---------------------------------------------------
+    def _prefill(self, p: Param) -> str:
+        """A field's first text: the value as people write it (4 significant digits:
+        `0.2443`, not `0.24434660919228307`, whose head a narrow field scrolled out of
+        view); left as it is, it stands for the exact value (`_value`)."""
+        return fmt.value(self.initial.get(p.name, p.initial()))
+
+    def _value(self, p: Param, text: str) -> Any:
+        """The value a field's text stands for: the exact prefilled value while the text
+        is the prefill's (a rounded prefill is never sent back as a change), else the
+        text parsed (raises SpaceError)."""
+        if text == self._prefill(p):
+            return self.initial.get(p.name, p.initial())
+        return p.parse(text)
+
     def _typed_values(self) -> dict[str, Any]:
         """Every field that parses, as typed so far."""
         out: dict[str, Any] = {}
         for p in self.params:
             try:
-                out[p.name] = p.parse(self.query_one(f"#p-{p.name}", Input).value)
+                out[p.name] = self._value(p, self.query_one(f"#p-{p.name}", Input).value)
             except SpaceError:
                 pass
         return out
@@ -170,7 +185,7 @@ class ParamForm(FormScreen[FormResult | None]):
 
     def _field_error(self, name: str, text: str) -> str:
         try:
-            self._param(name).parse(text)
+            self._value(self._param(name), text)
         except SpaceError as exc:
             return str(exc)
         return ""
@@ -195,7 +210,7 @@ class ParamForm(FormScreen[FormResult | None]):
             if error:
                 first_bad = first_bad or field
                 continue
-            values[p.name] = p.parse(field.value)
+            values[p.name] = self._value(p, field.value)
         if first_bad is not None:
             first_bad.focus()
             return None
