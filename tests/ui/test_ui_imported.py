@@ -9,6 +9,7 @@ from tuitune.core.spec import load_spec_json
 from tuitune.engine.warm_start import META_KEY, gather
 from tuitune.store import RunStore
 from tuitune.ui.screens.imported import ImportedScreen
+from tuitune.ui.widgets.chart import Chart
 
 
 async def test_imported_trials_on_request(tmp_path):
@@ -33,6 +34,36 @@ async def test_imported_trials_on_request(tmp_path):
             n + len(record["refused"]))
         await pilot.press("escape")
         await wait_for(pilot, lambda: not isinstance(app.screen, ImportedScreen))
+
+        # On request (I, then t) they are rows of the table too: ids -1, -2..., origin
+        # imported, the source as the note; not counted in the header's budget.
+        table, header = app.screen.table, app.view.header
+        own = set(table.order)
+        await pilot.press("I")
+        await wait_for(pilot, lambda: isinstance(app.screen, ImportedScreen))
+        await pilot.press("t")
+        await wait_for(pilot, lambda: len(table.order) == len(own) + n, what="imported rows")
+        assert set(table.order) - own == set(range(-n, 0))
+        row = table._rows[-1]
+        assert row.origin == "imported" and row.note.startswith(f"from {other.name} trial")
+        assert app.view.header.budget_used == header.budget_used
+        # Not trials of this run: hand actions and the detail screen say so, send nothing.
+        table.select(-1)
+        await settle(pilot, app)
+        assert table.cursor_id == -1
+        await pilot.press("k")
+        await settle(pilot, app)
+        said = [str(n.message) for n in app._notifications]
+        assert any("cannot kill trial -1: a warm start imported it" in m for m in said), said
+        await pilot.press("enter")
+        await settle(pilot, app)
+        assert type(app.screen).__name__ == "RunScreen"  # no detail screen, no dialog
+        said = [str(n.message) for n in app._notifications]
+        assert any("trial -1 was imported by a warm start" in m for m in said), said
+        await pilot.press("I")
+        await wait_for(pilot, lambda: isinstance(app.screen, ImportedScreen))
+        await pilot.press("t")
+        await wait_for(pilot, lambda: set(table.order) == own, what="the imported hidden")
 
 
 def test_the_insight_counts_the_imported_trials(tmp_path):

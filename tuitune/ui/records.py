@@ -63,6 +63,29 @@ class TrialRow(TrialRecord):
 _RECORD_FIELDS = tuple(f.name for f in fields(TrialRecord))
 
 
+def imported_rows(record: Mapping[str, Any] | None) -> dict[int, TrialRow]:
+    """A warm start's imported trials (engine/warm_start.py's record) as read-only
+    table rows: ids -1, -2... as the searcher and the insight number them, origin
+    `imported`, the source run and trial as the note. Not trials of this run: no
+    process, curve or log."""
+    from tuitune.core.trial_state import TrialState
+
+    rows = {}
+    for i, r in enumerate((record or {}).get("imported", []), start=1):
+        step = r.get("step")
+        rows[-i] = TrialRow(
+            id=-i, state=TrialState(r.get("state", TrialState.COMPLETED)), origin="imported",
+            parent_id=None, clone_step=None, from_checkpoint=False, initial_checkpoint=None,
+            params=dict(r["params"]), created_at=0.0, started_at=None, ended_at=None,
+            pid=None, pid_start=None, node=None, gpus=None, exit_code=None, error=None,
+            note=f"from {r['source_run']} trial {r['source_trial']}", starred=False,
+            protected=False, stop_requested=False, api_seen=False, checkpoint=None,
+            checkpoint_step=None, peak_gpu_mem_mb=None, tree=[], updated_at=None,
+            current=dict(r["params"]), step=step, latest=r["value"], best=r["value"],
+            n_points=1)
+    return rows
+
+
 @dataclass(frozen=True)
 class Curve:
     """One metric of one trial: steps ascending. Arrays are read-only."""

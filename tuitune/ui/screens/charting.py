@@ -72,6 +72,8 @@ def build_chart(view: RunView, metric: str, trial_ids: list[int], log_y: bool, s
     title = metric
     if not trial_ids:
         empty = "select a trial to chart it"
+    elif all(t < 0 for t in trial_ids):  # a warm start's row: no curve in this run
+        empty = f"trial {trial_ids[0]} was imported: its curve is in its own run"
     elif not any(view.curves.get((t, metric)) is not None for t in trial_ids):
         empty = f"loading {metric}…" if view.loaded else "loading…"
     else:

@@ -19,7 +19,7 @@ from textual.screen import Screen
 from textual.widgets import Footer, Input, Static
 
 from tuitune.ui.context import Frame, watch_frames
-from tuitune.ui.records import TrialRow
+from tuitune.ui.records import TrialRow, imported_rows
 from tuitune.ui.screens.charting import VAL_PREFIXES, build_chart, chart_trials
 from tuitune.ui.screens.dialogs import PickDialog
 from tuitune.ui.screens.gpu_screen import GpuScreen
@@ -197,7 +197,7 @@ class RunScreen(HandActions, Screen):
         if self.metric is None:
             return set()
         ids = chart_trials(self.table.cursor_id, self.run.view.starred)
-        return {(tid, m) for tid in ids for m in self._metrics()}
+        return {(tid, m) for tid in ids if tid >= 0 for m in self._metrics()}
 
     def _chart_key(self) -> tuple[list[int], tuple]:
         """The chart's trials, and what its drawing depends on. Curves and rows are
@@ -260,6 +260,10 @@ class RunScreen(HandActions, Screen):
         # Imported on first use: the detail screen is not needed to open a run (50 ms).
         from tuitune.ui.screens.detail import DetailScreen
 
+        if event.trial_id < 0:  # a warm start's: its parameters and value are the row
+            self.app.notify(f"trial {event.trial_id} was imported by a warm start; it is "
+                            "not a trial of this run (I lists them)", severity="warning")
+            return
         self.app.push_screen(DetailScreen(event.trial_id))
 
     # -- view actions ----------------------------------------------------------------------
@@ -276,7 +280,14 @@ class RunScreen(HandActions, Screen):
         from tuitune.ui.screens.imported import ImportedScreen
 
         record = self.app.run_meta([META_KEY]).get(META_KEY)
-        self.app.push_screen(ImportedScreen(imported_table(record)))
+        rows = imported_rows(record)
+
+        def toggle(in_table: bool | None) -> None:
+            if in_table:
+                self.table.set_imported({} if self.table.imported_shown else rows)
+
+        self.app.push_screen(ImportedScreen(imported_table(record), self.table.imported_shown,
+                                            bool(rows)), toggle)
 
     def action_filter_text(self) -> None:
         box = self.query_one("#filter", Input)
@@ -341,10 +352,18 @@ class RunScreen(HandActions, Screen):
         if parts:
             line.update(" " + " · ".join(parts))
 
+    def _need_row(self, verb: str) -> TrialRow | None:
+        tid = self.table.cursor_id
+        if tid is not None and tid < 0:  # a warm start's row (I, then t)
+            self.app.notify(f"cannot {verb} trial {tid}: a warm start imported it from an "
+                            "earlier run; it is not a trial of this run", severity="warning")
+            return None
+        return super()._need_row(verb)
+
     def action_mark(self) -> None:
         """Space: mark the trial for a comparison (or unmark it); up to four."""
         tid = self.table.cursor_id
-        if tid is None:
+        if tid is None or self._need_row("mark") is None:
             return
         if tid in self.marked:
             self.marked.remove(tid)

@@ -94,6 +94,8 @@ class TrialTable(LineWidget, can_focus=True):
         self._clock = clock
         self._objective = spec.objective
         self._rows: Mapping[int, TrialRow] = {}
+        self._own: Mapping[int, TrialRow] = {}  # the run's trials (set_rows)
+        self._imported: Mapping[int, TrialRow] = {}  # a warm start's, shown on request
         self._order: list[int] = []
         self._usage: dict[int, TrialUsage] = {}
         self.state = TableState()
@@ -107,11 +109,23 @@ class TrialTable(LineWidget, can_focus=True):
     # -- data in ---------------------------------------------------------------------------
     def set_rows(self, rows: Mapping[int, TrialRow], changed: set[int] | None = None) -> None:
         """The rows (the caller's dict, read only); `changed` ids moved since last time."""
-        self._rows = rows
+        self._own = rows
+        self._rows = {**rows, **self._imported} if self._imported else rows
         if self.state.plain and changed is not None and all(t in self._shown_set for t in changed):
             self.redraw_soon()  # nothing can move: rows by id, all shown
             return
         self._reorder()
+
+    def set_imported(self, rows: Mapping[int, TrialRow]) -> None:
+        """Rows of trials imported by a warm start, shown below the run's own (negative
+        ids); empty: none shown."""
+        self._imported = rows
+        self._rows = {**self._own, **rows} if rows else self._own
+        self._reorder()
+
+    @property
+    def imported_shown(self) -> bool:
+        return bool(self._imported)
 
     @property
     def _shown_set(self) -> set[int]:
