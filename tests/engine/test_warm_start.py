@@ -87,3 +87,16 @@ def test_a_run_warm_started_from_a_finished_one(tt_home, tmp_path):
     assert cold.returncode == 0, cold.stderr
     assert "0 trials imported" in cold.stdout and "6: it has no wd, which this run searches" \
         in cold.stdout, cold.stdout
+
+
+@pytest.mark.parametrize("theirs,said", [
+    (("val_loss", "min"), "it optimises val_loss (min), this run loss (min)"),
+    (("loss", "max"), "it optimises loss (max), this run loss (min)")])
+def test_another_metric_or_mode_is_refused_in_one_line(theirs, said):
+    from tuitune.core.history import Objective
+    from tuitune.engine.warm_start import WarmStartError, check_objective
+
+    check_objective(Objective("loss", "min"), Objective("loss", "min"), "a")  # the same: fine
+    with pytest.raises(WarmStartError) as caught:
+        check_objective(Objective("loss", "min"), Objective(*theirs), "a")
+    assert said in str(caught.value) and "\n" not in str(caught.value)
