@@ -85,3 +85,22 @@ def test_the_insight_counts_the_imported_trials(tmp_path):
     imported = [t for t in history.trials if t.id < 0]
     assert n and len(imported) == n and {t.origin for t in imported} == {"imported"}
     assert insight.to_json()["trials"] == own.to_json()["trials"] + n
+
+
+async def test_the_insight_screen_says_how_many_were_imported(tmp_path):
+    here = build_fixed_run(tmp_path / "here")
+    other = build_fixed_run(tmp_path / "other", n_trials=6)
+    store = RunStore(here)
+    try:
+        record = gather(load_spec_json(store.meta(["spec"])["spec"]), [other])
+        store.set_meta(**{META_KEY: record})
+    finally:
+        store.close()
+    app = make_app(here)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await settle(pilot, app)
+        await pilot.press("i")
+        title = await wait_for(pilot, lambda: "imported" in (t := str(
+            app.screen.query_one("#insight-title", Static).render())) and t, timeout=60,
+            what="the insight's title")
+        assert f"({len(record['imported'])} imported)" in title

@@ -189,7 +189,10 @@ class InsightScreen(OnRun, Screen):
         self.drawn = computed
         step = "" if insight.common_step is None else f" · at step {insight.common_step}"
         model = "" if computed.model_done else " · fitting the model…"
-        title.update(f" Insight · {len(insight.points)} finished trials{step}{model}"
+        imported = sum(p.id < 0 for p in insight.points)  # a warm start's (negative ids)
+        what = f"{len(insight.points)} finished trials" + (
+            f" ({imported} imported)" if imported else "")
+        title.update(f" Insight · {what}{step}{model}"
                      + (f" · {computed.error}" if computed.error else ""))
         params = list(space.dims)
         if not params:
