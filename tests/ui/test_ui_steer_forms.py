@@ -10,6 +10,7 @@ from ui_helpers import make_app, settle, wait_for
 from tuitune.engine.space_edit import META_KEY
 from tuitune.store import RunStore
 from tuitune.ui.screens.command_line_form import CommandLineForm
+from tuitune.ui.screens.param_form import ParamForm
 
 SIZE = (80, 24)  # the smallest screen the TUI is made for
 
@@ -58,6 +59,19 @@ async def test_space_and_budget_forms_send_their_commands(fresh_live_run):
         assert revs[-1]["space"]["lr"]["low"] == 0.001 and revs[-1]["space"]["lr"]["log"]
         assert revs[-1]["space"]["opt"]["choices"] == ["sgd", "adam", "rmsprop"]
         assert revs[-1]["actor"] == "user"
+
+        # The new-trial form shows the ranges in effect; a value outside this revision
+        # (inside the spec's) is allowed, and its warning is a toast of its own.
+        await pilot.press("n")
+        new = await wait_for(pilot, lambda: isinstance(app.screen, ParamForm) and app.screen,
+                             what="the new-trial form")
+        helps = [str(w.render()) for w in new.query(".form-help")]
+        assert any(h.startswith("float [0.001, 0.01] log") for h in helps), helps
+        await pilot.press(*"0.5", "enter")
+        warned = await wait_for(pilot, lambda: [n for n in app._notifications
+                                                if n.message.startswith("warning: trial")],
+                                what="the warning")
+        assert warned[0].severity == "warning" and "lr=0.5" in warned[0].message
 
         form = await _form(pilot, app, "B")
         await pilot.press(*"--max-concurrent 3 --trial-timeout 30m", "enter")

@@ -15,6 +15,7 @@ import copy
 from collections.abc import Mapping
 from typing import Any
 
+from tuitune.core.numfmt import value as shown
 from tuitune.core.space import Space, SpaceError, parse_scalar
 from tuitune.core.spec import Spec, SpecError, parse_spec
 
@@ -220,5 +221,8 @@ def outside(space: Space, params: Mapping[str, Any]) -> list[str]:
         try:
             space[name].validate(value)
         except SpaceError as exc:
-            out.append(f"{name}={value!r} ({exc})")
+            # Numbers as people read them (0.004477, not 0.004477363...): the TUI shows
+            # this on one line.
+            said = shown(value) if isinstance(value, (int, float)) else repr(value)
+            out.append(f"{name}={said} ({exc})")
     return out

@@ -96,9 +96,12 @@ class HandActions(OnRun):
             return {"params": r.values}
 
         source = f"prefilled from trial {row.id}" if row else "prefilled with the defaults"
+        edited = self._edited_ranges()
+        if edited:
+            source += "; the ranges of the space in effect (outside: allowed, with a warning)"
         form = ParamForm("New trial", self._form_params(), values,
                          self._checker("new", build), note=source, submit="Start",
-                         space=self.run.spec.space)
+                         space=self.run.spec.space, described=edited)
         self.app.push_screen(form, lambda r: r and self._send("new", build(r)))
 
     def action_clone(self) -> None:
@@ -121,7 +124,7 @@ class HandActions(OnRun):
         form = ParamForm(f"Clone trial {row.id}", self._form_params(), row.current,
                          self._checker("clone", build), checkpoint=checkpoint, submit="Clone",
                          note="edit parameters or keep them; tab reaches the checkpoint box",
-                         space=self.run.spec.space)
+                         space=self.run.spec.space, described=self._edited_ranges())
         self.app.push_screen(form, lambda r: r and self._send("clone", build(r)))
 
     def action_tweak(self) -> None:
@@ -242,6 +245,12 @@ class HandActions(OnRun):
                            lambda args: self.run.check_command("handoff", args),
                            available_rules(), rules)
         self.app.push_screen(form, lambda a: a and self._send("handoff", a))
+
+    def _edited_ranges(self) -> dict[str, str]:
+        """Parameters whose range a space edit changed, described as they are now."""
+        spec, now = self.run.spec.space, self._space_now()
+        return {p.name: p.describe() for p in now.params
+                if p.name in spec and p.describe() != spec[p.name].describe()}
 
     def _space_now(self) -> Space:
         """The search space in effect (the latest `tuitune space` revision)."""

@@ -53,7 +53,8 @@ class ParamForm(FormScreen[FormResult | None]):
 
     def __init__(self, title: str, params: Sequence[Param], values: Mapping[str, Any],
                  checker: Checker, *, checkpoint: Callable[[], Checkpoint] | None = None,
-                 note: str = "", submit: str = "Start", space: Space | None = None) -> None:
+                 note: str = "", submit: str = "Start", space: Space | None = None,
+                 described: Mapping[str, str] | None = None) -> None:
         """`checkpoint`: offer a clone from the trial's latest checkpoint; read again at
         every poll, so the step it names is the one a clone would start from (the
         trial goes on saving while the form is open)."""
@@ -70,6 +71,8 @@ class ParamForm(FormScreen[FormResult | None]):
             checkpoint() if checkpoint is not None else (None, None))  # is refused
         self.note = note
         self.submit_label = submit
+        # A parameter's range as shown, where it is not the spec's (a space revision's).
+        self.described = dict(described or {})
 
     def compose(self) -> ComposeResult:
         with Vertical(classes="dialog form"):
@@ -84,7 +87,8 @@ class ParamForm(FormScreen[FormResult | None]):
                         yield Label(p.name, classes="form-label", markup=False)
                         yield Input(self._prefill(p), id=f"p-{p.name}",
                                     classes="form-input", compact=True)
-                        yield Label(p.describe() + (" · mutable" if p.mutable else ""),
+                        yield Label(self.described.get(p.name, p.describe())
+                                    + (" · mutable" if p.mutable else ""),
                                     classes="form-help", markup=False)
                     yield Static("", id=f"e-{p.name}", classes="form-error", markup=False)
             if self.checkpoint is not None:
