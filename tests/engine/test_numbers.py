@@ -37,3 +37,30 @@ def test_a_column_of_measured_values_keeps_4_digits_and_lines_up_its_points():
     points = {line.rindex(".") for line in lines}
     assert len(points) == 1, lines  # every decimal point in one column of the screen
     assert [line.split()[-1] for line in lines] == ["0.7100", "0.5434", "0.05547", "12.00"]
+
+
+def test_export_keeps_every_value_exact(tmp_path):
+    """The rule is for people: `export` (CSV and JSON) writes the values as stored."""
+    import csv
+    import io
+    import json
+
+    from tests.support.specs import write_spec
+    from tuitune.core.spec import load_spec
+    from tuitune.engine.runs import create_run
+    from tuitune.store import RunStore
+
+    spec = load_spec(write_spec(tmp_path / "exp", name="exact"))
+    store = RunStore(create_run(spec, tmp_path / "runs"))
+    try:
+        lr, loss = 0.005000000000000001, 0.30000000000000004
+        tid = store.create_trial({"lr": lr, "units": 8, "steps": 40, "sleep": 0.1},
+                                 "manual", "user")
+        store.add_metrics(tid, [(1, "loss", loss, 1.0)])
+        rows = list(csv.DictReader(io.StringIO(summary.export_csv(store, spec))))
+        assert float(rows[0]["lr"]) == lr and float(rows[0]["value"]) == loss
+        assert rows[0]["lr"] == repr(lr)  # every digit, as stored
+        exported = json.loads(summary.export_json(store, spec))
+        assert repr(lr) in json.dumps(exported) and repr(loss) in json.dumps(exported)
+    finally:
+        store.close()
