@@ -100,3 +100,30 @@ def test_another_metric_or_mode_is_refused_in_one_line(theirs, said):
     with pytest.raises(WarmStartError) as caught:
         check_objective(Objective("loss", "min"), Objective(*theirs), "a")
     assert said in str(caught.value) and "\n" not in str(caught.value)
+
+
+def test_the_spec_key_warm_start(tt_home, tmp_path):
+    """`[search] warm_start = [...]` imports as --warm-start does; an unknown run in it is
+    refused in one line, exit 2, no run created."""
+    from tests.support.fake_runs import fake_run, stepper
+
+    from .bad_input import run_cli
+
+    source = fake_run(tmp_path / "a", stepper(steps=3), home=tt_home, strategy="random",
+                      concurrent=2, budget="max_trials = 4", steps=5, sleep=0.01)
+    source.until(lambda: source.sup.finished, "the first run's end")
+    source.sup.close()
+    spec = write_spec(tmp_path / "b", name="b", steps=5, sleep=0.01, strategy="random",
+                      concurrent=1, budget="max_trials = 1",
+                      extra=f'warm_start = ["{source.run_dir.name}"]\n')
+    bad = spec.with_name("bad.toml")
+    bad.write_text(spec.read_text().replace(source.run_dir.name, "no-such-run"))
+    code, _, err = run_cli(["run", str(bad), "--headless"])
+    assert code == 2 and "no-such-run" in err and err.count("\n") == 1, err
+    assert _runs(tt_home) == [source.run_dir]
+    code, out, err = run_cli(["run", str(spec), "--headless"])
+    assert code == 0, err
+    assert f"warm start: 4 trials imported from {source.run_dir.name}" in out, out
+    [run] = [r for r in _runs(tt_home) if r != source.run_dir]
+    record = read(run, lambda s: s.meta()[META_KEY])
+    assert len(record["imported"]) == 4 and record["sources"] == [source.run_dir.name]
