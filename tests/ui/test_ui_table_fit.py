@@ -108,3 +108,30 @@ def test_metric_cells_keep_4_digits_and_are_never_cropped(tmp_path):
     assert shown("best", 0.71) == "  0.7100" and shown("latest", 0.5434) == "  0.5434"
     assert shown("best", 0.0001234) == "0.000123" and shown("latest", -0.001) == "-0.00100"
     assert "…" not in shown("best", -0.0001234)
+
+
+async def test_the_points_of_latest_and_best_line_up_over_the_rows_on_screen(tmp_path):
+    """4 digits alone left `0.09226` over `0.5184` a cell apart (seen in tmux with LANG=C:
+    one run's best a decade below the others'): the cells on screen are padded so that
+    their decimal points stand in one column, as the CLI's tables line them up."""
+    from dataclasses import replace
+
+    run_dir = build_fixed_run(tmp_path)
+    app = make_fixed_app(run_dir)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot, app)
+        rows = dict(app.view.rows)
+        rows[5] = replace(rows[5], best=0.09226, latest=0.1)
+        rows[6] = replace(rows[6], best=12.0, latest=0.0001234)
+        app.screen.table.set_rows(rows, changed=None)
+        await pilot.pause(0.3)
+        head, *lines = _table_lines(app)
+        shown = {int(line[:6].replace("*", " ").replace("!", " ").split()[0]): line
+                 for line in lines if line[:6].strip()}
+        end = head.index("best") + len("best")
+        bests = {tid: line[end - 8:end] for tid, line in shown.items()}
+        assert bests[5].strip() == "0.09226" and bests[6].strip() == "12.00"
+        points = {cell.index(".") for cell in bests.values() if "." in cell}
+        assert len(points) == 1, bests
+        latest = head.index("latest") + len("latest")
+        assert shown[6][latest - 8:latest].strip() == "0.000123"  # never cropped

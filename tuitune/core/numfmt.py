@@ -55,13 +55,17 @@ def align_decimals(cells: list[str]) -> list[str]:
     """A column's cells padded on the right so that, right-aligned, their decimal
     points line up (`12.35  ` over `0.05547`); cells without a plain decimal point (an
     integer, `-`, an exponent form, text) are left as they are."""
-    def after_point(cell: str) -> int | None:
-        if "." not in cell or "e" in cell or not is_numeric(cell):
-            return None
-        return len(cell) - cell.index(".") - 1
-    digits = [after_point(c) for c in cells]
+    digits = [digits_after_point(c) for c in cells]
     most = max((d for d in digits if d is not None), default=0)
     return [c if d is None else c + " " * (most - d) for c, d in zip(cells, digits, strict=True)]
+
+
+def digits_after_point(cell: str) -> int | None:
+    """How many characters follow a shown number's decimal point (None: no plain
+    decimal point, as in an integer, `-`, an exponent form or text)."""
+    if "." not in cell or "e" in cell or not is_numeric(cell):
+        return None
+    return len(cell) - cell.index(".") - 1
 
 
 def scientific(value: float, significant: int = 3) -> str:

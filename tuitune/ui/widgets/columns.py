@@ -10,13 +10,13 @@ origin, elapsed time or a note.
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Hashable, Mapping
-from dataclasses import dataclass
+from collections.abc import Callable, Hashable, Iterable, Mapping
+from dataclasses import dataclass, field
 
 from rich.style import Style
 
 from tuitune.core.history import ACTIVE_STATES, LIVE_STATES
-from tuitune.core.numfmt import column_number, scientific
+from tuitune.core.numfmt import column_number, digits_after_point, scientific
 from tuitune.core.numfmt import nice_number as numfmt_number
 from tuitune.core.space import Param
 from tuitune.core.spec import Spec
@@ -29,10 +29,13 @@ from tuitune.ui.widgets.lines import Run
 
 @dataclass(frozen=True)
 class Ctx:
-    """What changes besides the rows: the clock and the sampled trial processes."""
+    """What changes besides the rows: the clock, the sampled trial processes, and
+    per column of measured values the digits after the point its cells on screen line
+    up to (`points`)."""
 
     now: float
     usage: Mapping[int, TrialUsage]
+    points: Mapping[str, int] = field(default_factory=dict)
 
 
 #: What a cell reads besides its row (a hashable value; None: nothing).
@@ -95,6 +98,37 @@ def _step(max_steps: int | None) -> Cell:
     return cell
 
 
+#: Columns of measured values: 4 digits with trailing zeros, decimal points lined up
+#: over the rows on screen (`decimal_points`).
+MEASURED = ("latest", "best")
+
+
+def _measured_text(row: TrialRow, attr: str, w: int) -> str | None:
+    v = getattr(row, attr)
+    return column_number(v, width=w) if v is not None and math.isfinite(v) else None
+
+
+def decimal_points(rows: Iterable[TrialRow], cols: list[tuple[Column, int]]) -> dict[str, int]:
+    """Per measured column shown, the most digits after the point among `rows`' cells
+    (the rows on screen): each cell is padded on the right to it, so that, right-aligned,
+    the points stand in one column (`0.5184 ` over `0.09226`), as the CLI's tables do."""
+    widths = {c.key: w for c, w in cols if c.key in MEASURED}
+    out: dict[str, int] = {}
+    for row in rows:
+        for key, w in widths.items():
+            text = _measured_text(row, key, w)
+            digits = digits_after_point(text) if text is not None else None
+            if digits is not None and digits > out.get(key, 0):
+                out[key] = digits
+    return out
+
+
+def _points_reads(attr: str) -> Reads:
+    def reads(row: TrialRow, ctx: Ctx) -> int | None:
+        return ctx.points.get(attr)
+    return reads
+
+
 def _number(attr: str) -> Cell:
     def cell(row: TrialRow, w: int, seen: Hashable) -> list[Run]:
         v = getattr(row, attr)
@@ -102,7 +136,11 @@ def _number(attr: str) -> Cell:
             return _text("-", w, palette.DIM, "r")
         if not math.isfinite(v):
             return _text("nan" if math.isnan(v) else nice_number(v), w, palette.BAD, "r")
-        return _text(column_number(v, width=w), w, palette.GOOD if attr == "best" else None, "r")
+        text = column_number(v, width=w)
+        digits = digits_after_point(text)
+        if isinstance(seen, int) and digits is not None and len(text) + seen - digits <= w:
+            text += " " * (seen - digits)  # its point under the others' (decimal_points)
+        return _text(text, w, palette.GOOD if attr == "best" else None, "r")
     return cell
 
 
@@ -253,8 +291,10 @@ def columns_for(spec: Spec) -> list[Column]:
                            wants=max(0, 13 - width) if p.mutable else 0))
     cols += [
         Column("step", "step", 11, pr["step"], _step(spec.budget.max_steps), "r"),
-        Column("latest", "latest", 8, pr["latest"], _number("latest"), "r"),
-        Column("best", "best", 8, pr["best"], _number("best"), "r"),
+        Column("latest", "latest", 8, pr["latest"], _number("latest"), "r",
+               reads=_points_reads("latest")),
+        Column("best", "best", 8, pr["best"], _number("best"), "r",
+               reads=_points_reads("best")),
         *([Column("mark", "◆", 1, pr["best"] + 0.001, _mark)]
           if len(spec.all_objectives) > 1 or spec.constraints else []),
         Column("spark", "curve", 12, pr["spark"], _spark),

@@ -26,7 +26,14 @@ from tuitune.system import TrialUsage
 from tuitune.ui import palette
 from tuitune.ui.records import TrialRow
 from tuitune.ui.view_memory import TableState
-from tuitune.ui.widgets.columns import Column, Ctx, abbreviations, columns_for, fit_columns
+from tuitune.ui.widgets.columns import (
+    Column,
+    Ctx,
+    abbreviations,
+    columns_for,
+    decimal_points,
+    fit_columns,
+)
 from tuitune.ui.widgets.lines import Line, LineWidget, Run
 
 #: State filters, cycled with `f`.
@@ -285,10 +292,13 @@ class TrialTable(LineWidget, can_focus=True):
         cols = fit_columns(self._columns, width, any(r.note for r in self._rows.values()))
         cols_key = tuple((c.key, w) for c, w in cols)
         lines: list[Line] = [self._head(cols, width)]
-        ctx = Ctx(self._clock(), self._usage)
+        on_screen = self._order[self._top:self._top + height - 1]
+        points = decimal_points((r for t in on_screen if (r := self._rows.get(t)) is not None),
+                                cols)
+        ctx = Ctx(self._clock(), self._usage, points)
         reading = [i for i, (c, _) in enumerate(cols) if c.reads_more]
         focus = self.has_focus
-        for tid in self._order[self._top:self._top + height - 1]:
+        for tid in on_screen:
             row = self._rows.get(tid)
             if row is None:
                 continue
