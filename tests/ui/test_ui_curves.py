@@ -209,3 +209,25 @@ def test_the_y_axis_labels_are_a_column_of_4_digit_numbers_points_lined_up():
     negative = _series("loss", range(0, 11), np.linspace(-0.001, -0.0001234, 11))
     labels = [line[:9] for line in _text(draw(ChartData("#1", (negative,)), 60, 12))[1:-2]]
     assert all(label.endswith(("│", " ")) for label in labels), labels  # within 8 cells
+
+
+async def test_the_run_screen_chart_reads_out_every_trial_at_the_cursor(fixed_run):
+    """Issue 14.9 on the run screen too: its chart overlays the selected trial and the
+    starred ones, and nothing read their values at a step (the cursor was on the
+    detail and compare screens only). ← → move it (the table keeps ↑ ↓), a click puts
+    it under the pointer, and both panes of a big terminal read out there."""
+    app = make_fixed_app(fixed_run, gpus=4)
+    async with app.run_test(size=(160, 48)) as pilot:
+        await settle(pilot, app)
+        first, second = (app.screen.query_one(i, Chart) for i in ("#chart", "#chart2"))
+        assert "step" not in first.lines_text()[-1]
+        await pilot.press("right", "left", "left")  # the newest step, then two back
+        await pilot.pause(0.2)
+        assert app.screen.table.cursor_id == 1  # the table's selection did not move
+        readout = first.lines_text()[-1].split()
+        assert readout[:2] == ["step", "38"] and readout[2] == "#1", readout
+        assert {"#3*", "#4*"} <= set(readout)  # every charted trial
+        assert second.lines_text()[-1].split()[:2] == ["step", "38"]
+        await pilot.click("#chart", offset=(9, 5))  # the plot's first column
+        await pilot.pause(0.2)
+        assert first.lines_text()[-1].split()[:2] == ["step", "1"]

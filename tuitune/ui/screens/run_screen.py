@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Sequence
+from dataclasses import replace
 
 from textual.app import ComposeResult
 from textual.binding import Binding
@@ -20,13 +21,13 @@ from textual.widgets import Footer, Input, Static
 
 from tuitune.ui.context import Frame, watch_frames
 from tuitune.ui.records import TrialRow, imported_rows
-from tuitune.ui.screens.charting import VAL_PREFIXES, build_chart, chart_trials
+from tuitune.ui.screens.charting import VAL_PREFIXES, build_chart, chart_trials, move_cursor
 from tuitune.ui.screens.dialogs import PickDialog
 from tuitune.ui.screens.gpu_screen import GpuScreen
 from tuitune.ui.screens.hand_actions import HAND_BINDINGS, HandActions
 from tuitune.ui.system_feed import SystemView
 from tuitune.ui.view_memory import TableState, ViewSettings
-from tuitune.ui.widgets.chart import Chart
+from tuitune.ui.widgets.chart import Chart, ChartData, cursor_steps
 from tuitune.ui.widgets.header import RunHeaderBar
 from tuitune.ui.widgets.system_panel import SystemPanel
 from tuitune.ui.widgets.trial_table import SORTS, STATE_FILTERS, TrialTable
@@ -77,6 +78,10 @@ class RunScreen(HandActions, Screen):
         Binding("M", "pick_metric2", "Second chart metric", show=False,
                 tooltip="Big terminals: the metric of the second chart, under the first "
                         "(or none)"),
+        Binding("left", "chart_cursor(-1)", "Chart cursor left", show=False,
+                tooltip="Chart: move the cursor one step back (each curve's value below)"),
+        Binding("right", "chart_cursor(1)", "Chart cursor right", show=False,
+                tooltip="Chart: move the cursor one step on"),
         Binding("l", "toggle_log", "Log scale", show=False, tooltip="Chart: log y axis"),
         Binding("w", "toggle_smooth", "Smoothing", show=False,
                 tooltip="Chart: smoothing (TensorBoard's moving average)"),
@@ -109,6 +114,7 @@ class RunScreen(HandActions, Screen):
         self.log_y = False
         self.smooth = False
         self.pane = "chart"
+        self.cursor: float | None = None  # a step read out under the charts (← →, a click)
         self._chart_signature: tuple = ()
         self._chart_drawn = 0.0
         self._chart_complete = False
@@ -205,7 +211,7 @@ class RunScreen(HandActions, Screen):
         view = self.run.view
         ids = chart_trials(self.table.cursor_id, view.starred)
         metrics = self._metrics()
-        setting = (metrics, self.log_y, self.smooth, tuple(ids), view.loaded)
+        setting = (metrics, self.log_y, self.smooth, tuple(ids), view.loaded, self.cursor)
         data_key = (tuple(id(view.curves.get((t, m))) for t in ids for m in metrics),
                     tuple(id(view.rows.get(t)) for t in ids))
         return ids, (setting, data_key)
@@ -236,9 +242,25 @@ class RunScreen(HandActions, Screen):
         self._chart_drawn = now
         self._chart_complete = all((t, m) in view.curves for t in ids for m in metrics)
         for chart_id, metric in zip(("#chart", "#chart2"), metrics, strict=False):
-            data = build_chart(view, metric, ids, self.log_y, self.smooth, None,
-                               self.run.reference)
-            self.query_one(chart_id, Chart).show(data)
+            self.query_one(chart_id, Chart).show(self._chart_data(metric, ids))
+
+    def _chart_data(self, metric: str, ids: list[int]) -> ChartData:
+        return replace(build_chart(self.run.view, metric, ids, self.log_y, self.smooth, None,
+                                   self.run.reference), cursor=self.cursor)
+
+    def action_chart_cursor(self, by: int) -> None:
+        """The charts' cursor `by` points along the first chart's curves (the first
+        press: the newest step); each curve's exact value there is read out under it."""
+        if self.metric is None:
+            return
+        ids = chart_trials(self.table.cursor_id, self.run.view.starred)
+        self.cursor = move_cursor(cursor_steps(self._chart_data(self.metric, ids)),
+                                  self.cursor, by)
+        self._update_chart()
+
+    def on_chart_clicked(self, message: Chart.Clicked) -> None:
+        self.cursor = message.step
+        self._update_chart()
 
     def _metrics(self) -> tuple[str, ...]:
         """The charted metrics: the chosen one, and a second where there is room (a
