@@ -117,3 +117,15 @@ def test_running_trials_are_not_touched_by_an_edit(tt_home, tmp_path):
         assert after.state == "running" and after.params == before.params
         assert not after.stop_requested and after.pid == before.pid
         assert not read(run_dir, lambda s: s.param_changes())  # no tweak either
+
+
+def test_an_edit_in_manual_mode_holds_for_a_later_hand_off(tt_home, tmp_path):
+    with live_fake_run(tmp_path, stepper(steps=3), tt_home, concurrent=2,
+                       extra=OPT) as run_dir:
+        run = str(run_dir)
+        edit = _edit(run_dir, "lr=0.01..0.05", "--choices", "opt=sgd")
+        code, _, err = run_cli(["handoff", run, "random", "--more", "6"])
+        assert code == 0, err
+        wait_for(lambda: len(_suggested_after(run_dir, edit)) >= 6, 30, "six suggestions")
+        after = _suggested_after(run_dir, edit)
+        assert all(0.01 <= p["lr"] <= 0.05 and p["opt"] == "sgd" for p in after), after
