@@ -66,6 +66,8 @@ async def test_ascii_mode_draws_every_screen_in_ascii_with_a_notice(fixed_run):
         assert any(n.message == glyphs.NOTICE for n in app._notifications)
         text = screen_text(app)
         assert text.isascii() and "+-----" in text  # the chart's axis
+        # whole on the footer's line at 80 columns: the way out was cut to `... for t~`
+        assert glyphs.NOTICE in text.splitlines()[23], text.splitlines()[23]
         await pilot.press("enter")
         await wait_for(pilot, lambda: (1, "loss") in app.view.curves, what="curves")
         await pilot.pause(0.2)

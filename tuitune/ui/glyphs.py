@@ -25,8 +25,8 @@ from collections.abc import Iterator, Mapping
 from rich.segment import Segment
 from textual.strip import Strip
 
-NOTICE = ("no UTF-8 locale: drawing with ASCII (set LANG=en_US.UTF-8, or C.UTF-8, "
-          "for the full charts)")
+#: One line, whole at 80 columns (a toast on the footer's line cuts what is longer).
+NOTICE = "no UTF-8 locale: drawing with ASCII (LANG=C.UTF-8 for the full charts)"
 
 _BRAILLE_ROWS = ((0x01, 0x08), (0x02, 0x10), (0x04, 0x20), (0x40, 0x80))
 _BLOCKS = dict(zip("▁▂▃▄▅▆▇█", "_.-=+*%#", strict=True))
