@@ -91,6 +91,7 @@ def test_new_takes_the_current_revision_for_what_it_is_not_given(tt_home, tmp_pa
     (["--choices", "opt="], "expected --choices NAME=a,b"),
     (["nope=1..2"], "unknown parameter 'nope'"),
     (["--free", "steps"], "fixed in the spec and was never searched"),
+    (["lr=0.01..0.1", "lr=0.2..0.3"], "lr is given twice"),
 ])
 def test_bad_edits_are_one_line_exit_2_and_change_nothing(tt_home, tmp_path, args, said):
     with live_fake_run(tmp_path, stepper(steps=5000), tt_home, concurrent=1,

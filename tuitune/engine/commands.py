@@ -630,6 +630,8 @@ def _space_payloads(args: argparse.Namespace, view: RunView) -> list[dict[str, A
     try:
         for item in args.ranges:
             name, what = parse_range(item)
+            if name in payload["ranges"] or name in payload["choices"]:
+                raise SpaceEditError(f"{name} is given twice; give each parameter once")
             payload["choices" if isinstance(what, list) else "ranges"][name] = what
         for item in args.choices:
             op, name, values = parse_choices(item)
