@@ -59,3 +59,33 @@ async def test_wrapped_descriptions_stay_in_their_column(fixed_run):
         assert gap == "  " and desc[:1] not in ("", " "), repr(line)
         wrapped += not keys.strip()
     assert wrapped >= 3  # at 56 columns several descriptions wrap, all under their column
+
+
+async def test_every_key_the_run_and_detail_screens_bind_is_in_their_help(fixed_run):
+    """shift+← and shift+→ (the detail screen's cursor, ten steps at a time) had no
+    description, so the help left them out: keys of the app's only the docs mentioned."""
+    from textual.binding import Binding
+
+    from tuitune.ui.screens.detail import DetailScreen
+    from tuitune.ui.screens.run_screen import RunScreen
+
+    app = make_fixed_app(fixed_run)
+    async with app.run_test(size=(80, 24)) as pilot:
+        for screen_type, keys in ((RunScreen, ()), (DetailScreen, ("enter",))):
+            await settle(pilot, app)
+            await pilot.press(*keys)
+            await wait_for(pilot, lambda t=screen_type: isinstance(app.screen, t),
+                           what=screen_type.__name__)
+            await pilot.pause(0.2)
+            await pilot.press("question_mark")
+            help_screen = await wait_for(pilot, lambda: isinstance(app.screen, HelpScreen)
+                                         and app.screen, what="the help")
+            listed = {key for group in help_screen.groups for shown, _ in group.rows
+                      for key in shown.split()}
+            for binding in screen_type.BINDINGS:
+                if isinstance(binding, Binding):
+                    for key in binding.key.split(","):
+                        shown = app.get_key_display(Binding(key, binding.action))
+                        assert shown in listed, (screen_type.__name__, key, sorted(listed))
+            await pilot.press("escape")
+            await wait_for(pilot, lambda: not isinstance(app.screen, HelpScreen))
