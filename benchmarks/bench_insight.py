@@ -8,8 +8,9 @@
    them, Optuna's own PedAnovaImportanceEvaluator on the same trials (when optuna
    is installed: the `bench` extra), its hit rate and the Spearman rank
    correlation between its ranking and each of ours.
-2. Zoom advice: 20 random trials, then follow the zoom advice once (narrow the
-   space as `tuitune space` would) and search 30 more at random, against 50 random
+2. Zoom advice: 20 random trials, then follow the zoom advice once (as `tuitune
+   insight` gives it, with the run's GP fitted; narrow the space as `tuitune space`
+   would) and search 30 more at random, against 50 random
    trials, 50 trials of Bayesian search, over 10 seeds: median regret at 50 trials
    (simple regret: the lowest noiseless loss among the configurations evaluated,
    minus the optimum).
@@ -18,6 +19,7 @@
 
 Run:
     python benchmarks/bench_insight.py [--seeds 10] [--trials 1000] [--points 200]
+    python benchmarks/bench_insight.py --first-seed 40 --skip importance --skip screen
 """
 
 from __future__ import annotations
@@ -40,6 +42,7 @@ from bench_tui_common import machine  # noqa: E402
 
 from tuitune.core.history import History, Objective, TrialView  # noqa: E402
 from tuitune.insight import build_insight, ped_anova, trial_points  # noqa: E402
+from tuitune.insight.model import RunModel  # noqa: E402
 from tuitune.search import make_searcher  # noqa: E402
 from tuitune.core.space import (  # noqa: E402
     CategoricalParam,
@@ -160,7 +163,6 @@ def spearman(a: list[str], b: list[str]) -> float:
 
 def bench_importance(seeds: int) -> str:
     from tuitune.insight.main_effects import main_effects
-    from tuitune.insight.model import RunModel
 
     lines = ["| problem | fANOVA of the GP (the default): the 2 on top | PED-ANOVA (ours) | "
              "Optuna's PED-ANOVA | rank correlation with Optuna's PED-ANOVA (median): GP, "
@@ -232,7 +234,9 @@ def run_search(problem: Problem, strategy: str, seed: int, n: int,
     zoomed = False
     for i in range(n):
         if zoom_after is not None and i == zoom_after:
-            advice = [a for a in build_insight(history_of(rows), space).advice
+            history = history_of(rows)
+            advice = [a for a in build_insight(history, space,
+                                               model=RunModel(space, history)).advice
                       if a.kind == "zoom"]
             if advice:
                 zoomed = True
@@ -251,14 +255,14 @@ def run_search(problem: Problem, strategy: str, seed: int, n: int,
     return best - problem.optimum(), zoomed
 
 
-def bench_zoom(seeds: int, paired_seeds: int) -> str:
+def bench_zoom(seeds: int, paired_seeds: int, first: int = 0) -> str:
     lines = ["| problem | random, 50 | zoom advice after 20 random, then random | bayes, 50 | "
              "seeds with a zoom advice at 20 | zoom at least as good as random (paired) |",
              "|---|---|---|---|---|---|"]
     for family in ("random pair", "lr + dropout"):
         regrets: dict[str, list[float]] = {"random": [], "zoom": [], "bayes": []}
         advised = 0
-        for seed in range(seeds):
+        for seed in range(first, first + seeds):
             problem = problem_for(seed, family)
             regrets["random"].append(run_search(problem, "random", seed, 50)[0])
             regret, zoomed = run_search(problem, "random", seed, 50, zoom_after=20)
@@ -277,7 +281,7 @@ def bench_zoom(seeds: int, paired_seeds: int) -> str:
               "zoom at least as good as random (paired) |", "|---|---|---|---|"]
     for family in ("random pair", "lr + dropout"):
         rand, zoom = [], []
-        for seed in range(paired_seeds):
+        for seed in range(first, first + paired_seeds):
             problem = problem_for(seed, family)
             rand.append(run_search(problem, "random", seed, 50)[0])
             zoom.append(run_search(problem, "random", seed, 50, zoom_after=20)[0])
@@ -286,6 +290,35 @@ def bench_zoom(seeds: int, paired_seeds: int) -> str:
                      f"{statistics.median(zoom):.4f} ({statistics.mean(zoom):.4f}) | "
                      f"{wins} of {paired_seeds} |")
         print(lines[-1], flush=True)
+    return "\n".join(lines)
+
+
+def bench_noise(draws: int) -> str:
+    """How often the zoom advice appears when the objective is pure noise, with and
+    without its leave-one-out gate (advice.ZOOM_MIN_LOO_R2)."""
+    from tuitune.insight import advice as rules
+    from tuitune.insight.main_effects import effect_curves
+
+    two = Space((SPACE["lr"], IntParam("units", low=1, high=64)))
+    lines = [f"Zoom advice on pure noise (values drawn from N(0, 1)), {draws} draws each:", "",
+             "| space | trials | zoom advised | without the leave-one-out gate |",
+             "|---|---|---|---|"]
+    for name, space in (("lr, units", two), ("the six above", SPACE)):
+        for n in (20, 40):
+            gated = ungated = 0
+            for seed in range(draws):
+                rng = np.random.default_rng(seed)
+                rows = [(space.sample(rng), 0.0) for _ in range(n)]
+                rows = [(p, float(rng.normal())) for p, _ in rows]
+                history = history_of(rows)
+                effects = effect_curves(RunModel(space, history))
+                points, _ = trial_points(history)
+                gated += rules.zoom(points, space, effects) is not None
+                if effects is not None:
+                    effects = replace(effects, loo_r2=1.0)
+                ungated += rules.zoom(points, space, effects) is not None
+            lines.append(f"| {name} | {n} | {gated} of {draws} | {ungated} of {draws} |")
+            print(lines[-1], flush=True)
     return "\n".join(lines)
 
 
@@ -342,20 +375,29 @@ def main() -> None:
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--paired-seeds", type=int, default=40,
                         help="seeds of the random-only zoom comparison")
+    parser.add_argument("--first-seed", type=int, default=0,
+                        help="the zoom comparison's first seed (other than 0: a held-out "
+                             "check, written to its own section)")
     parser.add_argument("--skip", choices=("importance", "zoom", "screen"), action="append",
                         default=[])
     args = parser.parse_args()
     command = (f"`python benchmarks/bench_insight.py --seeds {args.seeds} --trials "
                f"{args.trials} --points {args.points} --repeat {args.repeat} "
-               f"--paired-seeds {args.paired_seeds}`")
+               f"--paired-seeds {args.paired_seeds}"
+               + (f" --first-seed {args.first_seed}" if args.first_seed else "")
+               + "".join(f" --skip {s}" for s in args.skip) + "`")
     where = f"Machine: {machine()}. Command: {command}"
     if "importance" not in args.skip:
         write_section("importance", f"## Importance: the 2 parameters that matter ranked "
                       f"first ({N_IMPORTANCE} random trials, noise sd {NOISE})\n\n{where}\n\n"
                       + bench_importance(args.seeds))
     if "zoom" not in args.skip:
-        write_section("zoom", f"## Zoom advice: median regret at 50 trials\n\n{where}\n\n"
-                      + bench_zoom(args.seeds, args.paired_seeds))
+        first = args.first_seed
+        write_section("zoom" if not first else f"zoom-from-{first}",
+                      "## Zoom advice: median regret at 50 trials"
+                      + (f", seeds from {first}" if first else "") + f"\n\n{where}\n\n"
+                      + bench_zoom(args.seeds, args.paired_seeds, first)
+                      + ("" if first else "\n\n" + bench_noise(20)))
     if "screen" not in args.skip:
         write_section("screen", f"## Screen open time: {args.trials} trials x {args.points} "
                       f"points, 200x50, {args.repeat} runs\n\n{where}\n\n"

@@ -68,3 +68,23 @@ def test_the_gp_main_effects_rank_the_two_that_matter_first_at_30_trials():
         assert {p.name for p in imp.params[:2]} == {"wd", "opt"}
         assert all(0.0 <= p.importance <= 1.0 for p in imp.params)
         assert imp.params[-1].importance < 0.05  # an irrelevant one explains ~nothing
+
+
+def test_main_effects_on_a_space_with_conditional_parameters():
+    """mnist_mlp's second and third layers exist only with enough layers: the GP is
+    over embedded inputs there (search/conditional.py), and main effects used to
+    fail with AttributeError ('OnCube' object has no attribute 'kernel'), so the
+    insight screen and `tuitune insight` showed no importance on such a run."""
+    from pathlib import Path
+
+    from tuitune.core.spec import load_spec
+    from tuitune.insight.main_effects import main_effects
+    from tuitune.insight.model import RunModel
+
+    space = load_spec(Path(__file__).resolve().parents[2] / "sample_specs"
+                      / "mnist_mlp.toml").space
+    rng = np.random.default_rng(0)
+    lr = space["lr"]
+    history = random_history(space, lambda p: (lr.to_unit(p["lr"]) - 0.4) ** 2, 30, rng)
+    imp = main_effects(RunModel(space, history), 30)
+    assert imp is not None and imp.params[0].name == "lr"

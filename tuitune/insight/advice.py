@@ -12,7 +12,7 @@ import math
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from tuitune.core.history import TrialView, current_params
 from tuitune.core.space import (
@@ -27,14 +27,26 @@ from tuitune.core.space import (
 from tuitune.insight.importance import Importance
 from tuitune.insight.points import TrialPoint, ranked, top_fraction
 
+if TYPE_CHECKING:  # the model pulls in scipy; advice itself needs numpy at most
+    from tuitune.insight.main_effects import MainEffect, MainEffects
+
 TOP_QUARTER = 0.25
 #: The zoom and widen rules need this many trials with a value (a quarter of 8 is 2).
 MIN_FOR_REGION = 8
-#: Zoom only when the top quarter spans at most this share of a range (unit encoding).
-ZOOM_MAX_SPAN = 0.6
-#: The zoomed range reaches this share of the old range past the top trials (0.1
-#: measured best of 0.05, 0.1, 0.15 and half the span: benchmarks/bench_insight.py).
-ZOOM_PAD = 0.1
+#: Zoom only parameters whose main effect explains at least this share of the
+#: trials' variation: narrowing one that does not matter gains nothing, and on
+#: noise every parameter stays below it.
+ZOOM_MIN_SHARE = 0.1
+#: Zoom only when the model predicts each trial from the others this well (its
+#: leave-one-out R^2): a model that has fitted noise shows a "region" anywhere.
+ZOOM_MIN_LOO_R2 = 0.3
+#: The model's region of a parameter: where its main effect is within this share of
+#: the effect's range above its lowest value.
+ZOOM_EFFECT = 0.2
+#: The zoomed range reaches this share of the old range past that region.
+ZOOM_PAD = 0.05
+#: Zoom only when the new range is at most this share of the old one (unit encoding).
+ZOOM_MAX_SPAN = 0.9
 #: "At an edge": within this share of the range from it.
 EDGE = 0.1
 #: A parameter whose share of importance is below this explains almost nothing.
@@ -110,26 +122,41 @@ def _range_args(param: Param, low: Any, high: Any) -> dict[str, Any]:
 
 
 # -- region rules ------------------------------------------------------------------------
-def zoom(points: list[TrialPoint], space: Space) -> Advice | None:
-    """The top quarter lies in a narrower region: search there (coarse to fine)."""
+def zoom(points: list[TrialPoint], space: Space, effects: MainEffects | None
+         ) -> Advice | None:
+    """Coarse to fine: narrow each parameter that matters to where the best quarter
+    lies and the model's main effect is low.
+
+    Needs the run's model (`effects`: main_effects.effect_curves); without it, no
+    advice. docs/insight.md states the rule and benchmarks/bench_insight.py measures it.
+    """
     top = _top_quarter(points)
-    if top is None:
+    if top is None or effects is None or effects.loo_r2 < ZOOM_MIN_LOO_R2:
         return None
     ranges: dict[str, dict[str, Any]] = {}
     choices: dict[str, list[Any]] = {}
-    lines = []
+    lines, short = [], []
     for param in space.dims:
+        curve = effects.curves.get(param.name)
+        explained = effects.observed_share(param.name)
+        if explained < ZOOM_MIN_SHARE or curve is None:
+            continue
+        share = f"explains {explained:.0%} of the variation"
         if isinstance(param, CategoricalParam):
             used = [c for c in param.choices if any(p.params.get(param.name) == c for p in top)]
             if used and len(used) < len(param.choices):
                 choices[param.name] = used
-                lines.append(f"{param.name} in {{{', '.join(map(str, used))}}} "
-                             f"(of {len(param.choices)} choices)")
+                short.append(f"{param.name} in {{{', '.join(map(str, used))}}}")
+                lines.append(f"{short[-1]} (of {len(param.choices)} choices; {share})")
             continue
         units = [u for u in (_unit(param, p) for p in top) if u is not None]
         if len(units) < len(top):
             continue
-        lo_u, hi_u = max(min(units) - ZOOM_PAD, 0.0), min(max(units) + ZOOM_PAD, 1.0)
+        low_m, high_m = _low_region(curve)
+        lo, hi = max(min(units), low_m), min(max(units), high_m)
+        if lo > hi:  # they disagree: the model averages over the other parameters
+            lo, hi = low_m, high_m
+        lo_u, hi_u = max(lo - ZOOM_PAD, 0.0), min(hi + ZOOM_PAD, 1.0)
         if hi_u - lo_u > ZOOM_MAX_SPAN:
             continue
         low = _round_out(param, param.from_unit(lo_u), down=True)
@@ -138,16 +165,26 @@ def zoom(points: list[TrialPoint], space: Space) -> Advice | None:
             continue
         ranges[param.name] = _range_args(param, low, high)
         old_low, old_high = _bounds(param)
-        lines.append(f"{param.name} in [{fmt(low)}, {fmt(high)}] (range was "
-                     f"[{fmt(old_low)}, {fmt(old_high)}])")
+        short.append(f"{param.name} in [{fmt(low)}, {fmt(high)}]")
+        lines.append(f"{short[-1]} (range was [{fmt(old_low)}, {fmt(old_high)}]; {share})")
     if not lines:
         return None
     ids = tuple(p.id for p in top)
-    what = "; ".join(lines)
-    return Advice("zoom", f"zoom the search: {what}",
-                  (f"the best quarter ({len(top)} of {len(points)} trials: "
-                   f"{', '.join(f'#{i}' for i in ids)}) lies there",) + tuple(lines),
-                  ids, "space", {"ranges": ranges, "choices": choices})
+    return Advice("zoom", f"zoom the search: {'; '.join(short)}", tuple(lines) + (
+        f"the best quarter ({len(top)} of {len(points)} trials: "
+        f"{', '.join(f'#{i}' for i in ids)}) lies there, where the model's main effect "
+        f"is within {ZOOM_EFFECT:.0%} of its range from its lowest",
+        f"the model predicts each trial from the others with R^2 {effects.loo_r2:.2f} "
+        f"(leave-one-out)"), ids, "space", {"ranges": ranges, "choices": choices})
+
+
+def _low_region(curve: MainEffect) -> tuple[float, float]:
+    """The unit interval spanning where a main effect is within ZOOM_EFFECT of its
+    range above its lowest value."""
+    means = curve.means
+    floor = float(means.min())
+    low = curve.units[means <= floor + ZOOM_EFFECT * (float(means.max()) - floor)]
+    return float(low.min()), float(low.max())
 
 
 def widen(points: list[TrialPoint], space: Space) -> list[Advice]:

@@ -18,7 +18,7 @@ from tuitune.core.space import Space
 from tuitune.insight import advice as rules
 from tuitune.insight.advice import Advice
 from tuitune.insight.importance import Importance, ped_anova
-from tuitune.insight.main_effects import main_effects
+from tuitune.insight.main_effects import effect_curves, main_effects
 from tuitune.insight.model import RunModel
 from tuitune.insight.parallel import Parallel, parallel_coordinates
 from tuitune.insight.points import TrialPoint, trial_points
@@ -71,15 +71,17 @@ def build_insight(history: History, space: Space, n_best: int = N_BEST,
         train_curves: for running trials, their training-loss curve (by trial id),
             for the overfitting rule; without it that rule is skipped.
         model: the run's GP fitted on `history` (model.py): with it, importance is
-            its main effects (main_effects.py); without it, PED-ANOVA's.
+            its main effects (main_effects.py); without it, PED-ANOVA's, and no zoom
+            advice (its region is read off the model's main effects).
     """
     points, step = trial_points(history)
     quick = ped_anova(points, space)
     importance = quick
-    if model is not None and not quick.note:
-        importance = main_effects(model, quick.n_trials) or quick
+    effects = effect_curves(model) if model is not None and not quick.note else None
+    if model is not None and effects is not None:
+        importance = main_effects(model, quick.n_trials, effects) or quick
     advice: list[Advice] = []
-    zoom = rules.zoom(points, space)
+    zoom = rules.zoom(points, space, effects)
     if zoom is not None:
         advice.append(zoom)
     advice += rules.widen(points, space)
