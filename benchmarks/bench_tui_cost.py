@@ -8,13 +8,19 @@ sparklines move every second as they would on a busy box.
 
 Targets: under 3% of one core, under 20 KB/s.
 
+With `--insight`, the same with the insight screen open (key `i` after the warm-up)
+against the run screen, back to back per period (issue 15: the TUI's CPU while the
+insight screen is open and trials report stays within the run screen's).
+
 Run:
     python benchmarks/bench_tui_cost.py [--seconds 30] [--period 1.0 --period 0.1]
+    python benchmarks/bench_tui_cost.py --insight [--seconds 30] [--period 1.0]
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 import tempfile
 import time
 from pathlib import Path
@@ -31,8 +37,8 @@ def _thread_times(pid: int) -> dict[int, float]:
     return {t.id: t.user_time + t.system_time for t in psutil.Process(pid).threads()}
 
 
-def measure(period: float | None, seconds: float) -> dict[str, float]:
-    """period None: no trial runs (the idle baseline)."""
+def measure(period: float | None, seconds: float, insight: bool = False) -> dict[str, float]:
+    """period None: no trial runs (the idle baseline); insight: the insight screen open."""
     steps = int((seconds + WARMUP_S + 60) / (period or 1.0))
     with tempfile.TemporaryDirectory() as tmp:
         run = Run(Path(tmp), "cost", period or 1.0, steps, TRIALS)
@@ -42,6 +48,9 @@ def measure(period: float | None, seconds: float) -> dict[str, float]:
                 run.start_trials(TRIALS)
             app = PtyApp(app_argv(run.run_dir, GPUS, trial_pids(run.run_dir)), COLS, ROWS)
             time.sleep(WARMUP_S)
+            if insight:
+                os.write(app.master, b"i")
+                time.sleep(WARMUP_S / 2)  # its worker's first answer is not the steady cost
             pid = app.proc.pid
             bytes0, cpu0, t0 = app.counted(), app.cpu_seconds(), time.monotonic()
             threads0 = _thread_times(pid)
@@ -65,7 +74,12 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=30.0)
     parser.add_argument("--period", type=float, action="append",
                         help="seconds between a trial's reports (repeatable; default 1 and 0.1)")
+    parser.add_argument("--insight", action="store_true",
+                        help="the run screen against the insight screen, back to back")
     args = parser.parse_args()
+    if args.insight:
+        insight_rows(args.seconds, args.period or [1.0])
+        return
     periods = args.period or [1.0, 0.1]
     rows = []
     for period in [None, *periods]:
@@ -99,6 +113,37 @@ def main() -> None:
     text = "\n".join(lines)
     print(text)
     write_section("bench_tui_cost", text)
+
+
+def insight_rows(seconds: float, periods: list[float]) -> None:
+    lines = [
+        "## Cost with the insight screen open (bench_tui_cost.py --insight)",
+        "",
+        f"As above ({COLS}x{ROWS}, {TRIALS} running trials reporting, {GPUS} fake GPUs); "
+        f"each period measured on the run screen and then, in a new run, with the "
+        f"insight screen open (`i` after {WARMUP_S:.0f} s, measured from "
+        f"{WARMUP_S / 2:.0f} s later), {seconds:.0f} s each. No trial finishes during the "
+        f"measurement, so the insight is computed once (its worker's cost when a trial "
+        f"finishes is in insight.md). Machine: {machine()}.",
+        "",
+        "| trials | screen | TUI CPU (% of one core) | of which the UI thread | "
+        "bytes to the terminal |",
+        "|---|---|---|---|---|",
+    ]
+    for period in periods:
+        for insight in (False, True):
+            r = measure(period, seconds, insight)
+            screen = "insight" if insight else "run"
+            print(f"period {period}s {screen}: cpu {r['cpu_pct']:.2f}% (drawing "
+                  f"{r['main_pct']:.2f}%)  {r['bytes_per_s'] / 1000:.2f} KB/s", flush=True)
+            lines.append(f"| 16 reporting every {period:g} s (x0.5-1.5) | {screen} | "
+                         f"{r['cpu_pct']:.2f}% | {r['main_pct']:.2f}% | "
+                         f"{r['bytes_per_s'] / 1000:.2f} KB/s |")
+    lines += ["", "Command: `python benchmarks/bench_tui_cost.py --insight --seconds "
+              f"{seconds:g}" + "".join(f" --period {p:g}" for p in periods) + "`"]
+    text = "\n".join(lines)
+    print(text)
+    write_section("bench_tui_cost_insight", text)
 
 
 if __name__ == "__main__":

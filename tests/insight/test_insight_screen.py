@@ -145,3 +145,100 @@ def test_compare_the_best_trials(snap_compare, insight_run):
         await pilot.pause(0.2)
 
     assert snap_compare(app, terminal_size=(120, 36), run_before=run_before)
+
+
+async def test_enter_acts_on_the_advice_shown_selected_when_a_new_result_arrives(
+        insight_run, monkeypatch):
+    """A new result (the model's advice after the quick one, or a trial finishing)
+    can put another advice where the selected one was, and the worker fills the cache
+    before the screen draws it. Enter used to send the advice at the selected
+    position of the cache's list: with one more advice in front, the one above the
+    selected one (found while moving the zoom advice to the model's result)."""
+    from dataclasses import replace
+
+    from tuitune.insight.advice import Advice
+    from tuitune.ui.screens import insight as insight_screen
+
+    sent = []
+
+    class Recorded(insight_screen.SendCommand):
+        def __init__(self, kind, args):
+            super().__init__(kind, args)
+            sent.append((kind, args))
+
+    monkeypatch.setattr(insight_screen, "SendCommand", Recorded)
+    app = make_fixed_app(insight_run, gpus=2)
+    async with app.run_test(size=(120, 36)) as pilot:
+        screen = await open_insight(pilot, app)
+        first = screen.computed
+        advice = first.insight.advice
+        assert len({(a.command, str(a.args)) for a in advice[:2]}) == 2
+        await pilot.press("down")
+        chosen = (advice[1].command, dict(advice[1].args))
+        extra = Advice("widen", "widen nothing", ("evidence",), (), "space",
+                       {"ranges": {"lr": {"low": 1e-9, "high": 1.0}}})
+        newer = replace(first, insight=replace(first.insight, advice=(extra, *advice)))
+        insight_screen._CACHE[app] = newer  # cached by the worker, not drawn yet
+        await pilot.press("enter")
+        await pilot.pause(0.1)
+        assert sent[-1] == chosen
+        screen.post_message(insight_screen.InsightRead(newer))  # now drawn
+        await pilot.pause(0.2)
+        assert screen.drawn is newer
+        await pilot.press("enter")
+        await pilot.pause(0.1)
+        assert sent[-1] == chosen and len(sent) == 2
+
+
+async def test_the_hidden_run_screen_drawing_does_not_repaint_the_insight_screen(
+        insight_run):
+    """The run screen keeps drawing while the insight screen covers it; Textual
+    repainted the insight screen's cells under every change there, so the screen
+    sent 28 KB/s of unchanged cells with 16 trials reporting (bench_tui_cost.py
+    --insight), against 2.5 KB/s on the run screen itself."""
+    app = make_fixed_app(insight_run, gpus=2)
+    async with app.run_test(size=(120, 36)) as pilot:
+        screen = await open_insight(pilot, app)
+        run_screen = app.screen_stack[-2]
+        repainted = []
+        refresh = screen.refresh
+
+        def counted(*regions, **kwargs):
+            repainted.append(regions)
+            return refresh(*regions, **kwargs)
+
+        screen.refresh = counted
+        for _ in range(3):
+            run_screen.refresh()
+            await pilot.pause(0.1)
+        assert repainted == []
+
+
+def test_the_selected_advice_and_its_evidence_are_shown_whole_at_80_columns():
+    """At 80x24 the advice panel is 38 columns wide; each line was cut there, so the
+    zoom's ranges and the evidence could not be read (seen in tmux on a quickstart
+    run). Every advice keeps one line (cut with …); the selected one's evidence
+    follows in full, wrapped."""
+    from tuitune.insight.advice import Advice
+    from tuitune.ui.screens.insight_draw import advice_text
+
+    zoom = Advice("zoom", "zoom the search: lr in [0.63, 1.7]; batch_size in [16, 32]",
+                  ("the best quarter (3 of 12 trials: #5, #2, #9) lies there",
+                   "lr in [0.63, 1.7] (range was [0.003, 3]; explains 73% of the "
+                   "variation)"),
+                  (5, 2, 9), "space", {"ranges": {"lr": {"low": 0.63, "high": 1.7}}})
+    fix = Advice("fix", "fix hidden at 17", ("it explains 2.8%",), (5,), "space",
+                 {"fix": {"hidden": 17}})
+    text = advice_text([zoom, fix], 0, 38).plain
+    lines = text.splitlines()
+    assert all(len(line) <= 38 for line in lines)
+    assert lines[1:3] == ["› zoom the search: lr in [0.63, 1.7];…",
+                          "  fix hidden at 17 [space]"]
+    flat = " ".join(" ".join(lines[3:]).split())
+    assert flat == " ".join(zoom.evidence)
+    lines = advice_text([zoom, fix], 1, 38).plain.splitlines()
+    assert lines[1:] == ["  zoom the search: lr in [0.63, 1.7];…",
+                         "› fix hidden at 17 [space]", "    it explains 2.8%"]
+    # With room for 5 lines, the rest of the evidence is left out, and marked so.
+    lines = advice_text([zoom, fix], 0, 38, max_lines=5).plain.splitlines()
+    assert len(lines) == 5 and lines[-1].endswith("…")

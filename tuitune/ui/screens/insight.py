@@ -40,6 +40,9 @@ if TYPE_CHECKING:  # the insight package pulls in scipy: loaded by the worker, n
 #: After a space edit is sent, look again this many seconds later (the edit does
 #: not finish a trial, so the cache key alone would not notice it).
 RECHECK_AFTER_S = (1.5, 4.0)
+#: Rows the title, the slice and parallel coordinates (their least heights and
+#: borders) and the footer take: the advice panel gets the rest.
+ROWS_BELOW_TOP = 18
 
 
 @dataclass
@@ -110,6 +113,9 @@ class InsightScreen(OnRun, Screen):
     def __init__(self) -> None:
         super().__init__()
         self.selected_advice = 0
+        #: The advice chosen with the arrows, (kind, title): a new result keeps it
+        #: selected (None: the first advice is, whichever it is).
+        self._selected_id: tuple[str, str] | None = None
         self.param_index = 0
         self.n_best = 10
         self._computing: tuple[int, ...] | None = None  # the key being computed
@@ -202,9 +208,11 @@ class InsightScreen(OnRun, Screen):
         width = max(self.size.width - 2, 20)
         self.query_one("#importance", Static).update(
             importance_text(insight.importance, width // 2 - 1, param.name))
-        self.selected_advice = min(self.selected_advice, max(len(insight.advice) - 1, 0))
-        self.query_one("#advice", Static).update(
-            advice_text(insight.advice, self.selected_advice, width // 2 - 2))
+        self._reselect(insight.advice)
+        # Room for the slice and the parallel coordinates' least heights under it.
+        self.query_one("#advice", Static).update(advice_text(
+            insight.advice, self.selected_advice, width // 2 - 2,
+            max(self.size.height - ROWS_BELOW_TOP, 4)))
         box = self.query_one("#slice", Static)
         self.query_one("#slice", Static).update(
             slice_text(insight.points, param, computed.slices.get(param.name),
@@ -222,11 +230,27 @@ class InsightScreen(OnRun, Screen):
         par = parallel_coordinates(list(insight.points), space, self.n_best)
         par_box.update(parallel_text(par, width, max(par_box.size.height, 6), self.n_best))
 
+    def _reselect(self, advice: Any) -> None:
+        """Keep the advice chosen with the arrows selected when a new result reorders
+        the list (the model's zoom arrives first in it; a finished trial changes the
+        rest): the same title, else the same kind, else the same place."""
+        ids = [(a.kind, a.title) for a in advice]
+        chosen = self._selected_id
+        if chosen in ids:
+            self.selected_advice = ids.index(chosen)  # type: ignore[arg-type]
+        elif chosen is not None and chosen[0] in (kind for kind, _ in ids):
+            self.selected_advice = [kind for kind, _ in ids].index(chosen[0])
+        self.selected_advice = min(self.selected_advice, max(len(ids) - 1, 0))
+        if chosen is not None and ids:
+            self._selected_id = ids[self.selected_advice]
+
     # -- keys ---------------------------------------------------------------------------
     def action_advice(self, delta: int) -> None:
-        c = self.computed
+        c = self.drawn
         if c is not None and c.insight is not None and c.insight.advice:
             self.selected_advice = (self.selected_advice + delta) % len(c.insight.advice)
+            a = c.insight.advice[self.selected_advice]
+            self._selected_id = (a.kind, a.title)
             self.draw()
 
     def action_param(self, delta: int) -> None:
@@ -238,7 +262,7 @@ class InsightScreen(OnRun, Screen):
         self.draw()
 
     def action_act(self) -> None:
-        c = self.computed
+        c = self.drawn  # what the user sees, not a result the worker has just cached
         if c is None or c.insight is None or not c.insight.advice:
             self.app.notify("no advice to act on", timeout=2)
             return

@@ -7,6 +7,7 @@ band, the mean and the marks need different glyphs to be told apart in one cell.
 from __future__ import annotations
 
 import math
+import textwrap
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
@@ -55,19 +56,41 @@ def importance_text(imp: Importance, width: int, selected: str | None) -> Text:
     return out
 
 
-def advice_text(advice: Sequence[Advice], selected: int, width: int) -> Text:
+def advice_text(advice: Sequence[Advice], selected: int, width: int,
+                max_lines: int | None = None) -> Text:
+    """One line per advice, then the selected one's evidence wrapped (it restates
+    what the title says, with the numbers): at 80 columns the panel is 38 wide, and
+    lines cut there hid the zoom's ranges and the evidence. Past `max_lines` the rest
+    is left out, the last line ending in … (the whole is in `tuitune insight RUN`)."""
     out = Text()
     out.append("Advice  (↑↓ choose · enter acts)\n" if advice else "Advice: none\n",
                palette.BOLD)
-    for i, a in enumerate(advice):
+    if not advice:
+        return out
+    selected = min(selected, len(advice) - 1)
+    titles = [a.title + ("" if a.command is None else f" [{a.command}]") for a in advice]
+    for i, title in enumerate(titles):
         mark = "›" if i == selected else " "
-        act = "" if a.command is None else f" [{a.command}]"
-        out.append(f"{mark} {a.title}{act}"[: width] + "\n",
+        out.append(_clip(f"{mark} {title}", width) + "\n",
                    palette.CURSOR if i == selected else None)
-    if advice:
-        for line in advice[min(selected, len(advice) - 1)].evidence:
-            out.append(f"    {line}"[: width] + "\n", palette.DIM)
+    wrap = max(width, 12)
+    detail: list[tuple[str, Style | None]] = []
+    for evidence in advice[selected].evidence:
+        detail += [(line, palette.DIM) for line in textwrap.wrap(
+            evidence, wrap, initial_indent="    ", subsequent_indent="      ")]
+    room = len(detail) if max_lines is None else max(max_lines - 1 - len(titles), 1)
+    if len(detail) > room:
+        detail = detail[:room]
+        line, style = detail[-1]
+        detail[-1] = (line + " …" if len(line) + 2 <= width
+                      else line[: max(width - 1, 0)] + "…", style)
+    for line, style in detail:
+        out.append(line + "\n", style)
     return out
+
+
+def _clip(line: str, width: int) -> str:
+    return line if len(line) <= width else line[: max(width - 1, 0)] + "…"
 
 
 def slice_text(points: Sequence[TrialPoint], param: Param, model: ModelSlice | None,
