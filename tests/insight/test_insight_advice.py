@@ -143,3 +143,20 @@ def test_overfitting_needs_val_worse_while_train_improves():
     stuck_train = [(s, 0.5) for s in range(1, 12)]
     assert rules.overfitting(7, val, stuck_train, "min") is None
     assert rules.overfitting(7, train, train, "min") is None
+
+
+def test_parallel_coordinates_draw_the_best_n_on_each_parameters_own_axis():
+    from tuitune.insight.parallel import parallel_coordinates
+
+    rng = np.random.default_rng(3)
+    lr = LR_SPACE["lr"]
+    history = random_history(LR_SPACE, lambda p: (lr.to_unit(p["lr"]) - 0.5) ** 2, 30, rng)
+    points, _ = trial_points(history)
+    par = parallel_coordinates(points, LR_SPACE, 5)
+    assert par.axes == ("lr", "units")
+    best = sorted(points, key=lambda p: p.loss)[:5]
+    assert [line.trial_id for line in par.lines] == [p.id for p in best]
+    for line, p in zip(par.lines, best, strict=True):
+        # log axis for lr: its position is the log-scale unit, not the value
+        assert line.positions == (lr.to_unit(p.params["lr"]),
+                                  LR_SPACE["units"].to_unit(p.params["units"]))

@@ -242,3 +242,17 @@ def test_the_selected_advice_and_its_evidence_are_shown_whole_at_80_columns():
     # With room for 5 lines, the rest of the evidence is left out, and marked so.
     lines = advice_text([zoom, fix], 0, 38, max_lines=5).plain.splitlines()
     assert len(lines) == 5 and lines[-1].endswith("…")
+
+
+async def test_plus_and_minus_change_how_many_of_the_best_trials_are_drawn(insight_run):
+    app = make_fixed_app(insight_run, gpus=2)
+    async with app.run_test(size=(120, 36)) as pilot:
+        screen = await open_insight(pilot, app)
+        await pilot.press("plus")
+        await pilot.pause(0.1)
+        shown = str(screen.query_one("#parallel").render())
+        assert screen.n_best == 15 and shown.startswith("Parallel coordinates: best 15 ")
+        await pilot.press("minus", "minus", "minus")
+        await pilot.pause(0.1)
+        shown = str(screen.query_one("#parallel").render())
+        assert screen.n_best == 1 and shown.startswith("Parallel coordinates: best 1 ")
