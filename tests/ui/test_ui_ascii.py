@@ -153,3 +153,51 @@ async def test_the_gpu_monitor_draws_ascii_too():
         await pilot.pause(0.2)
         text = screen_text(app)
         assert glyphs.active() and text.isascii() and "util  60%" in text
+
+
+def _in_a_terminal(argv: list[str], env: dict[str, str]) -> tuple[int, str]:
+    """Run the CLI with a pseudo-terminal as its stdout: (exit code, what it printed)."""
+    import os
+    import pty
+    import select
+    import subprocess
+    import sys
+
+    master, slave = pty.openpty()
+    proc = subprocess.Popen([sys.executable, "-m", "tuitune", *argv], stdin=subprocess.DEVNULL,
+                            stdout=slave, stderr=subprocess.DEVNULL, env=env)
+    os.close(slave)
+    out = b""
+    while True:
+        ready, _, _ = select.select([master], [], [], 60)
+        try:
+            chunk = os.read(master, 65536) if ready else b""
+        except OSError:  # EIO: the child closed the terminal
+            chunk = b""
+        if not chunk:
+            break
+        out += chunk
+    os.close(master)
+    return proc.wait(60), out.decode("utf-8", "replace")
+
+
+def test_the_cli_prints_ascii_to_a_terminal_without_a_utf8_locale(fixed_run):
+    """Issue 14.6 for the CLI: with LANG=C its `…` (a cut line) and `→` (a tweaked
+    parameter's schedule) reached the terminal as UTF-8 bytes, shown as garbage.
+    Printed to such a terminal they are now ASCII, as the TUI draws them; a pipe
+    still gets the text as it is."""
+    import os
+    import subprocess
+    import sys
+
+    env = {**os.environ, "LANG": "C", "LC_ALL": "C", "COLUMNS": "60"}
+    code, shown = _in_a_terminal(["status", str(fixed_run)], env)
+    assert code == 0, shown
+    assert shown.isascii(), [c for c in shown if not c.isascii()][:5]
+    assert "lr 0.001 > 0.0005 @20" in shown  # the schedule's arrow, as the TUI's
+    piped = subprocess.run([sys.executable, "-m", "tuitune", "status", str(fixed_run)],
+                           capture_output=True, text=True, encoding="utf-8", env=env,
+                           timeout=60, stdin=subprocess.DEVNULL)
+    assert piped.returncode == 0 and "lr 0.001 → 0.0005 @20" in piped.stdout
+    utf8 = {**env, "LANG": "C.UTF-8", "LC_ALL": "C.UTF-8"}
+    assert "lr 0.001 → 0.0005 @20" in _in_a_terminal(["status", str(fixed_run)], utf8)[1]

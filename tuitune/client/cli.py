@@ -17,6 +17,7 @@ import traceback
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
+from tuitune.core.ascii_text import AsciiStream, needs_ascii
 from tuitune.core.textsafe import escape_controls
 from tuitune.engine.command_kind import add_trial_id, non_negative_int, positive_int, trial_id_arg
 from tuitune.engine.commands import COMMAND_KINDS
@@ -176,6 +177,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     from tuitune.client.cli_commands import HANDLERS, report_error
 
     handler: Callable[[argparse.Namespace], int] = HANDLERS[args.command]
+    _ascii_terminal(raw=getattr(args, "raw", False))
     try:
         return handler(args)
     except KeyboardInterrupt:
@@ -186,6 +188,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     except Exception as exc:
         code = report_error(exc)
         return _unexpected(exc) if code is None else code
+
+
+def _ascii_terminal(raw: bool = False) -> None:
+    """A terminal without a UTF-8 locale gets what is printed in ASCII (`…` as `~`, `→`
+    as `>`), as the TUI draws it (issue 14.6): it would show their bytes as garbage.
+    Pipes and files get the text as it is; so does `logs --raw` (as it is, by ask)."""
+    if not raw and sys.stdout.isatty() and needs_ascii():
+        sys.stdout = AsciiStream(sys.stdout)  # type: ignore[assignment]
 
 
 def _unexpected(exc: Exception) -> int:

@@ -3,13 +3,8 @@
 Over SSH without a UTF-8 locale (a common default) a terminal, or tmux, shows
 braille, blocks and box lines as `_`, `q` and `x`. `needs_ascii()` tells it from
 the environment; `activate()` then swaps, one for one, every non-ASCII character
-of every line Textual is about to draw, so the layout stays as it is:
-
-- braille (the charts) by the rows that hold dots: `'` top, `-` middle, `.` bottom,
-  `|` a steep stretch;
-- blocks (sparklines, bars) by height: `_.-=+*%#`; box lines `-`, `|`, `+`;
-- arrows and marks by their look (`→` `>`, `…` `~`, `●` `*`); letters with accents
-  by their base letter; anything else `?` (`??` for a wide one).
+of every line Textual is about to draw, so the layout stays as it is (the table of
+stand-ins is core/ascii_text.py's, which the CLI uses too).
 
 Done at the compositor (what the terminal and screenshots receive), so Textual's own
 widgets (borders, footer, tabs, scrollbars) are covered as well as ours.
@@ -17,88 +12,21 @@ widgets (borders, footer, tabs, scrollbars) are covered as well as ours.
 
 from __future__ import annotations
 
-import os
-import sys
-import unicodedata
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator
 
 from rich.segment import Segment
 from textual.strip import Strip
 
+# The locale test and the character table are the CLI's too (it prints no Textual).
+from tuitune.core.ascii_text import (  # noqa: F401  (re-exported: glyphs.to_ascii, ...)
+    ascii_char,
+    locale_is_utf8,
+    needs_ascii,
+    to_ascii,
+)
+
 #: One line, whole at 80 columns (a toast on the footer's line cuts what is longer).
 NOTICE = "no UTF-8 locale: drawing with ASCII (LANG=C.UTF-8 for the full charts)"
-
-_BRAILLE_ROWS = ((0x01, 0x08), (0x02, 0x10), (0x04, 0x20), (0x40, 0x80))
-_BLOCKS = dict(zip("▁▂▃▄▅▆▇█", "_.-=+*%#", strict=True))
-_FIXED = {
-    "▏": "-", "▎": "-", "▍": "-", "▌": "=", "▋": "=", "▊": "=", "▉": "=", "▐": "=",
-    "→": ">", "←": "<", "↑": "^", "↓": "v", "▲": "^", "▼": "v", "▶": ">", "◀": "<",
-    "▸": ">", "◂": "<", "…": "~", "·": ".", "•": "*", "●": "*", "○": "o", "■": "#",
-    "□": "o", "×": "x", "÷": "/", "±": "+", "—": "-", "–": "-", "‘": "'", "’": "'",
-    "“": '"', "”": '"', "σ": "s", "°": "o", "✓": "v", "✗": "x", "⚠": "!", "⏎": "<",
-    "\u00a0": " ",
-}
-
-
-def _braille(code: int) -> str:
-    rows = [r for r, bits in enumerate(_BRAILLE_ROWS) if code & (bits[0] | bits[1])]
-    if not rows:
-        return " "
-    low, high = min(rows), max(rows)
-    if high - low >= 2:
-        return "|"
-    if high <= 0:
-        return "'"
-    if low >= 3 or low == 2:
-        return "."
-    return "'" if low == 0 else "-"
-
-
-def _box(char: str) -> str:
-    words = set(unicodedata.name(char, "").split())
-    across = bool(words & {"HORIZONTAL", "LEFT", "RIGHT"})
-    down = bool(words & {"VERTICAL", "UP", "DOWN"})
-    if across and not down:
-        return "-"
-    if down and not across:
-        return "|"
-    return "+"
-
-
-def ascii_char(char: str) -> str:
-    """One character's ASCII stand-in, as many cells wide as the character."""
-    code = ord(char)
-    if code < 128:
-        return char
-    if char in _FIXED:
-        return _FIXED[char]
-    if char in _BLOCKS:
-        return _BLOCKS[char]
-    if 0x2800 <= code <= 0x28FF:
-        return _braille(code - 0x2800)
-    if 0x2500 <= code <= 0x257F:
-        return _box(char)
-    if 0x2580 <= code <= 0x259F:
-        return "#"
-    base = unicodedata.normalize("NFKD", char).encode("ascii", "ignore").decode()
-    if len(base) == 1 and base.isprintable():
-        return base
-    return "??" if unicodedata.east_asian_width(char) in ("W", "F") else "?"
-
-
-class _Table(dict):
-    """`str.translate` table filled on first use of each character."""
-
-    def __missing__(self, code: int) -> str:
-        self[code] = out = ascii_char(chr(code))
-        return out
-
-
-_TABLE = _Table()
-
-
-def to_ascii(text: str) -> str:
-    return text if text.isascii() else text.translate(_TABLE)
 
 
 def ascii_strip(strip: Strip) -> Strip:
@@ -107,28 +35,6 @@ def ascii_strip(strip: Strip) -> Strip:
         return strip
     return Strip([Segment(to_ascii(text), style, control) for text, style, control in strip],
                  strip.cell_length)
-
-
-def locale_is_utf8(environ: Mapping[str, str]) -> bool:
-    """Whether the locale the terminal was given says UTF-8 (LC_ALL, else LC_CTYPE,
-    else LANG: the first one set decides, as for the C library)."""
-    lc_all, lc_ctype, lang = (environ.get(v) or "" for v in ("LC_ALL", "LC_CTYPE", "LANG"))
-    if not lc_all and lc_ctype.lower() in ("c.utf-8", "c.utf8") and lang.upper() in (
-            "", "C", "POSIX"):
-        # Python sets LC_CTYPE=C.UTF-8 itself when it starts in the C locale (PEP 538):
-        # the terminal was given LANG=C, and that is what it draws with.
-        lc_ctype = ""
-    value = lc_all or lc_ctype or lang
-    return "utf-8" in value.lower() or "utf8" in value.lower()
-
-
-def needs_ascii(environ: Mapping[str, str] | None = None, encoding: str | None = None) -> bool:
-    """True when the terminal should get ASCII only: no UTF-8 locale, or an output
-    encoding that is not UTF-8."""
-    env = os.environ if environ is None else environ
-    enc = (encoding if encoding is not None
-           else getattr(sys.stdout, "encoding", None) or "utf-8")
-    return not locale_is_utf8(env) or enc.lower().replace("_", "-") not in ("utf-8", "utf8")
 
 
 _active = False
