@@ -1,6 +1,6 @@
 """The notify watch's bookkeeping (pure): new best, stalled trials, idle GPUs, each said
 once per episode. The real-run tests (test_notify.py) cover the supervisor around it;
-an idle GPU needs a GPU, so its rule is checked here."""
+test_notify_gpu.py does for an idle GPU, over the fake NVML source."""
 
 from __future__ import annotations
 
