@@ -250,8 +250,10 @@ def strategies(min_steps: int, eta: int) -> dict[str, Factory]:
         "random + median": (RandomSampler, lambda: MedianRule(grace_steps=min_steps)),
         "random + ASHA": (RandomSampler, lambda: ASHA(min_steps, eta, MAX_STEPS)),
         "random + Hyperband": (RandomSampler, lambda: Hyperband(min_steps, eta, MAX_STEPS)),
-        "random + predict": (RandomSampler, lambda: PredictRule(MAX_STEPS, min_steps=max(
-            3, min_steps))),
+        "random + predict": (RandomSampler, lambda: PredictRule(MAX_STEPS, min_steps=min_steps)),
+        # The rule before its same-step judgement (issue 18 follow-up).
+        "random + predict, extrapolation only": (RandomSampler, lambda: PredictRule(
+            MAX_STEPS, min_steps=max(3, min_steps), same_step=False)),
         # Calibrated on the run's finished curves (an option, off by default; issue 18).
         "random + predict, calibrated": (RandomSampler, lambda: PredictRule(
             MAX_STEPS, min_steps=max(3, min_steps), calibrate=5)),
@@ -261,7 +263,7 @@ def strategies(min_steps: int, eta: int) -> dict[str, Factory]:
     bayes = bayes_factory()
     out["bayes"] = (bayes, lambda: None)
     out["bayes + ASHA"] = (bayes, lambda: ASHA(min_steps, eta, MAX_STEPS))
-    out["bayes + predict"] = (bayes, lambda: PredictRule(MAX_STEPS, min_steps=max(3, min_steps)))
+    out["bayes + predict"] = (bayes, lambda: PredictRule(MAX_STEPS, min_steps=min_steps))
     # The policy before issue #4's fix: every trial counts with its best value so far.
     out["bayes + ASHA, fidelity best"] = (
         bayes_factory(fidelity="best"),

@@ -147,6 +147,9 @@ class Tuitune(Strategy):
         makers = {"asha": lambda: ASHA(1, 3, e), "hyperband": lambda: Hyperband(1, 3, e),
                   "median": lambda: MedianRule(grace_steps=1),
                   "predict": lambda: PredictRule(max_steps=e),
+                  # the rule before the same-step judgement (issue 18 follow-up)
+                  "predict, extrapolation only": lambda: PredictRule(
+                      max_steps=e, min_steps=3, same_step=False),
                   # calibrated on the finished curves (an option, off by default)
                   "predict, calibrated": lambda: PredictRule(max_steps=e, calibrate=5),
                   "predict, across": lambda: PredictRule(max_steps=e, calibrate=5,
@@ -239,10 +242,14 @@ STRATEGIES: dict[str, Callable[[Recording, int], Strategy]] = {
     "random + predict, calibrated": lambda r, s: Tuitune(r, s, "random",
                                                          "predict, calibrated"),
     "random + predict, across": lambda r, s: Tuitune(r, s, "random", "predict, across"),
+    "random + predict, extrapolation only": lambda r, s: Tuitune(
+        r, s, "random", "predict, extrapolation only"),
     "bayes": lambda r, s: Tuitune(r, s, "bayes", None),
     "bayes + ASHA": lambda r, s: Tuitune(r, s, "bayes", "asha"),
     "bayes + Hyperband": lambda r, s: Tuitune(r, s, "bayes", "hyperband"),
     "bayes + predict": lambda r, s: Tuitune(r, s, "bayes", "predict"),
+    "bayes + predict, extrapolation only": lambda r, s: Tuitune(
+        r, s, "bayes", "predict, extrapolation only"),
     "Optuna TPE + SuccessiveHalving": lambda r, s: OptunaTPE(r, s, "sha"),
     "Optuna TPE + Hyperband": lambda r, s: OptunaTPE(r, s, "hyperband"),
     "DEHB": DEHBStrategy,

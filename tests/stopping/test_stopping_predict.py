@@ -188,10 +188,90 @@ def test_across_judges_from_where_finished_curves_went():
                                      noise=0.002, seed=i), state="completed")
                       for i in range(1, 9))  # finals 0.12 .. 0.82, ordered as at step 2
     slow = trial(20, curve(lambda s: 0.75 + 0.5 / s, range(1, 3)))  # like the worst
-    assert PredictRule(max_steps=T, min_steps=2).decide(history(*finished_, slow)) == []
-    (stop,) = PredictRule(max_steps=T, min_steps=2, across=True).decide(
+    assert PredictRule(max_steps=T, min_steps=2, same_step=False).decide(
+        history(*finished_, slow)) == []
+    (stop,) = PredictRule(max_steps=T, min_steps=2, across=True, same_step=False).decide(
         history(*finished_, slow))
     assert stop.trial_id == 20 and stop.details["weight cross-curve"] == 1.0
     assert "finished curves went from their value then" in stop.reason
     with pytest.raises(ValueError, match="predict: across"):
         make_rules([("predict", {"across": "yes"})], SPACE, max_steps=20)
+
+
+def spread_out(i, final, state="completed", last=T):
+    """Curves that fall by 0.3 to 0.5 between step 1 and the horizon: the moves the
+    same-step judgement reads have a spread (about 0.07)."""
+    drop = 0.3 + 0.04 * (i % 6)
+    return trial(i, curve(lambda s: final + drop * (T - s) / (T - 1), range(1, last + 1)),
+                 state=state)
+
+
+DONE = tuple(spread_out(i, 0.2 + 0.02 * i) for i in range(1, 7))  # finals 0.22 .. 0.32
+
+
+def test_same_step_judges_a_trial_from_its_first_point_against_rivals_then():
+    """With too few points to extrapolate, a trial is judged against its rivals at the
+    same step and how the finished curves moved from there (the rule before it waited
+    for 3 points)."""
+    behind = trial(20, [(1, 1.4)])  # rivals at step 1: 0.62 .. 0.84
+    (stop,) = PredictRule(max_steps=T).decide(history(*DONE, behind))
+    assert stop.trial_id == 20 and stop.rule == "predict"
+    d = stop.details
+    assert d["stage"] == "same step" and d["step"] == 1 and d["finished"] == 6
+    third = sorted(v for t in DONE for s, v in t.curve if s == 1)[2]
+    assert d["kth_at_step"] == pytest.approx(third)
+    moves = [t.curve[-1][1] - t.curve[0][1] for t in DONE]
+    assert d["move"] == pytest.approx(np.mean(moves))
+    assert d["threshold"] == pytest.approx(third + np.mean(moves))
+    assert d["predicted"] == pytest.approx(1.4 + np.mean(moves)) and d["probability"] < 0.05
+    assert stop.reason.startswith(f"predicted final val_loss {d['predicted']:.4g} ± ")
+    assert (f"needs < {d['threshold']:.4g} to enter the top 3" in stop.reason
+            and "at step 1 it is at 1.4, the 3rd best of 6 other trials then at" in stop.reason
+            and "6 finished curves moved by" in stop.reason)
+    # The old rule (extrapolation only) has nothing to go on from one point.
+    assert PredictRule(max_steps=T, same_step=False).decide(history(*DONE, behind)) == []
+
+
+def test_same_step_spares_a_trial_within_the_spread_of_the_moves():
+    close = trial(20, [(1, 0.72)])  # 0.06 behind the 3rd best at step 1 (0.66)
+    assert PredictRule(max_steps=T).decide(history(*DONE, close)) == []
+
+
+def test_same_step_needs_finished_curves_and_respects_protection():
+    behind = trial(20, [(1, 1.4)])
+    # Two finished curves say too little about how curves move.
+    running = tuple(spread_out(i, 0.2, state="running", last=2) for i in range(10, 14))
+    assert PredictRule(max_steps=T).decide(history(*DONE[:2], *running, behind)) == []
+    assert PredictRule(max_steps=T).decide(
+        history(*DONE, trial(20, [(1, 1.4)], protected=True))) == []
+    # A protected rival still counts at its step.
+    rivals = tuple(trial(30 + i, [(1, 0.5)], protected=True) for i in range(3))
+    (stop,) = PredictRule(max_steps=T).decide(history(*DONE, *rivals, trial(20, [(1, 0.8)])))
+    assert stop.trial_id == 20 and stop.details["kth_at_step"] == 0.5
+
+
+def test_same_step_with_a_max_objective():
+    flipped = [trial(t.id, [(s, -v) for s, v in t.curve], state=t.state) for t in DONE]
+    (stop,) = PredictRule(max_steps=T).decide(
+        history(*flipped, trial(20, [(1, -1.4)]), mode="max"))
+    assert stop.details["predicted"] < stop.details["threshold"] < 0
+    assert "needs > " in stop.reason and "at step 1 it is at -1.4" in stop.reason
+
+
+def test_same_step_yields_to_a_trial_whose_own_curve_says_it_makes_the_top_k():
+    """At step 4 a slow learner is far behind, and the finished curves all moved alike
+    from there, but its own steep curve says it ends in the top 3: it continues (the
+    slow-learner test above, which the same-step judgement alone would stop)."""
+    slow = trial(9, curve(lambda s: 0.05 + 2.0 * s ** -0.8, range(1, 5)))
+    rule = PredictRule(max_steps=T)
+    assert rule.decide(history(*TOP, slow)) == []
+    flat = trial(9, curve(lambda s: 0.75 + 0.1 / s, range(1, 5)))  # behind, and flat
+    (stop,) = PredictRule(max_steps=T).decide(history(*TOP, flat))
+    assert stop.trial_id == 9
+
+
+def test_same_step_option():
+    (rule,) = make_rules([("predict", {"same_step": False})], SPACE, max_steps=20)
+    assert rule.same_step is False and PredictRule(max_steps=20).same_step is True
+    with pytest.raises(ValueError, match="predict: same_step"):
+        make_rules([("predict", {"same_step": 1})], SPACE, max_steps=20)
