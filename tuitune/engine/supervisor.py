@@ -8,7 +8,8 @@ supervisor can be killed at any moment and a new one adopts the live trials.
 The work is done by parts that own their state, composed here: the trial lifecycle
 (engine/trial_lifecycle.py: start, watch, end, adopt), the search and budget driver
 (engine/search_driver.py), GPU placement (engine/placement.py), command handling
-(engine/command_desk.py) and notifications (engine/notifications.py). This class runs the loop, claims the run and says how it ended.
+(engine/command_desk.py) and notifications (engine/notifications.py). This class runs
+the loop, claims the run and says how it ended.
 
     python -m tuitune.engine.supervisor RUN_DIR [--resume]
 """

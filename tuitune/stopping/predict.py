@@ -44,16 +44,17 @@ two predictions is used. It can judge a trial with fewer than 3 points.
 Extrapolated from its first few points, a curve says little on curves that cross: on the
 momentum_sgd recording, the families' predictions from 3 (4) of 12 epochs put 10% (none)
 of the final best 10% of configurations in their best third, where the raw values at those
-epochs put all of them there (benchmarks/diagnose_extrapolation.py). So the rule also judges at equal fidelity (`same_step`, on by
-default), as ASHA and the median rule do, with a probability: at its latest step s a trial
-is compared with the k-th best of its rivals' values at s (every trial that reached s), and
-how far a curve moves from s to the horizon is read from the run's finished curves (their
-final minus their value at s). If both curves move by independent draws of that move, the
-trial ends ahead of that rival with probability T_{m-1}(-gap / (sqrt(2) s_move)), Student's
-t with m - 1 degrees of freedom for m finished curves (honest with a few of them: from 3 on).
-This needs no extrapolation, so it judges a trial from its first point. It yields to the
-trial's own curve: a trial whose extrapolation says it more likely than not makes the top
-k (a slow learner far behind) is not stopped this way.
+epochs put all of them there (benchmarks/diagnose_extrapolation.py). So the rule also
+judges at equal fidelity (`same_step`, on by default), as ASHA and the median rule do,
+with a probability: at its latest step s a trial is compared with the k-th best of its
+rivals' values at s (every trial that reached s), and how far a curve moves from s to the
+horizon is read from the run's finished curves (their final minus their value at s). If
+both curves move by independent draws of that move, the trial ends ahead of that rival
+with probability T_{m-1}(-gap / (sqrt(2) s_move)), Student's t with m - 1 degrees of
+freedom for m finished curves (honest with a few of them: from 3 on). This needs no
+extrapolation, so it judges a trial from its first point. It yields to the trial's own
+curve: a trial whose extrapolation says it more likely than not makes the top k (a slow
+learner far behind) is not stopped this way.
 
 A trial is stopped when the probability that its final value beats the current
 k-th best is below `probability`. The k-th best is taken among the final values

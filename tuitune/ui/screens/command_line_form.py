@@ -2,7 +2,8 @@
 (`S`) and budget (`B`) forms. One line is typed (`lr=0.01..0.1 --log`, `--more 10
 --max-concurrent 4`); the command's own CLI form parses it (engine/commands.py: one
 declaration, so the TUI and the shell accept the same words), and the engine's check
-answers before the form closes. Above the line: what is in effect now (its numbers follow the run), and examples.
+answers before the form closes. Above the line: what is in effect now (its numbers
+follow the run), and examples.
 """
 
 from __future__ import annotations
