@@ -5,7 +5,8 @@ colour."""
 from __future__ import annotations
 
 import pytest
-from ui_helpers import FixedClock, fixed_host, make_fixed_app, screen_text, settle, wait_for
+from ui_helpers import (FixedClock, fixed_host, make_fixed_app, open_screen, screen_text, settle,
+                        wait_for)
 
 from textual.widgets import SelectionList
 
@@ -92,9 +93,7 @@ async def test_an_unchecked_box_shows_no_x(fixed_run):
 
 async def _open_handoff(pilot, app) -> HandoffForm:
     await settle(pilot, app)
-    await pilot.press("h")
-    return await wait_for(pilot, lambda: isinstance(app.screen, HandoffForm) and app.screen,
-                          what="the hand-off form")
+    return await open_screen(pilot, app, "h", HandoffForm)
 
 
 async def test_the_handoff_rules_show_x_only_where_ticked(fixed_run):

@@ -6,16 +6,14 @@ from __future__ import annotations
 import io
 
 from rich.console import Console
-from ui_helpers import make_fixed_app, settle, wait_for
+from ui_helpers import make_fixed_app, open_screen, settle, wait_for
 
 from tuitune.ui.screens.help import EDITING_KEYS, HelpScreen, render_groups
 
 
 async def _open_help(app, pilot) -> HelpScreen:
     await settle(pilot, app)
-    await pilot.press("question_mark")
-    return await wait_for(pilot, lambda: isinstance(app.screen, HelpScreen) and app.screen,
-                          what="the help")
+    return await open_screen(pilot, app, "question_mark", HelpScreen)
 
 
 async def test_help_groups_the_apps_keys_by_screen(fixed_run):

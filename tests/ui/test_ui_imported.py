@@ -12,7 +12,9 @@ from tuitune.ui.screens.imported import ImportedScreen
 from tuitune.ui.widgets.chart import Chart
 
 
-async def test_imported_trials_on_request(tmp_path):
+def _warm_started(tmp_path) -> tuple:
+    """A fixed run given another's 6 trials as a warm start would: (this run, the other
+    run, the warm start's record)."""
     here = build_fixed_run(tmp_path / "here")
     other = build_fixed_run(tmp_path / "other", n_trials=6)
     store = RunStore(here)
@@ -21,6 +23,11 @@ async def test_imported_trials_on_request(tmp_path):
         store.set_meta(**{META_KEY: record})
     finally:
         store.close()
+    return here, other, record
+
+
+async def test_imported_trials_on_request(tmp_path):
+    here, other, record = _warm_started(tmp_path)
     assert record["imported"]
     app = make_app(here)
     async with app.run_test(size=(120, 40)) as pilot:
@@ -88,14 +95,7 @@ def test_the_insight_counts_the_imported_trials(tmp_path):
 
 
 async def test_the_insight_screen_says_how_many_were_imported(tmp_path):
-    here = build_fixed_run(tmp_path / "here")
-    other = build_fixed_run(tmp_path / "other", n_trials=6)
-    store = RunStore(here)
-    try:
-        record = gather(load_spec_json(store.meta(["spec"])["spec"]), [other])
-        store.set_meta(**{META_KEY: record})
-    finally:
-        store.close()
+    here, _, record = _warm_started(tmp_path)
     app = make_app(here)
     async with app.run_test(size=(120, 40)) as pilot:
         await settle(pilot, app)

@@ -5,7 +5,7 @@ engine (a bad line keeps the form open with the reason), and sent."""
 from __future__ import annotations
 
 from textual.widgets import Static
-from ui_helpers import make_app, settle, wait_for
+from ui_helpers import make_app, open_screen, settle, wait_for
 
 from tuitune.engine.space_edit import META_KEY
 from tuitune.store import RunStore
@@ -31,9 +31,7 @@ async def _shown_error(pilot, form: CommandLineForm) -> str:
 
 
 async def _form(pilot, app, key: str) -> CommandLineForm:
-    await pilot.press(key)
-    return await wait_for(pilot, lambda: isinstance(app.screen, CommandLineForm) and app.screen,
-                          what=f"the form of {key}")
+    return await open_screen(pilot, app, key, CommandLineForm)
 
 
 async def test_space_and_budget_forms_send_their_commands(fresh_live_run):

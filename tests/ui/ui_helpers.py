@@ -13,6 +13,7 @@ import textwrap
 import time
 from collections.abc import Callable
 from pathlib import Path
+from typing import TypeVar
 
 import psutil
 from rich.console import Console
@@ -25,6 +26,9 @@ from tuitune.core.spec import load_spec
 from tuitune.engine.runs import create_run, spawn_supervisor, wait_for_supervisor
 from tuitune.store import RunStore
 from tuitune.system import FakeGpuSource, HostSample
+
+#: A screen type a test waits for.
+T = TypeVar("T")
 
 TRIAL_SCRIPT = """\
 import time
@@ -148,6 +152,14 @@ async def wait_for(pilot, condition: Callable[[], object], timeout: float = 20.0
         await pilot.pause(0.05)
     raise AssertionError(f"timed out waiting for {what}")
 
+
+
+async def open_screen(pilot, app, key: str, screen_type: type[T]) -> T:
+    """Press `key` and wait until a `screen_type` screen is on top; returns it."""
+    await pilot.press(key)
+    screen = await wait_for(pilot, lambda: isinstance(app.screen, screen_type) and app.screen,
+                            what=f"{screen_type.__name__} after {key}")
+    return screen  # type: ignore[return-value]
 
 def read_store(run_dir: Path):
     """A fresh read connection (the test's own), closed by the caller."""
