@@ -254,11 +254,13 @@ def strategies(min_steps: int, eta: int) -> dict[str, Factory]:
         # The rule before its same-step judgement (issue 18 follow-up).
         "random + predict, extrapolation only": (RandomSampler, lambda: PredictRule(
             MAX_STEPS, min_steps=max(3, min_steps), same_step=False)),
-        # Calibrated on the run's finished curves (an option, off by default; issue 18).
+        # Calibrated on the run's finished curves (options, off by default; issue 18), as
+        # measured: on the rule before the same-step judgement.
         "random + predict, calibrated": (RandomSampler, lambda: PredictRule(
-            MAX_STEPS, min_steps=max(3, min_steps), calibrate=5)),
+            MAX_STEPS, min_steps=max(3, min_steps), same_step=False, calibrate=5)),
         "random + predict, across": (RandomSampler, lambda: PredictRule(
-            MAX_STEPS, min_steps=max(3, min_steps), calibrate=5, across=True)),
+            MAX_STEPS, min_steps=max(3, min_steps), same_step=False, calibrate=5,
+            across=True)),
     }
     bayes = bayes_factory()
     out["bayes"] = (bayes, lambda: None)

@@ -150,10 +150,12 @@ class Tuitune(Strategy):
                   # the rule before the same-step judgement (issue 18 follow-up)
                   "predict, extrapolation only": lambda: PredictRule(
                       max_steps=e, min_steps=3, same_step=False),
-                  # calibrated on the finished curves (an option, off by default)
-                  "predict, calibrated": lambda: PredictRule(max_steps=e, calibrate=5),
-                  "predict, across": lambda: PredictRule(max_steps=e, calibrate=5,
-                                                         across=True)}
+                  # calibrated on the finished curves (options, off by default), as
+                  # measured: on the rule before the same-step judgement
+                  "predict, calibrated": lambda: PredictRule(
+                      max_steps=e, min_steps=3, same_step=False, calibrate=5),
+                  "predict, across": lambda: PredictRule(
+                      max_steps=e, min_steps=3, same_step=False, calibrate=5, across=True)}
         self.rule = makers[rule]() if rule else None
 
     def ask(self, history: Callable[[], History]) -> tuple[np.ndarray, int, Any]:
