@@ -198,6 +198,15 @@ class TrialTable(LineWidget, can_focus=True):
         return max(0, self._last_index)
 
     def _sorted(self, rows: list[TrialRow]) -> list[TrialRow]:
+        """Sort by the chosen key, the run's own trials first and imported ones (negative
+        ids) below them, each sorted alike."""
+        own = [r for r in rows if r.id > 0]
+        if len(own) == len(rows):
+            return self._sorted_alike(rows)
+        imported = [r for r in rows if r.id < 0]
+        return self._sorted_alike(own) + self._sorted_alike(imported)
+
+    def _sorted_alike(self, rows: list[TrialRow]) -> list[TrialRow]:
         """Sort by the chosen key; numbers put missing values last in both directions.
         Ascending 'best'/'latest' means best first (whatever the objective's mode)."""
         key, desc = self.state.sort, self.state.descending
@@ -224,7 +233,8 @@ class TrialTable(LineWidget, can_focus=True):
             "state": lambda r: (order.get(r.state, 3), r.state, r.id),
             "origin": lambda r: (r.origin_label, r.id),
         }
-        return sorted(rows, key=plain.get(key, lambda r: (r.id,)), reverse=desc)
+        # By id: -1, -2, ... for imported rows, as the I list numbers them.
+        return sorted(rows, key=plain.get(key, lambda r: (abs(r.id),)), reverse=desc)
 
     # -- cursor and scrolling ----------------------------------------------------------------
     def _move_to(self, index: int) -> None:
