@@ -275,3 +275,13 @@ def test_same_step_option():
     assert rule.same_step is False and PredictRule(max_steps=20).same_step is True
     with pytest.raises(ValueError, match="predict: same_step"):
         make_rules([("predict", {"same_step": 1})], SPACE, max_steps=20)
+
+
+def test_an_uncalibrated_prediction_reports_the_models_own_sd():
+    """The stop reason's `± sd` of an uncalibrated prediction is the model's sd, not a
+    bisection's approximation of it (it printed 0.04999 for 0.05)."""
+    from tuitune.stopping.predict import Predictive
+
+    p = Predictive(0.4, 0.05, {})
+    assert p.spread() == 0.05
+    assert abs(p.quantile(0.5) - 0.4) < 1e-12 and abs(p.quantile(0.8413447460685429) - 0.45) < 1e-12

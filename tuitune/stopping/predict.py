@@ -191,6 +191,10 @@ def _ordinal(k: int) -> str:
     return f"{k}{suffix}"
 
 
+#: P(Z < 1) of a standard normal: the 84th percentile, mean + 1 sd.
+_PLUS_ONE_SD = 0.5 * (1.0 + math.erf(1.0 / math.sqrt(2.0)))
+
+
 class Predictive:
     """The distribution of a final value: the model's N(mean, sd^2), or, calibrated by
     the residuals z of finished curves, the mixture of N(mean + z_i sd, (h sd)^2)."""
@@ -218,6 +222,10 @@ class Predictive:
     def quantile(self, q: float) -> float:
         if self.sd <= 0:
             return self.mean
+        if self.residuals is None:  # the model's own normal: exact, no search
+            from scipy.special import ndtri
+
+            return self.mean + self.sd * float(ndtri(q))
         lo = self.mean + (float(self.shift.min()) - 6 * self.width) * self.sd
         hi = self.mean + (float(self.shift.max()) + 6 * self.width) * self.sd
         for _ in range(50):
@@ -227,7 +235,9 @@ class Predictive:
 
     def spread(self) -> float:
         """Half the 16-84% range: the normal's sd, for a mixture too."""
-        return 0.5 * (self.quantile(0.8413) - self.quantile(0.1587))
+        if self.residuals is None:
+            return self.sd
+        return 0.5 * (self.quantile(_PLUS_ONE_SD) - self.quantile(1.0 - _PLUS_ONE_SD))
 
     @property
     def calibrated(self) -> int:
@@ -241,7 +251,7 @@ ACROSS_MIN = 5
 #: Finished curves the same-step judgement needs before it judges anything.
 SAME_STEP_MIN = 3
 #: The rivals' cautious bar: this quantile of their predicted final (a normal's mean + 1 sd).
-RIVAL_QUANTILE = 0.8413
+RIVAL_QUANTILE = _PLUS_ONE_SD
 
 
 class PredictRule(StoppingRule):
