@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import math
 
 import numpy as np
@@ -79,6 +80,27 @@ def test_zoom_narrows_only_what_matters_and_keeps_its_optimum():
 def test_no_zoom_on_noise():
     rng = np.random.default_rng(1)
     assert _zoom(random_history(SPACE, lambda p: float(rng.normal()), 40, rng), SPACE) is None
+
+
+def test_the_leave_one_out_gate_keeps_noise_from_zooming():
+    """20 draws of 20 trials of pure noise. The run's GP finds main effects that pass the
+    share gate, so with a trusted model the rule would zoom in most draws; where its
+    leave-one-out R^2 is below ZOOM_MIN_LOO_R2 no zoom is advised. (The GP fits the
+    noise well enough to pass the gate in 2 of the 20: docs/insight.md says so.)"""
+    zoomed, zoomed_if_trusted = 0, 0
+    for seed in range(20):
+        rng = np.random.default_rng(seed)
+        history = random_history(LR_SPACE, lambda p: float(rng.normal()), 20, rng)
+        points, _ = trial_points(history)
+        effects = effect_curves(RunModel(LR_SPACE, history))
+        assert effects is not None
+        found = rules.zoom(points, LR_SPACE, effects)
+        zoomed += found is not None
+        if effects.loo_r2 < rules.ZOOM_MIN_LOO_R2:
+            assert found is None, seed
+            trusted = dataclasses.replace(effects, loo_r2=1.0)
+            zoomed_if_trusted += rules.zoom(points, LR_SPACE, trusted) is not None
+    assert zoomed <= 2 and zoomed_if_trusted >= 5, (zoomed, zoomed_if_trusted)
 
 
 def test_widen_when_the_best_sit_at_an_edge():
