@@ -159,7 +159,8 @@ def test_handoff_option_named_like_a_searcher_argument(idle_run):
     (["--rule", "asha", "--rule-option", "asha.bogus=1"], "asha: unknown option 'bogus'"),
     (["--rule-option", "predict.top_k=5"], "option for 'predict', which is not among the "
                                            "chosen rules (none)"),
-    (["--rule", "predict", "--rule-option", "top_k=5"], "expected RULE.NAME=VALUE"),
+    (["--rule", "predict", "--rule-option", "top_k=5"],
+     "expected RULE.NAME=VALUE for a rule option, got 'top_k=5'"),  # the item, as typed
     (["--rule", "predict"], "predict: needs max_steps"),  # the spec has no max_steps
     (["--rule", "asha", "--rule", "asha"], "stopping rule 'asha' is listed twice"),
     (["--rule", "asha", "--rule-option", "asha.eta"], "expected NAME=VALUE for a rule option"),

@@ -45,11 +45,15 @@ def normalise_rules(raw: Any) -> RuleConfig:
 def parse_rule_options(items: Iterable[str]) -> dict[str, dict[str, Any]]:
     """`RULE.NAME=VALUE` texts (the CLI's --rule-option, the form's field) as
     {rule: {name: value}}; ValueError (one line) for a malformed item."""
+    items = [item for item in items if item.strip()]  # blank items are skipped
+    for item in items:  # the whole item in the message, as the user typed it
+        rule, dot, name = item.partition("=")[0].partition(".")
+        if not dot or not rule.strip() or not name.strip():
+            raise ValueError("expected RULE.NAME=VALUE for a rule option, "
+                             f"got {item.strip()!r}")
     out: dict[str, dict[str, Any]] = {}
     for key, value in parse_options(items, "a rule option").items():
-        rule, dot, name = key.partition(".")
-        if not dot or not rule.strip() or not name.strip():
-            raise ValueError(f"expected RULE.NAME=VALUE for a rule option, got {key!r}")
+        rule, _, name = key.partition(".")
         out.setdefault(rule.strip(), {})[name.strip()] = value
     return out
 
