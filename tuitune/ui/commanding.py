@@ -85,13 +85,14 @@ class Commanding:
     def on_command_answered(self: Any, message: CommandAnswered) -> None:
         reply = message.reply
         if reply.status == "done":
-            # A hand action outside the space in effect is done with a warning (its own
-            # line): a toast of its own, or it is cut off after the parameters.
-            said, _, warning = (reply.message or f"{message.kind}: done").partition(
-                "\nwarning: ")
-            self.notify(said)
-            if warning:
-                self.notify(f"warning: {warning}", severity="warning", timeout=10)
+            # A hand action outside the space in effect is done with warnings (lines of
+            # their own, starting "warning: "): each a toast of its own, or it is cut off
+            # after the parameters.
+            lines = (reply.message or f"{message.kind}: done").splitlines()
+            warnings = [line for line in lines if line.startswith("warning: ")]
+            self.notify("\n".join(line for line in lines if line not in warnings))
+            for warning in warnings:
+                self.notify(warning, severity="warning", timeout=10)
         elif reply.status in ("queued", "pending"):
             self.notify(reply.message, severity="warning", timeout=6)
         else:
