@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol, cast, runtime_checkable
 
+from textual.dom import DOMNode
 from textual.css.query import NoMatches
 from textual.message import Message
 from textual.screen import Screen
@@ -101,16 +102,16 @@ class OnRun:
         cast(Screen, self).app.post_message(WantCurves(id(self), set()))
 
 
-def watch_frames(screen: Screen, draw: Callable[[Frame], None]) -> None:
-    """Call `draw` with every frame the app sets, for as long as `screen` lives (hidden
-    screens too, so they are current when they come back)."""
+def watch_frames(node: DOMNode, draw: Callable[[Frame], None]) -> None:
+    """Call `draw` with every frame the app sets, for as long as `node` (a screen or a widget)
+    lives (hidden screens too, so they are current when they come back)."""
     def changed(frame: Frame | None) -> None:
         if frame is not None:
             try:
                 draw(frame)
             except NoMatches:  # a screen being composed or torn down
                 pass
-    screen.watch(screen.app, "frame", changed, init=False)
+    node.watch(node.app, "frame", changed, init=False)
 
 
 # -- messages up -----------------------------------------------------------------------------

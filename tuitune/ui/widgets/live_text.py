@@ -11,7 +11,7 @@ from collections.abc import Callable
 
 from textual.widgets import Static
 
-from tuitune.ui.context import Frame
+from tuitune.ui.context import Frame, watch_frames
 
 #: What a live line shows: a fixed text, or a function read at every poll.
 Text = str | Callable[[], str]
@@ -30,8 +30,8 @@ class LiveText(Static):
 
     def on_mount(self) -> None:
         if callable(self._text):
-            self.watch(self.app, "frame", self._polled, init=False)
+            watch_frames(self, self._polled)
 
-    def _polled(self, frame: Frame | None) -> None:
-        if frame is not None and frame.polled:
+    def _polled(self, frame: Frame) -> None:
+        if frame.polled:
             self.update(read(self._text))
