@@ -256,3 +256,28 @@ async def test_plus_and_minus_change_how_many_of_the_best_trials_are_drawn(insig
         await pilot.pause(0.1)
         shown = str(screen.query_one("#parallel").render())
         assert screen.n_best == 1 and shown.startswith("Parallel coordinates: best 1 ")
+
+
+async def test_compare_takes_the_best_trials_drawn_not_a_result_cached_since(insight_run):
+    """c compares the best trials of the result on screen; the worker may have cached a
+    newer one (a trial finished) that the screen has not drawn yet."""
+    from dataclasses import replace
+
+    from tuitune.ui.screens import insight as insight_screen
+    from tuitune.ui.screens.insight_compare import CompareScreen
+
+    app = make_fixed_app(insight_run, gpus=2)
+    async with app.run_test(size=(120, 36)) as pilot:
+        screen = await open_insight(pilot, app)
+        drawn = screen.drawn
+        shown = sorted((p for p in drawn.insight.points if p.value is not None),
+                       key=lambda p: (p.loss, p.id))[:3]
+        # A newer result in the cache whose best three are others (the drawn best made worst).
+        worse = [replace(p, loss=p.loss + 1e9) if p in shown else p
+                 for p in drawn.insight.points]
+        insight_screen._CACHE[app] = replace(drawn, insight=replace(drawn.insight,
+                                                                   points=worse))
+        await pilot.press("c")
+        compare = await wait_for(pilot, lambda: isinstance(app.screen, CompareScreen)
+                                 and app.screen, what="the comparison")
+        assert compare.trial_ids == [p.id for p in shown if p.id > 0][:4]

@@ -278,7 +278,7 @@ class InsightScreen(OnRun, Screen):
     def action_compare(self) -> None:
         from tuitune.ui.screens.insight_compare import CompareScreen
 
-        c = self.computed
+        c = self.drawn  # the trials on screen, not a result the worker has just cached
         if c is None or c.insight is None:
             return
         best = sorted((p for p in c.insight.points if p.value is not None),
