@@ -130,3 +130,17 @@ def test_an_edit_in_manual_mode_holds_for_a_later_hand_off(tt_home, tmp_path):
         wait_for(lambda: len(_suggested_after(run_dir, edit)) >= 6, 30, "six suggestions")
         after = _suggested_after(run_dir, edit)
         assert all(0.01 <= p["lr"] <= 0.05 and p["opt"] == "sgd" for p in after), after
+
+
+def test_the_space_forms_examples_name_what_this_run_can_do():
+    from tuitune.core.space import CategoricalParam, FixedParam, FloatParam, IntParam, Space
+    from tuitune.engine.space_edit import usage_examples
+
+    spec = Space((FloatParam("lr", low=1e-4, high=1.0, log=True), IntParam("units", low=1,
+                  high=64), CategoricalParam("opt", choices=("adam", "sgd")),
+                  FixedParam("epochs", value=3)))
+    assert usage_examples(spec, spec) == [
+        "lr=LOW..HIGH --log", "--fix lr=VALUE", "--choices opt=A,B (opt+=C adds, opt-=C drops)",
+        "--undo"]  # epochs is fixed by the spec: it cannot be freed
+    edited = Space((spec["lr"], FixedParam("units", value=8), spec["opt"], spec["epochs"]))
+    assert "--free units" in usage_examples(edited, spec)

@@ -81,17 +81,3 @@ async def test_space_and_budget_forms_send_their_commands(fresh_live_run):
         error = await _shown_error(pilot, form)
         assert "expected one argument" in error
         await pilot.press("escape")
-
-
-def test_the_space_forms_examples_name_what_this_run_can_do():
-    from tuitune.core.space import CategoricalParam, FixedParam, FloatParam, IntParam, Space
-    from tuitune.ui.screens.hand_actions import space_examples
-
-    spec = Space((FloatParam("lr", low=1e-4, high=1.0, log=True), IntParam("units", low=1,
-                  high=64), CategoricalParam("opt", choices=("adam", "sgd")),
-                  FixedParam("epochs", value=3)))
-    assert space_examples(spec, spec) == [
-        "lr=LOW..HIGH --log", "--fix lr=VALUE", "--choices opt=A,B (opt+=C adds, opt-=C drops)",
-        "--undo"]  # epochs is fixed by the spec: it cannot be freed
-    edited = Space((spec["lr"], FixedParam("units", value=8), spec["opt"], spec["epochs"]))
-    assert "--free units" in space_examples(edited, spec)

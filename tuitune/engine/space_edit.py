@@ -226,3 +226,20 @@ def outside(space: Space, params: Mapping[str, Any]) -> list[str]:
             said = shown(value) if isinstance(value, (int, float)) else repr(value)
             out.append(f"{name}={said} ({exc})")
     return out
+
+
+def usage_examples(space: Space, spec_space: Space) -> list[str]:
+    """Examples of `tuitune space` arguments, for the TUI's space form, in this run's
+    own parameter names (`--free` for a parameter an edit fixed, when there is one:
+    only those can be freed)."""
+    ranged = [p for p in space.params if p.kind in _RANGED]
+    out = []
+    if ranged:
+        p = ranged[0]
+        out += [f"{p.name}=LOW..HIGH" + (" --log" if getattr(p, "log", False) else ""),
+                f"--fix {p.name}=VALUE"]
+    out += [f"--free {p.name}" for p in space.params
+            if p.kind == "fixed" and spec_space[p.name].kind != "fixed"][:1]
+    out += [f"--choices {p.name}=A,B ({p.name}+=C adds, {p.name}-=C drops)"
+            for p in space.params if p.kind == "categorical"][:1]
+    return out + ["--undo"]

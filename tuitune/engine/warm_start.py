@@ -118,13 +118,19 @@ def summary(record: Mapping[str, Any]) -> str:
     return line
 
 
+def numbered(record: Mapping[str, Any] | None) -> list[tuple[int, dict[str, Any]]]:
+    """The imported trials with their ids -1, -2, ...: how the searcher, the insight,
+    `status --imported` and the TUI's table all number them."""
+    return [(-i, r) for i, r in enumerate((record or {}).get("imported", []), start=1)]
+
+
 def imported_views(record: Mapping[str, Any] | None, objective: Objective
                    ) -> tuple[TrialView, ...]:
-    """The imports as finished trials for the searcher and the insight (ids -1, -2, ...)."""
+    """The imports as finished trials for the searcher and the insight."""
     views = []
-    for i, r in enumerate((record or {}).get("imported", []), start=1):
-        step = r.get("step") if r.get("step") is not None else 0
-        views.append(TrialView(id=-i, state=r.get("state", COMPLETED), params=r["params"],
+    for trial_id, r in numbered(record):
+        step: int = r["step"] if r.get("step") is not None else 0
+        views.append(TrialView(id=trial_id, state=r.get("state", COMPLETED), params=r["params"],
                                origin=ORIGIN, curve=((step, r["value"]),), value=r["value"]))
     return tuple(views)
 
@@ -145,8 +151,8 @@ def imported_table(record: Mapping[str, Any] | None) -> str:
     if not record:
         return "no trials imported (the run was not warm-started)"
     lines = [summary(record)]
-    for i, r in enumerate(record.get("imported", []), start=1):
-        lines.append(f"  -{i}  {r['source_run']} trial {r['source_trial']}  "
+    for trial_id, r in numbered(record):
+        lines.append(f"  {trial_id}  {r['source_run']} trial {r['source_trial']}  "
                      f"{shown(r['value'])}  {describe_params(r['params'], value=shown)}")
     for r in record.get("refused", []):
         lines.append(f"  refused  {r['source_run']} trial {r['source_trial']}: {r['reason']}")

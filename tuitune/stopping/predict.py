@@ -324,7 +324,8 @@ class PredictRule(StoppingRule):
         if not due:
             return []
         noise = self._noise(history)
-        finished, predicted = self._pool(history, noise)
+        done = self._finished(history)
+        finished, predicted = self._pool(history, noise, done)
         # A running rival counts at a high quantile of its predicted final: an early,
         # steep curve predicts a low final with a wide spread, and at its mean it would
         # set a bar that stops everyone else.
@@ -340,7 +341,7 @@ class PredictRule(StoppingRule):
             # The same-step judgement assumes the trial moves as the finished curves
             # moved; not when its own curve says it more likely than not makes the top k.
             if stop is None and self.same_step and (own is None or own < 0.5):
-                stop = self._same_step(history, trial)
+                stop = self._same_step(history, trial, done[-CALIBRATION_POOL:])
             if stop is not None:
                 out.append(stop)
         return out
@@ -353,23 +354,29 @@ class PredictRule(StoppingRule):
                 f"{self.max_steps}; needs {relation} {fmt(threshold)} to enter the top "
                 f"{self.top_k} (P = {_below(p_better, self.probability)} < {self.probability:g}")
 
-    def _same_step(self, history: History, trial: TrialView) -> Stop | None:
+    def _finished(self, history: History) -> list[TrialView]:
+        """The trials that reached the horizon, in the History's order."""
+        return [t for t in history.trials if t.curve and t.curve[-1][0] >= self.max_steps]
+
+    def _final(self, history: History, t: TrialView) -> float:
+        """A finished trial's value at the horizon, as a loss."""
+        return loss(history.objective, next(v for s, v in t.curve if s >= self.max_steps))
+
+    def _same_step(self, history: History, trial: TrialView,
+                   done: list[TrialView]) -> Stop | None:
         """Judge the trial at its latest step against its rivals at that same step:
         it must overtake the k-th best of them by the horizon, and how far a curve
-        moves from this step to the horizon is read from the run's finished curves."""
+        moves from this step to the horizon is read from the finished curves `done`."""
         objective = history.objective
         step, raw = trial.curve[-1]
         value = loss(objective, raw)
         if not math.isfinite(value):
             return None  # divergence's and the engine's
-        done = [d for d in history.trials if d.id != trial.id and d.curve
-                and d.curve[-1][0] >= self.max_steps][-CALIBRATION_POOL:]
         moves = []
         for d in done:
             then = first_at_or_after(d, step)
-            final = next(v for s, v in d.curve if s >= self.max_steps)
             if then is not None:
-                move = loss(objective, final) - loss(objective, then[1])
+                move = self._final(history, d) - loss(objective, then[1])
                 if math.isfinite(move):
                     moves.append(move)
         if len(moves) < SAME_STEP_MIN:
@@ -424,49 +431,45 @@ class PredictRule(StoppingRule):
             },
         )
 
-    def _pool(self, history: History, noise: float) -> tuple[
+    def _pool(self, history: History, noise: float, done: list[TrialView]) -> tuple[
             dict[int, float], dict[int, Predictive]]:
-        """What a trial must beat: the final losses of trials that reached the horizon,
-        and the predicted final losses of the running ones (protected included)."""
-        finished: dict[int, float] = {}
+        """What a trial must beat: the final losses of the trials that reached the
+        horizon (`done`), and the predicted final losses of the running ones (protected
+        included)."""
+        finished = {t.id: self._final(history, t) for t in done}
+        recent = done[-CALIBRATION_POOL:]
         predicted: dict[int, Predictive] = {}
         objective = history.objective
         residuals: dict[int, np.ndarray | None] = {}  # per step
         for t in history.trials:
-            if not t.curve:
-                continue
-            if t.curve[-1][0] >= self.max_steps:
-                value = next(v for s, v in t.curve if s >= self.max_steps)
-                finished[t.id] = loss(objective, value)
-            elif t.is_active and t.curve[-1][0] >= self.min_steps:
+            if t.curve and t.id not in finished and t.is_active \
+                    and t.curve[-1][0] >= self.min_steps:
                 step = t.curve[-1][0]
                 options = []
                 found = self._predict(t, objective, noise)
                 if found is not None:
                     if step not in residuals:
-                        residuals[step] = self._residuals(history, step, noise)
+                        residuals[step] = self._residuals(history, step, noise, recent)
                     options.append(Predictive(*found, residuals=residuals[step]))
-                across = self._across(history, t, step)
+                across = self._across(history, t, step, recent)
                 if across is not None:
                     options.append(across)
                 if options:  # the sharper of the two, each calibrated on finished curves
                     predicted[t.id] = min(options, key=lambda p: p.spread())
         return finished, predicted
 
-    def _across(self, history: History, t: TrialView, step: int) -> Predictive | None:
-        """The cross-curve prediction: how the finished curves that were where this one
-        is at this step ended (None before ACROSS_MIN (or `calibrate`) finished curves)."""
+    def _across(self, history: History, t: TrialView, step: int,
+                done: list[TrialView]) -> Predictive | None:
+        """The cross-curve prediction: how the finished curves `done` that were where
+        this one is at this step ended (None before ACROSS_MIN (or `calibrate`) of them)."""
         if not self.across or not math.isfinite(value := loss(history.objective,
                                                                    t.curve[-1][1])):
             return None
-        done = [d for d in history.trials
-                if d.curve and d.curve[-1][0] >= self.max_steps][-CALIBRATION_POOL:]
         pairs = []
         for d in done:
             at = [v for s, v in d.curve if s <= step]
-            final = next(v for s, v in d.curve if s >= self.max_steps)
             if at:
-                x, f = loss(history.objective, at[-1]), loss(history.objective, final)
+                x, f = loss(history.objective, at[-1]), self._final(history, d)
                 if math.isfinite(x) and math.isfinite(f):
                     pairs.append((x, f))
         if len(pairs) < max(self.calibrate, ACROSS_MIN):
@@ -491,19 +494,17 @@ class PredictRule(StoppingRule):
                 if len(points) >= 3 and np.all(np.isfinite(losses)) else None)
         return self._predictions[key]
 
-    def _residuals(self, history: History, step: int, noise: float) -> np.ndarray | None:
-        """The standardised residuals of the model on the latest finished curves, each cut
-        at `step`; None while fewer than `calibrate` are at hand."""
+    def _residuals(self, history: History, step: int, noise: float,
+                   done: list[TrialView]) -> np.ndarray | None:
+        """The standardised residuals of the model on the finished curves `done`, each
+        cut at `step`; None while fewer than `calibrate` are at hand."""
         if self.calibrate == 0:
             return None
-        done = [t for t in history.trials
-                if t.curve and t.curve[-1][0] >= self.max_steps][-CALIBRATION_POOL:]
         zs = []
         for t in done:
             key = (t.id, step)
             if key not in self._backtests:
-                final = loss(history.objective,
-                             next(v for s, v in t.curve if s >= self.max_steps))
+                final = self._final(history, t)
                 found = self._predict(t, history.objective, noise, up_to=step)
                 z = None
                 if found is not None and math.isfinite(final):

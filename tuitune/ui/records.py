@@ -69,12 +69,13 @@ def imported_rows(record: Mapping[str, Any] | None) -> dict[int, TrialRow]:
     `imported`, the source run and trial as the note. Not trials of this run: no
     process, curve or log."""
     from tuitune.core.trial_state import TrialState
+    from tuitune.engine.warm_start import numbered
 
     rows = {}
-    for i, r in enumerate((record or {}).get("imported", []), start=1):
+    for trial_id, r in numbered(record):
         step = r.get("step")
-        rows[-i] = TrialRow(
-            id=-i, state=TrialState(r.get("state", TrialState.COMPLETED)), origin="imported",
+        rows[trial_id] = TrialRow(
+            id=trial_id, state=TrialState(r.get("state", TrialState.COMPLETED)), origin="imported",
             parent_id=None, clone_step=None, from_checkpoint=False, initial_checkpoint=None,
             params=dict(r["params"]), created_at=0.0, started_at=None, ended_at=None,
             pid=None, pid_start=None, node=None, gpus=None, exit_code=None, error=None,

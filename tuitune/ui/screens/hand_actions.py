@@ -259,15 +259,20 @@ class HandActions(OnRun):
         return current_space(self.run.spec, self.run.run_meta([META_KEY]))
 
     def action_edit_space(self) -> None:
-        from tuitune.engine.space_edit import META_KEY, current_revision
+        from tuitune.engine.space_edit import (
+            META_KEY,
+            current_revision,
+            current_space,
+            usage_examples,
+        )
 
-        meta = self.run.run_meta([META_KEY])
-        space = self._space_now()
+        meta = self.run.run_meta([META_KEY])  # one read: the revision and its space
+        space = current_space(self.run.spec, meta)
         now = [f"revision {current_revision(meta)}:"] + [
             f"  {p.name}: {p.describe()}" for p in space.params]
         self.app.push_screen(
             CommandLineForm("Change the search space (running trials are not touched)", now,
-                            space_examples(space, self.run.spec.space),
+                            usage_examples(space, self.run.spec.space),
                             lambda line: self.run.command_from_line("space", line),
                             "what follows: tuitune space RUN"),
             lambda a: a and self._send("space", a))
@@ -304,19 +309,3 @@ class HandActions(OnRun):
                    args: dict[str, Any]) -> None:
         self.app.push_screen(ConfirmDialog(question, detail, yes),
                              lambda ok: ok and self._send(kind, args))
-
-
-def space_examples(space: Space, spec_space: Space) -> list[str]:
-    """The space form's examples, in this run's own parameter names (`--free` for a
-    parameter an edit fixed, when there is one: only those can be freed)."""
-    ranged = [p for p in space.params if p.kind in ("float", "int", "pow2", "momentum")]
-    out = []
-    if ranged:
-        p = ranged[0]
-        out += [f"{p.name}=LOW..HIGH" + (" --log" if getattr(p, "log", False) else ""),
-                f"--fix {p.name}=VALUE"]
-    out += [f"--free {p.name}" for p in space.params
-            if p.kind == "fixed" and spec_space[p.name].kind != "fixed"][:1]
-    out += [f"--choices {p.name}=A,B ({p.name}+=C adds, {p.name}-=C drops)"
-            for p in space.params if p.kind == "categorical"][:1]
-    return out + ["--undo"]
