@@ -87,3 +87,21 @@ async def test_every_key_the_run_and_detail_screens_bind_is_in_their_help(fixed_
                         assert shown in listed, (screen_type.__name__, key, sorted(listed))
             await pilot.press("escape")
             await wait_for(pilot, lambda: not isinstance(app.screen, HelpScreen))
+
+
+async def test_a_screen_with_only_scrolling_panes_has_no_text_fields_group(fixed_run):
+    """The detail screen has no field to type in: its help said "Text fields" with the
+    editing keys all the same (seen in tmux); it now lists how its panes scroll."""
+    from tuitune.ui.screens.detail import DetailScreen
+    from tuitune.ui.screens.help import SCROLL_KEYS
+
+    app = make_fixed_app(fixed_run)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot, app)
+        await pilot.press("enter")
+        await wait_for(pilot, lambda: isinstance(app.screen, DetailScreen), what="detail")
+        await pilot.pause(0.2)
+        help_screen = await _open_help(app, pilot)
+        groups = {g.title: g.rows for g in help_screen.groups}
+        assert "Text fields" not in groups
+        assert groups["Panes"] == (("scroll", SCROLL_KEYS),)

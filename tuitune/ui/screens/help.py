@@ -21,9 +21,10 @@ from textual.screen import ModalScreen, Screen
 from textual.widgets import Input, Label, Static, TextArea
 
 #: What the generic keys of text fields and scrolling panes come down to.
+SCROLL_KEYS = "arrows, pgup/pgdn, home/end"
 EDITING_KEYS = ("arrows, home/end, ctrl+←/→ by word, shift+key selects, ctrl+a/e line "
                 "start/end, ctrl+u/k/w delete, ctrl+x/c/v cut, copy, paste; panes scroll "
-                "with arrows, pgup/pgdn, home/end")
+                f"with {SCROLL_KEYS}")
 
 
 @dataclass(frozen=True)
@@ -107,8 +108,10 @@ def key_groups(screen: Screen, others: Iterable[type[Screen]] = ()) -> list[KeyG
         anywhere.add(binding, unless_in=here)  # `?` is on the screen's list already
     groups = [KeyGroup(screen_title(type(screen)), here.rows()),
               KeyGroup("Anywhere", anywhere.rows())]
-    if generic or screen.query(Input) or screen.query(TextArea):
+    if screen.query(Input) or screen.query(TextArea):
         groups.append(KeyGroup("Text fields", (("editing", EDITING_KEYS),)))
+    elif generic:  # scrolling panes only: no field to edit
+        groups.append(KeyGroup("Panes", (("scroll", SCROLL_KEYS),)))
     listed = {d for g in groups for _, d in g.rows}
     for other in others:
         if other is type(screen):
