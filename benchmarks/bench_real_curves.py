@@ -430,7 +430,9 @@ def main(argv: list[str] | None = None) -> int:
             print(f"  {args.sample} W={workers} {name}: {row.to_target:.0f} epochs to target "
                   f"({row.seconds:.0f} s)", file=sys.stderr, flush=True)
         lines += render(rows, workers, target, budget, optimum, args)
-    command = shlex.join(["python", "benchmarks/bench_real_curves.py",
+    # The script run (predict_variants.py and the other variant scripts call this main).
+    script = Path(sys.argv[0]).name if argv is None else "bench_real_curves.py"
+    command = shlex.join(["python", f"benchmarks/{script}",
                           *(argv if argv is not None else sys.argv[1:])])
     lines += [f"Command: `{command}`", ""]
     text = "\n".join(lines)
