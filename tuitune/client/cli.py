@@ -17,6 +17,7 @@ import traceback
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
+from tuitune.client import summary
 from tuitune.core.ascii_text import AsciiStream, needs_ascii
 from tuitune.core.textsafe import escape_controls
 from tuitune.engine.command_kind import add_trial_id, non_negative_int, positive_int, trial_id_arg
@@ -121,7 +122,11 @@ def build_parser() -> argparse.ArgumentParser:
                     help="the trials imported from earlier runs (--warm-start), and those "
                          "refused with the reason")
     as_json(sp)
-    sp = add("best", "Show the leaderboard of a run.", "tuitune best quickstart --json")
+    sp = add("best", "Show the leaderboard of a run.", "tuitune best quickstart --by end")
+    sp.add_argument("--by", choices=summary.RANKINGS, default="best",
+                    help="rank by each trial's best value (default), or by its end: the "
+                         f"mean of its last {summary.END_POINTS} values, less noisy than one "
+                         "lucky report")
     as_json(sp, "every ranked trial as JSON")
     # The command kinds (engine/commands.py): each declares its subcommand.
     for kind in COMMAND_KINDS:

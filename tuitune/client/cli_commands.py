@@ -352,10 +352,13 @@ def cmd_status(args: argparse.Namespace) -> int:
 def cmd_best(args: argparse.Namespace) -> int:
     client = _client(args)
     try:
-        if args.json:
-            _print_json(summary.leaderboard_json(client.store, client.spec))
-        else:
-            _show(summary.leaderboard(client.store, client.spec, width=_width()))
+        try:
+            if args.json:
+                _print_json(summary.leaderboard_json(client.store, client.spec, by=args.by))
+            else:
+                _show(summary.leaderboard(client.store, client.spec, width=_width(), by=args.by))
+        except ValueError as exc:  # --by end on a run with several objectives
+            raise CommandError(str(exc)) from None
     finally:
         client.close()
     return 0

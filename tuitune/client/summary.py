@@ -39,6 +39,31 @@ def trial_values(store: RunStore, objective: Objective) -> dict[int, Values]:
     return out
 
 
+#: How many of a trial's last reports its `end` value averages. One reported value carries
+#: one epoch's noise; on the real-curve recording, picking the winner by the mean of its
+#: last three epochs instead of its single best or final value picked better for every
+#: strategy but Hyperband (docs/stopping.md, issue 18 item 4).
+END_POINTS = 3
+
+
+def end_values(store: RunStore, objective: Objective, n: int = END_POINTS) -> dict[int, float]:
+    """Per trial that reported the objective: the mean of its last `n` values (of all it
+    has, when fewer): where it ended, with one report's noise averaged out. NaN when one
+    of them is not finite: a trial that diverged at the end did not end well."""
+    tails: dict[int, list[float]] = {}
+    for tid, _, v in store.metric_rows(objective.metric):
+        tail = tails.setdefault(tid, [])
+        tail.append(v)
+        if len(tail) > n:
+            del tail[0]
+    return {tid: math.fsum(tail) / len(tail) if all(map(math.isfinite, tail)) else math.nan
+            for tid, tail in tails.items()}
+
+
+#: What `tuitune best --by` ranks by.
+RANKINGS = ("best", "end")
+
+
 def fmt(value: Any) -> str:
     """A value as the CLI shows it (tuitune/numfmt.py: the rule the TUI uses too)."""
     return numfmt.value(value)
@@ -122,32 +147,60 @@ def ranked(store: RunStore, spec: Spec) -> list[tuple[TrialRecord, float]]:
     return trials  # type: ignore[return-value]
 
 
-def leaderboard(store: RunStore, spec: Spec, limit: int = 10, width: int | None = None) -> str:
-    """The `limit` best trials; parameters wrapped under each row when `width` is short.
-    With several objectives the Pareto front; with constraints the feasible trials."""
+def _ranked_by(store: RunStore, spec: Spec, by: str
+               ) -> list[tuple[TrialRecord, float, float]]:
+    """Trials that reported the objective with (best, end), ranked by `by` (RANKINGS):
+    ties and trials without a finite value go last, in trial order."""
+    if by not in RANKINGS:
+        raise ValueError(f"--by must be one of {', '.join(RANKINGS)}, got {by!r}")
+    ends = end_values(store, spec.objective)
+    rows = [(t, best, ends.get(t.id, math.nan)) for t, best in ranked(store, spec)]
+    if by == "end":
+        sign = 1 if spec.objective.mode == "min" else -1
+        rows.sort(key=lambda r: (not math.isfinite(r[2]), sign * r[2] if math.isfinite(r[2])
+                                 else 0.0, r[0].id))
+    return rows
+
+
+def _single_objective(spec: Spec, by: str) -> None:
+    if by != "best" and front.several(spec):
+        raise ValueError("--by end ranks by one objective; this run has several objectives "
+                         "or constraints, so `best` lists its Pareto front or feasible trials")
+
+
+def leaderboard(store: RunStore, spec: Spec, limit: int = 10, width: int | None = None,
+                by: str = "best") -> str:
+    """The `limit` best trials by their best value, or by their end value (`by = "end"`:
+    the mean of their last END_POINTS values); parameters wrapped under each row when
+    `width` is short. With several objectives the Pareto front; with constraints the
+    feasible trials."""
+    _single_objective(spec, by)
     if front.several(spec):
         return front.leaderboard(store, spec, limit, width)
     names = spec.space.names
-    top = ranked(store, spec)[:limit]
+    top = _ranked_by(store, spec, by)[:limit]
     if not top:
         return f"no trial has reported {spec.objective.metric} yet"
-    rows = [[str(i + 1), str(t.id), t.state, t.origin, measured(best)]
-            for i, (t, best) in enumerate(top)]
-    head = f"best {spec.objective.metric} ({spec.objective.mode})"
-    return _fitted(["#", "trial", "state", "origin", head], rows, list(names),
-                   [_param_cells(store, t, list(names)) for t, _ in top],
-                   [_params_text(store, t, list(names)) for t, _ in top], width)
+    rows = [[str(i + 1), str(t.id), t.state, t.origin, measured(best), measured(end)]
+            for i, (t, best, end) in enumerate(top)]
+    heads = [f"best {spec.objective.metric} ({spec.objective.mode})", f"end (last {END_POINTS})"]
+    return _fitted(["#", "trial", "state", "origin", *heads], rows, list(names),
+                   [_param_cells(store, t, list(names)) for t, _, _ in top],
+                   [_params_text(store, t, list(names)) for t, _, _ in top], width)
 
 
-def leaderboard_json(store: RunStore, spec: Spec, limit: int | None = None) -> dict[str, Any]:
+def leaderboard_json(store: RunStore, spec: Spec, limit: int | None = None,
+                     by: str = "best") -> dict[str, Any]:
+    _single_objective(spec, by)
     if front.several(spec):
         return front.leaderboard_json(store, spec, limit)
-    top = ranked(store, spec)[:limit]
+    top = _ranked_by(store, spec, by)[:limit]
     return {"run": store.meta(["name"]).get("name"), "objective": _objective(spec),
+            "ranked_by": by, "end_points": END_POINTS,
             "trials": [{"rank": i + 1, "id": t.id, "state": t.state, "origin": t.origin,
-                        "best": exact(best),
+                        "best": exact(best), "end": exact(end),
                         **_params_json(store, t)}
-                       for i, (t, best) in enumerate(top)]}
+                       for i, (t, best, end) in enumerate(top)]}
 
 
 def _params_json(store: RunStore, trial: TrialRecord) -> dict[str, Any]:
