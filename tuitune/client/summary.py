@@ -149,8 +149,8 @@ def ranked(store: RunStore, spec: Spec) -> list[tuple[TrialRecord, float]]:
 
 def _ranked_by(store: RunStore, spec: Spec, by: str
                ) -> list[tuple[TrialRecord, float, float]]:
-    """Trials that reported the objective with (best, end), ranked by `by` (RANKINGS):
-    ties and trials without a finite value go last, in trial order."""
+    """Trials that reported the objective with (best, end), ranked by `by` (RANKINGS);
+    by end, trials without a finite end go last, and ties rank in trial order."""
     if by not in RANKINGS:
         raise ValueError(f"--by must be one of {', '.join(RANKINGS)}, got {by!r}")
     ends = end_values(store, spec.objective)
