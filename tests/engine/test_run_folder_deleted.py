@@ -145,3 +145,17 @@ def test_what_the_engine_creates_is_owner_only_and_trials_keep_the_users_umask(
     assert {p.name: oct(mode(p)) for p in engine_made} == {
         "1": "0o700", "log.txt": "0o600", "exit.json": "0o600"}
     assert oct(mode(tdir / "mine.txt")) == "0o644"  # the trial's own file: the user's umask
+
+
+def test_a_folder_deleted_before_the_follower_opens_it_ends_the_same_way(tmp_path):
+    """The headless front end opens the store after the supervisor started: a folder
+    deleted in that moment made it exit 2 with 'no tuitune run store' (seen once in a
+    full suite run) instead of saying the folder was deleted, with status 1."""
+    from tuitune.engine.follow import EXIT_SUPERVISOR_GONE, follow
+
+    run_dir = create_run(load_spec(write_spec(tmp_path / "exp")), tmp_path / "runs")
+    shutil.rmtree(run_dir)
+    lines: list[str] = []
+    outcome = follow(run_dir, lines.append, poll=0.01)
+    assert not outcome.finished and outcome.exit_status == EXIT_SUPERVISOR_GONE
+    assert outcome.reason == f"its run folder {run_dir} was deleted" and lines == []

@@ -168,11 +168,16 @@ def _follow(run_dir: Path, after_id: int, intro: str | None = None,
             return 1
         if intro:
             print(intro, flush=True)
-        store = RunStore(run_dir, readonly=True)
+        hint = None
         try:
-            hint = manual_hint(store, run_dir.name)
-        finally:
-            store.close()
+            store = RunStore(run_dir, readonly=True)
+        except FileNotFoundError:
+            pass  # the run folder was deleted already: follow says so
+        else:
+            try:
+                hint = manual_hint(store, run_dir.name)
+            finally:
+                store.close()
         if hint:
             print(hint, flush=True)
         outcome = follow(run_dir, lambda line: _show(line, flush=True), after_id)

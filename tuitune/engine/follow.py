@@ -61,7 +61,10 @@ def follow(run_dir: Path, write: Callable[[str], None], after_id: int = 0,
     """Write each event after `after_id` as it is recorded, until the run finishes or
     its supervisor is gone; returns how it ended. `render` makes an event's line (None:
     the event is left out); by default `event_line`."""
-    store = RunStore(Path(run_dir), readonly=True)
+    try:
+        store = RunStore(Path(run_dir), readonly=True)
+    except FileNotFoundError:  # deleted before the first look: as if deleted while following
+        return _deleted(Path(run_dir))
     try:
         while True:
             after_id = _write_new(store, after_id, write, render or event_line)
@@ -84,10 +87,13 @@ def _write_new(store: RunStore, after_id: int, write: Callable[[str], None],
     return after_id
 
 
+def _deleted(run_dir: Path) -> Outcome:
+    return Outcome(False, f"its run folder {run_dir} was deleted", EXIT_SUPERVISOR_GONE)
+
+
 def _ended(store: RunStore) -> Outcome | None:
     if not store.path.exists():  # its supervisor notices too, ends the trials and exits
-        return Outcome(False, f"its run folder {store.path.parent} was deleted",
-                       EXIT_SUPERVISOR_GONE)
+        return _deleted(store.path.parent)
     # Liveness first: a supervisor that finishes clears its pid and sets the state in
     # one write, so a dead one with an unfinished state really died.
     if supervisor_info(store).alive:
